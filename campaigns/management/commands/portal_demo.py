@@ -1,0 +1,157 @@
+"""manage.py portal_demo: seed demo data and run sandbox, worker, scheduler and web server together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from campaigns.management.base import PortalCommand, usage_error
+from campaigns.models import ItnioApp
+from campaigns.services.accounts import account_setup
+
+DEMO_USER = "admin"
+DEMO_PASSWORD = "itnio-demo"  # noqa: S105 - a local demo login, printed on purpose
+DEMO_ACCOUNT = "Demo account (sandbox)"
+DEMO_API_KEY = "demo-key"
+DEMO_API_SECRET = "demo-secret-7bz1lzh9"  # noqa: S105 - the sandbox's own credential
+DEMO_VOICE_APP = "DEMOVOICE"
+DEMO_AI_APP = "DEMOAI"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Command(PortalCommand):
+    help = (
+        "Seed a demo superuser and an account wired to the built-in ITNIO sandbox, then run "
+        "the sandbox, the task worker, the scheduler and the web server until Ctrl-C."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument(
+            "--seed-only", action="store_true", help="create the demo data and exit"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port, sandbox_port = options["port"], options["sandbox_port"]
+        portal_url = f"http://127.0.0.1:{port}"
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        self._seed(sandbox_url)
+        if options["seed_only"]:
+            self.stdout.write("Demo data ready.")
+            return
+        for label, p in (("web server", port), ("sandbox", sandbox_port)):
+            if not _port_free(p):
+                raise usage_error(
+                    f"Port {p} for the {label} is already in use: stop what uses it or pass "
+                    f"{'--port' if label == 'web server' else '--sandbox-port'} N."
+                )
+        env = {
+            **os.environ,
+            "PORTAL_PUBLIC_URL": portal_url,
+            "ITNIO_BASE_URL": sandbox_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        commands = {
+            "sandbox": [*manage, "itnio_sandbox", "--port", str(sandbox_port), "--from-db",
+                        "--life-scale", "0.2"],
+            "worker": [*manage, "db_worker", "--no-reload", "--queue-name", "*",
+                       "--no-startup-delay", "-v", "1"],
+            "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
+            "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        }
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            for name, argv in commands.items():
+                procs[name] = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)  # noqa: S603
+            self._wait_until_up(port)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "\n"
+                    "  ITNIO Portal demo is running (SQLite, database task worker, ITNIO sandbox)\n"
+                    f"  URL:      {portal_url}/admin/\n"
+                    f"  Login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
+                    f"  Sandbox:  {sandbox_url}  (fake ITNIO; no real calls, no real money)\n"
+                    "  Stop:     Ctrl-C\n"
+                )
+            )
+            while not stopping:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"The {name} process exited ({proc.returncode}).")
+                        stopping = True
+                        break
+                time.sleep(0.5)
+        finally:
+            self._stop_all(procs)
+        failed = [n for n, p in procs.items() if p.returncode not in (0, -15, -2)]
+        if failed and not stopping:
+            sys.exit(1)
+
+    def _seed(self, sandbox_url: str) -> None:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        result = account_setup(
+            name=DEMO_ACCOUNT,
+            api_key=DEMO_API_KEY,
+            api_secret=DEMO_API_SECRET,
+            voice_app_id=DEMO_VOICE_APP,
+            ai_app_id=DEMO_AI_APP,
+            base_url=sandbox_url,
+        )
+        for app, _ in result.apps:
+            if not app.label:
+                app.label = "Demo voice" if app.kind == ItnioApp.Kind.VOICE else "Demo AI voice"
+                app.save(update_fields=["label"])
+
+    def _wait_until_up(self, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.2)
+
+    def _stop_all(self, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.stdout.write("Stopped the sandbox, worker, scheduler and web server.")

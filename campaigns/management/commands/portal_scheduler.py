@@ -1,0 +1,49 @@
+"""manage.py portal_scheduler: the periodic tick that enqueues housekeeping tasks."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from campaigns.management.base import PortalCommand
+from campaigns.scheduler import registered_jobs, scheduler_tick
+
+
+class Command(PortalCommand):
+    help = (
+        "Run the scheduler: every tick, enqueue the periodic jobs that are due "
+        "(stale-work sweeps, record sync, scheduled starts). Use --once from cron."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--interval",
+            type=int,
+            default=settings.SCHEDULER_TICK_SECONDS,
+            help="seconds between ticks (default SCHEDULER_TICK_SECONDS, %(default)s)",
+        )
+        parser.add_argument("--once", action="store_true", help="run one tick and exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["interval"] < 1:
+            from campaigns.management.base import usage_error
+
+            raise usage_error("--interval must be at least 1 second")
+        stop = threading.Event()
+        if not options["once"]:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            names = ", ".join(job.name for job in registered_jobs())
+            self.stdout.write(f"Scheduler running every {options['interval']} s: {names}")
+        while True:
+            close_old_connections()
+            enqueued = scheduler_tick()
+            if enqueued and options["verbosity"] >= 1:
+                self.stdout.write("enqueued " + ", ".join(enqueued))
+            if options["once"] or stop.wait(options["interval"]):
+                break
+        close_old_connections()

@@ -1,0 +1,1 @@
+"""Services own every side effect: database writes, ITNIO calls, enqueueing tasks."""

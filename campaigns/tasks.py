@@ -1,0 +1,37 @@
+"""Background tasks of the campaigns app (django.tasks API through the django-tasks backport)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task, task_backends
+
+from campaigns.models import Heartbeat
+from campaigns.scheduler import periodic
+
+
+@periodic(every=timedelta(minutes=1))
+@task()
+def worker_heartbeat() -> str:
+    """Prove a worker is executing tasks: the admin shows how long ago this last ran."""
+    backend = type(task_backends["default"]).__name__
+    Heartbeat.objects.update_or_create(
+        name="worker",
+        defaults={"last_seen_at": timezone.now(), "detail": f"task ran on {backend}"},
+    )
+    return backend
+
+
+@periodic(every=timedelta(hours=6))
+@task()
+def prune_task_results() -> int:
+    """Delete finished task results of the database backend after TASK_RESULT_RETENTION_DAYS."""
+    if "django_tasks_db" not in settings.INSTALLED_APPS:
+        return 0
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    return deleted

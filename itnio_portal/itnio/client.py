@@ -1,0 +1,327 @@
+"""ItnioClient: one method per ITNIO endpoint, limits enforced before anything is sent."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from .envelope import Envelope
+from .errors import (
+    Family,
+    ItnioOutcomeUnknownError,
+    ItnioProtocolError,
+    ItnioTransportError,
+    api_error_for,
+)
+from .limits import DEFAULT_LIMITS, Limits
+from .signing import signed_headers
+from .transport import RequestEvent, Transport
+from .types import Balance, RecordPage, SendResult, VoiceRecord, format_iso
+
+DEFAULT_BASE_URL = "https://api.itniotech.com"
+
+
+def _optional_str(value: str | None) -> str | None:
+    # Optional fields are omitted rather than sent empty or null: "" is treated as "not given".
+    return None if value is None or value == "" else value
+
+
+def _body(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    """A request body in the seeds' key order, leaving out fields that are None."""
+    return {key: value for key, value in pairs if value is not None}
+
+
+class ItnioClient:
+    """Typed access to the ITNIO voice, SMS-account and AI-voice APIs.
+
+    Reads (record_group, record_group_query, get_balance) are retried by the transport;
+    every other call is a send and is never retried: a send that fails ambiguously raises
+    ItnioOutcomeUnknownError and must be reconciled, not resent.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        limits: Limits = DEFAULT_LIMITS,
+        max_read_retries: int = 3,
+        on_request: Callable[[RequestEvent], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not api_key or not api_secret:
+            raise ValueError("ItnioClient needs a non-empty api_key and api_secret")
+        self.base_url = base_url.rstrip("/")
+        self.limits = limits
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._clock = clock
+        self._transport = Transport(
+            self.base_url,
+            self._headers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_read_retries=max_read_retries,
+            sleep=sleep,
+            clock=clock,
+            on_request=on_request,
+            session=session,
+            secrets=(api_secret, api_key),
+        )
+
+    def __repr__(self) -> str:
+        # Neither the secret nor the key: reprs end up in logs and error pages.
+        return f"ItnioClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def _headers(self) -> dict[str, str]:
+        # Called by the transport once per attempt, so retries carry a fresh Timestamp/Sign.
+        return signed_headers(self._api_key, self._api_secret, self._clock())
+
+    # ---- shared plumbing ---------------------------------------------------------------------
+
+    def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        send: bool,
+        family: Family = "voice",
+        top_level_data: bool = False,
+    ) -> Envelope:
+        """Send one request and return its success envelope; raise typed errors otherwise."""
+        response = self._transport.request(
+            method,
+            path,
+            body=body,
+            send=send,
+            endpoint=endpoint,
+            top_level_data=top_level_data,
+        )
+        envelope = response.envelope
+        if not envelope.ok:
+            raise api_error_for(family, envelope.code, envelope.reason, endpoint)
+        return envelope
+
+    @staticmethod
+    def _bad_data(endpoint: str, send: bool, expected: str) -> ItnioTransportError:
+        """A success envelope whose data has the wrong shape.
+
+        For a send this means ITNIO accepted something we cannot identify (e.g. no voiceId),
+        so the outcome is unknown; for a read it is a protocol error.
+        """
+        message = f"ITNIO answered success but 'data' is not {expected}."
+        if send:
+            return ItnioOutcomeUnknownError(message + " The outcome is unknown.", endpoint=endpoint)
+        return ItnioProtocolError(message, endpoint=endpoint)
+
+    def _data_str(self, envelope: Envelope, endpoint: str, send: bool) -> str:
+        data = envelope.data
+        # An ID could in principle come back as a JSON number; keep it as text.
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        if not isinstance(data, str) or not data:
+            raise self._bad_data(endpoint, send, "a non-empty string")
+        return data
+
+    def _data_dict(self, envelope: Envelope, endpoint: str, send: bool) -> dict[str, Any]:
+        if not isinstance(envelope.data, dict):
+            raise self._bad_data(endpoint, send, "an object")
+        return envelope.data
+
+    # ---- /voice ------------------------------------------------------------------------------
+
+    def file_upload(self, *, file_name: str, content: bytes) -> str:
+        """POST /voice/fileUpload (itnio-api.md §3.1); returns the audio file ID."""
+        endpoint = "/voice/fileUpload"
+        lim = self.limits
+        lim.check_file_name(file_name)
+        raw = lim.check_file_content(content)
+        body = _body(("fileName", file_name), ("file", base64.b64encode(raw).decode("ascii")))
+        envelope = self._call(endpoint, "POST", endpoint, body, send=True)
+        return self._data_str(envelope, endpoint, send=True)
+
+    def send_code(
+        self,
+        *,
+        app_id: str,
+        callee: str,
+        language: str,
+        text: str,
+        display_num: str | None = None,
+        loop_count: int | None = None,
+        called_info: str | None = None,
+        recall_count: int | None = None,
+        recall_interval: int | None = None,
+        max_duration: int | None = None,
+        max_ringing_time: int | None = None,
+    ) -> str:
+        """POST /voice/sendCode, a TTS call to one number (§3.3, seed 001); returns voiceId."""
+        endpoint = "/voice/sendCode"
+        lim = self.limits
+        lim.check_required("appId", app_id)
+        lim.check_callee(callee)
+        lim.check_language(language)
+        lim.check_text(text, language)
+        display_num = _optional_str(display_num)
+        called_info = _optional_str(called_info)
+        if display_num is not None:
+            lim.check_display_num(display_num)
+        if loop_count is not None:
+            lim.check_loop_count(loop_count)
+        if called_info is not None:
+            lim.check_called_info(called_info)
+        if recall_count is not None:
+            lim.check_recall_count(recall_count)
+        # Only used by ITNIO when recallCount > 0, but a given value is still checked.
+        if recall_interval is not None:
+            lim.check_recall_interval(recall_interval)
+        if max_duration is not None:
+            lim.check_max_duration(max_duration)
+        if max_ringing_time is not None:
+            lim.check_max_ringing_time(max_ringing_time)
+        body = _body(
+            ("callee", callee),
+            ("displayNum", display_num),
+            ("language", language),
+            ("text", text),
+            ("appId", app_id),
+            ("loopCount", loop_count),
+            ("calledInfo", called_info),
+            ("recallCount", recall_count),
+            ("recallInterval", recall_interval),
+            ("maxDuration", max_duration),
+            ("maxRingingTime", max_ringing_time),
+        )
+        envelope = self._call(endpoint, "POST", endpoint, body, send=True)
+        return self._data_str(envelope, endpoint, send=True)
+
+    def send_group(
+        self,
+        *,
+        app_id: str,
+        file_id: str,
+        callees: Sequence[str],
+        display_num: str | None = None,
+        max_duration: int | None = None,
+        max_ringing_time: int | None = None,
+        loop_count: int | None = None,
+        called_info: str | None = None,
+    ) -> list[SendResult]:
+        """POST /voice/sendGroup, a voice-file call to up to send_group_max numbers (§3.2)."""
+        endpoint = "/voice/sendGroup"
+        lim = self.limits
+        lim.check_required("appId", app_id)
+        lim.check_required("fileId", file_id)
+        numbers = lim.check_callees(callees)
+        display_num = _optional_str(display_num)
+        called_info = _optional_str(called_info)
+        if display_num is not None:
+            lim.check_display_num(display_num)
+        if max_duration is not None:
+            lim.check_max_duration(max_duration)
+        if max_ringing_time is not None:
+            lim.check_max_ringing_time(max_ringing_time)
+        if loop_count is not None:
+            lim.check_loop_count(loop_count)
+        if called_info is not None:
+            lim.check_called_info(called_info)
+        body = _body(
+            # One comma-separated string, not a JSON array (seed 002).
+            ("callee", ",".join(numbers)),
+            ("displayNum", display_num),
+            ("fileId", file_id),
+            ("appId", app_id),
+            ("maxDuration", max_duration),
+            ("maxRingingTime", max_ringing_time),
+            ("loopCount", loop_count),
+            ("calledInfo", called_info),
+        )
+        envelope = self._call(endpoint, "POST", endpoint, body, send=True)
+        rows = envelope.data
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise self._bad_data(endpoint, True, "a list of results")
+        return [SendResult.from_api(row) for row in rows]
+
+    def record_group(self, voice_id: str) -> VoiceRecord:
+        """GET /voice/recordGroup/{voiceId}: one call record, last two months only (§3.5)."""
+        endpoint = "/voice/recordGroup"
+        self.limits.check_required("voiceId", voice_id)
+        # safe="" so an ID can never change the path (e.g. "../" or "/").
+        path = f"{endpoint}/{quote(voice_id, safe='')}"
+        envelope = self._call(endpoint, "GET", path, None, send=False)
+        return VoiceRecord.from_api(self._data_dict(envelope, endpoint, send=False))
+
+    def record_group_query(
+        self, *, start: datetime, end: datetime, current: int = 1, size: int = 100
+    ) -> RecordPage:
+        """POST /voice/recordGroupQuery: records in a ≤31-day window, paged (§3.6).
+
+        A POST, but a read: it changes nothing, so it is retried. The 60-day retention is not
+        enforced here (see Limits.check_record_retention); the caller splits windows.
+        """
+        endpoint = "/voice/recordGroupQuery"
+        lim = self.limits
+        lim.check_record_window(start, end)
+        lim.check_page(current, size)
+        body = _body(
+            ("current", current),
+            ("size", size),
+            ("params", {"strTime": format_iso(start), "endTime": format_iso(end)}),
+        )
+        envelope = self._call(endpoint, "POST", endpoint, body, send=False)
+        return RecordPage.from_api(self._data_dict(envelope, endpoint, send=False))
+
+    def sip_add(
+        self, *, app_id: str, group_name: str, phone_name: str, quantity: int, display_num: str
+    ) -> None:
+        """POST /voice/sipAdd: create a group of SIP phones (§3.9, seed 004)."""
+        endpoint = "/voice/sipAdd"
+        lim = self.limits
+        lim.check_required("appId", app_id)
+        lim.check_sip_name("groupName", group_name)
+        lim.check_sip_name("phoneName", phone_name)
+        lim.check_sip_quantity(quantity)
+        lim.check_display_num(display_num, sip=True)
+        body = _body(
+            ("groupName", group_name),
+            ("phoneName", phone_name),
+            ("quantity", quantity),
+            ("displayNum", display_num),
+            ("appId", app_id),
+        )
+        self._call(endpoint, "POST", endpoint, body, send=True)
+
+    # ---- /sms (account) ----------------------------------------------------------------------
+
+    def get_balance(self) -> Balance:
+        """GET /sms/getBalance: account-wide balance; fields sit at the top level (§2)."""
+        endpoint = "/sms/getBalance"
+        envelope = self._call(endpoint, "GET", endpoint, None, send=False, top_level_data=True)
+        return Balance.from_api(self._data_dict(envelope, endpoint, send=False))
+
+    # ---- /aivoice ----------------------------------------------------------------------------
+
+    def ai_task_start(self, *, app_id: str, job_id: int) -> None:
+        """POST /aivoice/taskStart: start an AI outbound task (§5.3, seed 000)."""
+        endpoint = "/aivoice/taskStart"
+        lim = self.limits
+        lim.check_required("appId", app_id)
+        lim.check_int("jobId", job_id, 1)
+        body = _body(("appId", app_id), ("jobId", job_id))
+        self._call(endpoint, "POST", endpoint, body, send=True, family="aivoice")

@@ -1,0 +1,296 @@
+"""Documented ITNIO argument limits and the checks that enforce them before sending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from .errors import ItnioLimitError, show_value
+
+# sendCode's language codes in the order of the (old) vendor list, itnio-api.md §3.3. The new
+# revision points to an uncaptured, possibly longer table: extend `Limits.languages` then.
+LANGUAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "VN": "Vietnamese",
+        "EN": "English",
+        "JP": "Japanese",
+        "ARB": "Arabic",
+        "DE": "German",
+        "IN": "Hindi",
+        "IT": "Italian",
+        "KR": "Korean",
+        "RU": "Russian",
+        "ES": "Spanish",
+        "PT": "Portuguese",
+        "IDN": "Indonesian",
+        "BD": "Bangla",
+        "TH": "Thai",
+    }
+)
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass but would go out as JSON true/false: refuse it.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every documented limit. Defaults are the values the project chose from the docs; where
+    doc revisions disagree (itnio-api.md §8) the value is a field so settings can override it.
+    """
+
+    # Numbers are country code + subscriber number, digits only (§3.2, §3.3).
+    callee_min_digits: int = 7
+    callee_max_digits: int = 15
+    display_num_min_digits: int = 7
+    display_num_max_digits: int = 15
+    # sipAdd is stricter on the caller ID (seed 004, §3.9).
+    sip_display_num_min_digits: int = 7
+    sip_display_num_max_digits: int = 13
+    # EN sendGroup and the old mirror say 1-3, current EN sendCode and new ZH 1-9 (§8).
+    loop_count_min: int = 1
+    loop_count_max: int = 9
+    max_duration_min: int = 1  # seconds after answer (§3.2, §3.3)
+    max_duration_max: int = 120
+    max_ringing_time_min: int = 20  # seconds (§3.2 new ZH, §3.3)
+    max_ringing_time_max: int = 120
+    recall_count_min: int = 0  # §3.3
+    recall_count_max: int = 9
+    recall_interval_min: int = 1  # minutes (§3.3)
+    recall_interval_max: int = 999
+    called_info_max: int = 1000  # characters (§3.2, §3.3)
+    languages: tuple[str, ...] = tuple(LANGUAGES)
+    # Old docs: 299 chars for IDN/VN/TH, 800 otherwise; new docs 1000 flat (§3.3, §8).
+    text_max: int = 800
+    text_max_short_languages: int = 299
+    short_languages: tuple[str, ...] = ("IDN", "VN", "TH")
+    # §3.2: 200 (EN, old ZH) vs 1000 (new ZH); chunk at 200 to be safe.
+    send_group_max: int = 200
+    file_name_min: int = 5  # includes the extension (§3.1)
+    file_name_max: int = 32
+    file_extensions: tuple[str, ...] = (".mp3", ".m4a", ".wav")
+    # §3.1 states no size limit; None means "not checked". Settings may set one.
+    file_max_bytes: int | None = None
+    sip_name_min: int = 4  # groupName / phoneName (§3.9)
+    sip_name_max: int = 32
+    sip_quantity_min: int = 1
+    sip_quantity_max: int = 50
+    page_size_min: int = 1  # every paged query (§8)
+    page_size_max: int = 100
+    record_window_max_days: int = 31  # strTime..endTime (§3.6)
+    record_retention_days: int = 60  # "last two months" (§3.5, §3.6)
+    import_customer_max: int = 100  # /aivoice/importCustomer (§5.5)
+
+    # ---- generic checks ------------------------------------------------------------------
+
+    @staticmethod
+    def check_required(field: str, value: object) -> str:
+        """A required string: a non-empty str."""
+        if not isinstance(value, str) or not value.strip():
+            raise ItnioLimitError(field, "is required (a non-empty string)", got=show_value(value))
+        return value
+
+    @staticmethod
+    def check_int(field: str, value: object, low: int, high: int | None = None) -> int:
+        """An integer in low..high inclusive (high None = no upper bound)."""
+        if high is None:
+            rule = f"must be an integer ≥ {low}"
+        else:
+            rule = f"must be an integer from {low} to {high}"
+        if not _is_int(value):
+            raise ItnioLimitError(field, rule, got=show_value(value))
+        assert isinstance(value, int)  # narrowed for type checkers
+        if value < low or (high is not None and value > high):
+            raise ItnioLimitError(field, rule, got=show_value(value))
+        return value
+
+    @staticmethod
+    def check_digits(field: str, value: object, low: int, high: int, *, each: bool = False) -> str:
+        """A phone number: ASCII digits only (no +, spaces or dashes), low..high long.
+
+        The client does not normalise numbers: the caller does, so what is validated is
+        exactly what is sent.
+        """
+        rule = f"{'each number must' if each else 'must'} be {low}–{high} digits"
+        # isdigit() alone accepts non-ASCII digits (e.g. Arabic-Indic) that ITNIO would not.
+        if (
+            not isinstance(value, str)
+            or not value.isascii()
+            or not value.isdigit()
+            or not low <= len(value) <= high
+        ):
+            raise ItnioLimitError(field, rule, got=show_value(value))
+        return value
+
+    @staticmethod
+    def check_length(field: str, value: object, low: int, high: int) -> str:
+        """A string of low..high characters."""
+        rule = f"must be {low}–{high} characters" if low else f"must be at most {high} characters"
+        if not isinstance(value, str) or not low <= len(value) <= high:
+            got = show_value(value) if not isinstance(value, str) else f"{len(value)} characters"
+            raise ItnioLimitError(field, rule, got=got)
+        return value
+
+    # ---- field checks --------------------------------------------------------------------
+
+    def check_callee(self, value: object, field: str = "callee") -> str:
+        return self.check_digits(field, value, self.callee_min_digits, self.callee_max_digits)
+
+    def check_callees(self, values: object, field: str = "callee") -> list[str]:
+        """A sendGroup callee list: 1..send_group_max valid numbers, no duplicates (§3.2)."""
+        # A str is a Sequence too: iterating it would send one "number" per character.
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise ItnioLimitError(
+                field, "must be a list of numbers, not one string", got=show_value(values)
+            )
+        numbers = list(values)
+        if not 1 <= len(numbers) <= self.send_group_max:
+            raise ItnioLimitError(
+                field,
+                f"must hold 1–{self.send_group_max} numbers per request",
+                got=f"{len(numbers)} numbers",
+            )
+        seen: set[str] = set()
+        for number in numbers:
+            self.check_digits(
+                field, number, self.callee_min_digits, self.callee_max_digits, each=True
+            )
+            if number in seen:
+                raise ItnioLimitError(
+                    field, "each number may appear only once per request", got=show_value(number)
+                )
+            seen.add(number)
+        return numbers
+
+    def check_display_num(self, value: object, *, sip: bool = False) -> str:
+        if sip:
+            low, high = self.sip_display_num_min_digits, self.sip_display_num_max_digits
+        else:
+            low, high = self.display_num_min_digits, self.display_num_max_digits
+        return self.check_digits("displayNum", value, low, high)
+
+    def check_loop_count(self, value: object) -> int:
+        return self.check_int("loopCount", value, self.loop_count_min, self.loop_count_max)
+
+    def check_max_duration(self, value: object) -> int:
+        return self.check_int("maxDuration", value, self.max_duration_min, self.max_duration_max)
+
+    def check_max_ringing_time(self, value: object) -> int:
+        return self.check_int(
+            "maxRingingTime", value, self.max_ringing_time_min, self.max_ringing_time_max
+        )
+
+    def check_recall_count(self, value: object) -> int:
+        return self.check_int(
+            "recallCount", value, self.recall_count_min, self.recall_count_max
+        )
+
+    def check_recall_interval(self, value: object) -> int:
+        return self.check_int(
+            "recallInterval", value, self.recall_interval_min, self.recall_interval_max
+        )
+
+    def check_called_info(self, value: object) -> str:
+        return self.check_length("calledInfo", value, 0, self.called_info_max)
+
+    def check_language(self, value: object) -> str:
+        if not isinstance(value, str) or value not in self.languages:
+            raise ItnioLimitError(
+                "language",
+                f"must be one of {', '.join(self.languages)}",
+                got=show_value(value),
+            )
+        return value
+
+    def text_limit(self, language: str) -> int:
+        """Max TTS text length for a language (§3.3: shorter for IDN/VN/TH)."""
+        if language in self.short_languages:
+            return self.text_max_short_languages
+        return self.text_max
+
+    def check_text(self, value: object, language: str) -> str:
+        limit = self.text_limit(language)
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            got = f"{len(value)} characters" if isinstance(value, str) else show_value(value)
+            raise ItnioLimitError(
+                "text", f"must be 1–{limit} characters for language {language}", got=got
+            )
+        return value
+
+    def check_file_name(self, value: object) -> str:
+        self.check_length("fileName", value, self.file_name_min, self.file_name_max)
+        assert isinstance(value, str)
+        if not value.lower().endswith(self.file_extensions):
+            raise ItnioLimitError(
+                "fileName",
+                f"must end with {', '.join(self.file_extensions)}",
+                got=show_value(value),
+            )
+        return value
+
+    def check_file_content(self, value: object) -> bytes:
+        if not isinstance(value, bytes | bytearray) or not value:
+            raise ItnioLimitError("file", "must be non-empty bytes", got=show_value(type(value)))
+        if self.file_max_bytes is not None and len(value) > self.file_max_bytes:
+            raise ItnioLimitError(
+                "file", f"must be at most {self.file_max_bytes} bytes", got=f"{len(value)} bytes"
+            )
+        return bytes(value)
+
+    def check_sip_name(self, field: str, value: object) -> str:
+        return self.check_length(field, value, self.sip_name_min, self.sip_name_max)
+
+    def check_sip_quantity(self, value: object) -> int:
+        return self.check_int("quantity", value, self.sip_quantity_min, self.sip_quantity_max)
+
+    def check_page(self, current: object, size: object) -> tuple[int, int]:
+        return (
+            self.check_int("current", current, 1),
+            self.check_int("size", size, self.page_size_min, self.page_size_max),
+        )
+
+    def check_record_window(self, start: object, end: object) -> tuple[datetime, datetime]:
+        """strTime/endTime: aware datetimes, end after start, at most 31 days apart (§3.6)."""
+        for field, value in (("strTime", start), ("endTime", end)):
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ItnioLimitError(
+                    field, "must be a timezone-aware datetime", got=show_value(value)
+                )
+        assert isinstance(start, datetime) and isinstance(end, datetime)
+        if end <= start:
+            raise ItnioLimitError("endTime", "must be after strTime")
+        if end - start > timedelta(days=self.record_window_max_days):
+            raise ItnioLimitError(
+                "endTime",
+                f"must be at most {self.record_window_max_days} days after strTime",
+                got=f"{(end - start).total_seconds() / 86400:.1f} days",
+            )
+        return start, end
+
+    def retention_start(self, now: datetime) -> datetime:
+        """Oldest instant ITNIO still holds records for (§3.5, §3.6: the last two months)."""
+        return now - timedelta(days=self.record_retention_days)
+
+    def check_record_retention(self, start: datetime, now: datetime) -> datetime:
+        """Helper for callers that split windows; the client itself does not enforce it."""
+        if start < self.retention_start(now):
+            raise ItnioLimitError(
+                "strTime", f"must be within the last {self.record_retention_days} days"
+            )
+        return start
+
+    def check_import_batch(self, customers: Iterable[object]) -> list[object]:
+        rows = list(customers)
+        if not 1 <= len(rows) <= self.import_customer_max:
+            raise ItnioLimitError(
+                "customerPersons",
+                f"must hold 1–{self.import_customer_max} customers per request",
+                got=f"{len(rows)} customers",
+            )
+        return rows
+
+
+DEFAULT_LIMITS = Limits()

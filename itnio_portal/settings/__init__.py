@@ -1,0 +1,1 @@
+"""Settings package: base.py for every environment, test.py for the suite."""

@@ -1,0 +1,224 @@
+"""Settings for every environment; every value comes from the environment with a safe local default."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from itnio_portal.env import BASE_DIR, env
+
+# ---------------------------------------------------------------------------
+# Core
+# ---------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env.str(
+        "DJANGO_SECRET_KEY", default="django-insecure-local-development-only-never-in-production"
+    )
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+else:
+    # Production: no defaults for what must be secret or explicit. Name every missing variable.
+    _missing = [
+        name for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS") if not env.str(name, default="")
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is false, so these environment variables are required: "
+            + ", ".join(_missing)
+        )
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "import_export",
+    "campaigns",
+    "sipphones",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "itnio_portal.urls"
+WSGI_APPLICATION = "itnio_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------------------
+# Database: SQLite file by default (embedded), PostgreSQL via postgres://… (psycopg 3)
+# ---------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the task worker and the scheduler share one file: WAL lets readers run
+    # beside the writer, IMMEDIATE takes the write lock at BEGIN so two writers queue on the
+    # busy timeout instead of failing with "database is locked" halfway through a transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+# Convention 3 (design.md): never hold a transaction open across an ITNIO call.
+for _db in DATABASES.values():
+    _db["ATOMIC_REQUESTS"] = False
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------
+# Auth, i18n
+# ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Static and uploaded files (whitenoise)
+# ---------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "var" / "static")
+STATICFILES_DIRS = [BASE_DIR / "itnio_portal" / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# ---------------------------------------------------------------------------
+# Security: production defaults on when DEBUG is off, each with an env opt-out
+# ---------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# ---------------------------------------------------------------------------
+# Field encryption: ITNIO API secrets are encrypted at rest (campaigns.fields)
+# ---------------------------------------------------------------------------
+# Comma-separated Fernet keys, newest first; every key decrypts, the first encrypts.
+# Unset: one key is derived from SECRET_KEY (and SECRET_KEY_FALLBACKS decrypt).
+ITNIO_FIELD_KEYS = env.list("ITNIO_FIELD_KEYS", default=[])
+# Salt for the library's key derivation from SECRET_KEY (not a secret; fixed so keys stay stable).
+SALT_KEY = "itnio-portal:encrypted-fields"
+
+# ---------------------------------------------------------------------------
+# ITNIO API (itnio-api.md)
+# ---------------------------------------------------------------------------
+# One root for /voice/…, /sms/… and /aivoice/…. Live value: https://api.itniotech.com.
+# The default points at the built-in sandbox the demo starts.
+ITNIO_BASE_URL = env.str("ITNIO_BASE_URL", default="http://127.0.0.1:8765")
+ITNIO_CONNECT_TIMEOUT = env.float("ITNIO_CONNECT_TIMEOUT", default=5.0)
+ITNIO_READ_TIMEOUT = env.float("ITNIO_READ_TIMEOUT", default=30.0)
+ITNIO_MAX_READ_RETRIES = env.int("ITNIO_MAX_READ_RETRIES", default=3)
+# itnio-api.md §3.2: 200 (EN, old ZH) vs 1000 (new ZH); the strictest is the default.
+ITNIO_SEND_GROUP_MAX = env.int("ITNIO_SEND_GROUP_MAX", default=200)
+# itnio-api.md §3.2/§3.3: loopCount 1–3 (old) vs 1–9 (new).
+ITNIO_LOOP_COUNT_MAX = env.int("ITNIO_LOOP_COUNT_MAX", default=9)
+# itnio-api.md §3.3: TTS text 299 (IDN/VN/TH) / 800 (others) in old docs vs 1000 in new ones.
+ITNIO_TTS_TEXT_MAX = env.int("ITNIO_TTS_TEXT_MAX", default=800)
+ITNIO_TTS_TEXT_MAX_SHORT = env.int("ITNIO_TTS_TEXT_MAX_SHORT", default=299)
+# Public URL of this portal, used to show the push URL to paste into ITNIO's console.
+PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
+
+# ---------------------------------------------------------------------------
+# Background work: django.tasks API through the django-tasks backport
+# ---------------------------------------------------------------------------
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")  # database | rq | immediate
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Longest a single task may run on RQ before the worker kills it: a dispatch of a large
+# campaign runs for hours, so the default is generous.
+RQ_JOB_TIMEOUT = env.int("RQ_JOB_TIMEOUT", default=6 * 3600)
+TASK_QUEUES = ["default", "dispatch", "sync"]
+
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_rq.RQBackend",
+            "QUEUES": TASK_QUEUES,
+        }
+    }
+    RQ_QUEUES = {
+        name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT} for name in TASK_QUEUES
+    }
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES}}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
+else:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be database, rq or immediate (got {TASKS_BACKEND!r})"
+    )
+
+# The scheduler's tick (manage.py portal_scheduler).
+SCHEDULER_TICK_SECONDS = env.int("SCHEDULER_TICK_SECONDS", default=60)
+TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
+
+# ---------------------------------------------------------------------------
+# Logging: ITNIO traffic is logged without secrets (the client never logs headers).
+# ---------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,26 @@
+"""Settings for the test suite: immediate tasks, fast hashing, the same database switch as base."""
+
+from itnio_portal.env import env
+
+from .base import *  # noqa: F403
+from .base import DATABASES, TASK_QUEUES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": TASK_QUEUES,
+    }
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not env.str(
+    "DATABASE_URL", default=""
+):
+    # An in-memory test database unless the suite is pointed at a file or at PostgreSQL.
+    DATABASES["default"]["TEST"] = {"NAME": ""}
+ITNIO_BASE_URL = "http://127.0.0.1:9"  # nothing listens: a test that forgets the sandbox fails
+# Tests run with DEBUG off; do not scan a STATIC_ROOT that collectstatic never filled.
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,9 @@
+"""WSGI entry point (gunicorn itnio_portal.wsgi)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itnio_portal.settings.base")
+
+application = get_wsgi_application()

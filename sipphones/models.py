@@ -1,0 +1,1 @@
+"""SIP phone group models (the SIP issue fills this in)."""
