@@ -31,6 +31,11 @@ LANGUAGES: Mapping[str, str] = MappingProxyType(
 )
 
 
+def _span(low: int, high: int) -> str:
+    # An en dash ("7 to 15" printed typographically): these messages are read in the admin.
+    return f"{low}\N{EN DASH}{high}"
+
+
 def _is_int(value: object) -> bool:
     # bool is an int subclass but would go out as JSON true/false: refuse it.
     return isinstance(value, int) and not isinstance(value, bool)
@@ -114,7 +119,7 @@ class Limits:
         The client does not normalise numbers: the caller does, so what is validated is
         exactly what is sent.
         """
-        rule = f"{'each number must' if each else 'must'} be {low}–{high} digits"
+        rule = f"{'each number must' if each else 'must'} be {_span(low, high)} digits"
         # isdigit() alone accepts non-ASCII digits (e.g. Arabic-Indic) that ITNIO would not.
         if (
             not isinstance(value, str)
@@ -128,7 +133,11 @@ class Limits:
     @staticmethod
     def check_length(field: str, value: object, low: int, high: int) -> str:
         """A string of low..high characters."""
-        rule = f"must be {low}–{high} characters" if low else f"must be at most {high} characters"
+        rule = (
+            f"must be {_span(low, high)} characters"
+            if low
+            else f"must be at most {high} characters"
+        )
         if not isinstance(value, str) or not low <= len(value) <= high:
             got = show_value(value) if not isinstance(value, str) else f"{len(value)} characters"
             raise ItnioLimitError(field, rule, got=got)
@@ -150,7 +159,7 @@ class Limits:
         if not 1 <= len(numbers) <= self.send_group_max:
             raise ItnioLimitError(
                 field,
-                f"must hold 1–{self.send_group_max} numbers per request",
+                f"must hold {_span(1, self.send_group_max)} numbers per request",
                 got=f"{len(numbers)} numbers",
             )
         seen: set[str] = set()
@@ -184,9 +193,7 @@ class Limits:
         )
 
     def check_recall_count(self, value: object) -> int:
-        return self.check_int(
-            "recallCount", value, self.recall_count_min, self.recall_count_max
-        )
+        return self.check_int("recallCount", value, self.recall_count_min, self.recall_count_max)
 
     def check_recall_interval(self, value: object) -> int:
         return self.check_int(
@@ -216,7 +223,7 @@ class Limits:
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             got = f"{len(value)} characters" if isinstance(value, str) else show_value(value)
             raise ItnioLimitError(
-                "text", f"must be 1–{limit} characters for language {language}", got=got
+                "text", f"must be {_span(1, limit)} characters for language {language}", got=got
             )
         return value
 
@@ -287,7 +294,7 @@ class Limits:
         if not 1 <= len(rows) <= self.import_customer_max:
             raise ItnioLimitError(
                 "customerPersons",
-                f"must hold 1–{self.import_customer_max} customers per request",
+                f"must hold {_span(1, self.import_customer_max)} customers per request",
                 got=f"{len(rows)} customers",
             )
         return rows

@@ -209,7 +209,7 @@ def _raised_in_handshake(exc: BaseException) -> bool:
 
 def _never_connected(exc: BaseException) -> bool:
     """True when the request certainly did not reach ITNIO."""
-    if isinstance(exc, _INVALID_REQUEST | requests.exceptions.ConnectTimeout):
+    if isinstance(exc, (*_INVALID_REQUEST, requests.exceptions.ConnectTimeout)):
         return True
     if isinstance(exc, requests.exceptions.SSLError):
         return _raised_in_handshake(exc)
@@ -345,7 +345,9 @@ class Transport:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         max_attempts = 1 if send else 1 + self.max_read_retries
 
-        def fail(cls: type[ItnioTransportError], message: str, status: int | None = None):
+        def fail(
+            cls: type[ItnioTransportError], message: str, status: int | None = None
+        ) -> ItnioTransportError:
             return cls(
                 message,
                 endpoint=endpoint,

@@ -80,8 +80,11 @@ def format_iso(dt: datetime) -> str:
 
 
 def format_ai_time(dt: datetime, tz: tzinfo = ITNIO_TZ) -> str:
-    """"yyyy-MM-dd HH:mm:ss" for /aivoice queries (§5.8), converted to ITNIO's zone first
-    because the string carries no offset (UTC+8 is an assumption, §8)."""
+    """Format as yyyy-MM-dd HH:mm:ss for /aivoice queries (itnio-api.md §5.8).
+
+    Converted to ITNIO's zone first because the string carries no offset (UTC+8 is an
+    assumption, §8).
+    """
     _require_aware(dt)
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
