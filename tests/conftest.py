@@ -25,3 +25,29 @@ def account(db) -> ItnioAccount:
 @pytest.fixture
 def voice_app(account) -> ItnioApp:
     return account.apps.get(app_id=VOICE_APP_ID)
+
+
+@pytest.fixture
+def sandbox_state():
+    from itnio_portal.itnio.sandbox import SandboxState
+
+    state = SandboxState(life_scale=0, seed=7)
+    state.add_account(API_KEY, API_SECRET, balance="500.00")
+    return state
+
+
+@pytest.fixture
+def sandbox(sandbox_state, account):
+    """The ITNIO sandbox on 127.0.0.1 with the `account` fixture's credentials and apps;
+    the account points at it."""
+    from itnio_portal.itnio.sandbox import SandboxServer
+
+    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
+    sandbox_state.add_app(API_KEY, AI_APP_ID, kind="ai")
+    server = SandboxServer(sandbox_state, push_interval=None).start()
+    account.base_url = server.base_url
+    account.save(update_fields=["base_url"])
+    try:
+        yield server
+    finally:
+        server.stop()

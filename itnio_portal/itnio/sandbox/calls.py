@@ -279,7 +279,7 @@ class Call:
         life, pricing = self.life, self.pricing
 
         def ms(offset: int | None) -> int | None:
-            return None if offset is None else int(round(self.submit_at * 1000)) + offset * 1000
+            return None if offset is None else round(self.submit_at * 1000) + offset * 1000
 
         return {
             "voiceId": self.voice_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ Hook = Callable[[Any], None]
 
 
 def path_matches(key: str, path: str) -> bool:
-    """``key`` matches its exact path, any path below it ("/voice/recordGroup" -> ".../123"), or *."""
+    """``key`` matches its path, any path below it ("/voice/recordGroup" -> ".../1"), or "*"."""
     if key == "*":
         return True
     key = key.rstrip("/")
@@ -31,8 +32,8 @@ class _Next:
 class Faults:
     """Fault settings; rates draw from the state's seeded random.Random so runs repeat."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, rng: random.Random, lock: AbstractContextManager[Any] | None = None) -> None:
+        self._lock = lock if lock is not None else threading.RLock()  # the state's one lock
         self._rng = rng
         self.latency: float = 0.0
         self.latency_by_path: dict[str, float] = {}
@@ -67,7 +68,7 @@ class Faults:
             self._drop_next.append(_Next(path, count))
 
     def business_code_next(self, path: str, code: str | int, reason: str, count: int = 1) -> None:
-        """Answer the next ``count`` requests to ``path`` with business code ``code``, unprocessed."""
+        """Answer the next ``count`` requests to ``path`` with business ``code``, unprocessed."""
         with self._lock:
             self._business_next.append(_Next(path, count, code=str(code), reason=reason))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import random
 import threading
 import time
@@ -179,7 +180,7 @@ class SandboxState:
         self.push_timeout = push_timeout
         self.push_as_array = push_as_array
         self.push_duplicates = push_duplicates
-        self.faults = Faults(self.random)
+        self.faults = Faults(self.random, self.lock)
         self.accounts: dict[str, Account] = {}
         self.apps: dict[str, App] = {}
         self.files: dict[str, UploadedFile] = {}
@@ -191,7 +192,9 @@ class SandboxState:
         self.push_gave_up: list[PushJob] = []
         self._push_queue: list[PushJob] = []
         self._finals: list[tuple[float, int, str]] = []
-        self._seq = 0
+        self._record_seq = itertools.count(1)
+        self._file_seq = itertools.count(1)
+        self._push_seq = itertools.count(1)
         self._voice_seq = 0
         self._flush_lock = threading.Lock()
 
@@ -200,11 +203,6 @@ class SandboxState:
     def now(self) -> float:
         """Sandbox time, epoch seconds (the settable ``clock`` plus ``clock_offset``)."""
         return self.clock() + self.clock_offset
-
-    def _next_seq(self) -> int:
-        with self.lock:
-            self._seq += 1
-            return self._seq
 
     # ---- configuration -----------------------------------------------------------------------
 
@@ -220,7 +218,9 @@ class SandboxState:
         with self.lock:
             account = self.accounts.get(api_key)
             if account is None:
-                account = Account(api_key, api_secret, Decimal(balance), Decimal(gift), Decimal(credit))
+                account = Account(
+                    api_key, api_secret, Decimal(balance), Decimal(gift), Decimal(credit)
+                )
                 self.accounts[api_key] = account
             else:
                 account.api_secret = api_secret
@@ -275,9 +275,21 @@ class SandboxState:
     def business_code_next(self, path: str, code: str | int, reason: str, count: int = 1) -> None:
         self.faults.business_code_next(path, code, reason, count)
 
+    @property
+    def on_send_held(self) -> Hook | None:
+        """Called with the RequestRecord after a send was validated, before it is processed."""
+        return self.faults.on_send_held
+
+    @on_send_held.setter
     def on_send_held(self, hook: Hook | None) -> None:
         self.faults.on_send_held = hook
 
+    @property
+    def on_send_answered(self) -> Hook | None:
+        """Called with the RequestRecord after a send's response was written or dropped."""
+        return self.faults.on_send_answered
+
+    @on_send_answered.setter
     def on_send_answered(self, hook: Hook | None) -> None:
         self.faults.on_send_answered = hook
 
@@ -290,7 +302,9 @@ class SandboxState:
         self, method: str, path: str, query: str, headers: dict[str, str], body: Any
     ) -> RequestRecord:
         with self.lock:
-            record = RequestRecord(self._next_seq(), self.now(), method, path, query, headers, body)
+            record = RequestRecord(
+                next(self._record_seq), self.now(), method, path, query, headers, body
+            )
             self.records.append(record)
             return record
 
@@ -307,10 +321,12 @@ class SandboxState:
     # ---- ids ---------------------------------------------------------------------------------
 
     def new_file_id(self, api_key: str, file_name: str) -> str:
-        """"1" + yyyyMMdd + 32 hex + extension, like §3.1's sample ``1202202254d4c…464.mp3``."""
+        """Return "1" + yyyyMMdd + 32 hex + extension (§3.1 sample ``1202202254d4c…464.mp3``)."""
         with self.lock:
             day = vendor_now(self.now()).strftime("%Y%m%d")
-            digest = hashlib.md5(f"{api_key}|{file_name}|{self._next_seq()}".encode()).hexdigest()
+            digest = hashlib.md5(
+                f"{api_key}|{file_name}|{next(self._file_seq)}".encode()
+            ).hexdigest()
             extension = file_name[file_name.rfind(".") :].lower()
             return f"1{day}{digest}{extension}"
 
@@ -424,7 +440,7 @@ class SandboxState:
                 for copy in range(2 if duplicates else 1):
                     status, error = post_json(batch[0].url, body, timeout)
                     attempt = PushAttempt(
-                        seq=self._next_seq(),
+                        seq=next(self._push_seq),
                         time=self.now(),
                         url=batch[0].url,
                         body=body,

@@ -1,0 +1,19 @@
+"""ITNIO-compatible sandbox: a real HTTP server that checks requests like api.itniotech.com."""
+
+from .auth import expected_sign
+from .endpoints import REJECTED_SUFFIX, ROUTES, SEND_PATHS
+from .faults import Faults
+from .server import SandboxServer
+from .state import ManualClock, RequestRecord, SandboxState
+
+__all__ = [
+    "REJECTED_SUFFIX",
+    "ROUTES",
+    "SEND_PATHS",
+    "Faults",
+    "ManualClock",
+    "RequestRecord",
+    "SandboxServer",
+    "SandboxState",
+    "expected_sign",
+]

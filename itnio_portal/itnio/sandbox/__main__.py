@@ -1,0 +1,139 @@
+"""Command line: run the sandbox in the foreground (`python -m itnio_portal.itnio.sandbox`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .server import SandboxServer
+from .state import APP_KINDS, SandboxState
+
+DEFAULT_ACCOUNT = ("sandboxKey", "sandboxSecret")
+DEFAULT_APP = "sandboxApp"
+
+
+def _account(spec: str) -> tuple[str, str]:
+    key, sep, secret = spec.partition(":")
+    if not sep or not key or not secret:
+        raise argparse.ArgumentTypeError(f"--account wants KEY:SECRET, got {spec!r}")
+    return key, secret
+
+
+def _app(spec: str) -> tuple[str, str, str, str | None]:
+    """KEY:APPID[:voice|ai][:push_url] (the push URL may itself contain colons)."""
+    key, sep, rest = spec.partition(":")
+    app_id, _, rest = rest.partition(":")
+    if not sep or not key or not app_id:
+        raise argparse.ArgumentTypeError(
+            f"--app wants KEY:APPID[:voice|ai][:push_url], got {spec!r}"
+        )
+    kind = "voice"
+    head, _, tail = rest.partition(":")
+    if head in APP_KINDS:
+        kind, rest = head, tail
+    return key, app_id, kind, rest or None
+
+
+def _ai_job(spec: str) -> tuple[str, int, int]:
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"--ai-job wants APPID:JOBID[:CUSTOMERS], got {spec!r}")
+    try:
+        return parts[0], int(parts[1]), int(parts[2]) if len(parts) == 3 else 0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ai-job numbers must be integers: {spec!r}") from None
+
+
+def _currency(spec: str) -> tuple[str, str]:
+    app_id, sep, currency = spec.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--currency wants APPID:CUR, got {spec!r}")
+    return app_id, currency.upper()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m itnio_portal.itnio.sandbox",
+        description="Run an ITNIO-compatible sandbox HTTP server (control API under /_sandbox/).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--account", type=_account, action="append", default=[], help="KEY:SECRET")
+    parser.add_argument("--balance", default="100.00", help="starting balance of every account")
+    parser.add_argument(
+        "--app", type=_app, action="append", default=[], help="KEY:APPID[:voice|ai][:push_url]"
+    )
+    parser.add_argument("--currency", type=_currency, action="append", default=[], help="APPID:EUR")
+    parser.add_argument(
+        "--ai-job", type=_ai_job, action="append", default=[], help="APPID:JOBID[:CUSTOMERS]"
+    )
+    parser.add_argument("--life-scale", type=float, default=1.0, help="0 = calls final at once")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="probability of HTTP 502")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="drop-after-accept rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timestamp-tolerance", type=float, default=300.0)
+    parser.add_argument("--send-group-max", type=int, default=1000)
+    parser.add_argument("--push-interval", type=float, default=1.0)
+    parser.add_argument("--push-retry-interval", type=float, default=1800.0)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def build_state(args: argparse.Namespace) -> SandboxState:
+    state = SandboxState(
+        seed=args.seed,
+        life_scale=args.life_scale,
+        timestamp_tolerance=args.timestamp_tolerance,
+        send_group_max=args.send_group_max,
+        push_retry_interval=args.push_retry_interval,
+    )
+    accounts = args.account or [DEFAULT_ACCOUNT]
+    for key, secret in accounts:
+        state.add_account(key, secret, balance=args.balance)
+    apps = args.app or (
+        [(DEFAULT_ACCOUNT[0], DEFAULT_APP, "voice", None)] if not args.account else []
+    )
+    currencies = dict(args.currency)
+    for key, app_id, kind, push_url in apps:
+        state.add_app(
+            key, app_id, kind=kind, push_url=push_url, currency=currencies.get(app_id, "USD")
+        )
+    for app_id, job_id, customers in args.ai_job:
+        state.add_ai_job(app_id, job_id, customers=customers)
+    state.faults.latency = args.latency_ms / 1000
+    state.faults.http_502_rate = args.fail_rate
+    state.faults.drop_after_accept_rate = args.drop_rate
+    return state
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        state = build_state(args)
+    except (KeyError, ValueError) as exc:
+        parser.error(str(exc))
+    server = SandboxServer(state, host=args.host, port=args.port, push_interval=args.push_interval)
+    print(f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)")
+    for account in state.accounts.values():
+        apps = ", ".join(f"{a.app_id} ({a.kind}, {a.currency})" for a in account.apps.values())
+        print(f"  account {account.api_key}: apps {apps or '-'}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

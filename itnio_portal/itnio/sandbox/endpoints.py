@@ -1,0 +1,491 @@
+"""The route table and one handler per ITNIO endpoint, with each endpoint's parameter schema."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .auth import Family, family_for
+from .calls import TYPE_CODE, TYPE_GROUP
+from .state import Account, App, RequestRecord, SandboxState, SipGroup, UploadedFile
+from .validation import (
+    DOUBLE,
+    INT,
+    OBJECT,
+    STRING,
+    Field,
+    ParamError,
+    Schema,
+    digits,
+    int_range,
+    length,
+    number_range,
+    one_of,
+)
+
+# itnio-api.md §3.3 (old list; the newer "language table" was never captured)
+LANGUAGES = ("VN", "EN", "JP", "ARB", "DE", "IN", "IT", "KR", "RU", "ES", "PT", "IDN", "BD", "TH")
+SHORT_TEXT_LANGUAGES = ("IDN", "VN", "TH")  # §3.3: max 299 chars for these, 800 for the others
+AUDIO_EXTENSIONS = (".mp3", ".m4a", ".wav")  # §3.1
+RECORD_DAYS = 60  # §3.5/§3.6: only the last two months
+QUERY_WINDOW_DAYS = 31  # §3.6
+STARTABLE_JOB_STATUSES = ("CAN_START", "PAUSED")
+# Sandbox rule (documented): a callee whose last four digits are 0000 is rejected.
+REJECTED_SUFFIX = "0000"
+
+
+class BusinessError(Exception):
+    """A non-zero business status answered inside the usual envelope (data null)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class Reply:
+    """A business answer; ``top_level`` replaces ``data`` (getBalance puts fields at the top)."""
+
+    status: str
+    reason: str
+    data: Any = None
+    top_level: dict[str, Any] | None = None
+
+    def body(self) -> dict[str, Any]:
+        if self.top_level is not None:
+            return {"status": self.status, "reason": self.reason, **self.top_level}
+        return {"status": self.status, "reason": self.reason, "data": self.data}
+
+
+def ok(data: Any = None) -> Reply:
+    return Reply("0", "success", data)
+
+
+@dataclass
+class Ctx:
+    """Everything a handler needs; handlers run with ``state.lock`` held."""
+
+    state: SandboxState
+    account: Account
+    family: Family
+    values: dict[str, Any]
+    path_params: dict[str, str]
+    record: RequestRecord
+    accepted: list[tuple[str, str]] = field(default_factory=list)
+
+
+Handler = Callable[[Ctx], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    handler: Handler
+    schema: Schema | None = None
+    send: bool = False  # spends money: hold/answered hooks and drop_after_accept_rate apply
+
+    @property
+    def family(self) -> Family:
+        return family_for(self.template)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)))
+
+
+# ---- shared checks -------------------------------------------------------------------------------
+
+
+def _voice_app(ctx: Ctx, app_id: str) -> App:
+    app = ctx.account.apps.get(app_id)
+    if app is None or app.kind != "voice":
+        raise ParamError(f"appId {app_id!r} is not a voice application of this account")
+    return app
+
+
+def _require_balance(ctx: Ctx) -> None:
+    if ctx.account.balance <= 0:
+        raise BusinessError(ctx.family.balance_error, "The customer's balance is insufficient")
+
+
+def _rejected(callee: str) -> bool:
+    return callee.endswith(REJECTED_SUFFIX)
+
+
+def _file_name(value: str) -> str | None:
+    if not 5 <= len(value) <= 32:
+        return f"must be 5-32 characters including the extension, got {len(value)}"
+    if not value.lower().endswith(AUDIO_EXTENSIONS):
+        return f"must end with {', '.join(AUDIO_EXTENSIONS)}, got {value!r}"
+    return None
+
+
+def _parse_callees(value: str) -> list[str]:
+    return value.split(",")
+
+
+def _callee_list(values: dict[str, Any], state: SandboxState) -> str | None:
+    """§3.2: one comma-separated String, each 7-15 digits, at most send_group_max, no repeats."""
+    numbers = _parse_callees(values["callee"])
+    check = digits(7, 15)
+    seen: set[str] = set()
+    for number in numbers:
+        problem = check(number)
+        if problem:
+            return f"callee entries {problem} (comma-separated, no spaces)"
+        if number in seen:
+            return f"callee contains {number} twice"
+        seen.add(number)
+    if len(numbers) > state.send_group_max:
+        return f"callee has {len(numbers)} numbers, at most {state.send_group_max} per request"
+    return None
+
+
+def _text_for_language(values: dict[str, Any], state: SandboxState) -> str | None:
+    limit = 299 if values["language"] in SHORT_TEXT_LANGUAGES else 800
+    if len(values["text"]) > limit:
+        return f"text must be at most {limit} characters for {values['language']}"
+    return None
+
+
+def _recall_interval(values: dict[str, Any], state: SandboxState) -> str | None:
+    # §3.3: 1-999 minutes; seed 001 sends 0 together with recallCount 0 (no re-call at all)
+    if values.get("recallInterval") == 0 and values.get("recallCount", 0) > 0:
+        return "recallInterval must be 1-999 when recallCount > 0"
+    return None
+
+
+def _iso_with_offset(value: str) -> str | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return f"must be ISO-8601 with an offset like 2022-01-01T00:00:00+08:00, got {value!r}"
+    return None
+
+
+def _query_window(values: dict[str, Any], state: SandboxState) -> str | None:
+    start = datetime.fromisoformat(values["params"]["strTime"])
+    end = datetime.fromisoformat(values["params"]["endTime"])
+    if end <= start:
+        return "params.endTime must be after params.strTime"
+    if end - start > timedelta(days=QUERY_WINDOW_DAYS):
+        return f"params.strTime and params.endTime must be at most {QUERY_WINDOW_DAYS} days apart"
+    if start.timestamp() < state.now() - RECORD_DAYS * 86400:
+        return f"params.strTime must be within the last {RECORD_DAYS} days"
+    return None
+
+
+# ---- schemas (types from the vendor tables; seeds send Int as JSON numbers) ---------------------
+
+_CALLED_INFO = Field("calledInfo", STRING, required=False, check=length(0, 1000))
+
+FILE_UPLOAD = Schema(  # §3.1
+    (
+        Field("fileName", STRING, check=_file_name),
+        Field("file", STRING),
+    )
+)
+
+SEND_CODE = Schema(  # §3.3, seed 001
+    (
+        Field("callee", STRING, check=digits(7, 15)),
+        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        Field("language", STRING, check=one_of(LANGUAGES)),
+        Field("text", STRING, check=length(1, 800)),
+        Field("appId", STRING),
+        Field("loopCount", INT, required=False, check=int_range(1, 9)),
+        _CALLED_INFO,
+        Field("recallCount", INT, required=False, check=int_range(0, 9)),
+        Field("recallInterval", INT, required=False, check=int_range(0, 999)),
+        Field("maxDuration", INT, required=False, check=int_range(1, 120)),
+        Field("maxRingingTime", INT, required=False, check=int_range(20, 120)),
+        Field("speakingRate", DOUBLE, required=False, check=number_range(0.25, 4)),
+        Field("ssmlGender", INT, required=False, check=one_of((1, 2))),
+        Field("accent", STRING, required=False, check=length(1, 32)),
+    ),
+    checks=(_text_for_language, _recall_interval),
+)
+
+SEND_GROUP = Schema(  # §3.2, seed 002
+    (
+        Field("callee", STRING),
+        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        Field("fileId", STRING),
+        Field("appId", STRING),
+        Field("maxDuration", INT, required=False, check=int_range(1, 120)),
+        Field("maxRingingTime", INT, required=False, check=int_range(20, 120)),
+        Field("loopCount", INT, required=False, check=int_range(1, 9)),
+        _CALLED_INFO,
+    ),
+    checks=(_callee_list,),
+)
+
+RECORD_GROUP_QUERY = Schema(  # §3.6
+    (
+        Field("current", INT, required=False, check=int_range(1, 2**31 - 1)),
+        Field("size", INT, required=False, check=int_range(1, 100)),
+        Field(
+            "params",
+            OBJECT,
+            schema=Schema(
+                (
+                    Field("strTime", STRING, check=_iso_with_offset),
+                    Field("endTime", STRING, check=_iso_with_offset),
+                )
+            ),
+        ),
+    ),
+    checks=(_query_window,),
+)
+
+SIP_ADD = Schema(  # §3.9, seed 004
+    (
+        Field("groupName", STRING, check=length(4, 32)),
+        # The table says 4-32, but seed 004's own sample body sends "sip" (3): accept 3-32.
+        Field("phoneName", STRING, check=length(3, 32)),
+        Field("quantity", INT, check=int_range(1, 50)),
+        Field("displayNum", STRING, check=digits(7, 13)),
+        Field("appId", STRING),
+    )
+)
+
+TASK_START = Schema(  # §5.3, seed 000
+    (
+        Field("appId", STRING),
+        Field("jobId", INT, check=int_range(1, 2**63 - 1)),
+    )
+)
+
+
+# ---- handlers -----------------------------------------------------------------------------------
+
+
+def file_upload(ctx: Ctx) -> Reply:
+    """POST /voice/fileUpload (§3.1): data = file ID ("1" + yyyyMMdd + 32 hex + extension)."""
+    name, encoded = ctx.values["fileName"], ctx.values["file"]
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BusinessError("-21", "data validation error: file is not valid Base64") from None
+    if not raw:
+        raise BusinessError("-21", "data validation error: file decodes to no bytes")
+    state, key = ctx.state, ctx.account.api_key
+    if any(f.api_key == key and f.file_name == name for f in state.files.values()):
+        raise BusinessError("-20", f"data already exists: fileName {name!r} was uploaded before")
+    file_id = state.new_file_id(key, name)
+    state.files[file_id] = UploadedFile(file_id, key, name, len(raw), state.now())
+    return ok(file_id)
+
+
+def send_code(ctx: Ctx) -> Reply:
+    """POST /voice/sendCode (§3.3, seed 001): data = voiceId."""
+    v = ctx.values
+    app = _voice_app(ctx, v["appId"])
+    _require_balance(ctx)
+    if _rejected(v["callee"]):
+        raise ParamError(f"invalid number: callee {v['callee']}")
+    call = ctx.state.create_call(
+        app=app,
+        call_type=TYPE_CODE,
+        callee=v["callee"],
+        display_num=v.get("displayNum", ""),
+        voice_file_id="",
+        called_info=v.get("calledInfo", ""),
+        max_duration=v.get("maxDuration"),
+        max_ringing_time=v.get("maxRingingTime"),
+        request_seq=ctx.record.seq,
+    )
+    ctx.accepted.append((call.voice_id, call.callee))
+    return ok(call.voice_id)
+
+
+def send_group(ctx: Ctx) -> Reply:
+    """POST /voice/sendGroup (§3.2, seed 002): data = one submission result per callee."""
+    v, state = ctx.values, ctx.state
+    app = _voice_app(ctx, v["appId"])
+    uploaded = state.files.get(v["fileId"])
+    if uploaded is None or uploaded.api_key != ctx.account.api_key:
+        raise ParamError(f"fileId {v['fileId']!r} was not uploaded by this account")
+    _require_balance(ctx)
+    results: list[dict[str, str]] = []
+    for callee in _parse_callees(v["callee"]):
+        if _rejected(callee):
+            results.append(
+                {
+                    "voiceId": "",
+                    "callee": callee,
+                    "terminationCode": "-22",
+                    "terminationReason": "invalid number",
+                }
+            )
+            continue
+        call = state.create_call(
+            app=app,
+            call_type=TYPE_GROUP,
+            callee=callee,
+            display_num=v.get("displayNum", ""),
+            voice_file_id=v["fileId"],
+            called_info=v.get("calledInfo", ""),
+            max_duration=v.get("maxDuration"),
+            max_ringing_time=v.get("maxRingingTime"),
+            request_seq=ctx.record.seq,
+        )
+        ctx.accepted.append((call.voice_id, callee))
+        # "0" here means the submission was accepted, not the call outcome (§3.2)
+        results.append(
+            {
+                "voiceId": call.voice_id,
+                "callee": callee,
+                "terminationCode": "0",
+                "terminationReason": "success",
+            }
+        )
+    return ok(results)
+
+
+def record_group(ctx: Ctx) -> Reply:
+    """GET /voice/recordGroup/{voiceId} (§3.5, seed 003): one record, last 60 days only."""
+    voice_id = ctx.path_params["voiceId"]
+    call = ctx.state.calls.get(voice_id)
+    now = ctx.state.now()
+    if call is None or call.api_key != ctx.account.api_key:
+        raise ParamError(f"voiceId {voice_id} does not exist")
+    if call.submit_at < now - RECORD_DAYS * 86400:
+        raise ParamError(f"voiceId {voice_id} is older than {RECORD_DAYS} days")
+    return ok(call.record(now))
+
+
+def record_group_query(ctx: Ctx) -> Reply:
+    """POST /voice/recordGroupQuery (§3.6): records submitted in [strTime, endTime], paged."""
+    v, state = ctx.values, ctx.state
+    current, size = v.get("current", 1), v.get("size", 25)  # §3.6 new defaults
+    start = datetime.fromisoformat(v["params"]["strTime"]).timestamp()
+    end = datetime.fromisoformat(v["params"]["endTime"]).timestamp()
+    matching = sorted(
+        (
+            c
+            for c in state.calls.values()
+            if c.api_key == ctx.account.api_key and start <= c.submit_at <= end
+        ),
+        key=lambda c: (c.submit_at, c.voice_id),
+    )
+    now = state.now()
+    page = matching[(current - 1) * size : current * size]
+    return ok(
+        {
+            "total": len(matching),
+            "size": size,
+            "current": current,
+            "pages": math.ceil(len(matching) / size),
+            "searchCount": True,
+            "records": [c.record(now) for c in page],
+        }
+    )
+
+
+def sip_add(ctx: Ctx) -> Reply:
+    """POST /voice/sipAdd (§3.9, seed 004): names unique per app (-20), phone quota (-23)."""
+    v, state = ctx.values, ctx.state
+    app = _voice_app(ctx, v["appId"])
+    groups = [g for g in state.sip_groups if g.app_id == app.app_id]
+    if any(g.group_name == v["groupName"] for g in groups):
+        raise BusinessError("-20", f"data already exists: groupName {v['groupName']!r}")
+    if any(g.phone_name == v["phoneName"] for g in groups):
+        raise BusinessError("-20", f"data already exists: phoneName {v['phoneName']!r}")
+    used = sum(g.quantity for g in groups)
+    if used + v["quantity"] > state.phone_quota:
+        raise BusinessError(
+            "-23",
+            f"data limit reached: app {app.app_id} has {used} of {state.phone_quota} phones",
+        )
+    phones = [f"{v['phoneName']}_{i:03d}" for i in range(1, v["quantity"] + 1)]
+    state.sip_groups.append(
+        SipGroup(
+            app.app_id,
+            v["groupName"],
+            v["phoneName"],
+            v["quantity"],
+            v["displayNum"],
+            phones,
+            state.now(),
+        )
+    )
+    return ok(None)
+
+
+def get_balance(ctx: Ctx) -> Reply:
+    """GET /sms/getBalance (§2): balance, gift, credit as strings at the top level."""
+    account = ctx.account
+    return Reply(
+        "0",
+        "success",
+        top_level={
+            # Decimal keeps its scale ("100.00"); "f" never writes an exponent
+            "balance": format(account.balance, "f"),
+            "gift": format(account.gift, "f"),
+            "credit": format(account.credit, "f"),
+        },
+    )
+
+
+def task_start(ctx: Ctx) -> Reply:
+    """POST /aivoice/taskStart (§5.3, seed 000): -37 app, -32 job, -45 no customers, -39 state."""
+    v, state = ctx.values, ctx.state
+    app = ctx.account.apps.get(v["appId"])
+    if app is None or app.kind != "ai":
+        raise BusinessError("-37", f"application does not exist: {v['appId']!r}")
+    job = state.ai_jobs.get((app.app_id, v["jobId"]))
+    if job is None:
+        raise BusinessError("-32", f"outbound task does not exist: {v['jobId']}")
+    if job.customers <= 0:
+        raise BusinessError("-45", "no customers imported, the task cannot start")
+    if job.status not in STARTABLE_JOB_STATUSES:
+        raise BusinessError("-39", f"the task cannot be started in its current state {job.status}")
+    _require_balance(ctx)
+    job.status = "RUNNING"
+    return ok(None)
+
+
+# ---- the route table ----------------------------------------------------------------------------
+# To add an endpoint: write a Schema (types as the vendor table says) and a handler(ctx) -> Reply
+# that raises ParamError / BusinessError for refusals, then add one Route here. The family
+# (voice or aivoice codes) follows from the path; send=True marks a money-spending POST.
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/voice/fileUpload", file_upload, FILE_UPLOAD, send=True),
+    Route("POST", "/voice/sendCode", send_code, SEND_CODE, send=True),
+    Route("POST", "/voice/sendGroup", send_group, SEND_GROUP, send=True),
+    Route("GET", "/voice/recordGroup/{voiceId}", record_group),
+    Route("POST", "/voice/recordGroupQuery", record_group_query, RECORD_GROUP_QUERY),
+    Route("POST", "/voice/sipAdd", sip_add, SIP_ADD, send=True),
+    Route("GET", "/sms/getBalance", get_balance),
+    Route("POST", "/aivoice/taskStart", task_start, TASK_START, send=True),
+)
+
+# The money-spending POSTs; a new route joins by passing send=True.
+SEND_PATHS = frozenset(route.template for route in ROUTES if route.send)
+
+_COMPILED = [(route, route.pattern) for route in ROUTES]
+
+
+def match(method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+    """(route, path params, allowed methods for the path when the method does not match)."""
+    allowed: list[str] = []
+    for route, pattern in _COMPILED:
+        found = pattern.fullmatch(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict(), []
+        allowed.append(route.method)
+    return None, {}, allowed
