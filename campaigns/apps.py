@@ -10,4 +10,10 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Periodic jobs register themselves with the scheduler when their module is imported.
+        from django.db.models.signals import post_migrate
+
         from campaigns import tasks  # noqa: F401
+        from campaigns.roles import sync_roles_after_migrate
+
+        # Roles follow new models: bring the groups up to date after every migrate.
+        post_migrate.connect(sync_roles_after_migrate, sender=self)

@@ -1,4 +1,4 @@
-"""Model fields: the API secret encrypted at rest (django-fernet-encrypted-fields, our key policy)."""
+"""Model fields: API secrets encrypted at rest (django-fernet-encrypted-fields, our key policy)."""
 
 from __future__ import annotations
 

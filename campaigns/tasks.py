@@ -35,3 +35,22 @@ def prune_task_results() -> int:
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
     return deleted
+
+
+@periodic(every=timedelta(minutes=1))
+@task(queue_name="sync")
+def sweep_stale_sends() -> int:
+    """Calls left SENDING by a sender that died become UNKNOWN (never resent)."""
+    from campaigns.services.calls import calls_sweep_stale_sends
+
+    return calls_sweep_stale_sends()
+
+
+@periodic(every=timedelta(minutes=5))
+@task(queue_name="sync")
+def sync_records() -> str:
+    """Refresh the calls that are not final yet (recordGroup), and expire the too old ones."""
+    from campaigns.services.actors import Actor
+    from campaigns.services.calls import calls_sync_due
+
+    return str(calls_sync_due(actor=Actor.system("sync_records")))

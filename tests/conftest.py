@@ -7,7 +7,7 @@ import pytest
 from campaigns.models import ItnioAccount, ItnioApp
 
 API_KEY = "bDqJFiq9"
-API_SECRET = "7bz1lzh9-test-secret"  # noqa: S105
+API_SECRET = "7bz1lzh9-test-secret"
 VOICE_APP_ID = "4luaKsL2"
 AI_APP_ID = "LILIN888"
 

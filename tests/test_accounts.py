@@ -49,8 +49,17 @@ def test_field_keys_rotate_without_losing_secrets(db):
 
 def test_itnio_setup_creates_then_updates(db, capsys):
     call_command(
-        "itnio_setup", "--name", "Main", "--api-key", "KEY1", "--api-secret", "SECRET1",
-        "--voice-app-id", "VOICE1", "--ai-app-id", "AI1",
+        "itnio_setup",
+        "--name",
+        "Main",
+        "--api-key",
+        "KEY1",
+        "--api-secret",
+        "SECRET1",
+        "--voice-app-id",
+        "VOICE1",
+        "--ai-app-id",
+        "AI1",
     )
     out = capsys.readouterr().out
     assert "Created account Main" in out
@@ -61,8 +70,15 @@ def test_itnio_setup_creates_then_updates(db, capsys):
     assert {(a.app_id, a.kind) for a in account.apps.all()} == {("VOICE1", "voice"), ("AI1", "ai")}
 
     call_command(
-        "itnio_setup", "--name", "Main", "--api-key", "KEY2", "--api-secret", "SECRET2",
-        "--voice-app-id", "VOICE1",
+        "itnio_setup",
+        "--name",
+        "Main",
+        "--api-key",
+        "KEY2",
+        "--api-secret",
+        "SECRET2",
+        "--voice-app-id",
+        "VOICE1",
     )
     account.refresh_from_db()
     assert (account.api_key, account.api_secret) == ("KEY2", "SECRET2")
@@ -73,8 +89,15 @@ def test_itnio_setup_creates_then_updates(db, capsys):
 def test_itnio_setup_refuses_an_app_of_another_account(account):
     with pytest.raises(CommandError, match="already belongs to account Acme") as exc:
         call_command(
-            "itnio_setup", "--name", "Other", "--api-key", "K", "--api-secret", "S",
-            "--voice-app-id", "4luaKsL2",
+            "itnio_setup",
+            "--name",
+            "Other",
+            "--api-key",
+            "K",
+            "--api-secret",
+            "S",
+            "--voice-app-id",
+            "4luaKsL2",
         )
     assert exc.value.returncode == 1
     assert not ItnioAccount.objects.filter(name="Other").exists()
@@ -97,9 +120,15 @@ def test_admin_add_account_stores_encrypted_secret_and_never_shows_it(superuser_
     response = superuser_client.post(
         "/admin/campaigns/itnioaccount/add/",
         {
-            "name": "Web", "api_key": "WEBKEY", "new_api_secret": "web-secret-value",
-            "base_url": "", "apps-TOTAL_FORMS": "1", "apps-INITIAL_FORMS": "0",
-            "apps-0-app_id": "WEBAPP", "apps-0-kind": "voice", "apps-0-label": "Web",
+            "name": "Web",
+            "api_key": "WEBKEY",
+            "new_api_secret": "web-secret-value",
+            "base_url": "",
+            "apps-TOTAL_FORMS": "1",
+            "apps-INITIAL_FORMS": "0",
+            "apps-0-app_id": "WEBAPP",
+            "apps-0-kind": "voice",
+            "apps-0-label": "Web",
             "apps-0-active": "on",
         },
     )
@@ -117,11 +146,17 @@ def test_admin_add_account_stores_encrypted_secret_and_never_shows_it(superuser_
         assert b"web-secret-value" not in page.content
 
 
-def test_admin_blank_secret_keeps_it_and_history_records_credential_changes(superuser_client, account):
+def test_admin_blank_secret_keeps_it_and_history_records_credential_changes(
+    superuser_client, account
+):
     url = f"/admin/campaigns/itnioaccount/{account.pk}/change/"
     form = {
-        "name": "Acme", "api_key": "bDqJFiq9", "new_api_secret": "", "base_url": "",
-        "apps-TOTAL_FORMS": "0", "apps-INITIAL_FORMS": "0",
+        "name": "Acme",
+        "api_key": "bDqJFiq9",
+        "new_api_secret": "",
+        "base_url": "",
+        "apps-TOTAL_FORMS": "0",
+        "apps-INITIAL_FORMS": "0",
     }
     assert superuser_client.post(url, form).status_code == 302
     account.refresh_from_db()
@@ -136,15 +171,23 @@ def test_admin_blank_secret_keeps_it_and_history_records_credential_changes(supe
 
 def test_base_url_is_read_only_for_staff_who_are_not_superusers(client, account):
     staff = User.objects.create_user("ops", password="pw", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_itnioaccount", "change_itnioaccount"]))
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_itnioaccount", "change_itnioaccount"])
+    )
     client.force_login(staff)
     page = client.get(f"/admin/campaigns/itnioaccount/{account.pk}/change/")
     assert page.status_code == 200
     assert b'name="base_url"' not in page.content
     client.post(
         f"/admin/campaigns/itnioaccount/{account.pk}/change/",
-        {"name": "Acme", "api_key": "bDqJFiq9", "new_api_secret": "", "base_url": "http://evil.example",
-         "apps-TOTAL_FORMS": "0", "apps-INITIAL_FORMS": "0"},
+        {
+            "name": "Acme",
+            "api_key": "bDqJFiq9",
+            "new_api_secret": "",
+            "base_url": "http://evil.example",
+            "apps-TOTAL_FORMS": "0",
+            "apps-INITIAL_FORMS": "0",
+        },
     )
     account.refresh_from_db()
     assert account.base_url == ""
@@ -153,7 +196,10 @@ def test_base_url_is_read_only_for_staff_who_are_not_superusers(client, account)
 def test_app_page_shows_the_full_push_url(superuser_client, voice_app, settings):
     settings.PORTAL_PUBLIC_URL = "https://portal.example.com"
     page = superuser_client.get(f"/admin/campaigns/itnioapp/{voice_app.pk}/change/")
-    assert f"https://portal.example.com/itnio/push/{voice_app.push_token}/voice/".encode() in page.content
+    assert (
+        f"https://portal.example.com/itnio/push/{voice_app.push_token}/voice/".encode()
+        in page.content
+    )
 
 
 def test_push_tokens_are_unique_and_unguessable(account):

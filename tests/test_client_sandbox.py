@@ -17,7 +17,10 @@ from itnio_portal.itnio import (
 )
 from tests.conftest import AI_APP_ID, VOICE_APP_ID
 
-WAV = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00D\xac\x00\x00\x88X\x01\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
+WAV = (
+    b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00D\xac\x00\x00"
+    b"\x88X\x01\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
+)
 
 
 @pytest.fixture
@@ -31,13 +34,25 @@ def test_every_client_request_is_accepted_by_the_strict_sandbox(client, sandbox,
     file_id = client.file_upload(file_name="welcome.wav", content=WAV)
     assert file_id.endswith(".wav")
     voice_id = client.send_code(
-        app_id=VOICE_APP_ID, callee="932111111111", language="EN", text="hello world",
-        display_num="1008122211", loop_count=2, called_info="calledInfo", recall_count=0,
-        max_duration=120, max_ringing_time=60,
+        app_id=VOICE_APP_ID,
+        callee="932111111111",
+        language="EN",
+        text="hello world",
+        display_num="1008122211",
+        loop_count=2,
+        called_info="calledInfo",
+        recall_count=0,
+        max_duration=120,
+        max_ringing_time=60,
     )
     results = client.send_group(
-        app_id=VOICE_APP_ID, file_id=file_id, callees=["91856321412", "91856320000"],
-        display_num="1008122211", max_duration=50, max_ringing_time=60, loop_count=2,
+        app_id=VOICE_APP_ID,
+        file_id=file_id,
+        callees=["91856321412", "91856320000"],
+        display_num="1008122211",
+        max_duration=50,
+        max_ringing_time=60,
+        loop_count=2,
         called_info="calledInfo",
     )
     assert [r.accepted for r in results] == [True, False]  # ...0000 is the sandbox's bad number
@@ -46,7 +61,13 @@ def test_every_client_request_is_accepted_by_the_strict_sandbox(client, sandbox,
     now = timezone.now()
     page = client.record_group_query(start=now - timedelta(days=1), end=now + timedelta(minutes=1))
     assert {r.voice_id for r in page.records} >= {voice_id, results[0].voice_id}
-    client.sip_add(app_id=VOICE_APP_ID, group_name="sipGroup", phone_name="sipphone", quantity=30, display_num="861000000")
+    client.sip_add(
+        app_id=VOICE_APP_ID,
+        group_name="sipGroup",
+        phone_name="sipphone",
+        quantity=30,
+        display_num="861000000",
+    )
     balance = client.get_balance()
     assert balance.balance is not None and balance.balance < 500
     client.ai_task_start(app_id=AI_APP_ID, job_id=10886)
@@ -72,7 +93,9 @@ def test_wrong_secret_is_an_authentication_error_without_the_secret(account, san
 
 
 @pytest.mark.parametrize("fault", ["502", "drop", "read-timeout"])
-def test_send_group_is_never_retried_after_an_unknown_outcome(client, sandbox_state, settings, fault, account):
+def test_send_group_is_never_retried_after_an_unknown_outcome(
+    client, sandbox_state, settings, fault, account
+):
     path = "/voice/sendGroup"
     file_id = client.file_upload(file_name="promo.wav", content=WAV)
     if fault == "502":
@@ -86,7 +109,11 @@ def test_send_group_is_never_retried_after_an_unknown_outcome(client, sandbox_st
     with pytest.raises(ItnioOutcomeUnknownError):
         client.send_group(app_id=VOICE_APP_ID, file_id=file_id, callees=["91856321412"])
     deadline = time.monotonic() + 5
-    while fault == "read-timeout" and not sandbox_state.accepted_callees() and time.monotonic() < deadline:
+    while (
+        fault == "read-timeout"
+        and not sandbox_state.accepted_callees()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)  # the sandbox is still holding the slow request
     assert len(sandbox_state.requests_for(path)) == 1
     accepted = sandbox_state.accepted_callees()["91856321412"]
@@ -95,7 +122,9 @@ def test_send_group_is_never_retried_after_an_unknown_outcome(client, sandbox_st
 
 
 def test_a_read_is_retried_after_a_502(client, sandbox_state):
-    voice_id = client.send_code(app_id=VOICE_APP_ID, callee="932111111111", language="EN", text="hi")
+    voice_id = client.send_code(
+        app_id=VOICE_APP_ID, callee="932111111111", language="EN", text="hi"
+    )
     sandbox_state.fail_next("/voice/recordGroup")
     assert client.record_group(voice_id).voice_id == voice_id
     assert len(sandbox_state.requests_for("/voice/recordGroup")) == 2

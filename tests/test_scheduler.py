@@ -29,7 +29,7 @@ def test_tick_enqueues_due_jobs_once_per_interval():
 
     assert scheduler_tick(now=now + timedelta(seconds=30)) == []
     again = scheduler_tick(now=now + timedelta(minutes=1))
-    assert again == ["worker_heartbeat"]
+    assert "worker_heartbeat" in again and "prune_task_results" not in again
     assert "prune_task_results" in scheduler_tick(now=now + timedelta(hours=6, minutes=1))
 
 
@@ -47,7 +47,11 @@ def test_a_job_that_cannot_be_enqueued_is_retried_next_tick(monkeypatch):
     now = timezone.now()
     assert "broken" not in scheduler_tick(now=now)
     assert ScheduledJobRun.objects.get(name="broken").last_enqueued_at is None
-    monkeypatch.setitem(scheduler._REGISTRY, "broken", job.__class__("broken", scheduler._REGISTRY["worker_heartbeat"].task, job.every))
+    monkeypatch.setitem(
+        scheduler._REGISTRY,
+        "broken",
+        job.__class__("broken", scheduler._REGISTRY["worker_heartbeat"].task, job.every),
+    )
     assert "broken" in scheduler_tick(now=now + timedelta(seconds=1))
 
 
@@ -63,7 +67,9 @@ def test_prune_task_results_deletes_only_old_finished_results(settings):
     from campaigns.tasks import prune_task_results, worker_heartbeat
 
     # The database backend, as in production (django_tasks resets its backends on this change).
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+    }
     old, fresh, pending = (str(worker_heartbeat.enqueue().id) for _ in range(3))
     DBTaskResult.objects.filter(id__in=[old, fresh]).update(
         status="SUCCESSFUL", finished_at=timezone.now()

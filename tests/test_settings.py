@@ -13,7 +13,9 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_manage(*args: str, env_overrides: dict[str, str], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def run_manage(
+    *args: str, env_overrides: dict[str, str], drop: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k not in drop}
     env.pop("DATABASE_URL", None)
     env["DJANGO_SETTINGS_MODULE"] = "itnio_portal.settings.base"
@@ -66,9 +68,14 @@ def test_production_security_defaults_have_env_opt_outs(tmp_path):
     on = run_manage("shell", "-c", code, env_overrides=base_env)
     assert on.stdout.split()[-4:] == ["True", "True", "True", "True"], on.stderr
     off = run_manage(
-        "shell", "-c", code,
-        env_overrides={**base_env, "DJANGO_SECURE_SSL_REDIRECT": "false",
-                       "DJANGO_SECURE_HSTS_SECONDS": "0"},
+        "shell",
+        "-c",
+        code,
+        env_overrides={
+            **base_env,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SECURE_HSTS_SECONDS": "0",
+        },
     )
     assert off.stdout.split()[-4:] == ["False", "True", "True", "False"], off.stderr
 
@@ -80,7 +87,9 @@ def test_sqlite_file_uses_wal_and_immediate_transactions(tmp_path):
         "print(c.fetchone()[0], connection.settings_dict['OPTIONS']['transaction_mode'])"
     )
     result = run_manage(
-        "shell", "-c", code,
+        "shell",
+        "-c",
+        code,
         env_overrides={"DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}"},
     )
     assert result.stdout.split()[-2:] == ["wal", "IMMEDIATE"], result.stderr
@@ -89,7 +98,9 @@ def test_sqlite_file_uses_wal_and_immediate_transactions(tmp_path):
 def test_postgres_url_selects_psycopg_backend():
     code = "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'])"
     result = run_manage(
-        "shell", "-c", code,
+        "shell",
+        "-c",
+        code,
         env_overrides={"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal"},
     )
     assert result.stdout.split()[-1] == "django.db.backends.postgresql", result.stderr

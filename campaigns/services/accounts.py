@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns.models import ItnioAccount, ItnioApp
+from campaigns.services.actors import Actor
+from itnio_portal.itnio import ItnioError
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,28 @@ def _app_upsert(account: ItnioAccount, app_id: str, kind: str) -> tuple[ItnioApp
     app.full_clean()
     app.save()
     return app, created
+
+
+def account_verify(*, account: ItnioAccount, actor: Actor) -> ItnioAccount:
+    """Check the credentials with GET /sms/getBalance; store the balance or the exact reason.
+
+    Raises the ItnioError after storing it, so the caller can show it.
+    """
+    from campaigns.services.request_log import logged_client
+
+    now = timezone.now()
+    try:
+        balance = logged_client(account, actor=actor, obj=account).get_balance()
+    except ItnioError as exc:
+        ItnioAccount.objects.filter(pk=account.pk).update(verify_error=str(exc), verified_at=now)
+        account.refresh_from_db()
+        raise
+    ItnioAccount.objects.filter(pk=account.pk).update(
+        balance=balance.balance,
+        gift=balance.gift,
+        credit=balance.credit,
+        verified_at=now,
+        verify_error="",
+    )
+    account.refresh_from_db()
+    return account

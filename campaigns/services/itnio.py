@@ -18,9 +18,7 @@ class CredentialsUnavailable(ItnioError):
 
 
 @cache
-def _limits(
-    send_group_max: int, loop_count_max: int, text_max: int, text_max_short: int
-) -> Limits:
+def _limits(send_group_max: int, loop_count_max: int, text_max: int, text_max_short: int) -> Limits:
     return Limits(
         send_group_max=send_group_max,
         loop_count_max=loop_count_max,

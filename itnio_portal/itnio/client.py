@@ -156,7 +156,17 @@ class ItnioClient:
         envelope = self._call(endpoint, "POST", endpoint, body, send=True)
         return self._data_str(envelope, endpoint, send=True)
 
-    def send_code(
+    def send_code(self, **kwargs: Any) -> str:
+        """POST /voice/sendCode, a TTS call to one number (§3.3, seed 001); returns voiceId.
+
+        Takes the keyword arguments of `send_code_body`.
+        """
+        endpoint = "/voice/sendCode"
+        body = self.send_code_body(**kwargs)
+        envelope = self._call(endpoint, "POST", endpoint, body, send=True)
+        return self._data_str(envelope, endpoint, send=True)
+
+    def send_code_body(
         self,
         *,
         app_id: str,
@@ -170,9 +180,8 @@ class ItnioClient:
         recall_interval: int | None = None,
         max_duration: int | None = None,
         max_ringing_time: int | None = None,
-    ) -> str:
-        """POST /voice/sendCode, a TTS call to one number (§3.3, seed 001); returns voiceId."""
-        endpoint = "/voice/sendCode"
+    ) -> dict[str, Any]:
+        """Check every limit of sendCode and build its body, without sending anything."""
         lim = self.limits
         lim.check_required("appId", app_id)
         lim.check_callee(callee)
@@ -195,7 +204,7 @@ class ItnioClient:
             lim.check_max_duration(max_duration)
         if max_ringing_time is not None:
             lim.check_max_ringing_time(max_ringing_time)
-        body = _body(
+        return _body(
             ("callee", callee),
             ("displayNum", display_num),
             ("language", language),
@@ -208,8 +217,6 @@ class ItnioClient:
             ("maxDuration", max_duration),
             ("maxRingingTime", max_ringing_time),
         )
-        envelope = self._call(endpoint, "POST", endpoint, body, send=True)
-        return self._data_str(envelope, endpoint, send=True)
 
     def send_group(
         self,

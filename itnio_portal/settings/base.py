@@ -1,4 +1,4 @@
-"""Settings for every environment; every value comes from the environment with a safe local default."""
+"""Settings for every environment: each value from the environment, with a safe local default."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -17,7 +17,9 @@ if DEBUG:
 else:
     # Production: no defaults for what must be secret or explicit. Name every missing variable.
     _missing = [
-        name for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS") if not env.str(name, default="")
+        name
+        for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")
+        if not env.str(name, default="")
     ]
     if _missing:
         raise ImproperlyConfigured(
@@ -141,10 +143,14 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
+)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# fileUpload sends the audio base64 in JSON; uploads above this go to a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -173,6 +179,17 @@ ITNIO_LOOP_COUNT_MAX = env.int("ITNIO_LOOP_COUNT_MAX", default=9)
 # itnio-api.md §3.3: TTS text 299 (IDN/VN/TH) / 800 (others) in old docs vs 1000 in new ones.
 ITNIO_TTS_TEXT_MAX = env.int("ITNIO_TTS_TEXT_MAX", default=800)
 ITNIO_TTS_TEXT_MAX_SHORT = env.int("ITNIO_TTS_TEXT_MAX_SHORT", default=299)
+# Records older than this cannot be fetched (itnio-api.md §3.5: "last two months").
+ITNIO_RECORD_RETENTION_DAYS = env.int("ITNIO_RECORD_RETENTION_DAYS", default=60)
+# A send still marked "sending" after this long lost its sender: it becomes "unknown".
+ITNIO_STALE_SEND_MINUTES = env.int("ITNIO_STALE_SEND_MINUTES", default=10)
+# Record sync: calls refreshed per run and recordGroup requests in flight at once.
+ITNIO_SYNC_BATCH = env.int("ITNIO_SYNC_BATCH", default=500)
+ITNIO_SYNC_CONCURRENCY = env.int("ITNIO_SYNC_CONCURRENCY", default=4)
+# An unknown TTS send is matched to a record of the same callee submitted within this many minutes.
+ITNIO_UNKNOWN_MATCH_MINUTES = env.int("ITNIO_UNKNOWN_MATCH_MINUTES", default=10)
+# Largest voice file accepted for upload (ITNIO states none, itnio-api.md §3.1; base64 adds 33 %).
+VOICE_FILE_MAX_BYTES = env.int("VOICE_FILE_MAX_BYTES", default=5 * 1024 * 1024)
 # Public URL of this portal, used to show the push URL to paste into ITNIO's console.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 
@@ -198,7 +215,12 @@ if TASKS_BACKEND == "rq":
         name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT} for name in TASK_QUEUES
     }
 elif TASKS_BACKEND == "immediate":
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES}}
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": TASK_QUEUES,
+        }
+    }
 elif TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 else:

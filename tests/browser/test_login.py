@@ -8,7 +8,9 @@ from django.contrib.auth.models import User
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_operator_logs_in_and_sees_accounts_and_background_status(live_server, page, screenshot, account):
+def test_operator_logs_in_and_sees_accounts_and_background_status(
+    live_server, page, screenshot, account
+):
     User.objects.create_superuser("operator", "op@example.com", "correct horse battery")
     page.goto(f"{live_server.url}/")
     assert "/admin/login/" in page.url

@@ -38,7 +38,7 @@ CASES = [
     ("send_code", SEND_CODE, {"callee": "1234567890123456"}, "callee"),
     ("send_code", SEND_CODE, {"callee": "+932111111111"}, "callee"),
     ("send_code", SEND_CODE, {"callee": "932 111 1111"}, "callee"),
-    ("send_code", SEND_CODE, {"callee": "９３２１１１１１１"}, "callee"),  # noqa: RUF001
+    ("send_code", SEND_CODE, {"callee": "９３２１１１１１１"}, "callee"),
     ("send_code", SEND_CODE, {"callee": 932111111111}, "callee"),
     ("send_code", SEND_CODE, {"callee": "93211,93212"}, "callee"),
     ("send_code", SEND_CODE, {"display_num": "123456"}, "displayNum"),

@@ -20,7 +20,9 @@ class Command(PortalCommand):
         "sandbox's own (see python -m itnio_portal.itnio.sandbox --help)."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def create_parser(
+        self, prog_name: str, subcommand: str, **kwargs: Any
+    ) -> argparse.ArgumentParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         sandbox = build_parser()
         for action in sandbox._actions:
@@ -45,13 +47,20 @@ class Command(PortalCommand):
                     self.stderr.write(f"Skipping {account.name}: its secret cannot be decrypted.")
                     continue
                 if account.api_key not in state.accounts:
-                    state.add_account(account.api_key, account.api_secret, balance=options["balance"])
+                    state.add_account(
+                        account.api_key, account.api_secret, balance=options["balance"]
+                    )
                 for app in account.apps.all():
                     state.add_app(account.api_key, app.app_id, kind=app.kind, push_url=app.push_url)
         server = SandboxServer(
-            state, host=options["host"], port=options["port"], push_interval=options["push_interval"]
+            state,
+            host=options["host"],
+            port=options["port"],
+            push_interval=options["push_interval"],
         )
-        self.stdout.write(f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)")
+        self.stdout.write(
+            f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)"
+        )
         for account in state.accounts.values():
             apps = ", ".join(f"{a.app_id} ({a.kind})" for a in account.apps.values())
             self.stdout.write(f"  account {account.api_key}: apps {apps or '-'}")

@@ -1,4 +1,4 @@
-"""manage.py portal_demo: seed demo data and run sandbox, worker, scheduler and web server together."""
+"""manage.py portal_demo: seed demo data; run sandbox, worker, scheduler and web server together."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from campaigns.models import ItnioApp
 from campaigns.services.accounts import account_setup
 
 DEMO_USER = "admin"
-DEMO_PASSWORD = "itnio-demo"  # noqa: S105 - a local demo login, printed on purpose
+DEMO_PASSWORD = "itnio-demo"
 DEMO_ACCOUNT = "Demo account (sandbox)"
 DEMO_API_KEY = "demo-key"
-DEMO_API_SECRET = "demo-secret-7bz1lzh9"  # noqa: S105 - the sandbox's own credential
+DEMO_API_SECRET = "demo-secret-7bz1lzh9"
 DEMO_VOICE_APP = "DEMOVOICE"
 DEMO_AI_APP = "DEMOAI"
 
@@ -71,10 +71,25 @@ class Command(PortalCommand):
         }
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
-            "sandbox": [*manage, "itnio_sandbox", "--port", str(sandbox_port), "--from-db",
-                        "--life-scale", "0.2"],
-            "worker": [*manage, "db_worker", "--no-reload", "--queue-name", "*",
-                       "--no-startup-delay", "-v", "1"],
+            "sandbox": [
+                *manage,
+                "itnio_sandbox",
+                "--port",
+                str(sandbox_port),
+                "--from-db",
+                "--life-scale",
+                "0.2",
+            ],
+            "worker": [
+                *manage,
+                "db_worker",
+                "--no-reload",
+                "--queue-name",
+                "*",
+                "--no-startup-delay",
+                "-v",
+                "1",
+            ],
             "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
             "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
         }

@@ -1,0 +1,334 @@
+"""Admin for calls: list with cost totals, a page laid out for a person, TTS, refresh, export."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from campaigns.admin.base import PortalModelAdmin
+from campaigns.exports import stream_calls_export
+from campaigns.forms_calls import SendTtsForm
+from campaigns.models import Call
+from campaigns.services.actors import Actor
+from campaigns.services.calls import CallError, call_refresh, call_send_tts
+from itnio_portal.itnio import ItnioError
+
+
+class AnsweredFilter(admin.SimpleListFilter):
+    title = "answered"
+    parameter_name = "answered"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Answered"), ("no", "Not answered (final)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> QuerySet[Call]:
+        if self.value() == "yes":
+            return queryset.filter(answer_time__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(answer_time__isnull=True, hangup_time__isnull=False)
+        return queryset
+
+
+def _gap(a: datetime | None, b: datetime | None) -> str:
+    if a is None or b is None:
+        return ""
+    seconds = (b - a).total_seconds()
+    return f"+{seconds:,.0f} s" if abs(seconds) < 3600 else f"+{seconds / 3600:,.1f} h"
+
+
+@admin.register(Call)
+class CallAdmin(PortalModelAdmin):
+    list_display = [
+        "callee",
+        "kind",
+        "state_badge",
+        "call_duration",
+        "cost_display",
+        "submit_time",
+        "app",
+    ]
+    list_filter = [
+        "app",
+        "kind",
+        "state",
+        AnsweredFilter,
+        ("submit_time", admin.DateFieldListFilter),
+    ]
+    search_fields = ["voice_id", "callee"]  # see get_search_results: exact voiceId or callee prefix
+    search_help_text = "Exact voiceId, or the beginning of the callee number."
+    list_select_related = ["app"]
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["refresh_from_itnio"]
+    change_list_template = "admin/campaigns/call/change_list.html"
+    change_form_template = "admin/campaigns/call/change_form.html"
+
+    fieldsets = [
+        (
+            "Call",
+            {
+                "fields": [
+                    "app",
+                    "kind",
+                    "callee",
+                    "display_num",
+                    "voice_id",
+                    "state_badge",
+                    "state_reason",
+                    "created_by",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            "Outcome",
+            {
+                "fields": [
+                    "answered_display",
+                    "termination_reason",
+                    "termination_code",
+                    "dtmf_display",
+                    "code",
+                ]
+            },
+        ),
+        ("Timeline", {"fields": ["timeline"]}),
+        (
+            "Billing",
+            {
+                "fields": [
+                    "charged_duration",
+                    "call_duration",
+                    "bill_period",
+                    "rate_display",
+                    "cost_display",
+                    "base_cost",
+                    "settle_rate",
+                    "quote_exchange",
+                    "settle_pay_display",
+                ]
+            },
+        ),
+        (
+            "Request",
+            {
+                "fields": ["called_info", "request_display", "voice_file_id"],
+                "classes": ["collapse"],
+            },
+        ),
+        (
+            "Raw record",
+            {"fields": ["raw_display", "record_source", "synced_at"], "classes": ["collapse"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Call | None = None) -> list[str]:
+        return [f for _, opts in self.fieldsets for f in opts["fields"]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # calls are placed through "Send TTS call" and campaigns
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record comes from ITNIO; nothing here is edited by hand
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a call that cost money stays on the books
+
+    # --- list ----------------------------------------------------------------
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Call], search_term: str
+    ) -> tuple[QuerySet[Call], bool]:
+        term = search_term.strip().removeprefix("+").replace(" ", "")
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(voice_id=term) | Q(callee__startswith=term)), False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        cl = (
+            getattr(response, "context_data", {}).get("cl")
+            if hasattr(response, "context_data")
+            else None
+        )
+        if cl is not None:
+            totals = (
+                cl.queryset.order_by()
+                .values("currency")
+                .annotate(total=Sum("cost"), calls=Count("id"))
+                .order_by("currency")
+            )
+            response.context_data["cost_totals"] = [t for t in totals if t["total"] is not None]
+            response.context_data["can_place_calls"] = self.has_place_calls_permission(request)
+            response.context_data["export_query"] = request.GET.urlencode()
+        return response
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Call) -> str:
+        return format_html(
+            '<span class="portal-state portal-state-{}">{}</span>',
+            obj.state,
+            obj.get_state_display(),
+        )
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_display(self, obj: Call) -> str:
+        return "–" if obj.cost is None else f"{obj.cost.normalize():f} {obj.currency or 'USD'}"
+
+    @admin.display(description="rate")
+    def rate_display(self, obj: Call) -> str:
+        return (
+            "–"
+            if obj.rate is None
+            else f"{obj.rate.normalize():f} {obj.currency or 'USD'} per minute"
+        )
+
+    @admin.display(description="settled amount")
+    def settle_pay_display(self, obj: Call) -> str:
+        return "–" if obj.settle_pay is None else f"{obj.settle_pay.normalize():f}"
+
+    # --- change page -----------------------------------------------------------
+    @admin.display(description="answered")
+    def answered_display(self, obj: Call) -> str:
+        if obj.answered:
+            return f"Yes, at {obj.answer_time:%Y-%m-%d %H:%M:%S %Z}"
+        if obj.is_final:
+            return "No"
+        return "Not known yet (no final record)"
+
+    @admin.display(description="DTMF key pressed")
+    def dtmf_display(self, obj: Call) -> str:
+        if obj.feedback_value in ("", None):
+            return "–"
+        return "None" if obj.feedback_value == "-1" else obj.feedback_value
+
+    @admin.display(description="timeline")
+    def timeline(self, obj: Call) -> str:
+        steps = [
+            ("Submitted", obj.submit_time),
+            ("Called", obj.call_time),
+            ("Ringing", obj.ringing_time),
+            ("Answered", obj.answer_time),
+            ("Hung up", obj.hangup_time),
+        ]
+        rows = []
+        previous = None
+        for label, moment in steps:
+            rows.append(
+                (
+                    label,
+                    f"{moment:%Y-%m-%d %H:%M:%S %Z}" if moment else "–",
+                    _gap(previous, moment),
+                )
+            )
+            if moment is not None:
+                previous = moment
+        return format_html(
+            '<table class="portal-timeline"><tbody>{}</tbody></table>',
+            format_html_join("", '<tr><th>{}</th><td>{}</td><td class="gap">{}</td></tr>', rows),
+        )
+
+    @admin.display(description="what was sent")
+    def request_display(self, obj: Call) -> str:
+        return format_html(
+            '<pre class="portal-raw">{}</pre>',
+            json.dumps(obj.request, indent=2, ensure_ascii=False),
+        )
+
+    @admin.display(description="raw record")
+    def raw_display(self, obj: Call) -> str:
+        if not obj.raw_record:
+            return "No record received yet."
+        return format_html(
+            '<pre class="portal-raw">{}</pre>',
+            json.dumps(obj.raw_record, indent=2, ensure_ascii=False),
+        )
+
+    # --- custom views ----------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("send-tts/", wrap(self.send_tts_view), name="campaigns_call_send_tts"),
+            path("export/<str:fmt>/", wrap(self.export_view), name="campaigns_call_export"),
+            path(
+                "<int:pk>/refresh/",
+                wrap(require_POST(self.refresh_view)),
+                name="campaigns_call_refresh",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_tts_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        form = SendTtsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            kwargs = form.send_kwargs()
+            kwargs.pop("app_id")
+            try:
+                call = call_send_tts(
+                    app=form.cleaned_data["app"], actor=Actor.from_user(request.user), **kwargs
+                )
+            except (CallError, ItnioError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                level = {
+                    Call.State.SUBMITTED: messages.SUCCESS,
+                    Call.State.UNKNOWN: messages.WARNING,
+                }.get(call.state, messages.ERROR)
+                text = {
+                    Call.State.SUBMITTED: f"Call placed: voiceId {call.voice_id}.",
+                    Call.State.UNKNOWN: f"The outcome of this call is unknown: {call.state_reason}",
+                }.get(call.state, f"ITNIO did not place the call: {call.state_reason}")
+                self.message_user(request, text, level)
+                return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[call.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Send TTS call",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/campaigns/call/send_tts.html", context)
+
+    def refresh_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        call = get_object_or_404(Call, pk=pk)
+        if not self.has_view_permission(request, call):
+            raise PermissionDenied
+        self._refresh(request, call)
+        return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[pk]))
+
+    @admin.action(description="Refresh selected calls from ITNIO")
+    def refresh_from_itnio(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+        for call in queryset.select_related("app__account")[:200]:
+            self._refresh(request, call)
+
+    def _refresh(self, request: HttpRequest, call: Call) -> None:
+        try:
+            call_refresh(call=call, actor=Actor.from_user(request.user))
+        except (CallError, ItnioError) as exc:
+            self.message_user(request, f"Call to {call.callee}: {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Call to {call.callee} refreshed: {call.get_state_display()}.",
+                messages.SUCCESS,
+            )
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        cl = self.get_changelist_instance(request)
+        return stream_calls_export(cl.get_queryset(request), fmt=fmt)

@@ -1,0 +1,68 @@
+"""Admin for the push inbox: every body ITNIO pushed, its processing state, re-process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from campaigns.admin.base import ReadOnlyAdmin
+from campaigns.models import PushEvent
+from campaigns.services.pushes import pushes_reprocess
+
+
+@admin.register(PushEvent)
+class PushEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "app", "received_at", "state_badge", "reports", "error_short"]
+    list_filter = ["state", "kind", "app"]
+    date_hierarchy = "received_at"
+    actions = ["reprocess"]
+    fields = [
+        "app",
+        "kind",
+        "received_at",
+        "remote_addr",
+        "state_badge",
+        "reports",
+        "error",
+        "processed_at",
+        "body_display",
+    ]
+    readonly_fields = fields
+    list_select_related = ["app"]
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: PushEvent) -> str:
+        return format_html(
+            '<span class="portal-state portal-state-{}">{}</span>',
+            obj.state,
+            obj.get_state_display(),
+        )
+
+    @admin.display(description="error")
+    def error_short(self, obj: PushEvent) -> str:
+        return (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
+
+    @admin.display(description="body")
+    def body_display(self, obj: PushEvent) -> str:
+        try:
+            text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = obj.body
+        return format_html('<pre class="portal-raw">{}</pre>', text)
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.change_call") or request.user.has_perm(
+            "campaigns.place_calls"
+        )
+
+    @admin.action(description="Re-process selected pushes", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: Any) -> None:
+        ok, failed = pushes_reprocess(queryset)
+        level = messages.SUCCESS if not failed else messages.WARNING
+        self.message_user(
+            request, f"Re-processed {ok} push(es); {failed} failed (see their error).", level
+        )

@@ -1,0 +1,121 @@
+"""Forms for placing calls from the admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from campaigns.models import ItnioApp
+from campaigns.services.itnio import itnio_limits
+from itnio_portal.itnio import LANGUAGES, ItnioLimitError
+
+
+class SendTtsForm(forms.Form):
+    """POST /voice/sendCode (itnio-api.md §3.3). Every limit is checked here, before sending."""
+
+    app = forms.ModelChoiceField(
+        queryset=ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE, active=True),
+        help_text="The voice app the call is placed and billed under.",
+    )
+    callee = forms.CharField(
+        max_length=20, help_text="Country code and number, 7–15 digits (e.g. 919876543210)."
+    )
+    language = forms.ChoiceField(
+        choices=[(code, f"{name} ({code})") for code, name in LANGUAGES.items()]
+    )
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+    display_num = forms.CharField(
+        label="display number",
+        required=False,
+        max_length=20,
+        help_text="Caller ID, 7–15 digits (optional).",
+    )
+    loop_count = forms.IntegerField(
+        required=False, help_text="Times the text is read, 1–{max} (default 1)."
+    )
+    recall_count = forms.IntegerField(
+        required=False, help_text="Automatic re-calls on failure, 0–9 (default 0)."
+    )
+    recall_interval = forms.IntegerField(
+        required=False, help_text="Minutes between re-calls, 1–999 (only with a recall count)."
+    )
+    max_duration = forms.IntegerField(
+        required=False, help_text="Hang up this many seconds after answer, 1–120 (optional)."
+    )
+    max_ringing_time = forms.IntegerField(
+        required=False, help_text="Seconds to ring, 20–120 (default 60)."
+    )
+    called_info = forms.CharField(
+        label="calledInfo",
+        required=False,
+        max_length=1000,
+        help_text="Free text echoed in records and pushes (up to 1000 characters).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limits = itnio_limits()
+        self.fields["loop_count"].help_text = self.fields["loop_count"].help_text.format(
+            max=limits.loop_count_max
+        )
+        # The live counter reads these (templates/admin/campaigns/call/send_tts.html).
+        self.fields["text"].widget.attrs.update(
+            {
+                "data-limit": str(limits.text_max),
+                "data-limit-short": str(limits.text_max_short_languages),
+                "data-short-languages": ",".join(limits.short_languages),
+            }
+        )
+
+    def clean_callee(self) -> str:
+        return self._digits("callee")
+
+    def clean_display_num(self) -> str:
+        return self._digits("display_num") if self.cleaned_data.get("display_num") else ""
+
+    def _digits(self, name: str) -> str:
+        value = "".join(ch for ch in self.cleaned_data[name] if ch not in " -.()")
+        return value.removeprefix("+")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        from itnio_portal.itnio import ItnioClient
+
+        # The client's own checks (the documented limits), without sending anything.
+        probe = ItnioClient("http://validation.invalid", "k", "s", limits=itnio_limits())
+        try:
+            probe.send_code_body(**self.send_kwargs())
+        except ItnioLimitError as exc:
+            field = {
+                "callee": "callee",
+                "displayNum": "display_num",
+                "language": "language",
+                "text": "text",
+                "loopCount": "loop_count",
+                "recallCount": "recall_count",
+                "recallInterval": "recall_interval",
+                "maxDuration": "max_duration",
+                "maxRingingTime": "max_ringing_time",
+                "calledInfo": "called_info",
+            }.get(exc.field)
+            self.add_error(field, str(exc))
+        return cleaned
+
+    def send_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "app_id": data["app"].app_id,
+            "callee": data["callee"],
+            "language": data["language"],
+            "text": data["text"],
+            "display_num": data.get("display_num") or None,
+            "loop_count": data.get("loop_count"),
+            "called_info": data.get("called_info") or None,
+            "recall_count": data.get("recall_count"),
+            "recall_interval": data.get("recall_interval"),
+            "max_duration": data.get("max_duration"),
+            "max_ringing_time": data.get("max_ringing_time"),
+        }

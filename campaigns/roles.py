@@ -1,0 +1,58 @@
+"""The three roles (Viewer, Operator, Admin) as permission rules.
+
+Rules rather than lists, so models added by later work join the right role: the roles are
+created by a data migration and brought up to date after every migrate (post_migrate).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLE_APPS = ("campaigns", "sipphones")
+
+#: Models whose rows an Operator adds and edits (names of models that do not exist are ignored).
+OPERATOR_MODELS = {
+    "voicefile",
+    "campaign",
+    "callee",
+    "calleeimport",
+    "sipgroup",
+    "aitask",
+    "aicustomer",
+}
+
+VIEWER, OPERATOR, ADMIN = "Viewer", "Operator", "Admin"
+
+
+def role_permissions(name: str, permissions: Any) -> list[Any]:
+    """Pick the role's permissions from a queryset of auth Permission rows (historical or not)."""
+    scoped = permissions.filter(content_type__app_label__in=ROLE_APPS)
+    view = scoped.filter(codename__startswith="view_")
+    if name == VIEWER:
+        return list(view)
+    if name == OPERATOR:
+        operator = [
+            p
+            for p in scoped
+            if p.codename == "place_calls"
+            or any(p.codename in (f"add_{m}", f"change_{m}") for m in OPERATOR_MODELS)
+        ]
+        return list(view) + operator
+    if name == ADMIN:
+        # Everything in the portal's apps (credentials included), and user management.
+        auth = permissions.filter(content_type__app_label="auth")
+        return list(scoped) + list(auth)
+    raise ValueError(name)
+
+
+def sync_roles(group_model: Any, permission_model: Any) -> None:
+    permissions = permission_model.objects.select_related("content_type")
+    for name in (VIEWER, OPERATOR, ADMIN):
+        group, _ = group_model.objects.get_or_create(name=name)
+        group.permissions.add(*role_permissions(name, permissions))
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    sync_roles(Group, Permission)

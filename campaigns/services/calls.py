@@ -1,0 +1,425 @@
+"""Calls: placing TTS calls, applying records (pushes, recordGroup, recordGroupQuery), sync.
+
+Money rule (design.md convention 3): the Call row is committed as SENDING before the request,
+and its outcome is written after in a second short transaction. A crash in between leaves a
+SENDING row that the stale-send sweep turns into UNKNOWN: it is never resent automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.models import Call, ItnioAccount, ItnioApp
+from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.request_log import RequestLogBuffer, logged_client
+from itnio_portal.itnio import (
+    ItnioApiError,
+    ItnioError,
+    ItnioLimitError,
+    ItnioNotSentError,
+    ItnioOutcomeUnknownError,
+    VoiceRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+RECORD_FIELDS = (
+    "code",
+    "submit_time",
+    "call_time",
+    "ringing_time",
+    "answer_time",
+    "hangup_time",
+    "call_duration",
+    "charged_duration",
+    "termination_code",
+    "termination_reason",
+    "cost",
+    "rate",
+    "base_cost",
+    "bill_period",
+    "currency",
+    "settle_rate",
+    "quote_exchange",
+    "settle_pay",
+    "voice_file_id",
+    "feedback_value",
+    "sip_group_name",
+    "phone_name",
+    "recording_file_id",
+)
+
+# Push "type" (itnio-api.md §6.1): 1 group call, 2 verification code (sendCode), 3/4 phone.
+PUSH_TYPE_KINDS = {"1": Call.Kind.GROUP, "2": Call.Kind.TTS, "3": Call.Kind.SIP, "4": Call.Kind.SIP}
+
+NOT_SENT_HINT = "Nothing reached ITNIO, so no call was placed; it is safe to try again."
+UNKNOWN_HINT = (
+    "The request may have reached ITNIO, so the call may have been placed. The portal will not "
+    "resend it; the record sync and status pushes resolve it if ITNIO placed it."
+)
+
+
+class CallError(Exception):
+    """A call cannot be placed for a reason the user can fix (shown as is)."""
+
+
+# ---------------------------------------------------------------------------
+# Placing a TTS call (POST /voice/sendCode)
+# ---------------------------------------------------------------------------
+def call_send_tts(
+    *,
+    app: ItnioApp,
+    callee: str,
+    language: str,
+    text: str,
+    actor: Actor,
+    display_num: str | None = None,
+    loop_count: int | None = None,
+    called_info: str | None = None,
+    recall_count: int | None = None,
+    recall_interval: int | None = None,
+    max_duration: int | None = None,
+    max_ringing_time: int | None = None,
+) -> Call:
+    """Place one TTS call. Returns the Call in state submitted, rejected or unknown."""
+    if not actor.may_place_calls():
+        raise PermissionDeniedError(f"{actor.label} may not place calls.")
+    if app.kind != ItnioApp.Kind.VOICE:
+        raise CallError(f"App {app.app_id} is an AI voice app; TTS calls need a voice app.")
+    if not app.active:
+        raise CallError(f"App {app.app_id} is inactive.")
+    arguments = {
+        "app_id": app.app_id,
+        "callee": callee,
+        "language": language,
+        "text": text,
+        "display_num": display_num or None,
+        "loop_count": loop_count,
+        "called_info": called_info or None,
+        "recall_count": recall_count,
+        "recall_interval": recall_interval,
+        "max_duration": max_duration,
+        "max_ringing_time": max_ringing_time,
+    }
+    call = Call(
+        app=app,
+        kind=Call.Kind.TTS,
+        state=Call.State.SENDING,
+        callee=callee,
+        display_num=display_num or "",
+        called_info=called_info or "",
+        request={k: v for k, v in arguments.items() if v is not None and k != "app_id"},
+        created_by=actor.label[:150],
+    )
+    client = logged_client(app.account, actor=actor, obj=call)
+    client.send_code_body(**arguments)  # every documented limit, before anything is stored
+    call.save()  # committed: the intent exists before the request (autocommit, no atomic block)
+    try:
+        voice_id = client.send_code(**arguments)
+    except ItnioNotSentError as exc:
+        _finish(call, Call.State.REJECTED, f"Not sent: {exc}. {NOT_SENT_HINT}")
+    except ItnioOutcomeUnknownError as exc:
+        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+    except (ItnioApiError, ItnioLimitError) as exc:
+        _finish(call, Call.State.REJECTED, str(exc))
+    except ItnioError as exc:
+        # Any other transport trouble after the request may have left: assume it may be placed.
+        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+    except BaseException:
+        _finish(call, Call.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_HINT}")
+        raise
+    else:
+        _attach_voice_id(call, voice_id)
+    call.refresh_from_db()
+    return call
+
+
+def _finish(call: Call, state: str, reason: str) -> None:
+    Call.objects.filter(pk=call.pk).update(state=state, state_reason=reason)
+
+
+def _attach_voice_id(call: Call, voice_id: str) -> None:
+    """Mark the call submitted under its voiceId. A push may have created a row for that voiceId
+    first (it can beat the HTTP answer): fold that row's record into ours."""
+    with transaction.atomic():
+        early = (
+            Call.objects.select_for_update().filter(voice_id=voice_id).exclude(pk=call.pk).first()
+        )
+        updates: dict[str, Any] = {
+            "voice_id": voice_id,
+            "state": Call.State.SUBMITTED,
+            "state_reason": "",
+            "submit_time": timezone.now(),
+        }
+        if early is not None:
+            for name in (*RECORD_FIELDS, "raw_record", "record_source", "synced_at", "state"):
+                updates[name] = getattr(early, name)
+            early.delete()
+        Call.objects.filter(pk=call.pk).update(**updates)
+
+
+# ---------------------------------------------------------------------------
+# Applying records
+# ---------------------------------------------------------------------------
+def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
+    """Write a record onto a locked call. A final record is only replaced by a final one.
+
+    Returns False when the record was ignored (older than what the call already has).
+    """
+    now = timezone.now()
+    if call.is_final and not record.is_final:
+        Call.objects.filter(pk=call.pk).update(synced_at=now)
+        return False
+    for name in RECORD_FIELDS:
+        value = getattr(record, name)
+        if value is None and name not in {
+            "submit_time",
+            "call_time",
+            "ringing_time",
+            "answer_time",
+            "hangup_time",
+            "call_duration",
+            "charged_duration",
+            "cost",
+            "rate",
+            "base_cost",
+            "settle_rate",
+            "quote_exchange",
+            "settle_pay",
+        }:
+            value = ""
+        if name == "submit_time" and value is None:
+            value = call.submit_time
+        setattr(call, name, value)
+    if record.callee and not call.callee:
+        call.callee = record.callee
+    if record.display_num:
+        call.display_num = record.display_num
+    if record.called_info:
+        call.called_info = record.called_info[:1000]
+    call.raw_record = record.raw
+    call.record_source = source
+    call.synced_at = now
+    if record.is_final:
+        call.state = Call.State.FINAL
+        call.state_reason = ""
+    elif call.state in (
+        Call.State.SENDING,
+        Call.State.UNKNOWN,
+        Call.State.REJECTED,
+        Call.State.EXPIRED,
+    ):
+        # ITNIO has a record, so the call was placed, whatever we believed.
+        call.state = Call.State.SUBMITTED
+        call.state_reason = ""
+    call.save()
+    return True
+
+
+def call_upsert_record(
+    *, app: ItnioApp, record: VoiceRecord, source: str, kind: str | None = None
+) -> tuple[Call, bool]:
+    """Upsert the call with this voiceId (creating one the portal did not know). (call, created)"""
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                call = Call.objects.select_for_update().filter(voice_id=record.voice_id).first()
+                created = call is None
+                if created:
+                    call = Call(
+                        app=app,
+                        kind=kind or (Call.Kind.GROUP if record.voice_file_id else Call.Kind.TTS),
+                        state=Call.State.SUBMITTED,
+                        callee=record.callee,
+                        voice_id=record.voice_id,
+                        created_by=f"learned:{source}",
+                    )
+                call_apply_record(call, record, source=source)
+                return call, created
+        except IntegrityError:
+            # Two writers created the same voiceId at once: the second one updates instead.
+            continue
+    raise RuntimeError(f"Could not upsert the call with voiceId {record.voice_id}")
+
+
+# ---------------------------------------------------------------------------
+# Refreshing from ITNIO (GET /voice/recordGroup, POST /voice/recordGroupQuery)
+# ---------------------------------------------------------------------------
+def call_refresh(*, call: Call, actor: Actor) -> Call:
+    """Fetch one call's record from ITNIO and apply it."""
+    if not call.voice_id:
+        raise CallError("This call has no voiceId, so ITNIO cannot be asked about it.")
+    record = logged_client(call.app.account, actor=actor, obj=call).record_group(call.voice_id)
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        call_apply_record(locked, record, source="recordGroup")
+    call.refresh_from_db()
+    return call
+
+
+@dataclass
+class SyncResult:
+    checked: int = 0
+    updated: int = 0
+    finalised: int = 0
+    expired: int = 0
+    failed: int = 0
+    created: int = 0
+    resolved_unknown: int = 0
+
+    def __str__(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+
+
+def calls_expire(*, now: datetime | None = None) -> int:
+    """Calls not final 60 days after submission can no longer be fetched (itnio-api.md §3.5)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS)
+    return Call.objects.filter(state=Call.State.SUBMITTED, created_at__lt=cutoff).update(
+        state=Call.State.EXPIRED,
+        state_reason="No final record within ITNIO's two-month record retention.",
+    )
+
+
+def calls_sweep_stale_sends(*, now: datetime | None = None) -> int:
+    """A call SENDING for longer than ITNIO_STALE_SEND_MINUTES lost its sender: mark it UNKNOWN."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
+    return Call.objects.filter(state=Call.State.SENDING, created_at__lt=cutoff).update(
+        state=Call.State.UNKNOWN,
+        state_reason="The sender stopped while the request was in flight. " + UNKNOWN_HINT,
+    )
+
+
+def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
+    """Refresh the calls that are not final through recordGroup, a few requests at a time."""
+    result = SyncResult()
+    result.expired = calls_expire()
+    limit = limit or settings.ITNIO_SYNC_BATCH
+    calls = list(
+        Call.objects.filter(state=Call.State.SUBMITTED, voice_id__isnull=False)
+        .select_related("app__account")
+        .order_by("synced_at", "id")[:limit]
+    )
+    if not calls:
+        return result
+    buffer = RequestLogBuffer(actor=actor)
+    clients: dict[int, Any] = {}
+    for call in calls:
+        account = call.app.account
+        if account.pk not in clients:
+            clients[account.pk] = buffer.client(account)
+
+    def fetch(call: Call) -> tuple[Call, VoiceRecord | None, ItnioError | None]:
+        # Only HTTP in the worker threads; every database write stays on this thread.
+        try:
+            return call, clients[call.app.account_id].record_group(call.voice_id), None
+        except ItnioError as exc:
+            return call, None, exc
+
+    with ThreadPoolExecutor(max_workers=settings.ITNIO_SYNC_CONCURRENCY) as pool:
+        outcomes = list(pool.map(fetch, calls))
+    for call, record, error in outcomes:
+        result.checked += 1
+        if error is not None:
+            result.failed += 1
+            logger.warning("recordGroup for call %s failed: %s", call.pk, error)
+            continue
+        with transaction.atomic():
+            locked = Call.objects.select_for_update().get(pk=call.pk)
+            was_final = locked.is_final
+            if call_apply_record(locked, record, source="recordGroup"):
+                result.updated += 1
+                if locked.is_final and not was_final:
+                    result.finalised += 1
+    buffer.flush()
+    return result
+
+
+def _windows(since: datetime, until: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    out = []
+    start = since
+    while start < until:
+        end = min(start + timedelta(days=days), until)
+        out.append((start, end))
+        start = end
+    return out
+
+
+def calls_backfill(
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    actor: Actor,
+    account: ItnioAccount | None = None,
+) -> SyncResult:
+    """Fetch every record between since and until through recordGroupQuery (≤ 31-day windows,
+    last two months only, pages of 100), creating calls the portal did not know and resolving
+    unknown sends that turn out to have been placed."""
+    now = timezone.now()
+    until = min(until or now, now)
+    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
+    since = max(since, floor)
+    result = SyncResult()
+    if since >= until:
+        return result
+    accounts = [account] if account else list(ItnioAccount.objects.all())
+    for acct in accounts:
+        app = acct.apps.filter(kind=ItnioApp.Kind.VOICE).order_by("-active", "id").first()
+        if app is None:
+            continue
+        client = logged_client(acct, actor=actor, obj=acct)
+        for start, end in _windows(since, until, days=31):
+            page = 1
+            while True:
+                batch = client.record_group_query(start=start, end=end, current=page, size=100)
+                for record in batch.records:
+                    result.checked += 1
+                    if _resolve_unknown(record):
+                        result.resolved_unknown += 1
+                    _call, created = call_upsert_record(
+                        app=app, record=record, source="recordGroupQuery"
+                    )
+                    result.created += int(created)
+                    result.updated += int(not created)
+                if page >= batch.pages or not batch.records:
+                    break
+                page += 1
+    return result
+
+
+def _resolve_unknown(record: VoiceRecord) -> bool:
+    """An UNKNOWN TTS call with this callee, sent within minutes of the record's submission,
+    was placed after all: give it the record's voiceId."""
+    if not record.submit_time or Call.objects.filter(voice_id=record.voice_id).exists():
+        return False
+    window = timedelta(minutes=settings.ITNIO_UNKNOWN_MATCH_MINUTES)
+    with transaction.atomic():
+        candidate = (
+            Call.objects.select_for_update()
+            .filter(
+                state=Call.State.UNKNOWN,
+                voice_id__isnull=True,
+                kind=Call.Kind.TTS,
+                callee=record.callee,
+                created_at__gte=record.submit_time - window,
+                created_at__lte=record.submit_time + window,
+            )
+            .order_by("created_at")
+            .first()
+        )
+        if candidate is None:
+            return False
+        candidate.voice_id = record.voice_id
+        candidate.state = Call.State.SUBMITTED
+        candidate.state_reason = "Resolved: ITNIO's records show this call was placed."
+        candidate.save(update_fields=["voice_id", "state", "state_reason"])
+    return True

@@ -1,0 +1,126 @@
+"""Voice files: checking the audio by its content and uploading it (POST /voice/fileUpload)."""
+
+from __future__ import annotations
+
+from typing import IO
+
+import filetype
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import VoiceFile
+from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.request_log import logged_client
+from itnio_portal.itnio import (
+    DuplicateDataError,
+    ItnioApiError,
+    ItnioError,
+    ItnioLimitError,
+    ItnioNotSentError,
+)
+
+# itnio-api.md §3.1: .mp3, .m4a and .wav only. What the bytes are must match the name.
+AUDIO_KINDS = {"mp3": ".mp3", "m4a": ".m4a", "wav": ".wav"}
+
+UNKNOWN_EXPLANATION = (
+    "The upload's outcome is not known: the request may have reached ITNIO. ITNIO has no endpoint "
+    "to list uploaded files, so the portal cannot check, and a retry under the same name would be "
+    "refused as a duplicate if the first upload arrived. Change the file name and upload it again."
+)
+
+
+class VoiceFileError(Exception):
+    """A voice file cannot be stored or uploaded; the message says why and what to do."""
+
+
+def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str:
+    """Check size and content; return the detected extension. Raise VoiceFileError otherwise."""
+    if size > settings.VOICE_FILE_MAX_BYTES:
+        raise VoiceFileError(
+            f"The file is {size:,} bytes; the limit is {settings.VOICE_FILE_MAX_BYTES:,} bytes "
+            "(VOICE_FILE_MAX_BYTES)."
+        )
+    if size == 0:
+        raise VoiceFileError("The file is empty.")
+    position = data.tell() if hasattr(data, "tell") else 0
+    head = data.read(8192)
+    data.seek(position)
+    kind = filetype.guess(head)
+    detected = AUDIO_KINDS.get(kind.extension) if kind else None
+    if detected is None:
+        what = f"{kind.mime} data" if kind else "not audio ITNIO accepts"
+        raise VoiceFileError(
+            f"The content is {what}; ITNIO accepts MP3, M4A or WAV audio (itnio-api.md §3.1)."
+        )
+    if not file_name.lower().endswith(detected):
+        raise VoiceFileError(
+            f"The content is {detected[1:].upper()} audio but the file name ends differently; "
+            f"name it …{detected}."
+        )
+    return detected
+
+
+def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
+    """Upload the audio to ITNIO and store the file ID.
+
+    The row is committed as UNKNOWN ("upload in flight") before the request, so a crash leaves a
+    file that says its outcome is not known instead of one that looks never uploaded.
+    """
+    if not actor.may_place_calls():
+        raise PermissionDeniedError(f"{actor.label} may not upload voice files.")
+    with transaction.atomic():
+        vf = (
+            VoiceFile.objects.select_for_update()
+            .select_related("app__account")
+            .get(pk=voice_file.pk)
+        )
+        if vf.state == VoiceFile.State.UPLOADED:
+            raise VoiceFileError(
+                f"{vf.file_name} is already on ITNIO (file ID {vf.remote_file_id})."
+            )
+        if vf.state == VoiceFile.State.UNKNOWN:
+            raise VoiceFileError(UNKNOWN_EXPLANATION)
+        previous_state = vf.state
+        vf.state = VoiceFile.State.UNKNOWN
+        vf.last_error = (
+            "Upload in progress (started " + timezone.now().isoformat(timespec="seconds") + ")."
+        )
+        vf.upload_started_at = timezone.now()
+        vf.uploaded_by = actor.label[:150]
+        vf.save(update_fields=["state", "last_error", "upload_started_at", "uploaded_by"])
+    with vf.audio.open("rb") as fh:
+        content = fh.read()
+    client = logged_client(vf.app.account, actor=actor, obj=vf)
+    try:
+        file_id = client.file_upload(file_name=vf.file_name, content=content)
+    except (ItnioNotSentError, ItnioLimitError) as exc:
+        _set(vf, previous_state, f"Not uploaded: {exc}. Nothing reached ITNIO; try again.")
+        raise
+    except DuplicateDataError as exc:
+        _set(
+            vf,
+            VoiceFile.State.FAILED,
+            f"{exc}. ITNIO already has a file named {vf.file_name} (perhaps from an earlier "
+            "upload whose outcome was unknown): change the file name and upload again.",
+        )
+        raise
+    except ItnioApiError as exc:
+        _set(vf, VoiceFile.State.FAILED, str(exc))
+        raise
+    except ItnioError as exc:
+        _set(vf, VoiceFile.State.UNKNOWN, f"{exc}. {UNKNOWN_EXPLANATION}")
+        raise
+    VoiceFile.objects.filter(pk=vf.pk).update(
+        state=VoiceFile.State.UPLOADED,
+        remote_file_id=file_id,
+        last_error="",
+        uploaded_at=timezone.now(),
+    )
+    vf.refresh_from_db()
+    return vf
+
+
+def _set(vf: VoiceFile, state: str, error: str) -> None:
+    VoiceFile.objects.filter(pk=vf.pk).update(state=state, last_error=error)
+    vf.refresh_from_db()
