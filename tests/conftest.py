@@ -51,3 +51,34 @@ def sandbox(sandbox_state, account):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploaded files go to a per-test folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def make_staff(username: str, role: str | None):
+    """A staff user in one of the role groups (Viewer, Operator, Admin), or in none."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return make_staff("viewer", "Viewer")
+
+
+@pytest.fixture
+def operator(db):
+    return make_staff("operator", "Operator")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_staff("boss", "Admin")

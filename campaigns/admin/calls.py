@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -38,6 +39,13 @@ class AnsweredFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(answer_time__isnull=True, hangup_time__isnull=False)
         return queryset
+
+
+def _amount(value: Decimal | None, unit: str = "") -> str:
+    """A decimal as ITNIO sent it (no padding zeros), or a dash when the record has none."""
+    if value is None:
+        return "–"
+    return f"{value.normalize():f} {unit}".strip()
 
 
 def _gap(a: datetime | None, b: datetime | None) -> str:
@@ -170,7 +178,11 @@ class CallAdmin(PortalModelAdmin):
                 .annotate(total=Sum("cost"), calls=Count("id"))
                 .order_by("currency")
             )
-            response.context_data["cost_totals"] = [t for t in totals if t["total"] is not None]
+            response.context_data["cost_totals"] = [
+                {**t, "display": f"{t['total'].normalize():f}"}
+                for t in totals
+                if t["total"] is not None
+            ]
             response.context_data["can_place_calls"] = self.has_place_calls_permission(request)
             response.context_data["export_query"] = request.GET.urlencode()
         return response
@@ -195,9 +207,21 @@ class CallAdmin(PortalModelAdmin):
             else f"{obj.rate.normalize():f} {obj.currency or 'USD'} per minute"
         )
 
+    @admin.display(description="base cost")
+    def base_cost_display(self, obj: Call) -> str:
+        return _amount(obj.base_cost, "USD")
+
+    @admin.display(description="settlement rate")
+    def settle_rate_display(self, obj: Call) -> str:
+        return _amount(obj.settle_rate)
+
+    @admin.display(description="exchange rate")
+    def quote_exchange_display(self, obj: Call) -> str:
+        return _amount(obj.quote_exchange)
+
     @admin.display(description="settled amount")
     def settle_pay_display(self, obj: Call) -> str:
-        return "–" if obj.settle_pay is None else f"{obj.settle_pay.normalize():f}"
+        return _amount(obj.settle_pay)
 
     # --- change page -----------------------------------------------------------
     @admin.display(description="answered")

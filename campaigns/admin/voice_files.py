@@ -227,6 +227,6 @@ class VoiceFileAdmin(PortalModelAdmin):
         else:
             self.message_user(
                 request,
-                f"{obj.file_name} uploaded; ITNIO file ID {obj.remote_file_id}.",
+                f"Uploaded {obj.file_name}; ITNIO file ID {obj.remote_file_id}.",
                 messages.SUCCESS,
             )
