@@ -40,10 +40,10 @@ class Command(PortalCommand):
             names = ", ".join(job.name for job in registered_jobs())
             self.stdout.write(f"Scheduler running every {options['interval']} s: {names}")
         while True:
-            close_old_connections()
             enqueued = scheduler_tick()
             if enqueued and options["verbosity"] >= 1:
                 self.stdout.write("enqueued " + ", ".join(enqueued))
             if options["once"] or stop.wait(options["interval"]):
                 break
-        close_old_connections()
+            # A long-running loop: drop connections the database closed or that grew too old.
+            close_old_connections()
