@@ -165,3 +165,16 @@ def test_itnio_check_command(account, sandbox, capsys):
     with pytest.raises(CommandError) as exc:
         call_command("itnio_check", "--app", "NOPE")
     assert exc.value.returncode == 2
+
+
+def test_sync_records_now_runs_the_scheduler_task(client, viewer, voice_app, sandbox, sandbox_state):
+    from campaigns.services.actors import Actor
+    from campaigns.services.calls import call_send_tts
+
+    call = call_send_tts(app=voice_app, callee="919876543210", language="EN", text="hi", actor=Actor.system("t"))
+    client.force_login(viewer)
+    assert 'id="sync-records"' in client.get("/admin/campaigns/call/").content.decode()
+    response = client.post("/admin/campaigns/call/sync/", follow=True)
+    assert "Record sync queued" in response.content.decode()
+    call.refresh_from_db()  # the immediate test backend ran the task
+    assert call.state == "final" and call.record_source == "recordGroup"

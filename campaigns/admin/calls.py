@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -285,6 +286,7 @@ class CallAdmin(PortalModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("send-tts/", wrap(self.send_tts_view), name="campaigns_call_send_tts"),
+            path("sync/", wrap(require_POST(self.sync_view)), name="campaigns_call_sync"),
             path("export/<str:fmt>/", wrap(self.export_view), name="campaigns_call_export"),
             path(
                 "<int:pk>/refresh/",
@@ -327,6 +329,21 @@ class CallAdmin(PortalModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/call/send_tts.html", context)
 
+    def sync_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """Queue the same record sync the scheduler runs (calls not final yet, via recordGroup)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from campaigns.tasks import sync_records
+
+        result = sync_records.enqueue()
+        self.message_user(
+            request,
+            f"Record sync queued (task {result.id}); calls that are not final are refreshed from "
+            "ITNIO in the background.",
+            messages.INFO,
+        )
+        return HttpResponseRedirect(reverse("admin:campaigns_call_changelist"))
+
     def refresh_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         call = get_object_or_404(Call, pk=pk)
         if not self.has_view_permission(request, call):
@@ -354,5 +371,9 @@ class CallAdmin(PortalModelAdmin):
     def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        cl = self.get_changelist_instance(request)
+        try:
+            cl = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # What the change list itself does with a bad filter, instead of a server error.
+            return HttpResponseRedirect(reverse("admin:campaigns_call_changelist") + "?e=1")
         return stream_calls_export(cl.get_queryset(request), fmt=fmt)
