@@ -217,6 +217,9 @@ class Call(models.Model):
     OPEN_STATES = (State.SUBMITTED,)
 
     app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="calls")
+    campaign = models.ForeignKey(
+        "Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="calls"
+    )
     kind = models.CharField("kind", max_length=8, choices=Kind.choices)
     state = models.CharField("state", max_length=10, choices=State.choices)
     state_reason = models.TextField("state reason", blank=True)
@@ -353,3 +356,175 @@ class ApiRequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} → {self.outcome}"
+
+
+class Campaign(models.Model):
+    """A voice broadcast: one uploaded voice file played to a list of callees via sendGroup."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField("name", max_length=100, unique=True)
+    app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="campaigns")
+    voice_file = models.ForeignKey(VoiceFile, on_delete=models.PROTECT, related_name="campaigns")
+    display_num = models.CharField("display number", max_length=15, blank=True)
+    loop_count = models.PositiveSmallIntegerField("loop count", null=True, blank=True)
+    max_duration = models.PositiveSmallIntegerField("max duration (s)", null=True, blank=True)
+    max_ringing_time = models.PositiveSmallIntegerField(
+        "max ringing time (s)", null=True, blank=True
+    )
+    called_info = models.CharField(
+        "calledInfo",
+        max_length=1000,
+        blank=True,
+        help_text="Sent with every request, followed by a short batch tag so records and "
+        "pushes can be traced to their batch.",
+    )
+    scheduled_start = models.DateTimeField("scheduled start", null=True, blank=True)
+    window_start = models.TimeField("calling window from", null=True, blank=True)
+    window_end = models.TimeField("calling window until", null=True, blank=True)
+    window_tz = models.CharField("window time zone", max_length=64, default="UTC")
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.DRAFT)
+    state_reason = models.TextField("reason for the last change", blank=True)
+    state_changed_at = models.DateTimeField("state changed", null=True, blank=True)
+    state_changed_by = models.CharField("state changed by", max_length=150, blank=True)
+    created_by = models.CharField("created by", max_length=150, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    launched_at = models.DateTimeField("launched", null=True, blank=True)
+    completed_at = models.DateTimeField("finished", null=True, blank=True)
+    # The running dispatcher's lease: only the holder sends; a stale lease means it died.
+    dispatch_lease = models.CharField("dispatcher", max_length=64, blank=True)
+    dispatch_heartbeat_at = models.DateTimeField("dispatcher last seen", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "campaign"
+        verbose_name_plural = "campaigns"
+        ordering = ["-created_at"]
+        permissions = [("launch_campaign", "Can launch, pause, resume and cancel campaigns")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalleeImport(models.Model):
+    """One callee file imported into a campaign: progress, counts, rejected rows."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Reading"
+        STAGED = "staged", "Read: waiting for confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField("file", upload_to="imports/")
+    original_name = models.CharField("file name", max_length=255)
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.QUEUED)
+    total_bytes = models.PositiveBigIntegerField("size (bytes)", default=0)
+    processed_bytes = models.PositiveBigIntegerField("bytes read", default=0)
+    rows = models.PositiveIntegerField("rows read", default=0)
+    imported = models.PositiveIntegerField("imported", default=0)
+    rejected = models.PositiveIntegerField("rejected", default=0)
+    duplicates = models.PositiveIntegerField("duplicates", default=0)
+    rejected_file = models.FileField("rejected rows", upload_to="imports/rejected/", blank=True)
+    error = models.TextField("error", blank=True)
+    created_by = models.CharField("imported by", max_length=150, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "callee import"
+        verbose_name_plural = "callee imports"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} → {self.campaign}"
+
+
+class DispatchBatch(models.Model):
+    """One sendGroup request of a campaign (≤ ITNIO_SEND_GROUP_MAX callees)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (outcome not known)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.PositiveIntegerField("sequence")
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
+    size = models.PositiveIntegerField("callees", default=0)
+    called_info = models.CharField("calledInfo sent", max_length=1000, blank=True)
+    request_started_at = models.DateTimeField("request started", null=True, blank=True)
+    request_finished_at = models.DateTimeField("request finished", null=True, blank=True)
+    code = models.CharField("business code", max_length=16, blank=True)
+    reason = models.TextField("reason", blank=True)
+    accepted = models.PositiveIntegerField("accepted", default=0)
+    rejected = models.PositiveIntegerField("rejected", default=0)
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+
+    class Meta:
+        verbose_name = "dispatch batch"
+        verbose_name_plural = "dispatch batches"
+        ordering = ["campaign", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "sequence"], name="batch_unique_sequence")
+        ]
+        indexes = [models.Index(fields=["state", "request_started_at"], name="batch_state_started")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} batch {self.sequence}"
+
+    @property
+    def tag(self) -> str:
+        """Appended to calledInfo so ITNIO's records and pushes name their batch."""
+        return f"[c{self.campaign_id}b{self.sequence}]"
+
+
+class Callee(models.Model):
+    """One number of a campaign's list."""
+
+    class State(models.TextChoices):
+        STAGED = "staged", "Staged (import not confirmed)"
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUBMITTED = "submitted", "Submitted"
+        REJECTED = "rejected", "Rejected"
+        UNKNOWN = "unknown", "Unknown (send outcome not known)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="callees")
+    number = models.CharField("number", max_length=15)
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
+    row_number = models.PositiveIntegerField("row in file", null=True, blank=True)
+    source = models.ForeignKey(
+        CalleeImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+    )
+    batch = models.ForeignKey(
+        DispatchBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+    )
+    voice_id = models.CharField("voiceId", max_length=64, blank=True)
+    reason = models.TextField("reason", blank=True)
+    call = models.OneToOneField(
+        Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_callee"
+    )
+
+    class Meta:
+        verbose_name = "callee"
+        verbose_name_plural = "callees"
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="callee_unique_number")
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),
+            models.Index(fields=["batch"], name="callee_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
