@@ -405,7 +405,6 @@ class Campaign(models.Model):
         verbose_name = "campaign"
         verbose_name_plural = "campaigns"
         ordering = ["-created_at"]
-        permissions = [("launch_campaign", "Can launch, pause, resume and cancel campaigns")]
 
     def __str__(self) -> str:
         return self.name

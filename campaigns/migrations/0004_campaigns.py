@@ -42,7 +42,6 @@ class Migration(migrations.Migration):
                 'verbose_name': 'campaign',
                 'verbose_name_plural': 'campaigns',
                 'ordering': ['-created_at'],
-                'permissions': [('launch_campaign', 'Can launch, pause, resume and cancel campaigns')],
             },
         ),
         migrations.CreateModel(
