@@ -14,12 +14,18 @@ from campaigns.services.calls import calls_backfill, calls_sync_due
 
 
 def _moment(value: str, option: str, *, end_of_day: bool = False) -> datetime:
-    parsed = parse_datetime(value)
-    if parsed is None:
+    # A plain date first: since Python 3.11 parse_datetime reads "2024-01-31" as midnight, which
+    # would make --until stop at the start of that day. Both raise ValueError for well-formed
+    # but impossible values ("2024-02-30"), which is a usage error too.
+    try:
         day = parse_date(value)
-        if day is None:
-            raise usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD) or date-time")
+        parsed = None if day is not None else parse_datetime(value)
+    except ValueError:
+        day = parsed = None
+    if day is not None:
         parsed = datetime.combine(day, time.max if end_of_day else time.min)
+    if parsed is None:
+        raise usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD) or date-time")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
