@@ -54,3 +54,28 @@ def sync_records() -> str:
     from campaigns.services.calls import calls_sync_due
 
     return str(calls_sync_due(actor=Actor.system("sync_records")))
+
+
+@task(queue_name="dispatch")
+def dispatch_campaign(campaign_id: int) -> str:
+    """Send a running campaign's pending callees (see campaigns.services.campaigns)."""
+    from campaigns.services.campaigns import campaign_dispatch
+
+    return str(campaign_dispatch(campaign_id))
+
+
+@periodic(every=timedelta(minutes=1))
+@task()
+def campaigns_tick() -> str:
+    """Start scheduled campaigns, mark stuck batches unknown, restart dead dispatchers."""
+    from campaigns.services.campaigns import campaigns_tick as tick
+
+    return str(tick())
+
+
+@task()
+def run_callee_import(import_id: int) -> str:
+    """Read a large callee file into staged callees, updating its progress (imports.py)."""
+    from campaigns.services.imports import import_run
+
+    return import_run(import_id)

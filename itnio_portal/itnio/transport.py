@@ -481,7 +481,8 @@ class Transport:
         secrets: set[str],
     ) -> None:
         if trace.outcome in ("ok", "api_error"):
-            logger.info(
+            # Every request is also in the portal's request log: keep the console quiet.
+            logger.debug(
                 "ITNIO %s %s -> HTTP %s, code %s, %d ms, %d attempt(s)",
                 method,
                 path,

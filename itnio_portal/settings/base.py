@@ -190,6 +190,16 @@ ITNIO_SYNC_CONCURRENCY = env.int("ITNIO_SYNC_CONCURRENCY", default=4)
 ITNIO_UNKNOWN_MATCH_MINUTES = env.int("ITNIO_UNKNOWN_MATCH_MINUTES", default=10)
 # Largest voice file accepted for upload (ITNIO states none, itnio-api.md §3.1; base64 adds 33 %).
 VOICE_FILE_MAX_BYTES = env.int("VOICE_FILE_MAX_BYTES", default=5 * 1024 * 1024)
+# Campaign dispatch: sendGroup requests in flight at once per campaign.
+ITNIO_DISPATCH_CONCURRENCY = env.int("ITNIO_DISPATCH_CONCURRENCY", default=4)
+# A dispatcher renews its lease as a heartbeat; one silent this long is taken for dead.
+DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=60)
+# A batch still "sending" this long after its request started (and no live dispatcher) is UNKNOWN.
+DISPATCH_STALE_BATCH_SECONDS = env.int("DISPATCH_STALE_BATCH_SECONDS", default=300)
+# Consecutive "could not connect" failures before the campaign pauses itself.
+DISPATCH_PAUSE_AFTER_NOT_SENT = env.int("DISPATCH_PAUSE_AFTER_NOT_SENT", default=5)
+# Reconciliation looks this many minutes around a batch's request in ITNIO's records.
+RECONCILE_WINDOW_MINUTES = env.int("RECONCILE_WINDOW_MINUTES", default=10)
 # Public URL of this portal, used to show the push URL to paste into ITNIO's console.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 
@@ -231,6 +241,9 @@ else:
 # The scheduler's tick (manage.py portal_scheduler).
 SCHEDULER_TICK_SECONDS = env.int("SCHEDULER_TICK_SECONDS", default=60)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
+# Callee files with more rows than this are imported by a background job with a progress bar
+# (a streaming reader and bulk writes) instead of the preview page.
+CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default=20000)
 
 # ---------------------------------------------------------------------------
 # Logging: ITNIO traffic is logged without secrets (the client never logs headers).

@@ -19,8 +19,14 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not env.str(
     "DATABASE_URL", default=""
 ):
-    # An in-memory test database unless the suite is pointed at a file or at PostgreSQL.
-    DATABASES["default"]["TEST"] = {"NAME": ""}
+    # A file, not memory: the chaos and crash tests run real worker processes against the
+    # test database. One per test run, so parallel runs on one machine do not collide.
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"itnio-portal-test-{os.getpid()}.sqlite3")
+    }
 ITNIO_BASE_URL = "http://127.0.0.1:9"  # nothing listens: a test that forgets the sandbox fails
 # Tests run with DEBUG off; do not scan a STATIC_ROOT that collectstatic never filled.
 WHITENOISE_AUTOREFRESH = True

@@ -27,12 +27,32 @@ class Command(PortalCommand):
             help="seconds between ticks (default SCHEDULER_TICK_SECONDS, %(default)s)",
         )
         parser.add_argument("--once", action="store_true", help="run one tick and exit")
+        parser.add_argument(
+            "--job",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="enqueue this job now, due or not (repeatable; implies --once)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] < 1:
             from campaigns.management.base import usage_error
 
             raise usage_error("--interval must be at least 1 second")
+        if options["job"]:
+            jobs = {job.name: job for job in registered_jobs()}
+            unknown = [name for name in options["job"] if name not in jobs]
+            if unknown:
+                from campaigns.management.base import usage_error
+
+                raise usage_error(
+                    f"--job: no periodic job named {', '.join(unknown)}; known: {', '.join(jobs)}"
+                )
+            for name in options["job"]:
+                result = jobs[name].task.enqueue(**jobs[name].kwargs)
+                self.stdout.write(f"enqueued {name} ({result.id})")
+            return
         stop = threading.Event()
         if not options["once"]:
             for sig in (signal.SIGINT, signal.SIGTERM):

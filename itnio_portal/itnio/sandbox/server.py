@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         outcome = record.response if isinstance(record.response, str) else None
         if outcome is None:
             outcome = f"status {record.business_status}"
-        log.info(
+        log.debug(
             "#%d %s %s key=%s -> %s",
             record.seq,
             self.command,

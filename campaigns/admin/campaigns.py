@@ -1,0 +1,411 @@
+"""Admin for campaigns: the plan before launch, progress with counters and batches, steering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from campaigns.admin.base import PortalModelAdmin
+from campaigns.models import Campaign, DispatchBatch, ItnioApp, VoiceFile
+from campaigns.services.actors import Actor
+from campaigns.services.campaigns import (
+    CampaignError,
+    campaign_cancel,
+    campaign_launch,
+    campaign_pause,
+    campaign_plan,
+    campaign_progress,
+    campaign_reconcile,
+    campaign_release_unknown,
+    campaign_resume,
+)
+from campaigns.services.itnio import itnio_limits
+from itnio_portal.itnio import ItnioError, ItnioLimitError
+
+EDITABLE = [
+    "name",
+    "app",
+    "voice_file",
+    "display_num",
+    "loop_count",
+    "max_duration",
+    "max_ringing_time",
+    "called_info",
+    "scheduled_start",
+    "window_start",
+    "window_end",
+    "window_tz",
+]
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = EDITABLE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "app" in self.fields:
+            self.fields["app"].queryset = ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE)
+        if "voice_file" in self.fields:
+            self.fields["voice_file"].queryset = VoiceFile.objects.filter(
+                state=VoiceFile.State.UPLOADED
+            )
+            self.fields["voice_file"].help_text = "Only files already uploaded to ITNIO are listed."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        limits = itnio_limits()
+        checks = {
+            "display_num": limits.check_display_num,
+            "loop_count": limits.check_loop_count,
+            "max_duration": limits.check_max_duration,
+            "max_ringing_time": limits.check_max_ringing_time,
+            "called_info": limits.check_called_info,
+        }
+        for name, check in checks.items():
+            value = cleaned.get(name)
+            if value not in (None, ""):
+                try:
+                    check(value)
+                except ItnioLimitError as exc:
+                    self.add_error(name, str(exc))
+        app, voice_file = cleaned.get("app"), cleaned.get("voice_file")
+        if app and voice_file and app.account_id != voice_file.account_id:
+            self.add_error(
+                "voice_file", "This voice file belongs to another ITNIO account than the app."
+            )
+        if bool(cleaned.get("window_start")) != bool(cleaned.get("window_end")):
+            self.add_error("window_end", "Give both ends of the calling window, or neither.")
+        tz = cleaned.get("window_tz") or "UTC"
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(tz)
+        except Exception:
+            self.add_error("window_tz", f"Unknown time zone {tz!r}; use a name like Asia/Jakarta.")
+        return cleaned
+
+
+class BatchInline(admin.TabularInline):
+    model = DispatchBatch
+    fields = [
+        "sequence",
+        "state",
+        "size",
+        "accepted",
+        "rejected",
+        "request_started_at",
+        "request_finished_at",
+        "code",
+        "reason",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-sequence"]
+    max_num = 0
+    verbose_name_plural = "dispatch batches (newest first)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DispatchBatch]:
+        # The newest 50: a million-callee campaign has thousands of batches.
+        ids = list(
+            super().get_queryset(request).order_by("-sequence").values_list("id", flat=True)[:50]
+        )
+        return super().get_queryset(request).filter(id__in=ids)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(PortalModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
+    list_filter = ["state", "app"]
+    search_fields = ["name"]
+    actions = [
+        "launch_selected",
+        "pause_selected",
+        "resume_selected",
+        "cancel_selected",
+        "reconcile_selected",
+    ]
+    inlines = [BatchInline]
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        readonly = [
+            "state_badge",
+            "state_reason",
+            "state_changed_at",
+            "state_changed_by",
+            "created_by",
+            "launched_at",
+            "completed_at",
+        ]
+        if obj is not None and obj.state != Campaign.State.DRAFT:
+            readonly += [
+                "name",
+                "app",
+                "voice_file",
+                "display_num",
+                "loop_count",
+                "max_duration",
+                "max_ringing_time",
+                "called_info",
+                "scheduled_start",
+            ]
+        return readonly
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        sets: list[Any] = [
+            (
+                "What is sent",
+                {
+                    "fields": [
+                        "name",
+                        "app",
+                        "voice_file",
+                        "display_num",
+                        "loop_count",
+                        "max_duration",
+                        "max_ringing_time",
+                        "called_info",
+                    ]
+                },
+            ),
+            (
+                "When",
+                {
+                    "fields": ["scheduled_start", "window_start", "window_end", "window_tz"],
+                    "description": "No calling window means any time of day. The window is checked between batches.",
+                },
+            ),
+        ]
+        if obj is not None:
+            sets.append(
+                (
+                    "State",
+                    {
+                        "fields": [
+                            "state_badge",
+                            "state_reason",
+                            "state_changed_at",
+                            "state_changed_by",
+                            "created_by",
+                            "launched_at",
+                            "completed_at",
+                        ]
+                    },
+                )
+            )
+        return sets
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Campaign) -> str:
+        return format_html(
+            '<span class="portal-state portal-state-{}">{}</span>',
+            obj.state,
+            obj.get_state_display(),
+        )
+
+    # --- the page ----------------------------------------------------------------
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        campaign = self.get_object(request, object_id)
+        if campaign is not None:
+            extra_context["progress"] = campaign_progress(campaign)
+            extra_context["can_place_calls"] = self.has_place_calls_permission(request)
+            try:
+                extra_context["import_url"] = (
+                    reverse("admin:campaigns_callee_import") + f"?campaign={campaign.pk}"
+                )
+            except NoReverseMatch:
+                extra_context["import_url"] = ""
+            extra_context["callees_url"] = (
+                reverse("admin:campaigns_callee_changelist") + f"?campaign__id__exact={campaign.pk}"
+                if _has_url("admin:campaigns_callee_changelist")
+                else ""
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/progress/", wrap(self.progress_view), name="campaigns_campaign_progress"
+            ),
+            path("<int:pk>/launch/", wrap(self.launch_view), name="campaigns_campaign_launch"),
+            path(
+                "<int:pk>/steer/<str:verb>/",
+                wrap(require_POST(self.steer_view)),
+                name="campaigns_campaign_steer",
+            ),
+            path(
+                "<int:pk>/release-unknown/",
+                wrap(self.release_view),
+                name="campaigns_campaign_release",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        data = campaign_progress(campaign).as_dict()
+        data.update(
+            state=campaign.state,
+            state_display=campaign.get_state_display(),
+            state_reason=campaign.state_reason,
+        )
+        return JsonResponse(data)
+
+    def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Convention 4 (design.md): the first request shows the plan, a POST with post=yes launches."""
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(
+            Campaign.objects.select_related("app__account", "voice_file"), pk=pk
+        )
+        plan = campaign_plan(campaign)
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            try:
+                campaign = campaign_launch(campaign=campaign, actor=Actor.from_user(request.user))
+            except CampaignError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{campaign.name}: {campaign.get_state_display()}. {campaign.state_reason}.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Launch {campaign.name}?",
+            "campaign": campaign,
+            "plan": plan,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/launch_confirm.html", context)
+
+    def steer_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponseRedirect:
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=pk)
+        self._steer(request, campaign, verb)
+        return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
+
+    def _steer(self, request: HttpRequest, campaign: Campaign, verb: str) -> None:
+        actor = Actor.from_user(request.user)
+        try:
+            if verb == "pause":
+                campaign_pause(campaign=campaign, actor=actor)
+            elif verb == "resume":
+                campaign_resume(campaign=campaign, actor=actor)
+            elif verb == "cancel":
+                campaign_cancel(campaign=campaign, actor=actor)
+            elif verb == "reconcile":
+                report = campaign_reconcile(campaign=campaign, actor=actor)
+                self.message_user(
+                    request,
+                    f"{campaign.name}: reconciliation resolved {report.resolved} unknown callee(s); "
+                    f"{report.still_unknown} are still unknown.",
+                    messages.SUCCESS if not report.still_unknown else messages.WARNING,
+                )
+                return
+            else:
+                raise CampaignError(f"Unknown action {verb!r}.")
+        except (CampaignError, ItnioError) as exc:
+            self.message_user(request, f"{campaign.name}: {exc}", messages.ERROR)
+            return
+        campaign.refresh_from_db()
+        self.message_user(
+            request, f"{campaign.name}: {campaign.get_state_display()}.", messages.SUCCESS
+        )
+
+    def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=pk)
+        unknown = campaign_progress(campaign).counts.get("unknown", 0)
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            released = campaign_release_unknown(
+                campaign=campaign, actor=Actor.from_user(request.user)
+            )
+            self.message_user(
+                request, f"Released {released} unknown callee(s) for resending.", messages.WARNING
+            )
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Release unknown callees for resending?",
+            "campaign": campaign,
+            "unknown": unknown,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/release_confirm.html", context)
+
+    # --- list actions --------------------------------------------------------------
+    @admin.action(description="Launch selected campaign…", permissions=["place_calls"])
+    def launch_selected(
+        self, request: HttpRequest, queryset: QuerySet[Campaign]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Launch one campaign at a time: its plan is shown first.", messages.WARNING
+            )
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_launch", args=[queryset.get().pk])
+        )
+
+    @admin.action(description="Pause selected campaigns", permissions=["place_calls"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            self._steer(request, campaign, "pause")
+
+    @admin.action(description="Resume selected campaigns", permissions=["place_calls"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            self._steer(request, campaign, "resume")
+
+    @admin.action(description="Cancel selected campaigns", permissions=["place_calls"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            self._steer(request, campaign, "cancel")
+
+    @admin.action(
+        description="Reconcile unknown callees of selected campaigns", permissions=["place_calls"]
+    )
+    def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            self._steer(request, campaign, "reconcile")
+
+
+def _has_url(name: str) -> bool:
+    try:
+        reverse(name)
+    except NoReverseMatch:
+        return False
+    return True

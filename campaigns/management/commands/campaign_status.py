@@ -1,0 +1,42 @@
+"""manage.py campaign_status NAME: state, counters, progress and batches of a campaign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaigns.management.base import PortalCommand
+from campaigns.management.campaign_commands import get_campaign
+from campaigns.models import DispatchBatch
+from campaigns.services.campaigns import campaign_progress
+
+
+class Command(PortalCommand):
+    help = "Show a campaign's state, callee counters, progress and estimated finish."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        campaign = get_campaign(options["name"])
+        progress = campaign_progress(campaign)
+        self.stdout.write(
+            f"{campaign.name}: {campaign.get_state_display()}  ({campaign.state_reason or '-'})"
+        )
+        self.stdout.write(
+            "callees: "
+            + " ".join(f"{state}={n}" for state, n in progress.counts.items())
+            + f" total={progress.total}"
+        )
+        self.stdout.write(f"progress: {progress.percent:.1f}%")
+        if progress.eta:
+            self.stdout.write(
+                f"estimated finish: {progress.eta:%Y-%m-%d %H:%M:%S %Z} ({progress.rate_per_minute}/min)"
+            )
+        batches = " ".join(f"{state}={n}" for state, n in sorted(progress.batches.items()))
+        self.stdout.write(f"batches: {batches or 'none yet'}")
+        for batch in (
+            DispatchBatch.objects.filter(campaign=campaign)
+            .exclude(state=DispatchBatch.State.SENT)
+            .order_by("sequence")[:20]
+        ):
+            self.stdout.write(f"  batch {batch.sequence}: {batch.state} {batch.reason[:120]}")

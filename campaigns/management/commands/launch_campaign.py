@@ -1,0 +1,42 @@
+"""manage.py launch_campaign NAME [--for-real]: print the plan; with --for-real, launch it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaigns.management.base import PortalCommand, data_error
+from campaigns.management.campaign_commands import get_campaign
+from campaigns.services.actors import Actor
+from campaigns.services.campaigns import CampaignError, campaign_launch, campaign_plan
+
+
+class Command(PortalCommand):
+    help = "Show what launching a campaign will do; with --for-real, launch it (this spends money)."
+    spends_money = True
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("name")
+        parser.add_argument(
+            "--for-real", action="store_true", help="launch: without it only the plan is printed"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, label = self.acting(options)
+        campaign = get_campaign(options["name"])
+        plan = campaign_plan(campaign)
+        for line in plan.lines():
+            self.stdout.write(line)
+        for problem in plan.problems:
+            self.stderr.write(f"Cannot launch: {problem}")
+        if not options["for_real"]:
+            self.stdout.write("Plan only: nothing was sent. Add --for-real to launch.")
+            if plan.problems:
+                raise data_error("The campaign cannot be launched as it is.")
+            return
+        try:
+            campaign = campaign_launch(campaign=campaign, actor=Actor(label=label, user=user))
+        except CampaignError as exc:
+            raise data_error(str(exc)) from exc
+        self.stdout.write(
+            f"{campaign.name}: {campaign.get_state_display()} ({campaign.state_reason})."
+        )

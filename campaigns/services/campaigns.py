@@ -1,0 +1,882 @@
+"""Campaigns: launch, pause, resume, cancel, crash-safe chunked dispatch, recovery, reconciliation.
+
+Exactly-once rules (design.md conventions 2, 3, 10):
+- a batch and its callees are committed as SENDING before its sendGroup request;
+- per-callee results are committed after; accepted numbers get their Call;
+- a connection that never opened puts the batch back to PENDING (nothing reached ITNIO);
+- a read timeout, a dropped connection or a 5xx makes the batch and its callees UNKNOWN, and
+  nothing UNKNOWN is ever resent automatically: reconciliation looks it up in ITNIO's records,
+  and only an operator may release what is still unknown for resending;
+- one dispatcher per campaign at a time, by a lease renewed as a heartbeat; a dispatcher that
+  dies leaves a stale lease, and the scheduler tick starts a new one, which first marks the
+  dead one's SENDING batches UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
+from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.calls import call_upsert_record
+from campaigns.services.request_log import RequestLogBuffer, logged_client
+from itnio_portal.itnio import (
+    ItnioApiError,
+    ItnioError,
+    ItnioLimitError,
+    ItnioNotSentError,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
+FINAL_STATES = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
+
+
+class CampaignError(Exception):
+    """The campaign cannot do what was asked; the message says why."""
+
+
+# ---------------------------------------------------------------------------
+# Plans and progress
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    campaign: Campaign
+    callees: int
+    requests: int
+    per_request: int
+    staged: int
+    problems: list[str]
+
+    def lines(self) -> list[str]:
+        c = self.campaign
+        window = (
+            f"{c.window_start:%H:%M}–{c.window_end:%H:%M} {c.window_tz}"
+            if c.window_start and c.window_end
+            else "any time"
+        )
+        return [
+            f"Campaign:        {c.name}",
+            f"Callees:         {self.callees:,} pending",
+            f"Requests:        {self.requests:,} sendGroup requests of up to {self.per_request}",
+            f"App:             {c.app.app_id} ({c.app.account.name})",
+            f"Voice file:      {c.voice_file.file_name} (ITNIO file ID {c.voice_file.remote_file_id or '—'})",
+            f"Display number:  {c.display_num or '(ITNIO default)'}",
+            f"Loop count:      {c.loop_count or 1}",
+            f"Start:           {c.scheduled_start.isoformat() if c.scheduled_start else 'now'}",
+            f"Calling window:  {window}",
+        ]
+
+
+def campaign_plan(campaign: Campaign) -> Plan:
+    """What launching would do, and what stops it."""
+    counts = _state_counts(campaign)
+    pending = counts.get(Callee.State.PENDING, 0)
+    per = settings.ITNIO_SEND_GROUP_MAX
+    problems = []
+    if campaign.state not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
+        problems.append(
+            f"The campaign is {campaign.get_state_display().lower()}; only a draft can be launched."
+        )
+    if campaign.app.kind != ItnioApp.Kind.VOICE or not campaign.app.active:
+        problems.append(f"App {campaign.app.app_id} is not an active voice app.")
+    if campaign.voice_file.state != VoiceFile.State.UPLOADED:
+        problems.append(f"Voice file {campaign.voice_file.file_name} is not uploaded to ITNIO yet.")
+    elif campaign.voice_file.account_id != campaign.app.account_id:
+        problems.append("The voice file belongs to another ITNIO account than the app.")
+    if pending == 0:
+        problems.append("No pending callees: import a list (and confirm it) first.")
+    return Plan(
+        campaign=campaign,
+        callees=pending,
+        requests=math.ceil(pending / per) if pending else 0,
+        per_request=per,
+        staged=counts.get(Callee.State.STAGED, 0),
+        problems=problems,
+    )
+
+
+def _state_counts(campaign: Campaign) -> dict[str, int]:
+    rows = (
+        Callee.objects.filter(campaign=campaign).values("state").annotate(n=Count("id")).order_by()
+    )
+    return {row["state"]: row["n"] for row in rows}
+
+
+@dataclass
+class Progress:
+    counts: dict[str, int]
+    total: int
+    done: int
+    percent: float
+    rate_per_minute: float | None
+    eta: datetime | None
+    batches: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "total": self.total,
+            "done": self.done,
+            "percent": round(self.percent, 1),
+            "rate_per_minute": self.rate_per_minute,
+            "eta": self.eta.isoformat() if self.eta else None,
+            "batches": self.batches,
+        }
+
+
+def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    counts = {state: 0 for state in Callee.State.values if state != Callee.State.STAGED}
+    counts.update({k: v for k, v in _state_counts(campaign).items() if k != Callee.State.STAGED})
+    total = sum(counts.values())
+    done = (
+        counts[Callee.State.SUBMITTED]
+        + counts[Callee.State.REJECTED]
+        + counts[Callee.State.UNKNOWN]
+    )
+    batches = dict(
+        DispatchBatch.objects.filter(campaign=campaign)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    # Throughput over the last five minutes of finished requests gives the estimate.
+    since = now - timedelta(minutes=5)
+    recent = DispatchBatch.objects.filter(
+        campaign=campaign, request_finished_at__gte=since
+    ).aggregate(n=Count("id"), first=Max("request_finished_at"))
+    recent_sizes = sum(
+        DispatchBatch.objects.filter(campaign=campaign, request_finished_at__gte=since).values_list(
+            "size", flat=True
+        )
+    )
+    rate = eta = None
+    if recent["n"]:
+        first_started = (
+            DispatchBatch.objects.filter(campaign=campaign, request_finished_at__gte=since)
+            .order_by("request_started_at")
+            .values_list("request_started_at", flat=True)
+            .first()
+        )
+        minutes = max((now - first_started).total_seconds() / 60, 1 / 60) if first_started else None
+        if minutes:
+            rate = round(recent_sizes / minutes, 1)
+            remaining = counts[Callee.State.PENDING] + counts[Callee.State.SENDING]
+            if rate and campaign.state == Campaign.State.RUNNING and remaining:
+                eta = now + timedelta(minutes=remaining / rate)
+    return Progress(
+        counts=counts,
+        total=total,
+        done=done,
+        percent=(100.0 * done / total) if total else 0.0,
+        rate_per_minute=rate,
+        eta=eta,
+        batches=batches,
+    )
+
+
+# ---------------------------------------------------------------------------
+# State changes
+# ---------------------------------------------------------------------------
+def _require(actor: Actor) -> None:
+    if not actor.may_place_calls():
+        raise PermissionDeniedError(f"{actor.label} may not launch or steer campaigns.")
+
+
+def _set_state(campaign: Campaign, state: str, reason: str, by: str) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(
+        state=state, state_reason=reason, state_changed_at=timezone.now(), state_changed_by=by[:150]
+    )
+    campaign.refresh_from_db()
+
+
+def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
+    """Start sending (or schedule the start). The dispatch task is enqueued on commit."""
+    _require(actor)
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .select_related("app__account", "voice_file")
+            .get(pk=campaign.pk)
+        )
+        plan = campaign_plan(campaign)
+        if plan.problems:
+            raise CampaignError(" ".join(plan.problems))
+        now = timezone.now()
+        if campaign.scheduled_start and campaign.scheduled_start > now:
+            _set_state(
+                campaign,
+                Campaign.State.SCHEDULED,
+                f"Scheduled for {campaign.scheduled_start:%Y-%m-%d %H:%M %Z} by {actor.label}",
+                actor.label,
+            )
+        else:
+            _set_state(campaign, Campaign.State.RUNNING, f"Launched by {actor.label}", actor.label)
+            Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
+            _enqueue_dispatch_on_commit(campaign)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign, actor: Actor, reason: str = "") -> Campaign:
+    _require(actor)
+    if campaign.state not in (Campaign.State.RUNNING, Campaign.State.SCHEDULED):
+        raise CampaignError(
+            f"Only a running or scheduled campaign can be paused (it is {campaign.get_state_display().lower()})."
+        )
+    _set_state(campaign, Campaign.State.PAUSED, reason or f"Paused by {actor.label}", actor.label)
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
+    _require(actor)
+    if campaign.state != Campaign.State.PAUSED:
+        raise CampaignError(
+            f"Only a paused campaign can be resumed (it is {campaign.get_state_display().lower()})."
+        )
+    with transaction.atomic():
+        if (
+            campaign.scheduled_start
+            and campaign.scheduled_start > timezone.now()
+            and not campaign.launched_at
+        ):
+            _set_state(campaign, Campaign.State.SCHEDULED, f"Resumed by {actor.label}", actor.label)
+        else:
+            _set_state(campaign, Campaign.State.RUNNING, f"Resumed by {actor.label}", actor.label)
+            if not campaign.launched_at:
+                Campaign.objects.filter(pk=campaign.pk).update(launched_at=timezone.now())
+            _enqueue_dispatch_on_commit(campaign)
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, actor: Actor) -> Campaign:
+    _require(actor)
+    if campaign.state in FINAL_STATES:
+        raise CampaignError(f"The campaign is already {campaign.get_state_display().lower()}.")
+    _set_state(
+        campaign,
+        Campaign.State.CANCELLED,
+        f"Cancelled by {actor.label}; pending callees will not be called",
+        actor.label,
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(completed_at=timezone.now())
+    campaign.refresh_from_db()
+    return campaign
+
+
+def _enqueue_dispatch_on_commit(campaign: Campaign) -> None:
+    from campaigns.tasks import dispatch_campaign
+
+    campaign_id = campaign.pk
+
+    def enqueue() -> None:
+        dispatch_campaign.enqueue(campaign_id)
+
+    transaction.on_commit(enqueue)
+
+
+# ---------------------------------------------------------------------------
+# Calling window
+# ---------------------------------------------------------------------------
+def in_calling_window(campaign: Campaign, now: datetime | None = None) -> bool:
+    """No window means any time. A window may cross midnight (22:00–02:00)."""
+    if not (campaign.window_start and campaign.window_end):
+        return True
+    local = (now or timezone.now()).astimezone(ZoneInfo(campaign.window_tz or "UTC")).time()
+    start, end = campaign.window_start, campaign.window_end
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+# ---------------------------------------------------------------------------
+# Dispatch
+# ---------------------------------------------------------------------------
+def _lease_stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+
+
+def _acquire_lease(campaign_id: int, lease: str) -> bool:
+    now = timezone.now()
+    taken = (
+        Campaign.objects.filter(pk=campaign_id)
+        .filter(
+            Q(dispatch_lease="")
+            | Q(dispatch_heartbeat_at__isnull=True)
+            | Q(dispatch_heartbeat_at__lt=_lease_stale_before(now))
+            | Q(dispatch_lease__startswith="queued")
+        )
+        .update(dispatch_lease=lease, dispatch_heartbeat_at=now)
+    )
+    return taken == 1
+
+
+def _heartbeat(campaign_id: int, lease: str) -> bool:
+    return (
+        Campaign.objects.filter(pk=campaign_id, dispatch_lease=lease).update(
+            dispatch_heartbeat_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def _release_lease(campaign_id: int, lease: str) -> None:
+    Campaign.objects.filter(pk=campaign_id, dispatch_lease=lease).update(
+        dispatch_lease="", dispatch_heartbeat_at=timezone.now()
+    )
+
+
+def _orphans_to_unknown(campaign_id: int, reason: str) -> int:
+    """SENDING batches of a dispatcher that is gone: their outcome is unknown."""
+    with transaction.atomic():
+        batch_ids = list(
+            DispatchBatch.objects.select_for_update()
+            .filter(campaign_id=campaign_id, state=DispatchBatch.State.SENDING)
+            .values_list("id", flat=True)
+        )
+        if not batch_ids:
+            return 0
+        DispatchBatch.objects.filter(id__in=batch_ids).update(
+            state=DispatchBatch.State.UNKNOWN, reason=reason
+        )
+        Callee.objects.filter(batch_id__in=batch_ids, state=Callee.State.SENDING).update(
+            state=Callee.State.UNKNOWN, reason=reason
+        )
+    return len(batch_ids)
+
+
+def _called_info(campaign: Campaign, batch: DispatchBatch) -> str:
+    tag = batch.tag
+    base = campaign.called_info[: 1000 - len(tag) - 1].strip()
+    return f"{base} {tag}" if base else tag
+
+
+def _claim_batch(campaign: Campaign) -> tuple[DispatchBatch, list[str]] | None:
+    """Commit the next batch as SENDING (a retried pending batch first, else a new one)."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch = (
+            DispatchBatch.objects.select_for_update()
+            .filter(campaign=campaign, state=DispatchBatch.State.PENDING)
+            .order_by("sequence")
+            .first()
+        )
+        if batch is not None:
+            numbers = list(
+                Callee.objects.filter(batch=batch, state=Callee.State.PENDING)
+                .order_by("id")
+                .values_list("number", flat=True)
+            )
+            if not numbers:
+                batch.state = DispatchBatch.State.SENT
+                batch.save(update_fields=["state"])
+                return None
+        else:
+            rows = list(
+                Callee.objects.filter(
+                    campaign=campaign, state=Callee.State.PENDING, batch__isnull=True
+                )
+                .order_by("id")
+                .values_list("id", "number")[: settings.ITNIO_SEND_GROUP_MAX]
+            )
+            if not rows:
+                return None
+            last = (
+                DispatchBatch.objects.filter(campaign=campaign).aggregate(m=Max("sequence"))["m"]
+                or 0
+            )
+            batch = DispatchBatch.objects.create(
+                campaign=campaign, sequence=last + 1, size=len(rows)
+            )
+            Callee.objects.filter(id__in=[r[0] for r in rows]).update(batch=batch)
+            numbers = [r[1] for r in rows]
+        batch.state = DispatchBatch.State.SENDING
+        batch.called_info = _called_info(campaign, batch)
+        batch.request_started_at = now
+        batch.request_finished_at = None
+        batch.attempts += 1
+        batch.save(
+            update_fields=[
+                "state",
+                "called_info",
+                "request_started_at",
+                "request_finished_at",
+                "attempts",
+            ]
+        )
+        Callee.objects.filter(batch=batch, state=Callee.State.PENDING).update(
+            state=Callee.State.SENDING
+        )
+    return batch, numbers
+
+
+def _post(
+    client: Any, campaign: Campaign, batch: DispatchBatch, numbers: list[str]
+) -> list[SendResult]:
+    """The HTTP part only (runs in a pool thread; no database access here)."""
+    return client.send_group(
+        app_id=campaign.app.app_id,
+        file_id=campaign.voice_file.remote_file_id,
+        callees=numbers,
+        display_num=campaign.display_num or None,
+        max_duration=campaign.max_duration,
+        max_ringing_time=campaign.max_ringing_time,
+        loop_count=campaign.loop_count,
+        called_info=batch.called_info,
+    )
+
+
+@dataclass
+class DispatchReport:
+    batches_sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    not_sent: int = 0
+    stopped: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"batches={self.batches_sent} accepted={self.accepted} rejected={self.rejected} "
+            f"unknown={self.unknown} not_sent={self.not_sent} stopped={self.stopped or '-'}"
+        )
+
+
+def _record_success(
+    campaign: Campaign, batch: DispatchBatch, results: list[SendResult], report: DispatchReport
+) -> None:
+    now = timezone.now()
+    by_number = {r.callee: r for r in results}
+    with transaction.atomic():
+        callees = list(
+            Callee.objects.select_for_update().filter(batch=batch, state=Callee.State.SENDING)
+        )
+        accepted = [
+            c for c in callees if (r := by_number.get(c.number)) and r.accepted and r.voice_id
+        ]
+        voice_ids = [by_number[c.number].voice_id for c in accepted]
+        existing = {c.voice_id: c for c in Call.objects.filter(voice_id__in=voice_ids)}
+        new_calls = [
+            Call(
+                app=campaign.app,
+                campaign=campaign,
+                kind=Call.Kind.GROUP,
+                state=Call.State.SUBMITTED,
+                callee=c.number,
+                display_num=campaign.display_num,
+                called_info=batch.called_info,
+                voice_id=by_number[c.number].voice_id,
+                voice_file_id=campaign.voice_file.remote_file_id,
+                submit_time=now,
+                created_by=f"campaign:{campaign.name}"[:150],
+            )
+            for c in accepted
+            if by_number[c.number].voice_id not in existing
+        ]
+        Call.objects.bulk_create(new_calls)
+        # A push can beat the HTTP answer: such calls exist already; claim them for the campaign.
+        Call.objects.filter(voice_id__in=list(existing), campaign__isnull=True).update(
+            campaign=campaign
+        )
+        call_ids = dict(Call.objects.filter(voice_id__in=voice_ids).values_list("voice_id", "id"))
+        for callee in callees:
+            result = by_number.get(callee.number)
+            if result is None:
+                callee.state = Callee.State.UNKNOWN
+                callee.reason = "ITNIO's answer did not mention this number."
+                report.unknown += 1
+            elif result.accepted and result.voice_id:
+                callee.state = Callee.State.SUBMITTED
+                callee.voice_id = result.voice_id
+                callee.call_id = call_ids.get(result.voice_id)
+                callee.reason = ""
+                report.accepted += 1
+            else:
+                callee.state = Callee.State.REJECTED
+                callee.reason = f"{result.termination_code}: {result.termination_reason}".strip(
+                    ": "
+                )
+                report.rejected += 1
+        Callee.objects.bulk_update(callees, ["state", "voice_id", "call", "reason"], batch_size=500)
+        DispatchBatch.objects.filter(pk=batch.pk).update(
+            state=DispatchBatch.State.SENT,
+            request_finished_at=now,
+            code="0",
+            reason="",
+            accepted=sum(1 for c in callees if c.state == Callee.State.SUBMITTED),
+            rejected=sum(1 for c in callees if c.state == Callee.State.REJECTED),
+        )
+    report.batches_sent += 1
+
+
+def _record_failure(
+    campaign: Campaign, batch: DispatchBatch, exc: BaseException, report: DispatchReport
+) -> str | None:
+    """Write a failed request's outcome. Returns a reason to pause the campaign, if any."""
+    now = timezone.now()
+    if isinstance(exc, ItnioNotSentError | ItnioApiError | ItnioLimitError):
+        # Nothing was placed: the batch goes back to pending, untouched.
+        with transaction.atomic():
+            DispatchBatch.objects.filter(pk=batch.pk).update(
+                state=DispatchBatch.State.PENDING,
+                request_finished_at=now,
+                code=getattr(exc, "code", "") or "",
+                reason=f"Not placed: {exc}",
+            )
+            Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
+                state=Callee.State.PENDING
+            )
+        if isinstance(exc, ItnioNotSentError):
+            report.not_sent += 1
+            return None
+        # Balance (-10), authentication (-1, -2), a parameter or any other refusal: it will
+        # not get better by itself, so stop and tell the operator.
+        return f"ITNIO refused batch {batch.sequence}: {exc}"
+    reason = (
+        f"{exc}"
+        if isinstance(exc, ItnioError)
+        else f"The dispatcher failed while sending ({type(exc).__name__})."
+    )
+    reason += " The request may have reached ITNIO; it is never resent automatically: reconcile the campaign."
+    with transaction.atomic():
+        DispatchBatch.objects.filter(pk=batch.pk).update(
+            state=DispatchBatch.State.UNKNOWN, request_finished_at=now, reason=reason
+        )
+        report.unknown += Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
+            state=Callee.State.UNKNOWN, reason=reason
+        )
+    return None
+
+
+def campaign_dispatch(campaign_id: int) -> DispatchReport:
+    """Send a running campaign's pending callees, up to ITNIO_DISPATCH_CONCURRENCY requests in
+    flight. Only this thread touches the database; pool threads only do HTTP."""
+    report = DispatchReport()
+    lease = uuid.uuid4().hex
+    if not _acquire_lease(campaign_id, lease):
+        report.stopped = "another dispatcher is running"
+        return report
+    _orphans_to_unknown(
+        campaign_id,
+        "The dispatcher stopped while this request was in flight; its outcome is unknown.",
+    )
+    campaign = Campaign.objects.select_related("app__account", "voice_file").get(pk=campaign_id)
+    actor = Actor.system(f"dispatch:{campaign.name}")
+    buffer = RequestLogBuffer(actor=actor)
+    client = buffer.client(campaign.app.account)
+    concurrency = max(1, settings.ITNIO_DISPATCH_CONCURRENCY)
+    in_flight: dict[Future[list[SendResult]], tuple[DispatchBatch, list[str]]] = {}
+    not_sent_streak = 0
+    retry_after = 0.0
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"dispatch-{campaign_id}")
+    try:
+        while True:
+            if not _heartbeat(campaign_id, lease):
+                report.stopped = "lost the dispatch lease"
+                break
+            campaign.refresh_from_db(fields=["state"])
+            may_send = campaign.state == Campaign.State.RUNNING and in_calling_window(campaign)
+            if may_send and timezone.now().timestamp() >= retry_after:
+                while len(in_flight) < concurrency:
+                    claimed = _claim_batch(campaign)
+                    if claimed is None:
+                        break
+                    batch, numbers = claimed
+                    in_flight[pool.submit(_post, client, campaign, batch, numbers)] = claimed
+            if not in_flight:
+                if may_send and timezone.now().timestamp() < retry_after:
+                    wait_s = retry_after - timezone.now().timestamp()
+                    pool_idle_sleep(min(wait_s, 1.0))
+                    continue
+                report.stopped = report.stopped or (
+                    "nothing left to send"
+                    if may_send
+                    else f"campaign {campaign.state}"
+                    if campaign.state != Campaign.State.RUNNING
+                    else "outside the calling window"
+                )
+                break
+            done, _ = wait(list(in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                batch, _numbers = in_flight.pop(future)
+                pause_reason = _finish(campaign, batch, future, report)
+                if isinstance(future.exception(), ItnioNotSentError):
+                    not_sent_streak += 1
+                    retry_after = timezone.now().timestamp() + min(2**not_sent_streak, 30)
+                    if not_sent_streak >= settings.DISPATCH_PAUSE_AFTER_NOT_SENT:
+                        pause_reason = f"ITNIO could not be reached {not_sent_streak} times in a row: {future.exception()}"
+                elif future.exception() is None:
+                    not_sent_streak = 0
+                if pause_reason:
+                    _set_state(campaign, Campaign.State.PAUSED, pause_reason, "portal")
+            buffer.flush()
+    finally:
+        # Never abandon a request in flight without writing what became of it.
+        for future, (batch, _numbers) in list(in_flight.items()):
+            try:
+                future.result()
+            except BaseException:  # noqa: S110 - recorded by _finish below
+                pass
+            _finish(campaign, batch, future, report)
+        pool.shutdown(wait=True)
+        buffer.flush()
+        _release_lease(campaign_id, lease)
+    _complete_if_done(campaign)
+    return report
+
+
+def pool_idle_sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(max(0.0, seconds))
+
+
+def _finish(
+    campaign: Campaign,
+    batch: DispatchBatch,
+    future: Future[list[SendResult]],
+    report: DispatchReport,
+) -> str | None:
+    exc = future.exception()
+    if exc is None:
+        _record_success(campaign, batch, future.result(), report)
+        return None
+    return _record_failure(campaign, batch, exc, report)
+
+
+def _complete_if_done(campaign: Campaign) -> bool:
+    """A running campaign with nothing pending or in flight is completed."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.state != Campaign.State.RUNNING:
+            return False
+        busy = Callee.objects.filter(
+            campaign=locked, state__in=[Callee.State.PENDING, Callee.State.SENDING]
+        ).exists()
+        if busy:
+            return False
+        counts = _state_counts(locked)
+        reason = (
+            f"All callees sent: {counts.get(Callee.State.SUBMITTED, 0):,} submitted, "
+            f"{counts.get(Callee.State.REJECTED, 0):,} rejected, {counts.get(Callee.State.UNKNOWN, 0):,} unknown."
+        )
+        Campaign.objects.filter(pk=locked.pk).update(
+            state=Campaign.State.COMPLETED,
+            state_reason=reason,
+            state_changed_at=timezone.now(),
+            state_changed_by="portal",
+            completed_at=timezone.now(),
+        )
+    campaign.refresh_from_db()
+    return True
+
+
+# ---------------------------------------------------------------------------
+# The scheduler's tick: start, recover, complete
+# ---------------------------------------------------------------------------
+@dataclass
+class TickReport:
+    started: list[str] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
+    unknown_batches: int = 0
+    completed: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"started={len(self.started)} enqueued={len(self.enqueued)} "
+            f"unknown_batches={self.unknown_batches} completed={len(self.completed)}"
+        )
+
+
+def campaigns_tick(*, now: datetime | None = None) -> TickReport:
+    """Start scheduled campaigns, turn stuck batches UNKNOWN, re-enqueue dead dispatchers."""
+    from campaigns.tasks import dispatch_campaign
+
+    now = now or timezone.now()
+    report = TickReport()
+    for campaign in Campaign.objects.filter(
+        state=Campaign.State.SCHEDULED, scheduled_start__lte=now
+    ):
+        _set_state(
+            campaign,
+            Campaign.State.RUNNING,
+            f"Started at its scheduled time {campaign.scheduled_start:%Y-%m-%d %H:%M %Z}",
+            "scheduler",
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
+        report.started.append(campaign.name)
+    stale_lease = _lease_stale_before(now)
+    stuck_before = now - timedelta(seconds=settings.DISPATCH_STALE_BATCH_SECONDS)
+    stuck = (
+        DispatchBatch.objects.filter(
+            state=DispatchBatch.State.SENDING, request_started_at__lt=stuck_before
+        )
+        .filter(Q(campaign__dispatch_lease="") | Q(campaign__dispatch_heartbeat_at__lt=stale_lease))
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    for campaign_id in list(stuck):
+        report.unknown_batches += _orphans_to_unknown(
+            campaign_id,
+            "Stuck in sending longer than DISPATCH_STALE_BATCH_SECONDS; its outcome is unknown.",
+        )
+    for campaign in Campaign.objects.filter(state=Campaign.State.RUNNING):
+        alive = (
+            campaign.dispatch_lease
+            and campaign.dispatch_heartbeat_at
+            and campaign.dispatch_heartbeat_at >= stale_lease
+        )
+        if alive:
+            continue
+        if _complete_if_done(campaign):
+            report.completed.append(campaign.name)
+            continue
+        if not in_calling_window(campaign, now):
+            continue
+        # Reserve for the queued task so the next tick does not enqueue it again meanwhile.
+        Campaign.objects.filter(pk=campaign.pk).update(
+            dispatch_lease="queued", dispatch_heartbeat_at=now
+        )
+        dispatch_campaign.enqueue(campaign.pk)
+        report.enqueued.append(campaign.name)
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Reconciliation
+# ---------------------------------------------------------------------------
+@dataclass
+class ReconcileReport:
+    resolved: int = 0
+    still_unknown: int = 0
+    batches_checked: int = 0
+
+    def __str__(self) -> str:
+        return f"resolved={self.resolved} still_unknown={self.still_unknown} batches={self.batches_checked}"
+
+
+def campaign_reconcile(*, campaign: Campaign, actor: Actor) -> ReconcileReport:
+    """Look unknown callees up in ITNIO's records and resolve those that were placed.
+
+    One recordGroupQuery pass over the span of the unknown batches' requests (plus a margin,
+    in windows of at most 31 days), matching each record by callee and by the batch tag that
+    every request carried in its calledInfo.
+    """
+    report = ReconcileReport()
+    batches = {
+        b.tag: b
+        for b in DispatchBatch.objects.filter(
+            campaign=campaign, callees__state=Callee.State.UNKNOWN
+        ).distinct()
+    }
+    if not batches:
+        return report
+    report.batches_checked = len(batches)
+    unknown: dict[tuple[int, str], Callee] = {
+        (c.batch_id, c.number): c
+        for c in Callee.objects.filter(
+            campaign=campaign, state=Callee.State.UNKNOWN, batch__isnull=False
+        )
+    }
+    now = timezone.now()
+    margin = timedelta(minutes=settings.RECONCILE_WINDOW_MINUTES)
+    started = [b.request_started_at or now for b in batches.values()]
+    finished = [b.request_finished_at or b.request_started_at or now for b in batches.values()]
+    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
+    start = max(min(started) - margin, floor)
+    # Query times go out in whole seconds: round "now" up so this second's records count.
+    end = min(max(finished) + margin, _next_second(now))
+    client = logged_client(campaign.app.account, actor=actor, obj=campaign)
+    window_start = start
+    while window_start < end and unknown:
+        window_end = min(window_start + timedelta(days=31), end)
+        page = 1
+        while unknown:
+            result = client.record_group_query(
+                start=window_start, end=window_end, current=page, size=100
+            )
+            for record in result.records:
+                batch = next(
+                    (b for tag, b in batches.items() if tag in (record.called_info or "")), None
+                )
+                callee = unknown.get((batch.pk, record.callee)) if batch else None
+                if callee is None:
+                    continue
+                _resolve(campaign, callee, record)
+                del unknown[(batch.pk, record.callee)]
+                report.resolved += 1
+            if page >= result.pages or not result.records:
+                break
+            page += 1
+        window_start = window_end
+    report.still_unknown = Callee.objects.filter(
+        campaign=campaign, state=Callee.State.UNKNOWN
+    ).count()
+    for batch in batches.values():
+        if not Callee.objects.filter(batch=batch, state=Callee.State.UNKNOWN).exists():
+            DispatchBatch.objects.filter(pk=batch.pk).update(
+                state=DispatchBatch.State.SENT,
+                reason=(
+                    batch.reason + " Reconciled: every callee was found in ITNIO's records."
+                ).strip(),
+                accepted=Callee.objects.filter(batch=batch, state=Callee.State.SUBMITTED).count(),
+            )
+    return report
+
+
+def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
+    call, _created = call_upsert_record(
+        app=campaign.app, record=record, source="reconcile", kind=Call.Kind.GROUP
+    )
+    if call.campaign_id is None:
+        Call.objects.filter(pk=call.pk).update(campaign=campaign)
+    callee.state = Callee.State.SUBMITTED
+    callee.voice_id = record.voice_id
+    callee.call_id = call.pk
+    callee.reason = "Resolved by reconciliation: ITNIO's records show it was placed."
+    callee.save(update_fields=["state", "voice_id", "call", "reason"])
+
+
+def _next_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1 if moment.microsecond else 0)
+
+
+def campaign_release_unknown(*, campaign: Campaign, actor: Actor) -> int:
+    """Put still-unknown callees back to pending: they WILL be sent again and may be called twice."""
+    _require(actor)
+    return Callee.objects.filter(campaign=campaign, state=Callee.State.UNKNOWN).update(
+        state=Callee.State.PENDING,
+        batch=None,
+        reason=f"Released for resending by {actor.label} (may be called twice).",
+    )
+
+
+__all__ = [
+    "CampaignError",
+    "campaign_cancel",
+    "campaign_dispatch",
+    "campaign_launch",
+    "campaign_pause",
+    "campaign_plan",
+    "campaign_progress",
+    "campaign_reconcile",
+    "campaign_release_unknown",
+    "campaign_resume",
+    "campaigns_tick",
+    "in_calling_window",
+]

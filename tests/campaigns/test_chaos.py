@@ -1,0 +1,210 @@
+"""Chaos: a campaign of thousands of callees against a sandbox that fails 5 % of sends with
+HTTP 502 and drops 5 % of connections after accepting them, while the worker process is killed
+with SIGKILL at moments the sandbox picks (while it holds a send, and after it answered but
+before the worker could commit) and restarted. The sandbox's own request record is the judge."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from campaigns.models import Callee, Campaign
+from campaigns.services.actors import Actor
+from campaigns.services.campaigns import campaign_reconcile
+from itnio_portal.itnio.sandbox import SandboxServer
+from tests.campaigns.conftest import add_callees
+from tests.conftest import API_KEY, VOICE_APP_ID
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+CALLEES = 3000
+BATCH = 50
+KILL_WHILE_HELD = {4, 17, 31}
+KILL_AFTER_ANSWER = {9, 24, 38}
+DEADLINE_S = 170
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def portal_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="itnio_portal.settings.base",
+        DATABASE_URL=database_url(),
+        TASKS_BACKEND="database",
+        ITNIO_SEND_GROUP_MAX=str(BATCH),
+        ITNIO_DISPATCH_CONCURRENCY="4",
+        ITNIO_READ_TIMEOUT="3",
+        DISPATCH_LEASE_SECONDS="2",
+        DISPATCH_STALE_BATCH_SECONDS="3",
+        DISPATCH_PAUSE_AFTER_NOT_SENT="1000",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=portal_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def run(*args: str) -> str:
+    proc = manage(*args)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+@pytest.fixture
+def chaos_sandbox(sandbox_state, account):
+    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
+    server = SandboxServer(sandbox_state, push_interval=None).start()
+    account.base_url = server.base_url
+    account.save()
+    yield server
+    server.stop()
+
+
+def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
+    chaos_sandbox, sandbox_state, uploaded_file, voice_app
+):
+    campaign = Campaign.objects.create(
+        name="Chaos", app=voice_app, voice_file=uploaded_file, called_info="chaos"
+    )
+    numbers = add_callees(campaign, CALLEES, start=628100000001)
+    faults = sandbox_state.faults
+    faults.http_502_rate = 0.05
+    faults.drop_after_accept_rate = 0.05
+
+    worker: dict[str, subprocess.Popen | None] = {"proc": None}
+    kills: list[str] = []
+    sends = Counter()
+    lock = threading.Lock()
+
+    def kill(moment: str) -> None:
+        proc = worker["proc"]
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills.append(moment)
+
+    def held(record) -> None:
+        if record.path != "/voice/sendGroup":
+            return
+        with lock:
+            sends["held"] += 1
+            n = sends["held"]
+        if n in KILL_WHILE_HELD:
+            kill(f"held send #{n}")
+
+    def answered(record) -> None:
+        if record.path != "/voice/sendGroup":
+            return
+        with lock:
+            sends["answered"] += 1
+            n = sends["answered"]
+        if n in KILL_AFTER_ANSWER:
+            kill(f"after answer #{n}")
+
+    sandbox_state.on_send_held = held
+    sandbox_state.on_send_answered = answered
+
+    started = time.monotonic()
+    out = run("launch_campaign", "Chaos", "--for-real")
+    assert "Running" in out
+    restarts = 0
+    while time.monotonic() - started < DEADLINE_S:
+        campaign.refresh_from_db()
+        if campaign.state != Campaign.State.RUNNING:
+            break
+        proc = manage(
+            "db_worker", "--batch", "--no-reload", "--queue-name", "*", "--no-startup-delay"
+        )
+        worker["proc"] = proc
+        try:
+            proc.wait(timeout=max(1, DEADLINE_S - (time.monotonic() - started)))
+        finally:
+            worker["proc"] = None
+        if proc.returncode == -signal.SIGKILL:
+            restarts += 1
+            time.sleep(2.2)  # let the dead dispatcher's lease go stale
+        # The scheduler's recovery job: stuck batches become unknown, dead dispatchers restart.
+        run("portal_scheduler", "--job", "campaigns_tick")
+    elapsed = time.monotonic() - started
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED, (
+        campaign.state,
+        campaign.state_reason,
+        kills,
+    )
+    assert len(kills) >= 5 and restarts >= 5, kills
+    assert elapsed < 180, elapsed
+
+    # The judge: what the sandbox itself accepted.
+    accepted = sandbox_state.accepted_callees()
+    received = Counter(
+        n
+        for r in sandbox_state.requests_for("/voice/sendGroup")
+        for n in r.body["callee"].split(",")
+    )
+    assert max(accepted.values()) == 1, [n for n, c in accepted.items() if c > 1][:10]
+    final = dict(Callee.objects.filter(campaign=campaign).values_list("number", "state"))
+    assert len(final) == CALLEES and set(final) == set(numbers)
+    assert set(final.values()) <= {"submitted", "rejected", "unknown"}
+    for number, state in final.items():
+        if state == "submitted":
+            assert accepted[number] == 1, number
+        elif state == "rejected":
+            assert accepted[number] == 0, number
+        else:  # unknown: accepted exactly once, or never received at all
+            assert accepted[number] == 1 or received[number] == 0 or accepted[number] == 0, number
+    unknown = [n for n, s in final.items() if s == "unknown"]
+    unknown_accepted = {n for n in unknown if accepted[n] == 1}
+    assert unknown and unknown_accepted, (
+        "the faults and kills should leave accepted unknown callees"
+    )
+
+    # Reconciliation resolves exactly the unknown ones ITNIO accepted.
+    faults.http_502_rate = 0
+    faults.drop_after_accept_rate = 0
+    report = campaign_reconcile(campaign=campaign, actor=Actor.system("chaos"))
+    after = dict(
+        Callee.objects.filter(campaign=campaign, number__in=unknown).values_list("number", "state")
+    )
+    assert {n for n, s in after.items() if s == "submitted"} == unknown_accepted
+    assert report.resolved == len(unknown_accepted)
+    assert report.still_unknown == len(unknown) - len(unknown_accepted)
+    voice_ids = dict(
+        Callee.objects.filter(number__in=unknown_accepted, campaign=campaign).values_list(
+            "number", "voice_id"
+        )
+    )
+    sandbox_voice_ids = {call.callee: vid for vid, call in sandbox_state.calls.items()}
+    assert all(voice_ids[n] == sandbox_voice_ids[n] for n in unknown_accepted)
+    print(
+        f"\nchaos: {CALLEES} callees, {len(sandbox_state.requests_for('/voice/sendGroup'))} sendGroup requests, "
+        f"kills={kills}, unknown={len(unknown)} (accepted {len(unknown_accepted)}), "
+        f"resolved={report.resolved}, elapsed={elapsed:.1f}s"
+    )
