@@ -142,8 +142,20 @@ class CallAdmin(PortalModelAdmin):
         ),
     ]
 
+    # Only on SIP-phone calls, right after "Call": filled by recordSip (itnio-api.md §3.7).
+    sip_fieldset = (
+        "SIP phone",
+        {"fields": ["sip_group_name", "phone_name", "recording_file_id"]},
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Call | None = None) -> list[Any]:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and obj.kind == Call.Kind.SIP:
+            fieldsets.insert(1, self.sip_fieldset)
+        return fieldsets
+
     def get_readonly_fields(self, request: HttpRequest, obj: Call | None = None) -> list[str]:
-        return [f for _, opts in self.fieldsets for f in opts["fields"]]
+        return [f for _, opts in self.get_fieldsets(request, obj) for f in opts["fields"]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # calls are placed through "Send TTS call" and campaigns

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
@@ -56,6 +57,8 @@ RECORD_FIELDS = (
     "phone_name",
     "recording_file_id",
 )
+
+SIP_FIELDS = frozenset({"sip_group_name", "phone_name", "recording_file_id"})
 
 # Push "type" (itnio-api.md §6.1): 1 group call, 2 verification code (sendCode), 3/4 phone.
 PUSH_TYPE_KINDS = {"1": Call.Kind.GROUP, "2": Call.Kind.TTS, "3": Call.Kind.SIP, "4": Call.Kind.SIP}
@@ -180,6 +183,8 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         return False
     for name in RECORD_FIELDS:
         value = getattr(record, name)
+        if name in SIP_FIELDS and not value:
+            continue  # status pushes carry no SIP columns (§6.1): keep what recordSip gave
         if value is None and name not in {
             "submit_time",
             "call_time",
@@ -251,16 +256,29 @@ def call_upsert_record(
 
 
 # ---------------------------------------------------------------------------
-# Refreshing from ITNIO (GET /voice/recordGroup, POST /voice/recordGroupQuery)
+# Refreshing from ITNIO (GET /voice/recordGroup or /voice/recordSip, POST /voice/recordGroupQuery)
 # ---------------------------------------------------------------------------
+def record_source(call: Call) -> str:
+    """The endpoint that holds this call's record: SIP-phone calls have their own (§3.7)."""
+    return "recordSip" if call.kind == Call.Kind.SIP else "recordGroup"
+
+
+def fetch_record(client: Any, call: Call) -> VoiceRecord:
+    """GET the call's record from the endpoint of its kind: recordSip (itnio-api.md §3.7) for
+    SIP-phone calls, recordGroup (§3.5) for the others."""
+    if call.kind == Call.Kind.SIP:
+        return client.record_sip(call.voice_id)
+    return client.record_group(call.voice_id)
+
+
 def call_refresh(*, call: Call, actor: Actor) -> Call:
     """Fetch one call's record from ITNIO and apply it."""
     if not call.voice_id:
         raise CallError("This call has no voiceId, so ITNIO cannot be asked about it.")
-    record = logged_client(call.app.account, actor=actor, obj=call).record_group(call.voice_id)
+    record = fetch_record(logged_client(call.app.account, actor=actor, obj=call), call)
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        call_apply_record(locked, record, source="recordGroup")
+        call_apply_record(locked, record, source=record_source(call))
     call.refresh_from_db()
     return call
 
@@ -300,14 +318,16 @@ def calls_sweep_stale_sends(*, now: datetime | None = None) -> int:
 
 
 def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
-    """Refresh the calls that are not final through recordGroup, a few requests at a time."""
+    """Refresh the calls that are not final (recordGroup, or recordSip for SIP-phone calls),
+    a few requests at a time."""
     result = SyncResult()
     result.expired = calls_expire()
     limit = limit or settings.ITNIO_SYNC_BATCH
     calls = list(
         Call.objects.filter(state=Call.State.SUBMITTED, voice_id__isnull=False)
         .select_related("app__account")
-        .order_by("synced_at", "id")[:limit]
+        # Never-synced calls first on every database (PostgreSQL sorts NULLs last by default).
+        .order_by(F("synced_at").asc(nulls_first=True), "id")[:limit]
     )
     if not calls:
         return result
@@ -321,7 +341,7 @@ def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
     def fetch(call: Call) -> tuple[Call, VoiceRecord | None, ItnioError | None]:
         # Only HTTP in the worker threads; every database write stays on this thread.
         try:
-            return call, clients[call.app.account_id].record_group(call.voice_id), None
+            return call, fetch_record(clients[call.app.account_id], call), None
         except ItnioError as exc:
             return call, None, exc
 
@@ -331,12 +351,12 @@ def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
         result.checked += 1
         if error is not None:
             result.failed += 1
-            logger.warning("recordGroup for call %s failed: %s", call.pk, error)
+            logger.warning("%s for call %s failed: %s", record_source(call), call.pk, error)
             continue
         with transaction.atomic():
             locked = Call.objects.select_for_update().get(pk=call.pk)
             was_final = locked.is_final
-            if call_apply_record(locked, record, source="recordGroup"):
+            if call_apply_record(locked, record, source=record_source(call)):
                 result.updated += 1
                 if locked.is_final and not was_final:
                     result.finalised += 1

@@ -250,7 +250,7 @@ class VoiceRecord:
 
 @dataclass(frozen=True)
 class RecordPage:
-    """One page of recordGroupQuery (§3.6)."""
+    """One page of recordGroupQuery (§3.6) or recordSipQuery (§3.8)."""
 
     total: int
     size: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,6 +15,7 @@ VENDOR_TZ = timezone(timedelta(hours=8))
 
 TYPE_GROUP = 1  # itnio-api.md §6.1: 1 group call (sendGroup)
 TYPE_CODE = 2  # itnio-api.md §6.1: 2 verification code (sendCode, TTS)
+TYPE_SIP = 3  # itnio-api.md §6.1: 3 phone call (sendSip)
 
 ANSWERED = "answered"
 NO_ANSWER = "no_answer"
@@ -208,7 +210,7 @@ def price(life: Life, currency: str) -> Pricing:
 
 @dataclass
 class Call:
-    """One accepted call (sendGroup callee or sendCode)."""
+    """One accepted call (sendGroup callee, sendCode or sendSip)."""
 
     voice_id: str
     api_key: str
@@ -224,6 +226,10 @@ class Call:
     pricing: Pricing
     request_seq: int
     final: bool = False
+    # sendSip calls only: the phone group and phone name the account belongs to, and the account.
+    sip_group_name: str = ""
+    phone_name: str = ""
+    account: str = ""
 
     def reached_at(self, offset: int) -> float:
         """Sandbox-clock moment at which an offset of the life is reached (life_scale applied)."""
@@ -232,6 +238,17 @@ class Call:
     @property
     def final_at(self) -> float:
         return self.reached_at(self.life.hangup_at)
+
+    @property
+    def is_sip(self) -> bool:
+        return self.type == TYPE_SIP
+
+    @property
+    def recording_file_id(self) -> str:
+        """A SIP call's recording: only an answered call has one, known once it is final."""
+        if not self.is_sip or not self.final or self.life.answer_at is None:
+            return ""
+        return f"rec{self.voice_id}.mp3"
 
     def shown_time(self, offset: int | None) -> float | None:
         """The time written in records: submission + unscaled offset (durations stay coherent)."""
@@ -247,6 +264,8 @@ class Call:
             return iso(self.submit_at + offset)
 
         final = self.final
+        if self.is_sip:
+            return self._sip_record(when)
         return {
             "voiceId": self.voice_id,
             "callee": self.callee,
@@ -272,6 +291,35 @@ class Call:
             "quoteExchange": pricing.quote_exchange,
             "currency": pricing.currency,
             "settlePay": pricing.settle_pay if final else "",
+        }
+
+    def _sip_record(self, when: Callable[[int | None], str]) -> dict[str, Any]:
+        """The §3.7 recordSip fields, in the page's order (no baseCost, voiceFileId, DTMF)."""
+        life, pricing, final = self.life, self.pricing, self.final
+        return {
+            "voiceId": self.voice_id,
+            "sipGroupName": self.sip_group_name,
+            "phoneName": self.phone_name,
+            "callee": self.callee,
+            "displayNum": self.display_num,
+            "code": life.code,
+            "submitTime": iso(self.submit_at),
+            "callTime": when(life.call_at),
+            "ringingTime": when(life.ringing_at),
+            "answerTime": when(life.answer_at),
+            "hangupTime": iso(self.submit_at + life.hangup_at) if final else "",
+            "callDuration": life.call_duration if final else 0,
+            "chargedDuration": life.charged_duration if final else 0,
+            "terminationCode": life.termination_code if final else "",
+            "terminationReason": life.termination_reason if final else "",
+            "cost": pricing.cost if final else "",
+            "billPeriod": life.bill_period,
+            "rate": pricing.rate,
+            "recordingFileId": self.recording_file_id,
+            "settleRate": pricing.settle_rate,
+            "quoteExchange": pricing.quote_exchange,
+            "settlePay": pricing.settle_pay if final else "",
+            "currency": pricing.currency,
         }
 
     def push_body(self) -> dict[str, Any]:
@@ -307,6 +355,8 @@ class Call:
             "settleRate": pricing.settle_rate,
             "quoteExchange": pricing.quote_exchange,
             "settlePay": pricing.settle_pay,
+            # In the newer ZH push (§6.1); sent for phone calls, which have recordings.
+            **({"recordingFileId": self.recording_file_id} if self.is_sip else {}),
         }
 
     def to_dict(self, now: float) -> dict[str, Any]:
@@ -317,6 +367,7 @@ class Call:
             "appId": self.app_id,
             "type": self.type,
             "callee": self.callee,
+            **({"account": self.account} if self.is_sip else {}),
             "requestSeq": self.request_seq,
             "submitAt": self.submit_at,
             "finalAt": self.final_at,

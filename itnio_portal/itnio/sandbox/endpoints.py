@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .auth import Family, family_for
-from .calls import TYPE_CODE, TYPE_GROUP
+from .calls import TYPE_CODE, TYPE_GROUP, TYPE_SIP, Call
 from .state import Account, App, RequestRecord, SandboxState, SipGroup, UploadedFile
 from .validation import (
     DOUBLE,
@@ -230,7 +230,25 @@ SEND_GROUP = Schema(  # §3.2, seed 002
     checks=(_callee_list,),
 )
 
+_QUERY_WINDOW = (
+    Field("strTime", STRING, check=_iso_with_offset),
+    Field("endTime", STRING, check=_iso_with_offset),
+)
+
 RECORD_GROUP_QUERY = Schema(  # §3.6
+    (
+        Field("current", INT, required=False, check=int_range(1, 2**31 - 1)),
+        Field("size", INT, required=False, check=int_range(1, 100)),
+        Field(
+            "params",
+            OBJECT,
+            schema=Schema(_QUERY_WINDOW),
+        ),
+    ),
+    checks=(_query_window,),
+)
+
+RECORD_SIP_QUERY = Schema(  # §3.8: recordGroupQuery's paging and window, two exact filters
     (
         Field("current", INT, required=False, check=int_range(1, 2**31 - 1)),
         Field("size", INT, required=False, check=int_range(1, 100)),
@@ -239,13 +257,24 @@ RECORD_GROUP_QUERY = Schema(  # §3.6
             OBJECT,
             schema=Schema(
                 (
-                    Field("strTime", STRING, check=_iso_with_offset),
-                    Field("endTime", STRING, check=_iso_with_offset),
+                    *_QUERY_WINDOW,
+                    Field("sipGroupName", STRING, required=False),
+                    Field("phoneName", STRING, required=False),
                 )
             ),
         ),
     ),
     checks=(_query_window,),
+)
+
+SEND_SIP = Schema(  # §3.4
+    (
+        Field("callee", STRING, check=digits(7, 15)),
+        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        # A phone account sipAdd created, e.g. test_001: phoneName (3-32) + "_" + 3 digits.
+        Field("account", STRING, check=length(1, 64)),
+        Field("appId", STRING),
+    )
 )
 
 SIP_ADD = Schema(  # §3.9, seed 004
@@ -353,20 +382,32 @@ def send_group(ctx: Ctx) -> Reply:
     return ok(results)
 
 
-def record_group(ctx: Ctx) -> Reply:
-    """GET /voice/recordGroup/{voiceId} (§3.5, seed 003): one record, last 60 days only."""
+def _one_record(ctx: Ctx, *, sip: bool) -> Reply:
+    """One record by voiceId, last 60 days only. Sandbox assumption: SIP-phone calls live only
+    in recordSip and voice messages only in recordGroup (separate record families, §3.5/§3.7);
+    asking the other endpoint answers "does not exist"."""
     voice_id = ctx.path_params["voiceId"]
     call = ctx.state.calls.get(voice_id)
     now = ctx.state.now()
-    if call is None or call.api_key != ctx.account.api_key:
+    if call is None or call.api_key != ctx.account.api_key or call.is_sip != sip:
         raise ParamError(f"voiceId {voice_id} does not exist")
     if call.submit_at < now - RECORD_DAYS * 86400:
         raise ParamError(f"voiceId {voice_id} is older than {RECORD_DAYS} days")
     return ok(call.record(now))
 
 
-def record_group_query(ctx: Ctx) -> Reply:
-    """POST /voice/recordGroupQuery (§3.6): records submitted in [strTime, endTime], paged."""
+def record_group(ctx: Ctx) -> Reply:
+    """GET /voice/recordGroup/{voiceId} (§3.5, seed 003): one record, last 60 days only."""
+    return _one_record(ctx, sip=False)
+
+
+def record_sip(ctx: Ctx) -> Reply:
+    """GET /voice/recordSip/{voiceId} (§3.7): one SIP-phone record, last 60 days only."""
+    return _one_record(ctx, sip=True)
+
+
+def _record_page(ctx: Ctx, keep: Callable[[Call], bool]) -> Reply:
+    """Records submitted in [strTime, endTime] that ``keep`` accepts, paged (§3.6, §3.8)."""
     v, state = ctx.values, ctx.state
     current, size = v.get("current", 1), v.get("size", 25)  # §3.6 new defaults
     start = datetime.fromisoformat(v["params"]["strTime"]).timestamp()
@@ -375,7 +416,7 @@ def record_group_query(ctx: Ctx) -> Reply:
         (
             c
             for c in state.calls.values()
-            if c.api_key == ctx.account.api_key and start <= c.submit_at <= end
+            if c.api_key == ctx.account.api_key and start <= c.submit_at <= end and keep(c)
         ),
         key=lambda c: (c.submit_at, c.voice_id),
     )
@@ -391,6 +432,59 @@ def record_group_query(ctx: Ctx) -> Reply:
             "records": [c.record(now) for c in page],
         }
     )
+
+
+def record_group_query(ctx: Ctx) -> Reply:
+    """POST /voice/recordGroupQuery (§3.6): voice-message records in the window, paged."""
+    return _record_page(ctx, lambda call: not call.is_sip)
+
+
+def record_sip_query(ctx: Ctx) -> Reply:
+    """POST /voice/recordSipQuery (§3.8): SIP-phone records in the window, paged; the optional
+    params.sipGroupName and params.phoneName filter by exact match."""
+    params = ctx.values["params"]
+    group, phone = params.get("sipGroupName"), params.get("phoneName")
+
+    def keep(call: Call) -> bool:
+        return (
+            call.is_sip
+            and (group is None or call.sip_group_name == group)
+            and (phone is None or call.phone_name == phone)
+        )
+
+    return _record_page(ctx, keep)
+
+
+def send_sip(ctx: Ctx) -> Reply:
+    """POST /voice/sendSip (§3.4): a call from a phone account sipAdd created; data = voiceId.
+
+    The account must be one of the app's phones (``{phoneName}_{NNN}``), otherwise -22. The
+    record's phoneName is the group's phoneName (the name sipAdd was given), an assumption:
+    §3.7 does not say whether it is that or the account.
+    """
+    v, state = ctx.values, ctx.state
+    app = _voice_app(ctx, v["appId"])
+    group = state.sip_group_of(app.app_id, v["account"])
+    if group is None:
+        raise ParamError(f"account {v['account']!r} is not a phone of app {app.app_id}")
+    _require_balance(ctx)
+    if _rejected(v["callee"]):
+        raise ParamError(f"invalid number: callee {v['callee']}")
+    call = state.create_call(
+        app=app,
+        call_type=TYPE_SIP,
+        callee=v["callee"],
+        display_num=v.get("displayNum", group.display_num),
+        voice_file_id="",
+        called_info="",
+        max_duration=None,
+        max_ringing_time=None,
+        request_seq=ctx.record.seq,
+        sip_group=group,
+        account=v["account"],
+    )
+    ctx.accepted.append((call.voice_id, call.callee))
+    return ok(call.voice_id)
 
 
 def sip_add(ctx: Ctx) -> Reply:
@@ -468,6 +562,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/voice/recordGroup/{voiceId}", record_group),
     Route("POST", "/voice/recordGroupQuery", record_group_query, RECORD_GROUP_QUERY),
     Route("POST", "/voice/sipAdd", sip_add, SIP_ADD, send=True),
+    Route("POST", "/voice/sendSip", send_sip, SEND_SIP, send=True),
+    Route("GET", "/voice/recordSip/{voiceId}", record_sip),
+    Route("POST", "/voice/recordSipQuery", record_sip_query, RECORD_SIP_QUERY),
     Route("GET", "/sms/getBalance", get_balance),
     Route("POST", "/aivoice/taskStart", task_start, TASK_START, send=True),
 )

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .calls import EXCHANGE, TYPE_CODE, TYPE_GROUP, Call, make_life, price, vendor_now
+from .calls import (
+    EXCHANGE,
+    TYPE_CODE,
+    TYPE_GROUP,
+    TYPE_SIP,
+    Call,
+    make_life,
+    price,
+    vendor_now,
+)
 from .faults import Faults, Hook, path_matches
 from .pushes import PushAttempt, PushJob, post_json
 
@@ -353,9 +362,12 @@ class SandboxState:
         max_duration: int | None,
         max_ringing_time: int | None,
         request_seq: int,
+        sip_group: SipGroup | None = None,
+        account: str = "",
     ) -> Call:
         """Accept one call (caller holds the lock); its whole life is fixed now."""
-        assert call_type in (TYPE_GROUP, TYPE_CODE)
+        assert call_type in (TYPE_GROUP, TYPE_CODE, TYPE_SIP)
+        assert (call_type == TYPE_SIP) == (sip_group is not None)
         submit_at = self.now()
         voice_id = self._new_voice_id(submit_at)
         life = make_life(
@@ -375,6 +387,9 @@ class SandboxState:
             life=life,
             pricing=price(life, app.currency),
             request_seq=request_seq,
+            sip_group_name=sip_group.group_name if sip_group else "",
+            phone_name=sip_group.phone_name if sip_group else "",
+            account=account,
         )
         self.calls[voice_id] = call
         heapq.heappush(self._finals, (call.final_at, self._voice_seq, voice_id))
@@ -401,6 +416,14 @@ class SandboxState:
                     job = PushJob(voice_id, app.push_url, call.push_body(), next_due=now)
                     self._push_queue.append(job)
             return done
+
+    def sip_group_of(self, app_id: str, account: str) -> SipGroup | None:
+        """The phone group of ``app_id`` that created the phone account ``account``."""
+        with self.lock:
+            for group in self.sip_groups:
+                if group.app_id == app_id and account in group.phones:
+                    return group
+            return None
 
     def calls_for(self, api_key: str) -> list[Call]:
         with self.lock:

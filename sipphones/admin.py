@@ -1,0 +1,250 @@
+"""Admin for SIP phone groups: edit while not on ITNIO, "Create on ITNIO", "Call from phone"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from campaigns.admin.base import PortalModelAdmin
+from campaigns.models import Call
+from campaigns.services.actors import Actor
+from campaigns.services.calls import CallError
+from itnio_portal.itnio import ItnioError
+from sipphones.forms import SipCallForm, SipGroupForm
+from sipphones.models import SipGroup
+from sipphones.services import (
+    IN_FLIGHT,
+    UNKNOWN_EXPLANATION,
+    SipGroupError,
+    sip_call,
+    sip_group_create_on_itnio,
+)
+
+DERIVED_NOTE = (
+    "Derived, not confirmed by ITNIO (no list endpoint, itnio-api.md §3.9/§9): the names follow "
+    "the {phone name}_NNN shape of the API's example test_001."
+)
+DETAIL_FIELDS = [
+    "state_badge",
+    "explanation",
+    "phone_accounts",
+    "created_by",
+    "created_at",
+    "added_at",
+]
+
+
+@admin.register(SipGroup)
+class SipGroupAdmin(PortalModelAdmin):
+    form = SipGroupForm
+    list_display = [
+        "group_name",
+        "phone_name",
+        "quantity",
+        "display_num",
+        "state_badge",
+        "created_display",
+    ]
+    list_filter = ["state", "app"]
+    search_fields = ["group_name", "phone_name"]
+    list_select_related = ["app"]
+    actions = ["create_on_itnio"]
+    change_list_template = "admin/sipphones/sipgroup/change_list.html"
+    change_form_template = "admin/sipphones/sipgroup/change_form.html"
+
+    def get_fields(self, request: HttpRequest, obj: SipGroup | None = None) -> list[str]:
+        fields = ["app", "group_name", "phone_name", "quantity", "display_num"]
+        return fields if obj is None else fields + DETAIL_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SipGroup | None = None) -> list[str]:
+        if obj is None:
+            return []
+        if obj.editable:
+            return list(DETAIL_FIELDS)
+        # ITNIO knows the group (or may): its names and size can no longer change here.
+        return self.get_fields(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: SipGroup | None = None) -> bool:
+        if obj is not None and not obj.editable:
+            return False  # created (or perhaps created) on ITNIO, which has no edit endpoint
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: SipGroup | None = None) -> bool:
+        if obj is not None and not obj.editable:
+            return False  # ITNIO has no delete endpoint: the row is the only trace of the phones
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: SipGroup, form: Any, change: bool) -> None:
+        if change and obj.state == SipGroup.State.FAILED and form.changed_data:
+            # Edited after a refusal: a fresh attempt, the old error no longer applies.
+            obj.state = SipGroup.State.DRAFT
+            obj.last_error = ""
+        super().save_model(request, obj, form, change)
+
+    # --- display -------------------------------------------------------------
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: SipGroup) -> str:
+        return format_html(
+            '<span class="portal-state portal-state-{}">{}</span>',
+            obj.state,
+            obj.get_state_display(),
+        )
+
+    @admin.display(description="created", ordering="created_at")
+    def created_display(self, obj: SipGroup) -> str:
+        if obj.created_at is None:
+            return "–"
+        when = timezone.localtime(obj.created_at)
+        return f"{when:%Y-%m-%d %H:%M} by {obj.created_by or '?'}"
+
+    @admin.display(description="what to do")
+    def explanation(self, obj: SipGroup) -> str:
+        if obj.state == SipGroup.State.UNKNOWN:
+            if obj.last_error.startswith(IN_FLIGHT):
+                return format_html(
+                    '<div class="portal-explain">{}<br><br>{}</div>',
+                    obj.last_error,
+                    UNKNOWN_EXPLANATION,
+                )
+            return format_html('<div class="portal-explain">{}</div>', obj.last_error)
+        if obj.state == SipGroup.State.FAILED:
+            return format_html(
+                '<div class="portal-explain" id="sip-error">{}</div>', obj.last_error
+            )
+        if obj.state == SipGroup.State.DRAFT:
+            return "Not on ITNIO yet: press “Create on ITNIO”."
+        note = f" {obj.last_error}" if obj.last_error else ""
+        return f"On ITNIO: its phones can place calls (“Call from phone”).{note}"
+
+    @admin.display(description="phone accounts (derived)")
+    def phone_accounts(self, obj: SipGroup) -> str:
+        names = obj.accounts
+        if not names:
+            return "–"
+        return format_html(
+            '<div class="portal-accounts" id="phone-accounts"><p class="portal-note">{}</p>'
+            "<ul>{}</ul></div>",
+            DERIVED_NOTE,
+            format_html_join("", "<li><code>{}</code></li>", ((name,) for name in names)),
+        )
+
+    # --- custom views ----------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "call-from-phone/",
+                wrap(self.call_from_phone_view),
+                name="sipphones_sipgroup_call",
+            ),
+            path(
+                "<int:pk>/create-on-itnio/",
+                wrap(require_POST(self.create_view)),
+                name="sipphones_sipgroup_create_on_itnio",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = {
+            **(extra_context or {}),
+            "can_place_calls": self.has_place_calls_permission(request),
+        }
+        return super().changelist_view(request, extra)
+
+    def create_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        group = get_object_or_404(SipGroup, pk=pk)
+        self._create(request, group)
+        return HttpResponseRedirect(reverse("admin:sipphones_sipgroup_change", args=[pk]))
+
+    @admin.action(description="Create on ITNIO", permissions=["place_calls"])
+    def create_on_itnio(self, request: HttpRequest, queryset: QuerySet[SipGroup]) -> None:
+        for group in queryset:
+            self._create(request, group)
+
+    def _create(self, request: HttpRequest, group: SipGroup) -> None:
+        try:
+            group = sip_group_create_on_itnio(group=group, actor=Actor.from_user(request.user))
+        except SipGroupError as exc:
+            self.message_user(request, f"SIP group {group.group_name}: {exc}", messages.ERROR)
+            return
+        if group.state == SipGroup.State.CREATED:
+            accounts = group.accounts
+            note = f" {group.last_error}" if group.last_error else ""
+            self.message_user(
+                request,
+                f"Created SIP group {group.group_name} on ITNIO: {len(accounts)} phones, "
+                f"{accounts[0]} to {accounts[-1]}.{note}",
+                messages.SUCCESS,
+            )
+        elif group.state == SipGroup.State.UNKNOWN:
+            level = messages.WARNING
+            self.message_user(request, f"SIP group {group.group_name}: {group.last_error}", level)
+        else:
+            level = messages.ERROR
+            self.message_user(request, f"SIP group {group.group_name}: {group.last_error}", level)
+
+    def call_from_phone_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_place_calls_permission(request):
+            raise PermissionDenied
+        form = SipCallForm(request.POST or None, initial=self._call_initial(request))
+        if request.method == "POST" and form.is_valid():
+            kwargs = form.send_kwargs()
+            kwargs.pop("app_id")
+            try:
+                call = sip_call(
+                    app=form.cleaned_data["app"],
+                    account_name=kwargs.pop("account"),
+                    actor=Actor.from_user(request.user),
+                    **kwargs,
+                )
+            except (CallError, ItnioError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                level = {
+                    Call.State.SUBMITTED: messages.SUCCESS,
+                    Call.State.UNKNOWN: messages.WARNING,
+                }.get(call.state, messages.ERROR)
+                text = {
+                    Call.State.SUBMITTED: f"Call placed from {call.request['account']}: "
+                    f"voiceId {call.voice_id}.",
+                    Call.State.UNKNOWN: f"The outcome of this call is unknown: {call.state_reason}",
+                }.get(call.state, f"ITNIO did not place the call: {call.state_reason}")
+                self.message_user(request, text, level)
+                return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[call.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Call from phone",
+            "form": form,
+            "has_phones": len(form.fields["account"].choices) > 1,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/sipphones/sipgroup/call_from_phone.html", context)
+
+    @staticmethod
+    def _call_initial(request: HttpRequest) -> dict[str, Any]:
+        """?group=PK preselects that group's app and first phone (the group page links so)."""
+        pk = request.GET.get("group", "")
+        group = (
+            SipGroup.objects.filter(pk=pk, state=SipGroup.State.CREATED).first()
+            if pk.isdigit()
+            else None
+        )
+        if group is None:
+            return {}
+        return {"app": group.app_id, "account": f"{group.pk}:{group.accounts[0]}"}

@@ -1,0 +1,181 @@
+"""Forms of the SIP phones: a group (sipAdd's rules, itnio-api.md §3.9) and a call (§3.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from campaigns.models import ItnioApp
+from campaigns.services.itnio import itnio_limits
+from itnio_portal.itnio import ItnioClient, ItnioLimitError
+from sipphones.models import SipGroup
+from sipphones.services import sip_phone_accounts
+
+
+def normalise_number(value: str) -> str:
+    """What people type around a number (spaces, dashes, dots, brackets, a leading +) goes;
+    anything else stays and is refused by the digit rule."""
+    return "".join(ch for ch in value if ch not in " -.()").removeprefix("+")
+
+
+def _rule_error(label: str, exc: ItnioLimitError) -> forms.ValidationError:
+    # "The group name must be 4–32 characters (got 3 characters)."
+    got = f" (got {exc.got})" if exc.got is not None else ""
+    return forms.ValidationError(f"The {label} {exc.rule}{got}.")
+
+
+class SipGroupForm(forms.ModelForm):
+    """Every sipAdd rule is checked here, before anything is sent: the documented 4–32
+    characters for both names (seed 004 itself sends a 3-character phoneName; the portal keeps
+    to its table, the stricter value), 1–50 phones, a 7–13 digit display number, and names
+    unique within the app."""
+
+    group_name = forms.CharField(
+        label="Group name", help_text="4–32 characters, unique within the app."
+    )
+    phone_name = forms.CharField(
+        label="Phone name",
+        help_text="4–32 characters, unique within the app. The phone accounts are named "
+        "{phone name}_001, {phone name}_002, …",
+    )
+    quantity = forms.IntegerField(label="Quantity", help_text="Number of phones, 1–50.")
+    display_num = forms.CharField(
+        label="Display number", help_text="Caller ID of the phones, 7–13 digits."
+    )
+
+    class Meta:
+        model = SipGroup
+        fields = ["app", "group_name", "phone_name", "quantity", "display_num"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "app" in self.fields:
+            self.fields["app"].queryset = ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE)
+
+    def clean_group_name(self) -> str:
+        return self._name("group_name", "groupName", "group name")
+
+    def clean_phone_name(self) -> str:
+        return self._name("phone_name", "phoneName", "phone name")
+
+    def _name(self, field: str, itnio_field: str, label: str) -> str:
+        value = self.cleaned_data[field]
+        try:
+            itnio_limits().check_sip_name(itnio_field, value)
+        except ItnioLimitError as exc:
+            raise _rule_error(label, exc) from exc
+        return value
+
+    def clean_quantity(self) -> int:
+        value = self.cleaned_data["quantity"]
+        try:
+            itnio_limits().check_sip_quantity(value)
+        except ItnioLimitError as exc:
+            raise _rule_error("quantity", exc) from exc
+        return value
+
+    def clean_display_num(self) -> str:
+        value = normalise_number(self.cleaned_data["display_num"])
+        try:
+            itnio_limits().check_display_num(value, sip=True)
+        except ItnioLimitError as exc:
+            raise _rule_error("display number", exc) from exc
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        app = cleaned.get("app") or getattr(self.instance, "app", None)
+        if app is None:
+            return cleaned
+        others = SipGroup.objects.filter(app=app)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        for field, label in (("group_name", "group name"), ("phone_name", "phone name")):
+            value = cleaned.get(field)
+            if value and others.filter(**{field: value}).exists():
+                self.add_error(
+                    field,
+                    f"App {app.app_id} already has a SIP group with the {label} {value!r}; "
+                    f"the {label} must be unique within the app.",
+                )
+        return cleaned
+
+
+class SipCallForm(forms.Form):
+    """POST /voice/sendSip (itnio-api.md §3.4): a phone account calls one number."""
+
+    app = forms.ModelChoiceField(
+        queryset=ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE, active=True),
+        help_text="The voice app the phones belong to; the call is billed under it.",
+    )
+    account = forms.ChoiceField(
+        label="phone account",
+        help_text="The phones of the groups created on ITNIO (names derived from the phone "
+        "name, not confirmed by ITNIO).",
+    )
+    callee = forms.CharField(
+        max_length=20, help_text="Country code and number, 7–15 digits (e.g. 919876543210)."
+    )
+    display_num = forms.CharField(
+        label="display number",
+        required=False,
+        max_length=20,
+        help_text="Caller ID, 7–15 digits (optional).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group: SipGroup | None = None
+        choices: list[Any] = [("", "---------")]
+        for group, accounts in sip_phone_accounts():
+            label = f"{group.group_name} ({group.app.label or group.app.app_id})"
+            choices.append((label, [(f"{group.pk}:{name}", name) for name in accounts]))
+        self.fields["account"].choices = choices
+        apps = self.fields["app"].queryset
+        if apps.count() == 1:
+            self.fields["app"].initial = apps.first().pk
+
+    def clean_account(self) -> str:
+        pk, _, name = self.cleaned_data["account"].partition(":")
+        group = SipGroup.objects.filter(pk=pk, state=SipGroup.State.CREATED).first()
+        if group is None or name not in group.accounts:
+            raise forms.ValidationError("Choose a phone of a group created on ITNIO.")
+        self.group = group
+        return name
+
+    def clean_callee(self) -> str:
+        return normalise_number(self.cleaned_data["callee"])
+
+    def clean_display_num(self) -> str:
+        value = self.cleaned_data.get("display_num") or ""
+        return normalise_number(value) if value else ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        app, group = cleaned.get("app"), self.group
+        if app is not None and group is not None and group.app_id != app.pk:
+            self.add_error(
+                "account",
+                f"Phone {cleaned['account']} belongs to app {group.app.app_id}, not "
+                f"{app.app_id}: choose that app or another phone.",
+            )
+        if self.errors:
+            return cleaned
+        # The client's own checks (the documented limits), without sending anything.
+        probe = ItnioClient("http://validation.invalid", "k", "s", limits=itnio_limits())
+        try:
+            probe.send_sip_body(**self.send_kwargs())
+        except ItnioLimitError as exc:
+            field = {"callee": "callee", "displayNum": "display_num", "account": "account"}
+            self.add_error(field.get(exc.field), str(exc))
+        return cleaned
+
+    def send_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "app_id": data["app"].app_id,
+            "account": data["account"],
+            "callee": data["callee"],
+            "display_num": data.get("display_num") or None,
+        }

@@ -1,0 +1,46 @@
+"""manage.py sip_call --app A --account ACCOUNT --callee N [--display-num D]: call from a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaigns.management.base import PortalCommand, data_error, usage_error
+from campaigns.models import Call, ItnioApp
+from campaigns.services.actors import Actor
+from campaigns.services.calls import CallError
+from itnio_portal.itnio import ItnioLimitError
+from sipphones.forms import normalise_number
+from sipphones.services import sip_call
+
+
+class Command(PortalCommand):
+    help = "Place a call from a SIP phone account (POST /voice/sendSip); prints the voiceId."
+    spends_money = True
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--app", required=True, help="ITNIO app ID of a voice app")
+        parser.add_argument("--account", required=True, help="phone account, e.g. desk_001")
+        parser.add_argument("--callee", required=True, help="7–15 digits with country code")
+        parser.add_argument("--display-num", help="caller ID, 7–15 digits (optional)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, label = self.acting(options)
+        app = ItnioApp.objects.select_related("account").filter(app_id=options["app"]).first()
+        if app is None:
+            raise usage_error(f"--app: no app with ITNIO app ID {options['app']!r}")
+        try:
+            call = sip_call(
+                app=app,
+                account_name=options["account"],
+                callee=normalise_number(options["callee"]),
+                display_num=normalise_number(options["display_num"] or ""),
+                actor=Actor(label=label, user=user),
+            )
+        except ItnioLimitError as exc:
+            raise usage_error(str(exc)) from exc
+        except CallError as exc:
+            raise data_error(str(exc)) from exc
+        if call.state == Call.State.SUBMITTED:
+            self.stdout.write(call.voice_id)
+            return
+        raise data_error(f"{call.get_state_display()}: {call.state_reason} (call #{call.pk})")

@@ -1,0 +1,381 @@
+"""SIP phones: creating groups on ITNIO (sipAdd), calling from a phone (sendSip), SIP records.
+
+Money rule (design.md convention 3): every request that creates something at ITNIO is preceded
+by a committed row that says so (the group UNKNOWN "in flight", the Call SENDING), and its
+outcome is written in a second short transaction. A crash in between leaves a row that says
+exactly what is unknown; nothing is resent blindly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Call, ItnioAccount, ItnioApp
+from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.calls import (
+    NOT_SENT_HINT,
+    UNKNOWN_HINT,
+    CallError,
+    SyncResult,
+    _attach_voice_id,
+    call_upsert_record,
+)
+from campaigns.services.request_log import logged_client
+from itnio_portal.itnio import (
+    ItnioApiError,
+    ItnioError,
+    ItnioLimitError,
+    ItnioNotSentError,
+    ItnioOutcomeUnknownError,
+    VoiceRecord,
+)
+from sipphones.models import ACCOUNT_NUMBER_DIGITS, SipGroup
+
+# What each documented sipAdd code (seed 004, itnio-api.md §3.9) means for the person who
+# pressed "Create on ITNIO", and what to do next. Shown beside the vendor's own reason.
+SIP_ADD_MESSAGES = {
+    "-1": "ITNIO did not accept the account's API key and secret (authentication failed), so "
+    "the group was not created. Check the credentials of the ITNIO account, then try again.",
+    "-2": "ITNIO refused this server's IP address (the account's IP allow-list), so the group "
+    "was not created. Allow the portal's IP address at ITNIO, then try again.",
+    "-16": "ITNIO rejected the request's timestamp as expired: the portal server's clock is off. "
+    "The group was not created; fix the clock (NTP), then try again.",
+    "-18": "ITNIO reported a system error and did not create the group. Try again later.",
+    "-20": "ITNIO already has a phone group or phones with this name in this app (group and "
+    "phone names must be unique within an app). Change the group name or the phone name, then "
+    "create the group again.",
+    "-22": "ITNIO rejected a parameter, so the group was not created. The group and phone names "
+    "must be 4–32 characters, the quantity 1–50 and the display number 7–13 digits.",
+    "-23": "The app has reached ITNIO's limit on SIP phones, so the group was not created. Lower "
+    "the quantity, or ask ITNIO to raise the limit, then try again.",
+}
+UNDOCUMENTED_CODE_MESSAGE = (
+    "ITNIO refused the request with a code that sipAdd does not document; the group was not "
+    "created."
+)
+# recordSipQuery presumably has recordGroupQuery's 31-day window (itnio-api.md §3.8, §3.6).
+QUERY_WINDOW_DAYS = 31
+IN_FLIGHT = "Create request in flight"
+UNKNOWN_EXPLANATION = (
+    "ITNIO may have created the group. Press “Create on ITNIO” again without changing anything: "
+    "if ITNIO answers -20 (already exists), the first request created the group and the portal "
+    "marks it created."
+)
+RETRY_CONFIRMED = (
+    "ITNIO answered -20 (already exists) to a retry of a request whose outcome was unknown: the "
+    "first request created the group."
+)
+STILL_UNKNOWN = (
+    "This retry did not settle whether the earlier request, whose outcome was unknown, created "
+    "the group. Press “Create on ITNIO” again once the problem is fixed: -20 (already exists) "
+    "means it was created."
+)
+
+
+class SipGroupError(Exception):
+    """A group cannot be created (now); the message says why and what to do."""
+
+
+def sip_add_message(exc: ItnioApiError) -> str:
+    """The English explanation of a sipAdd business code, beside the vendor's reason."""
+    return f"{SIP_ADD_MESSAGES.get(exc.code, UNDOCUMENTED_CODE_MESSAGE)} {_vendor(exc)}"
+
+
+def _vendor(exc: ItnioApiError) -> str:
+    reason = f"“{exc.reason}”" if exc.reason else "no reason given"
+    return f"(ITNIO code {exc.code}: {reason})"
+
+
+# ---------------------------------------------------------------------------
+# Creating a group on ITNIO (POST /voice/sipAdd)
+# ---------------------------------------------------------------------------
+def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
+    """Ask ITNIO to create the group's phones. Returns the group with its new state.
+
+    created: ITNIO answered "0" (or -20 to a retry after an unknown outcome). failed: a business
+    code, explained in `last_error` beside ITNIO's reason; the group stays editable. Back to the
+    previous state when nothing reached ITNIO. unknown: no usable answer, see
+    UNKNOWN_EXPLANATION. Raises SipGroupError or PermissionDeniedError before sending anything.
+    """
+    if not actor.may_place_calls():
+        raise PermissionDeniedError(f"{actor.label} may not create SIP phones on ITNIO.")
+    with transaction.atomic():
+        sg = SipGroup.objects.select_for_update().select_related("app__account").get(pk=group.pk)
+        _check_can_create(sg)
+        previous_state, previous_error = sg.state, sg.last_error
+        try:
+            client = logged_client(sg.app.account, actor=actor, obj=sg)
+        except ItnioError as exc:  # e.g. a secret that cannot be decrypted
+            raise SipGroupError(str(exc)) from exc
+        now = timezone.now()
+        sg.state = SipGroup.State.UNKNOWN
+        sg.last_error = f"{IN_FLIGHT} (started {now.isoformat(timespec='seconds')})."
+        sg.create_started_at = now
+        sg.save(update_fields=["state", "last_error", "create_started_at"])
+    # Committed: the row says "in flight" before the request leaves.
+    try:
+        client.sip_add(
+            app_id=sg.app.app_id,
+            group_name=sg.group_name,
+            phone_name=sg.phone_name,
+            quantity=sg.quantity,
+            display_num=sg.display_num,
+        )
+    except (ItnioNotSentError, ItnioLimitError) as exc:
+        note = f"Not sent: {exc}. Nothing reached ITNIO; try again."
+        if previous_state == SipGroup.State.UNKNOWN:
+            note += f" {previous_error}"
+        return _set(sg, previous_state, note)
+    except ItnioApiError as exc:
+        if previous_state == SipGroup.State.UNKNOWN:
+            if exc.code == "-20":
+                return _created(sg, actor, f"{RETRY_CONFIRMED} {_vendor(exc)}")
+            return _set(sg, SipGroup.State.UNKNOWN, f"{sip_add_message(exc)} {STILL_UNKNOWN}")
+        return _set(sg, SipGroup.State.FAILED, sip_add_message(exc))
+    except ItnioError as exc:
+        return _set(sg, SipGroup.State.UNKNOWN, f"{exc}. {UNKNOWN_EXPLANATION}")
+    except BaseException:
+        _set(sg, SipGroup.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_EXPLANATION}")
+        raise
+    return _created(sg, actor, "")
+
+
+def _check_can_create(sg: SipGroup) -> None:
+    if sg.state == SipGroup.State.CREATED:
+        raise SipGroupError(f"SIP group {sg.group_name} is already created on ITNIO.")
+    if sg.app.kind != ItnioApp.Kind.VOICE:
+        raise SipGroupError(f"App {sg.app.app_id} is an AI voice app; SIP phones need a voice app.")
+    if not sg.app.active:
+        raise SipGroupError(f"App {sg.app.app_id} is inactive.")
+    stale = timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
+    if (
+        sg.state == SipGroup.State.UNKNOWN
+        and sg.last_error.startswith(IN_FLIGHT)
+        and sg.create_started_at
+        and timezone.now() - sg.create_started_at < stale
+    ):
+        raise SipGroupError(
+            f"A create request for SIP group {sg.group_name} is still in flight (started "
+            f"{sg.create_started_at:%H:%M:%S}); wait for its answer."
+        )
+
+
+def _created(sg: SipGroup, actor: Actor, note: str) -> SipGroup:
+    SipGroup.objects.filter(pk=sg.pk).update(
+        state=SipGroup.State.CREATED,
+        last_error=note,
+        created_by=actor.label[:150],
+        created_at=timezone.now(),
+    )
+    sg.refresh_from_db()
+    return sg
+
+
+def _set(sg: SipGroup, state: str, error: str) -> SipGroup:
+    SipGroup.objects.filter(pk=sg.pk).update(state=state, last_error=error)
+    sg.refresh_from_db()
+    return sg
+
+
+# ---------------------------------------------------------------------------
+# Calling from a phone (POST /voice/sendSip)
+# ---------------------------------------------------------------------------
+def sip_group_for_account(*, app: ItnioApp, account_name: str) -> SipGroup | None:
+    """The local group whose derived accounts include `account_name` ({phoneName}_{NNN})."""
+    phone_name, sep, number = account_name.rpartition("_")
+    if not sep or len(number) != ACCOUNT_NUMBER_DIGITS or not number.isdigit():
+        return None
+    group = SipGroup.objects.filter(app=app, phone_name=phone_name).first()
+    if group is None or not 1 <= int(number) <= group.quantity:
+        return None
+    return group
+
+
+def sip_phone_accounts(*, app: ItnioApp | None = None) -> list[tuple[SipGroup, list[str]]]:
+    """The derived phone accounts of every group created on ITNIO, per group."""
+    groups = SipGroup.objects.filter(state=SipGroup.State.CREATED).select_related("app")
+    if app is not None:
+        groups = groups.filter(app=app)
+    return [(g, g.accounts) for g in groups.order_by("app__app_id", "group_name")]
+
+
+def sip_call(
+    *,
+    app: ItnioApp,
+    account_name: str,
+    callee: str,
+    actor: Actor,
+    display_num: str | None = None,
+) -> Call:
+    """Place one call from a SIP phone account. Returns the Call in state submitted, rejected
+    or unknown, exactly like call_send_tts; the account is kept in Call.request."""
+    if not actor.may_place_calls():
+        raise PermissionDeniedError(f"{actor.label} may not place calls.")
+    if app.kind != ItnioApp.Kind.VOICE:
+        raise CallError(f"App {app.app_id} is an AI voice app; SIP phone calls need a voice app.")
+    if not app.active:
+        raise CallError(f"App {app.app_id} is inactive.")
+    group = sip_group_for_account(app=app, account_name=account_name)
+    arguments = {
+        "app_id": app.app_id,
+        "account": account_name,
+        "callee": callee,
+        "display_num": display_num or None,
+    }
+    call = Call(
+        app=app,
+        kind=Call.Kind.SIP,
+        state=Call.State.SENDING,
+        callee=callee,
+        display_num=display_num or "",
+        request={k: v for k, v in arguments.items() if v is not None and k != "app_id"},
+        created_by=actor.label[:150],
+        # Known from the local group; the record (recordSip) confirms or corrects them.
+        sip_group_name=group.group_name if group else "",
+        phone_name=group.phone_name if group else "",
+    )
+    client = logged_client(app.account, actor=actor, obj=call)
+    client.send_sip_body(**arguments)  # every documented limit, before anything is stored
+    call.save()  # committed: the intent exists before the request (autocommit, no atomic block)
+    try:
+        voice_id = client.send_sip(**arguments)
+    except ItnioNotSentError as exc:
+        _finish(call, Call.State.REJECTED, f"Not sent: {exc}. {NOT_SENT_HINT}")
+    except ItnioOutcomeUnknownError as exc:
+        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+    except (ItnioApiError, ItnioLimitError) as exc:
+        _finish(call, Call.State.REJECTED, str(exc))
+    except ItnioError as exc:
+        # Any other transport trouble after the request may have left: assume it may be placed.
+        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+    except BaseException:
+        _finish(call, Call.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_HINT}")
+        raise
+    else:
+        _attach_voice_id(call, voice_id)
+    call.refresh_from_db()
+    return call
+
+
+def _finish(call: Call, state: str, reason: str) -> None:
+    Call.objects.filter(pk=call.pk).update(state=state, state_reason=reason)
+
+
+# ---------------------------------------------------------------------------
+# Backfilling SIP records (POST /voice/recordSipQuery)
+# ---------------------------------------------------------------------------
+def sip_records_backfill(
+    *,
+    since: datetime,
+    actor: Actor,
+    until: datetime | None = None,
+    group_name: str | None = None,
+    phone_name: str | None = None,
+    account: ItnioAccount | None = None,
+) -> SyncResult:
+    """Fetch every SIP-phone record between since and until through recordSipQuery (≤ 31-day
+    windows, last two months only, pages of 100; itnio-api.md §3.8), optionally only one group
+    or phone name (exact match), creating the SIP calls the portal did not know and resolving
+    unknown sends that turn out to have been placed."""
+    now = timezone.now()
+    until = min(until or now, now)
+    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
+    since = max(since, floor)
+    result = SyncResult()
+    if since >= until:
+        return result
+    accounts = [account] if account else list(ItnioAccount.objects.all())
+    for acct in accounts:
+        default_app = acct.apps.filter(kind=ItnioApp.Kind.VOICE).order_by("-active", "id").first()
+        if default_app is None:
+            continue
+        client = logged_client(acct, actor=actor, obj=acct)
+        start = since
+        while start < until:
+            end = min(start + timedelta(days=QUERY_WINDOW_DAYS), until)
+            _backfill_window(client, acct, default_app, start, end, group_name, phone_name, result)
+            start = end
+    return result
+
+
+def _backfill_window(
+    client: Any,
+    account: ItnioAccount,
+    default_app: ItnioApp,
+    start: datetime,
+    end: datetime,
+    group_name: str | None,
+    phone_name: str | None,
+    result: SyncResult,
+) -> None:
+    page = 1
+    while True:
+        batch = client.record_sip_query(
+            start=start,
+            end=end,
+            current=page,
+            size=100,
+            sip_group_name=group_name,
+            phone_name=phone_name,
+        )
+        for record in batch.records:
+            result.checked += 1
+            if _resolve_unknown_sip(record):
+                result.resolved_unknown += 1
+            _call, created = call_upsert_record(
+                app=_app_for_record(account, default_app, record),
+                record=record,
+                source="recordSipQuery",
+                kind=Call.Kind.SIP,
+            )
+            result.created += int(created)
+            result.updated += int(not created)
+        if page >= batch.pages or not batch.records:
+            break
+        page += 1
+
+
+def _app_for_record(account: ItnioAccount, default_app: ItnioApp, record: VoiceRecord) -> ItnioApp:
+    """recordSipQuery is account-wide and names no app: the app of the local group with the
+    record's group name, else the account's first voice app."""
+    if record.sip_group_name:
+        group = (
+            SipGroup.objects.filter(app__account=account, group_name=record.sip_group_name)
+            .select_related("app")
+            .first()
+        )
+        if group is not None:
+            return group.app
+    return default_app
+
+
+def _resolve_unknown_sip(record: VoiceRecord) -> bool:
+    """An UNKNOWN SIP call to this callee (from this phone name, when both are known), sent
+    within minutes of the record's submission, was placed after all: give it the voiceId."""
+    if not record.submit_time or Call.objects.filter(voice_id=record.voice_id).exists():
+        return False
+    window = timedelta(minutes=settings.ITNIO_UNKNOWN_MATCH_MINUTES)
+    with transaction.atomic():
+        candidates = Call.objects.select_for_update().filter(
+            state=Call.State.UNKNOWN,
+            voice_id__isnull=True,
+            kind=Call.Kind.SIP,
+            callee=record.callee,
+            created_at__gte=record.submit_time - window,
+            created_at__lte=record.submit_time + window,
+        )
+        if record.phone_name:
+            candidates = candidates.filter(phone_name__in=("", record.phone_name))
+        candidate = candidates.order_by("created_at").first()
+        if candidate is None:
+            return False
+        candidate.voice_id = record.voice_id
+        candidate.state = Call.State.SUBMITTED
+        candidate.state_reason = "Resolved: ITNIO's SIP records show this call was placed."
+        candidate.save(update_fields=["voice_id", "state", "state_reason"])
+    return True
