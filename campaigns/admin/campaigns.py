@@ -186,7 +186,8 @@ class CampaignAdmin(PortalModelAdmin):
                 "When",
                 {
                     "fields": ["scheduled_start", "window_start", "window_end", "window_tz"],
-                    "description": "No calling window means any time of day. The window is checked between batches.",
+                    "description": "No calling window means any time of day. "
+                    "The window is checked between batches.",
                 },
             ),
         ]
@@ -281,7 +282,7 @@ class CampaignAdmin(PortalModelAdmin):
         return JsonResponse(data)
 
     def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Convention 4 (design.md): the first request shows the plan, a POST with post=yes launches."""
+        """Convention 4 (design.md): the first request shows the plan; post=yes launches."""
         if not self.has_place_calls_permission(request):
             raise PermissionDenied
         campaign = get_object_or_404(
@@ -329,7 +330,8 @@ class CampaignAdmin(PortalModelAdmin):
                 report = campaign_reconcile(campaign=campaign, actor=actor)
                 self.message_user(
                     request,
-                    f"{campaign.name}: reconciliation resolved {report.resolved} unknown callee(s); "
+                    f"{campaign.name}: reconciliation resolved {report.resolved} "
+                    "unknown callee(s); "
                     f"{report.still_unknown} are still unknown.",
                     messages.SUCCESS if not report.still_unknown else messages.WARNING,
                 )

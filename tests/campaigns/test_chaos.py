@@ -204,7 +204,8 @@ def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
     sandbox_voice_ids = {call.callee: vid for vid, call in sandbox_state.calls.items()}
     assert all(voice_ids[n] == sandbox_voice_ids[n] for n in unknown_accepted)
     print(
-        f"\nchaos: {CALLEES} callees, {len(sandbox_state.requests_for('/voice/sendGroup'))} sendGroup requests, "
+        f"\nchaos: {CALLEES} callees, "
+        f"{len(sandbox_state.requests_for('/voice/sendGroup'))} sendGroup requests, "
         f"kills={kills}, unknown={len(unknown)} (accepted {len(unknown_accepted)}), "
         f"resolved={report.resolved}, elapsed={elapsed:.1f}s"
     )

@@ -23,7 +23,7 @@ from campaigns.services.campaigns import (
 )
 from tests.campaigns.conftest import add_callees
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("test")
 
 
@@ -140,21 +140,22 @@ def test_balance_or_auth_errors_pause_with_the_reason(campaign, sandbox_state, c
     assert max(sandbox_state.accepted_callees().values()) == 1
 
 
-def test_pause_between_batches(campaign, sandbox_state, settings, monkeypatch):
-    from campaigns.services import campaigns as service
+def test_pause_between_batches(campaign, sandbox_state, settings):
+    from django.db import connection
 
     settings.ITNIO_DISPATCH_CONCURRENCY = 1
-    record_success = service._record_success
 
-    def record_then_pause(*args, **kwargs):
-        record_success(*args, **kwargs)
-        # An operator presses Pause while the first batch is being answered.
+    def operator_presses_pause(record):
+        # While ITNIO holds the first request, an operator pauses the campaign.
         Campaign.objects.filter(pk=campaign.pk).update(state="paused")
+        connection.close()
 
-    monkeypatch.setattr(service, "_record_success", record_then_pause)
+    sandbox_state.on_send_held = operator_presses_pause
     campaign_launch_now(campaign)
     assert len(sandbox_state.requests_for("/voice/sendGroup")) == 1
     assert list(states(campaign).values()).count("submitted") == 10
+    campaign.refresh_from_db()
+    assert campaign.state == "paused"
 
 
 def test_calling_window_including_midnight_crossing(campaign):

@@ -30,7 +30,8 @@ class Command(PortalCommand):
         self.stdout.write(f"progress: {progress.percent:.1f}%")
         if progress.eta:
             self.stdout.write(
-                f"estimated finish: {progress.eta:%Y-%m-%d %H:%M:%S %Z} ({progress.rate_per_minute}/min)"
+                f"estimated finish: {progress.eta:%Y-%m-%d %H:%M:%S %Z} "
+                f"({progress.rate_per_minute}/min)"
             )
         batches = " ".join(f"{state}={n}" for state, n in sorted(progress.batches.items()))
         self.stdout.write(f"batches: {batches or 'none yet'}")

@@ -1,0 +1,207 @@
+"""Dispatch throughput: our campaign dispatcher against a bare 4-thread pool.
+
+100,000 callees are dispatched to the ITNIO sandbox (a separate process, 50 ms added latency
+per request) by `campaign_dispatch` (ITNIO_DISPATCH_CONCURRENCY=4, 200 numbers per request:
+500 sendGroup requests, each committed before and after, every call stored). The baseline, in
+the same run, posts the very same 500 request bodies to the same sandbox from a bare
+ThreadPoolExecutor(4) with requests, doing nothing else. Target: ours ≤ 1.5× the bare pool.
+
+    python bench/dispatch.py [--callees 100000] [--latency-ms 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, setup_django
+
+KEY, SECRET, APP = "benchKey", "benchSecret", "BENCHAPP"
+TARGET = 1.5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "itnio_portal.itnio.sandbox",
+            "--port",
+            str(port),
+            "--account",
+            f"{KEY}:{SECRET}",
+            "--app",
+            f"{KEY}:{APP}",
+            "--balance",
+            "1000000000",
+            "--latency-ms",
+            str(latency_ms),
+            "--life-scale",
+            "100000",
+            "--push-interval",
+            "3600",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the sandbox did not start")
+
+
+def bare_pool(url: str, bodies: list[dict], threads: int) -> float:
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=threads, pool_maxsize=threads)
+    session.mount("http://", adapter)
+
+    def post(body: dict) -> None:
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json;charset=UTF-8",
+            "Api-Key": KEY,
+            "Timestamp": ts,
+            "Sign": hashlib.md5((KEY + SECRET + ts).encode()).hexdigest(),
+        }
+        data = json.dumps(body, separators=(",", ":")).encode()
+        response = session.post(url + "/voice/sendGroup", data=data, headers=headers, timeout=30)
+        assert response.json()["status"] == "0", response.text
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(post, bodies))
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--callees", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    db_url = setup_django("itnio_bench_dispatch")
+    from django.conf import settings
+    from django.db import connection
+
+    settings.ITNIO_DISPATCH_CONCURRENCY = args.concurrency
+    settings.ITNIO_SEND_GROUP_MAX = 200
+    from campaigns.models import (
+        ApiRequestLog,
+        Call,
+        Callee,
+        Campaign,
+        ItnioAccount,
+        ItnioApp,
+        VoiceFile,
+    )
+    from campaigns.services.campaigns import campaign_dispatch
+    from campaigns.services.itnio import itnio_client_for
+
+    sandbox, url = start_sandbox(args.latency_ms)
+    try:
+        # A clean slate each run.
+        Callee.objects.all().delete()
+        Call.objects.all().delete()
+        Campaign.objects.all().delete()
+        VoiceFile.objects.all().delete()
+        ApiRequestLog.objects.all().delete()
+        ItnioApp.objects.all().delete()
+        ItnioAccount.objects.all().delete()
+        account = ItnioAccount.objects.create(
+            name="bench", api_key=KEY, api_secret=SECRET, base_url=url
+        )
+        app = ItnioApp.objects.create(account=account, app_id=APP)
+        wav = (ROOT / "tests" / "data" / "beep.wav").read_bytes()
+        file_id = itnio_client_for(account).file_upload(file_name="bench.wav", content=wav)
+        voice_file = VoiceFile.objects.create(
+            app=app,
+            file_name="bench.wav",
+            audio="voice/bench.wav",
+            state="uploaded",
+            remote_file_id=file_id,
+        )
+        campaign = Campaign.objects.create(
+            name="bench", app=app, voice_file=voice_file, state="running", called_info="bench"
+        )
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                "COPY campaigns_callee (campaign_id, number, state, voice_id, reason) FROM STDIN"
+            ) as copy,
+        ):
+            for i in range(args.callees):
+                copy.write_row((campaign.pk, str(620000000001 + i), "pending", "", ""))
+        print(
+            f"database: {db_url.rsplit('@', 1)[-1]}  sandbox latency: {args.latency_ms:.0f} ms  "
+            f"callees: {args.callees:,}  concurrency: {args.concurrency}"
+        )
+
+        started = time.perf_counter()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            report = profiler.runcall(campaign_dispatch, campaign.pk)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        else:
+            report = campaign_dispatch(campaign.pk)
+        ours = time.perf_counter() - started
+        requests_sent = report.batches_sent
+        assert report.accepted + report.rejected == args.callees and not report.unknown, report
+        campaign.refresh_from_db()
+        assert campaign.state == "completed", campaign.state
+
+        import urllib.request
+
+        with urllib.request.urlopen(url + "/_sandbox/requests?path=/voice/sendGroup") as response:
+            recorded = json.load(response)
+        records = recorded["requests"] if isinstance(recorded, dict) else recorded
+        bodies = [r["body"] for r in records]
+        assert len(bodies) == requests_sent, (len(bodies), requests_sent)
+        bare = bare_pool(url, bodies, args.concurrency)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+    ratio = ours / bare
+    print(f"requests: {requests_sent}  ({settings.ITNIO_SEND_GROUP_MAX} numbers each)")
+    print(
+        f"ours (campaign_dispatch, every state committed):  {ours:7.2f} s  "
+        f"{args.callees / ours:9,.0f} callees/s"
+    )
+    print(f"bare ThreadPoolExecutor({args.concurrency}) + requests, same bodies: {bare:7.2f} s")
+    print(
+        f"ratio ours / bare: {ratio:.2f}  (target <= {TARGET})  "
+        f"{'OK' if ratio <= TARGET else 'MISSED'}"
+    )
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
