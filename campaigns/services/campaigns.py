@@ -747,7 +747,8 @@ def campaign_dispatch(campaign_id: int) -> DispatchReport:
     claimer = _Claimer(campaign)
     control = _Control(may_send=_may_send(campaign))
     concurrency = max(1, settings.ITNIO_DISPATCH_CONCURRENCY)
-    answers: queue.Queue[Any] = queue.Queue(maxsize=concurrency * 2)
+    # Bounded: answers not yet written are what a crash turns into UNKNOWN.
+    answers: queue.Queue[Any] = queue.Queue(maxsize=concurrency)
     senders = [
         threading.Thread(
             target=_sender,
