@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaigns.models import Callee, Campaign
 from campaigns.services.actors import Actor
@@ -23,9 +20,9 @@ from campaigns.services.campaigns import campaign_reconcile
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.campaigns.conftest import add_callees
 from tests.conftest import API_KEY, VOICE_APP_ID
+from tests.procs import manage, portal_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 CALLEES = 3000
 BATCH = 50
 KILL_WHILE_HELD = {4, 17, 31}
@@ -33,46 +30,19 @@ KILL_AFTER_ANSWER = {9, 24, 38}
 DEADLINE_S = 170
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def portal_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="itnio_portal.settings.base",
-        DATABASE_URL=database_url(),
-        TASKS_BACKEND="database",
+def chaos_env() -> dict[str, str]:
+    return portal_env(
         ITNIO_SEND_GROUP_MAX=str(BATCH),
         ITNIO_DISPATCH_CONCURRENCY="4",
         ITNIO_READ_TIMEOUT="3",
         DISPATCH_LEASE_SECONDS="2",
         DISPATCH_STALE_BATCH_SECONDS="3",
         DISPATCH_PAUSE_AFTER_NOT_SENT="1000",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def manage(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=portal_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **kwargs,
     )
 
 
 def run(*args: str) -> str:
-    proc = manage(*args)
+    proc = manage(*args, env=chaos_env())
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     return out
@@ -140,7 +110,14 @@ def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
         if campaign.state != Campaign.State.RUNNING:
             break
         proc = manage(
-            "db_worker", "--batch", "--no-reload", "--queue-name", "*", "--no-startup-delay"
+            "db_worker",
+            "--batch",
+            "--no-reload",
+            "--queue-name",
+            "*",
+            "--no-startup-delay",
+            env=chaos_env(),
+            capture=False,
         )
         worker["proc"] = proc
         try:
