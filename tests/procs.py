@@ -34,12 +34,14 @@ def portal_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def manage(*args: str, env: dict[str, str] | None = None, capture: bool = True) -> subprocess.Popen:
+    """Start `manage.py ARGS`. Long-running ones (workers) pass capture=False: an undrained
+    pipe would block them once its buffer fills."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env or portal_env(),
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         text=True,
     )
