@@ -210,6 +210,18 @@ class CampaignAdmin(PortalModelAdmin):
             )
         return sets
 
+    def has_change_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        # A finished campaign is a record: nothing is left to change.
+        if obj is not None and obj.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        # Only a draft that never sent anything may go; the rest stays on the books.
+        if obj is not None and (obj.state != Campaign.State.DRAFT or obj.batches.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user.get_username()

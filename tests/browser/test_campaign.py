@@ -1,0 +1,99 @@
+"""A campaign in the browser: read the plan, launch, watch the progress bar reach 100 %,
+while a real task worker (db_worker) sends the batches to the sandbox."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+
+from campaigns.models import Callee, Campaign, VoiceFile
+from campaigns.services.actors import Actor
+from campaigns.services.voice_files import voice_file_upload
+from itnio_portal.itnio.sandbox import SandboxServer
+from tests.audio import wav_bytes
+from tests.conftest import API_KEY, VOICE_APP_ID
+from tests.procs import manage, portal_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def slow_sandbox(sandbox_state, account):
+    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
+    sandbox_state.faults.latency_by_path["/voice/sendGroup"] = 0.4
+    server = SandboxServer(sandbox_state, push_interval=None).start()
+    account.base_url = server.base_url
+    account.save()
+    yield server
+    server.stop()
+
+
+def test_operator_launches_a_campaign_and_watches_it_finish(
+    live_server, page, screenshot, slow_sandbox, sandbox_state, voice_app, settings
+):
+    # Production-like: launch enqueues on the database backend, a worker process sends.
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_db.DatabaseBackend",
+            "QUEUES": ["default", "dispatch", "sync"],
+        }
+    }
+    vf = VoiceFile(app=voice_app, file_name="spring.wav", size=16044, content_type="audio/wav")
+    vf.audio.save("spring.wav", io.BytesIO(wav_bytes()), save=True)
+    voice_file_upload(voice_file=vf, actor=Actor.system("test"))
+    campaign = Campaign.objects.create(
+        name="Spring promo", app=voice_app, voice_file=vf, called_info="spring"
+    )
+    Callee.objects.bulk_create(
+        Callee(campaign=campaign, number=str(919800000001 + i)) for i in range(600)
+    )
+    User.objects.create_superuser("ops", "ops@example.com", "pw")
+    worker = manage(
+        "db_worker",
+        "--no-reload",
+        "--queue-name",
+        "*",
+        "--no-startup-delay",
+        "--interval",
+        "0.2",
+        env=portal_env(ITNIO_SEND_GROUP_MAX="50", ITNIO_DISPATCH_CONCURRENCY="1"),
+        capture=False,
+    )
+    try:
+        page.goto(
+            f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/"
+        )
+        page.fill("#id_username", "ops")
+        page.fill("#id_password", "pw")
+        page.click("input[type=submit]")
+        assert page.locator("#count-pending").inner_text() == "600"
+        page.click("#launch-campaign")
+        plan = page.locator("#launch-plan").inner_text()
+        assert "600 pending" in plan and "spring.wav" in plan and VOICE_APP_ID in plan
+        screenshot("launch-plan")
+        page.click("#confirm-launch")
+        assert "Running" in page.locator(".messagelist").inner_text()
+        # The bar moves while the worker sends; the page polls the progress endpoint.
+        page.wait_for_function(
+            "() => { const p = parseFloat(document.getElementById('progress-label').textContent);"
+            " return p > 0 && p < 100; }",
+            timeout=30_000,
+        )
+        screenshot("progress-running")
+        page.wait_for_function(
+            "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
+            timeout=60_000,
+        )
+        screenshot("progress-done")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    campaign.refresh_from_db()
+    page.reload()
+    assert campaign.state == "completed"
+    assert page.locator("#count-submitted").inner_text() == "600"
+    assert "Completed" in page.locator("#content-main").inner_text()
+    assert max(sandbox_state.accepted_callees().values()) == 1
+    screenshot("completed")
