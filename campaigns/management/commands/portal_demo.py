@@ -80,15 +80,22 @@ class Command(PortalCommand):
                 "--life-scale",
                 "0.2",
             ],
+            # Two workers: a long campaign dispatch must not hold up record syncs and ticks.
+            "dispatch worker": [
+                *manage,
+                "db_worker",
+                "--no-reload",
+                "--queue-name",
+                "dispatch",
+                "--no-startup-delay",
+            ],
             "worker": [
                 *manage,
                 "db_worker",
                 "--no-reload",
                 "--queue-name",
-                "*",
+                "default,sync",
                 "--no-startup-delay",
-                "-v",
-                "1",
             ],
             "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
             "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -106,6 +113,8 @@ class Command(PortalCommand):
             for name, argv in commands.items():
                 procs[name] = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)  # noqa: S603
             self._wait_until_up(port)
+            self._wait_until_up(sandbox_port)
+            self._seed_campaign()
             self.stdout.write(
                 self.style.SUCCESS(
                     "\n"
@@ -149,6 +158,57 @@ class Command(PortalCommand):
             if not app.label:
                 app.label = "Demo voice" if app.kind == ItnioApp.Kind.VOICE else "Demo AI voice"
                 app.save(update_fields=["label"])
+
+    def _seed_campaign(self) -> None:
+        """A demo voice file on the sandbox and a draft campaign of 1,000 callees to launch."""
+        import io
+        import math
+        import struct
+        import wave
+
+        from campaigns.models import Callee, Campaign, ItnioApp, VoiceFile
+        from campaigns.services.actors import Actor
+        from campaigns.services.voice_files import voice_file_upload
+
+        app = ItnioApp.objects.get(app_id=DEMO_VOICE_APP)
+        voice_file = VoiceFile.objects.filter(
+            account_id=app.account_id, file_name="welcome.wav"
+        ).first()
+        if voice_file is None:
+            buffer = io.BytesIO()
+            with wave.open(buffer, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(8000)
+                w.writeframes(
+                    b"".join(
+                        struct.pack("<h", int(6000 * math.sin(2 * math.pi * 523 * i / 8000)))
+                        for i in range(12000)
+                    )
+                )
+            voice_file = VoiceFile(
+                app=app, file_name="welcome.wav", size=buffer.tell(), content_type="audio/wav"
+            )
+            voice_file.audio.save("welcome.wav", buffer, save=True)
+        if voice_file.state != VoiceFile.State.UPLOADED:
+            try:
+                voice_file_upload(voice_file=voice_file, actor=Actor.system("demo"))
+            except Exception as exc:  # the demo still starts; the page says what happened
+                self.stderr.write(f"Could not upload the demo voice file: {exc}")
+                return
+        campaign, created = Campaign.objects.get_or_create(
+            name="Demo campaign",
+            defaults={
+                "app": app,
+                "voice_file": voice_file,
+                "called_info": "demo",
+                "created_by": "demo",
+            },
+        )
+        if created:
+            Callee.objects.bulk_create(
+                Callee(campaign=campaign, number=str(628120000001 + i)) for i in range(1000)
+            )
 
     def _wait_until_up(self, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
