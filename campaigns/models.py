@@ -498,7 +498,10 @@ class Callee(models.Model):
         REJECTED = "rejected", "Rejected"
         UNKNOWN = "unknown", "Unknown (send outcome not known)"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="callees")
+    # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="callees", db_index=False
+    )
     number = models.CharField("number", max_length=15)
     state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
     row_number = models.PositiveIntegerField("row in file", null=True, blank=True)
@@ -522,7 +525,6 @@ class Callee(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),
-            models.Index(fields=["batch"], name="callee_batch"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,107 @@
+"""manage.py import_callees CAMPAIGN FILE [--dry-run]: import a callee list, confirmed at once.
+
+Prints `imported=N rejected=N duplicates=N`. Exit 0 when a row was imported (or would be, with
+--dry-run), 1 when none was, 2 when the file (or the campaign) cannot be used.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from campaigns.management.base import PortalCommand, data_error, usage_error
+from campaigns.models import Campaign
+from campaigns.services.actors import Actor
+from campaigns.services.imports import (
+    ImportCounts,
+    ImportFileError,
+    ImportStateError,
+    import_now,
+)
+
+
+class Command(PortalCommand):
+    help = (
+        "Import callees from a CSV/TSV/TXT or XLSX file into a campaign: invalid and duplicate "
+        "rows are skipped with their reason; the rest become pending at once."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("campaign", help="campaign ID or name")
+        parser.add_argument("file", help="the callee file (.csv, .tsv, .txt or .xlsx)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="read and check the file; write nothing"
+        )
+        parser.add_argument(
+            "--rejected",
+            metavar="CSV",
+            help="also write the rejected and duplicate rows (row, value, reason) to this file",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        campaign = self._campaign(options["campaign"])
+        path = Path(options["file"])
+        if not path.is_file():
+            raise usage_error(f"{path}: no such file")
+        verbosity = options["verbosity"]
+        actor = Actor(label=f"os:{getpass.getuser()}")
+        out = None
+        try:
+            if options["rejected"]:
+                out = open(options["rejected"], "w", encoding="utf-8-sig", newline="")
+            counts, callee_import = import_now(
+                campaign=campaign,
+                source=path,
+                name=path.name,
+                actor=actor,
+                dry_run=options["dry_run"],
+                rejected_csv=out,
+                progress=self._progress if verbosity >= 2 else None,
+            )
+        except ImportFileError as exc:
+            raise usage_error(f"{path}: {exc}") from exc
+        except ImportStateError as exc:
+            raise usage_error(str(exc)) from exc
+        except OSError as exc:
+            raise usage_error(f"{options['rejected']}: {exc.strerror}") from exc
+        finally:
+            if out is not None:
+                out.close()
+        self._report(counts, verbosity)
+        self.stdout.write(counts.summary())
+        if options["dry_run"]:
+            self.stderr.write("Dry run: nothing was written.")
+        elif callee_import is not None and verbosity >= 1 and counts.skipped:
+            self.stderr.write(
+                f"Import #{callee_import.pk}: the skipped rows with their reasons are in the "
+                "admin (Callee imports) and its rejected-rows CSV."
+            )
+        if not counts.imported:
+            raise data_error("No row was imported." if not options["dry_run"] else "No valid row.")
+
+    def _campaign(self, value: str) -> Campaign:
+        campaign = None
+        if value.isdigit():
+            campaign = Campaign.objects.filter(pk=int(value)).first()
+        if campaign is None:
+            campaign = Campaign.objects.filter(name=value).first()
+        if campaign is None:
+            raise usage_error(f"No campaign with ID or name {value!r}.")
+        return campaign
+
+    def _progress(self, counts: ImportCounts) -> None:
+        percent = counts.bytes_read * 100 // counts.total_bytes if counts.total_bytes else 0
+        self.stderr.write(f"{percent:3d} % {counts.summary()}", ending="\r")
+
+    def _report(self, counts: ImportCounts, verbosity: int) -> None:
+        if verbosity < 1 or not counts.sample:
+            return
+        shown = counts.sample if verbosity >= 2 else counts.sample[:10]
+        for row in shown:
+            self.stderr.write(f"row {row.row}: {row.value!r}: {row.reason}")
+        more = counts.skipped - len(shown)
+        if more > 0:
+            self.stderr.write(f"… and {more} more skipped rows (see --rejected CSV).")
+        sys.stderr.flush()
