@@ -167,11 +167,15 @@ def test_itnio_check_command(account, sandbox, capsys):
     assert exc.value.returncode == 2
 
 
-def test_sync_records_now_runs_the_scheduler_task(client, viewer, voice_app, sandbox, sandbox_state):
+def test_sync_records_now_runs_the_scheduler_task(
+    client, viewer, voice_app, sandbox, sandbox_state
+):
     from campaigns.services.actors import Actor
     from campaigns.services.calls import call_send_tts
 
-    call = call_send_tts(app=voice_app, callee="919876543210", language="EN", text="hi", actor=Actor.system("t"))
+    call = call_send_tts(
+        app=voice_app, callee="919876543210", language="EN", text="hi", actor=Actor.system("t")
+    )
     client.force_login(viewer)
     assert 'id="sync-records"' in client.get("/admin/campaigns/call/").content.decode()
     response = client.post("/admin/campaigns/call/sync/", follow=True)
