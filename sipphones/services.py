@@ -18,11 +18,9 @@ from django.utils import timezone
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.calls import (
-    NOT_SENT_HINT,
-    UNKNOWN_HINT,
     CallError,
     SyncResult,
-    _attach_voice_id,
+    call_send_single,
     call_upsert_record,
 )
 from campaigns.services.request_log import logged_client
@@ -31,7 +29,6 @@ from itnio_portal.itnio import (
     ItnioError,
     ItnioLimitError,
     ItnioNotSentError,
-    ItnioOutcomeUnknownError,
     VoiceRecord,
 )
 from sipphones.models import ACCOUNT_NUMBER_DIGITS, SipGroup
@@ -241,29 +238,7 @@ def sip_call(
     )
     client = logged_client(app.account, actor=actor, obj=call)
     client.send_sip_body(**arguments)  # every documented limit, before anything is stored
-    call.save()  # committed: the intent exists before the request (autocommit, no atomic block)
-    try:
-        voice_id = client.send_sip(**arguments)
-    except ItnioNotSentError as exc:
-        _finish(call, Call.State.REJECTED, f"Not sent: {exc}. {NOT_SENT_HINT}")
-    except ItnioOutcomeUnknownError as exc:
-        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
-    except (ItnioApiError, ItnioLimitError) as exc:
-        _finish(call, Call.State.REJECTED, str(exc))
-    except ItnioError as exc:
-        # Any other transport trouble after the request may have left: assume it may be placed.
-        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
-    except BaseException:
-        _finish(call, Call.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_HINT}")
-        raise
-    else:
-        _attach_voice_id(call, voice_id)
-    call.refresh_from_db()
-    return call
-
-
-def _finish(call: Call, state: str, reason: str) -> None:
-    Call.objects.filter(pk=call.pk).update(state=state, state_reason=reason)
+    return call_send_single(call, lambda: client.send_sip(**arguments))
 
 
 # ---------------------------------------------------------------------------

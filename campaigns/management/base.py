@@ -6,10 +6,13 @@ Exit 0 on success, 1 on an ITNIO or data error (message on stderr), 2 on a usage
 from __future__ import annotations
 
 import getpass
+from datetime import datetime, time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from itnio_portal.itnio.errors import ItnioError
 
@@ -59,3 +62,21 @@ class PortalCommand(BaseCommand):
             return super().execute(*args, **options)
         except ItnioError as exc:
             raise data_error(str(exc)) from exc
+
+
+def parse_moment(value: str, option: str, *, end_of_day: bool = False) -> datetime:
+    """A command-line date or date-time, aware. A plain date means the whole day: parse_datetime
+    would read "2024-01-31" as midnight (Python 3.11), making --until stop at its start.
+    Impossible dates ("2024-02-30") are usage errors."""
+    try:
+        day = parse_date(value)
+        parsed = None if day is not None else parse_datetime(value)
+    except ValueError:
+        day = parsed = None
+    if day is not None:
+        parsed = datetime.combine(day, time.max if end_of_day else time.min)
+    if parsed is None:
+        raise usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD) or date-time")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed

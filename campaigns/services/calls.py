@@ -8,6 +8,7 @@ SENDING row that the stale-send sweep turns into UNKNOWN: it is never resent aut
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,9 +125,15 @@ def call_send_tts(
     )
     client = logged_client(app.account, actor=actor, obj=call)
     client.send_code_body(**arguments)  # every documented limit, before anything is stored
+    return call_send_single(call, lambda: client.send_code(**arguments))
+
+
+def call_send_single(call: Call, send: Callable[[], str]) -> Call:
+    """The money rule for one-number sends (sendCode, sendSip): commit the unsaved `call` as
+    SENDING, run `send` (the request, returning the voiceId), then write what came of it."""
     call.save()  # committed: the intent exists before the request (autocommit, no atomic block)
     try:
-        voice_id = client.send_code(**arguments)
+        voice_id = send()
     except ItnioNotSentError as exc:
         _finish(call, Call.State.REJECTED, f"Not sent: {exc}. {NOT_SENT_HINT}")
     except ItnioOutcomeUnknownError as exc:

@@ -1,29 +1,9 @@
 """manage.py cancel_campaign NAME: cancel a campaign."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from campaigns.management.base import PortalCommand, data_error
-from campaigns.management.campaign_commands import get_campaign
-from campaigns.services.actors import Actor
-from campaigns.services.campaigns import CampaignError, campaign_cancel
+from campaigns.management.campaign_commands import SteerCommand
+from campaigns.services.campaigns import campaign_cancel
 
 
-class Command(PortalCommand):
+class Command(SteerCommand):
     help = "Cancel a campaign."
-    spends_money = True
-
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("name")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        user, label = self.acting(options)
-        campaign = get_campaign(options["name"])
-        try:
-            campaign = campaign_cancel(campaign=campaign, actor=Actor(label=label, user=user))
-        except CampaignError as exc:
-            raise data_error(str(exc)) from exc
-        self.stdout.write(
-            f"{campaign.name}: {campaign.get_state_display()} ({campaign.state_reason})."
-        )
+    steer = staticmethod(campaign_cancel)

@@ -1,29 +1,9 @@
 """manage.py resume_campaign NAME: resume a campaign."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from campaigns.management.base import PortalCommand, data_error
-from campaigns.management.campaign_commands import get_campaign
-from campaigns.services.actors import Actor
-from campaigns.services.campaigns import CampaignError, campaign_resume
+from campaigns.management.campaign_commands import SteerCommand
+from campaigns.services.campaigns import campaign_resume
 
 
-class Command(PortalCommand):
+class Command(SteerCommand):
     help = "Resume a campaign."
-    spends_money = True
-
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("name")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        user, label = self.acting(options)
-        campaign = get_campaign(options["name"])
-        try:
-            campaign = campaign_resume(campaign=campaign, actor=Actor(label=label, user=user))
-        except CampaignError as exc:
-            raise data_error(str(exc)) from exc
-        self.stdout.write(
-            f"{campaign.name}: {campaign.get_state_display()} ({campaign.state_reason})."
-        )
+    steer = staticmethod(campaign_resume)
