@@ -1,5 +1,7 @@
 """Settings for every environment: each value from the environment, with a safe local default."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ImproperlyConfigured
 
 from itnio_portal.env import BASE_DIR, env
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "import_export",
+    "axes",
     "campaigns",
     "sipphones",
 ]
@@ -56,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "itnio_portal.urls"
@@ -112,6 +117,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from
+# one address, that pair is locked out for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Behind a reverse proxy, the client address comes from X-Forwarded-For.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+    else ["REMOTE_ADDR"]
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
 USE_I18N = True
