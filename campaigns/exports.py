@@ -101,8 +101,18 @@ def _rows(queryset: QuerySet[Call]) -> Iterator[list[Any]]:
     resource = CallResource()
     export_fields = resource.get_export_fields()
     yield [neutralise(f.column_name) for f in export_fields]
+    # Native values, not the widgets' text: money stays exact and unpadded ("0.3", not
+    # "0.300000"), times keep their UTC offset, counts stay numbers in XLSX.
+    dehydrated = {
+        f.column_name for f in export_fields if hasattr(resource, f"dehydrate_{f.column_name}")
+    }
     for call in queryset.select_related("app").iterator(chunk_size=EXPORT_CHUNK):
-        yield [_cell(resource.export_field(f, call)) for f in export_fields]
+        yield [
+            _cell(
+                resource.export_field(f, call) if f.column_name in dehydrated else f.get_value(call)
+            )
+            for f in export_fields
+        ]
 
 
 class _Echo:

@@ -361,3 +361,37 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(db, voice_app):
     response = Client().get(CSV_URL)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_export_values_are_native_exact_and_keep_their_offset(client, voice_app):
+    """Money as sent (no padding), times in ISO 8601 with their offset, numbers as numbers."""
+    import io
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from django.contrib.auth.models import User
+    from openpyxl import load_workbook
+
+    from campaigns.models import Call
+
+    Call.objects.create(
+        app=voice_app,
+        kind="group",
+        state="final",
+        callee="919800000001",
+        voice_id="NATIVE1",
+        cost=Decimal("0.3"),
+        rate=Decimal("1.2"),
+        call_duration=37,
+        hangup_time=datetime(2026, 1, 18, 6, 42, 55, tzinfo=UTC),
+    )
+    client.force_login(User.objects.create_superuser("x", "x@example.com", "pw"))
+    text = b"".join(client.get("/admin/campaigns/call/export/csv/").streaming_content).decode()
+    header, row = text.lstrip("\ufeff").splitlines()[:2]
+    values = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (values["cost"], values["rate"]) == ("0.3", "1.2")
+    assert values["hangup_time"] == "2026-01-18T06:42:55+00:00"
+    raw = b"".join(client.get("/admin/campaigns/call/export/xlsx/").streaming_content)
+    sheet = load_workbook(io.BytesIO(raw)).active
+    cells = dict(zip([c.value for c in sheet[1]], [c.value for c in sheet[2]], strict=True))
+    assert cells["call_duration"] == 37 and cells["cost"] == "0.3"
