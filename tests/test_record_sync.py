@@ -455,3 +455,16 @@ def test_sync_records_usage_errors_exit_2(db, args):
     with pytest.raises(CommandError) as caught:
         call_command("sync_records", *args, stdout=StringIO())
     assert caught.value.returncode == 2
+
+
+def test_a_call_itnio_keeps_refusing_goes_to_the_back_of_the_queue(itnio, sandbox_state, voice_app):
+    stuck = send_tts(voice_app, "919876543211")
+    other = send_tts(voice_app, "919876543212")
+    Call.objects.filter(pk=other.pk).update(synced_at=timezone.now())
+    sandbox_state.business_code_next("/voice/recordGroup", -22, "parameter error")
+    calls_sync_due(actor=ACTOR, limit=1)  # the never-synced one is first, and fails
+    sandbox_state.reset_faults()
+    result = calls_sync_due(actor=ACTOR, limit=1)  # now the other one gets its turn
+    asked = [r.path.rsplit("/", 1)[1] for r in sandbox_state.requests_for("/voice/recordGroup")]
+    assert asked == [stuck.voice_id, other.voice_id]
+    assert result.finalised == 1

@@ -359,6 +359,9 @@ def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
         if error is not None:
             result.failed += 1
             logger.warning("%s for call %s failed: %s", record_source(call), call.pk, error)
+            # To the back of the queue: one call ITNIO keeps refusing must not take a slot in
+            # every run ahead of the calls that can be synced.
+            Call.objects.filter(pk=call.pk).update(synced_at=timezone.now())
             continue
         with transaction.atomic():
             locked = Call.objects.select_for_update().get(pk=call.pk)
