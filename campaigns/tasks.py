@@ -79,3 +79,16 @@ def run_callee_import(import_id: int) -> str:
     from campaigns.services.imports import import_run
 
     return import_run(import_id)
+
+
+@periodic(every=timedelta(minutes=5))
+@task(queue_name="sync")
+def ai_sync_records() -> str:
+    """AI tasks (taskList) and the last two hours of AI call records (recordQuery): ITNIO retries
+    a failed push every 30 minutes up to 3 times (itnio-api.md §6.4), so a record whose push never
+    arrived is filled in; `manage.py ai_sync --since` reaches further back."""
+    from campaigns.services.actors import Actor
+    from campaigns.services.ai_tasks import ai_sync
+
+    since = timezone.now() - timedelta(hours=2)
+    return str(ai_sync(actor=Actor.system("ai_sync_records"), since=since))

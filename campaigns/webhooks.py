@@ -1,4 +1,4 @@
-"""Push receivers: POST /itnio/push/<app push token>/voice/ (and /ai/ later).
+"""Push receivers: POST /itnio/push/<app push token>/voice/ and /ai/ (itnio-api.md §6.1, §6.2).
 
 CSRF-exempt and unauthenticated by necessity (ITNIO signs nothing, itnio-api.md §6): the
 unguessable token in the path is the key. Answers fast; every body is kept in the inbox.
@@ -20,7 +20,21 @@ MAX_PUSH_BYTES = 5 * 1024 * 1024
 @csrf_exempt
 @require_POST
 def voice_push(request: HttpRequest, token: str) -> HttpResponse:
-    app = get_object_or_404(ItnioApp, push_token=token)
+    """Voice status reports (§6.1): only a voice app's token is accepted here."""
+    app = get_object_or_404(ItnioApp, push_token=token, kind=ItnioApp.Kind.VOICE)
+    return _receive(request, app, PushEvent.Kind.VOICE)
+
+
+@csrf_exempt
+@require_POST
+def ai_push(request: HttpRequest, token: str) -> HttpResponse:
+    """AI call records (§6.2): only an AI app's token is accepted here."""
+    app = get_object_or_404(ItnioApp, push_token=token, kind=ItnioApp.Kind.AI)
+    return _receive(request, app, PushEvent.Kind.AI)
+
+
+def _receive(request: HttpRequest, app: ItnioApp, kind: str) -> HttpResponse:
+    """Keep the body in the inbox, process it; 400 (kept too) when it is malformed."""
     if len(request.body) > MAX_PUSH_BYTES:
         return JsonResponse({"status": "error", "reason": "body too large"}, status=413)
     try:
@@ -29,7 +43,7 @@ def voice_push(request: HttpRequest, token: str) -> HttpResponse:
         body = request.body.decode("latin-1")
         PushEvent.objects.create(
             app=app,
-            kind=PushEvent.Kind.VOICE,
+            kind=kind,
             body=body,
             remote_addr=request.META.get("REMOTE_ADDR"),
             state=PushEvent.State.FAILED,
@@ -39,7 +53,7 @@ def voice_push(request: HttpRequest, token: str) -> HttpResponse:
     try:
         event = push_receive(
             app=app,
-            kind=PushEvent.Kind.VOICE,
+            kind=kind,
             body=body,
             remote_addr=request.META.get("REMOTE_ADDR"),
         )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("itnio/push/<str:token>/voice/", webhooks.voice_push, name="itnio-push-voice"),
+    path("itnio/push/<str:token>/ai/", webhooks.ai_push, name="itnio-push-ai"),
 ]

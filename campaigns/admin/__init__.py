@@ -1,3 +1,3 @@
 """Admin of the campaigns app, one module per area."""
 
-from campaigns.admin import accounts, callees, calls, campaigns, inbox, voice_files  # noqa: F401
+from campaigns.admin import accounts, ai, callees, calls, campaigns, inbox, voice_files  # noqa: F401

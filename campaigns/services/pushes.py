@@ -2,7 +2,7 @@
 
 ITNIO signs no push (itnio-api.md §6), retries on HTTP errors every 30 minutes up to 3 times and
 may send duplicates late (§6.4), so processing is idempotent: calls are upserted by voiceId and a
-final record is only ever replaced by a final one.
+final record is only ever replaced by a final one; AI call records (§6.2) are upserted by callId.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Call, ItnioApp, PushEvent
+from campaigns.models import AiCallRecord, Call, ItnioApp, PushEvent
+from campaigns.services.ai_tasks import ai_record_upsert
 from campaigns.services.calls import PUSH_TYPE_KINDS, call_upsert_record
-from itnio_portal.itnio import VoiceRecord
+from itnio_portal.itnio import AiRecord, VoiceRecord
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,15 @@ class MalformedPush(ValueError):
 
 def parse_voice_reports(body: str) -> list[dict[str, Any]]:
     """One report object or an array of them, each with a voiceId."""
+    return _parse_reports(body, "voiceId")
+
+
+def parse_ai_records(body: str) -> list[dict[str, Any]]:
+    """One AI call record (§6.2) or an array of them, each with a callId."""
+    return _parse_reports(body, "callId")
+
+
+def _parse_reports(body: str, id_key: str) -> list[dict[str, Any]]:
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -38,9 +48,9 @@ def parse_voice_reports(body: str) -> list[dict[str, Any]]:
         where = f"report {index + 1}" if isinstance(payload, list) else "the report"
         if not isinstance(report, dict):
             raise MalformedPush(f"{where} is not a JSON object.")
-        voice_id = report.get("voiceId")
-        if not isinstance(voice_id, str | int) or not str(voice_id).strip():
-            raise MalformedPush(f"{where} has no voiceId.")
+        identifier = report.get(id_key)
+        if not isinstance(identifier, str | int) or not str(identifier).strip():
+            raise MalformedPush(f"{where} has no {id_key}.")
     return reports
 
 
@@ -55,17 +65,25 @@ def push_receive(*, app: ItnioApp, kind: str, body: str, remote_addr: str | None
 
 def push_process(event: PushEvent) -> PushEvent:
     """Apply (or re-apply) one inbox entry. Safe to run any number of times."""
-    if event.kind != PushEvent.Kind.VOICE:
-        _mark(event, PushEvent.State.FAILED, f"No processor for {event.kind} pushes yet.")
+    if event.kind not in (PushEvent.Kind.VOICE, PushEvent.Kind.AI):
+        _mark(event, PushEvent.State.FAILED, f"No processor for {event.kind} pushes.")
         return event
+    parse = parse_ai_records if event.kind == PushEvent.Kind.AI else parse_voice_reports
     try:
-        reports = parse_voice_reports(event.body)
+        reports = parse(event.body)
     except MalformedPush as exc:
         _mark(event, PushEvent.State.FAILED, f"Malformed: {exc}")
         return event
     try:
         with transaction.atomic():
             for report in reports:
+                if event.kind == PushEvent.Kind.AI:
+                    ai_record_upsert(
+                        app=event.app,
+                        record=AiRecord.from_api(report),
+                        source=AiCallRecord.Source.PUSH,
+                    )
+                    continue
                 record = VoiceRecord.from_api(report)
                 kind = PUSH_TYPE_KINDS.get(str(report.get("type", "")).strip())
                 call_upsert_record(app=event.app, record=record, source="push", kind=kind)

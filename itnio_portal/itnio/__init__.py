@@ -1,6 +1,6 @@
 """ITNIO HTTP API client: plain Python, never imports Django."""
 
-from .client import DEFAULT_BASE_URL, ItnioClient
+from .client import AI_NO_CALL_STATUSES, DEFAULT_BASE_URL, ItnioClient
 from .envelope import Envelope, parse_envelope
 from .errors import (
     AIVOICE_CODES,
@@ -38,11 +38,18 @@ from .errors import (
     UserLockedError,
     api_error_for,
 )
-from .limits import DEFAULT_LIMITS, LANGUAGES, Limits
+from .limits import AI_MODES, DAYS_OF_WEEK, DEFAULT_LIMITS, LANGUAGES, Limits
 from .signing import sign, signed_headers
 from .transport import RequestEvent, Transport
 from .types import (
     ITNIO_TZ,
+    AiChannel,
+    AiCustomerRow,
+    AiNoCall,
+    AiPage,
+    AiRecord,
+    AiTaskInfo,
+    AiTurn,
     Balance,
     RecordPage,
     SendResult,
@@ -54,12 +61,22 @@ from .types import (
 
 __all__ = [
     "AIVOICE_CODES",
+    "AI_MODES",
+    "AI_NO_CALL_STATUSES",
+    "DAYS_OF_WEEK",
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
     "ITNIO_TZ",
     "LANGUAGES",
     "VOICE_CODES",
     "AccountNotVerifiedError",
+    "AiChannel",
+    "AiCustomerRow",
+    "AiNoCall",
+    "AiPage",
+    "AiRecord",
+    "AiTaskInfo",
+    "AiTurn",
     "AppNotFoundError",
     "AuthenticationError",
     "Balance",

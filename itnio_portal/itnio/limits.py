@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 from .errors import ItnioLimitError, show_value
@@ -29,6 +30,13 @@ LANGUAGES: Mapping[str, str] = MappingProxyType(
         "TH": "Thai",
     }
 )
+
+
+# /aivoice/taskAdd (itnio-api.md §5.1).
+AI_MODES = ("MANUAL", "AUTO")
+DAYS_OF_WEEK = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _span(low: int, high: int) -> str:
@@ -88,6 +96,11 @@ class Limits:
     record_window_max_days: int = 31  # strTime..endTime (§3.6)
     record_retention_days: int = 60  # "last two months" (§3.5, §3.6)
     import_customer_max: int = 100  # /aivoice/importCustomer (§5.5)
+    ai_phone_number_max: int = 32  # importCustomer phoneNumber (§5.5)
+    ai_inactive_max: int = 3  # inactiveTimeList / inactiveDateList entries (§5.1)
+    ai_modes: tuple[str, ...] = AI_MODES
+    days_of_week: tuple[str, ...] = DAYS_OF_WEEK
+    genders: tuple[str, ...] = ("MALE", "FEMALE")
 
     # ---- generic checks ------------------------------------------------------------------
 
@@ -299,5 +312,133 @@ class Limits:
             )
         return rows
 
+    def check_hhmm(self, field: str, value: object) -> str:
+        """A daily time "HH:mm" (§5.1: dailyStartDateTime, inactiveTimeList)."""
+        if not isinstance(value, str) or not _HHMM.fullmatch(value):
+            raise ItnioLimitError(
+                field, "must be a time HH:mm (00:00–23:59)", got=show_value(value)
+            )
+        return value
+
+    def check_ai_mode(self, value: object) -> str:
+        if value not in self.ai_modes:
+            raise ItnioLimitError(
+                "mode", f"must be one of {', '.join(self.ai_modes)}", got=show_value(value)
+            )
+        assert isinstance(value, str)
+        return value
+
+    def check_aware(self, field: str, value: object) -> datetime:
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ItnioLimitError(field, "must be a timezone-aware datetime", got=show_value(value))
+        return value
+
+    def check_inactive_times(self, values: object) -> list[dict[str, str]]:
+        """≤3 daily pause windows {startTime, endTime} in HH:mm, start before end (§5.1)."""
+        rows = self._check_list("inactiveTimeList", values, self.ai_inactive_max)
+        out = []
+        for row in rows:
+            start = self.check_hhmm("inactiveTimeList.startTime", _get(row, "startTime"))
+            end = self.check_hhmm("inactiveTimeList.endTime", _get(row, "endTime"))
+            if end <= start:
+                raise ItnioLimitError(
+                    "inactiveTimeList",
+                    "each endTime must be after its startTime",
+                    got=f"{start}–{end}",
+                )
+            out.append({"startTime": start, "endTime": end})
+        return out
+
+    def check_inactive_dates(self, values: object) -> list[dict[str, str]]:
+        """≤3 date ranges {startDate, endDate} in yyyy-MM-dd, start not after end (§5.1)."""
+        rows = self._check_list("inactiveDateList", values, self.ai_inactive_max)
+        out = []
+        for row in rows:
+            start = _check_date("inactiveDateList.startDate", _get(row, "startDate"))
+            end = _check_date("inactiveDateList.endDate", _get(row, "endDate"))
+            if end < start:
+                raise ItnioLimitError(
+                    "inactiveDateList",
+                    "each endDate must not be before its startDate",
+                    got=f"{start}–{end}",
+                )
+            out.append({"startDate": start, "endDate": end})
+        return out
+
+    def check_days_of_week(self, values: object) -> list[str]:
+        rows = self._check_list("daysOfWeek", values, len(self.days_of_week))
+        for day in rows:
+            if day not in self.days_of_week:
+                raise ItnioLimitError(
+                    "daysOfWeek",
+                    f"each day must be one of {', '.join(self.days_of_week)}",
+                    got=show_value(day),
+                )
+        if len(set(rows)) != len(rows):
+            raise ItnioLimitError("daysOfWeek", "each day may appear only once")
+        return list(rows)
+
+    def check_redial_conditions(self, values: object) -> list[str]:
+        """Required (non-empty) when redial is on; the documented value list is truncated
+        (§5.1), so only the shape is checked here."""
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+            raise ItnioLimitError(
+                "redialCondition",
+                "must list at least one condition when redial is on",
+                got=show_value(values),
+            )
+        for value in values:
+            if not isinstance(value, str) or not value.strip():
+                raise ItnioLimitError(
+                    "redialCondition",
+                    "each condition must be a non-empty string",
+                    got=show_value(value),
+                )
+        return list(values)
+
+    def check_ai_customer(self, row: object) -> object:
+        """One importCustomer row (§5.5): name, phoneNumber ≤32, gender MALE/FEMALE or none."""
+        name = getattr(row, "name", None)
+        phone = getattr(row, "phone_number", None)
+        gender = getattr(row, "gender", None)
+        self.check_required("customerPersons.name", name)
+        self.check_length("customerPersons.phoneNumber", phone, 1, self.ai_phone_number_max)
+        if gender is not None and gender not in self.genders:
+            # §5.5: JSON null, never "": an empty or unknown gender must be None.
+            raise ItnioLimitError(
+                "customerPersons.gender",
+                f"must be {' or '.join(self.genders)} or None (never an empty string)",
+                got=show_value(gender),
+            )
+        properties = getattr(row, "properties", None)
+        if properties is not None and not isinstance(properties, Mapping):
+            raise ItnioLimitError(
+                "customerPersons.properties", "must be a map", got=show_value(properties)
+            )
+        return row
+
+    def _check_list(self, field: str, values: object, maximum: int) -> list[object]:
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise ItnioLimitError(field, "must be a list", got=show_value(values))
+        if len(values) > maximum:
+            raise ItnioLimitError(
+                field, f"must hold at most {maximum} entries", got=f"{len(values)} entries"
+            )
+        return list(values)
+
 
 DEFAULT_LIMITS = Limits()
+
+
+def _check_date(field: str, value: object) -> str:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ItnioLimitError(field, "must be a date yyyy-MM-dd", got=show_value(value))
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ItnioLimitError(field, "must be a real date", got=show_value(value)) from None
+    return value
+
+
+def _get(row: object, key: str) -> object:
+    return row.get(key) if isinstance(row, Mapping) else None

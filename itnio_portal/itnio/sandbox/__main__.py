@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--send-group-max", type=int, default=1000)
     parser.add_argument("--push-interval", type=float, default=1.0)
     parser.add_argument("--push-retry-interval", type=float, default=1800.0)
+    parser.add_argument(
+        "--ai-max-robots", type=int, default=5, help="the account maximum of AI robots (-52)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -89,6 +92,7 @@ def build_state(args: argparse.Namespace) -> SandboxState:
         timestamp_tolerance=args.timestamp_tolerance,
         send_group_max=args.send_group_max,
         push_retry_interval=args.push_retry_interval,
+        ai_max_robots=args.ai_max_robots,
     )
     accounts = args.account or [DEFAULT_ACCOUNT]
     for key, secret in accounts:

@@ -23,6 +23,8 @@ _SETTINGS = {
     "push_timeout": float,
     "push_as_array": bool,
     "push_duplicates": bool,
+    "ai_max_robots": int,
+    "import_customer_max": int,
 }
 
 
@@ -61,6 +63,14 @@ def _calls(server: SandboxServer, query: dict[str, list[str]], body: Any) -> Res
         now = state.now()
         calls = [c.to_dict(now) for c in state.calls.values() if callee in (None, c.callee)]
     return 200, {"calls": calls}
+
+
+def _ai_calls(server: SandboxServer, query: dict[str, list[str]], body: Any) -> Result:
+    state = server.state
+    with state.lock:
+        state.advance()
+        calls = [c.to_dict(state.public_url) for c in state.ai_calls.values()]
+    return 200, {"aiCalls": calls}
 
 
 def _accepted(server: SandboxServer, query: dict[str, list[str]], body: Any) -> Result:
@@ -198,6 +208,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/_sandbox/requests"): _requests,
     ("GET", "/_sandbox/calls"): _calls,
     ("GET", "/_sandbox/accepted-callees"): _accepted,
+    ("GET", "/_sandbox/ai-calls"): _ai_calls,
     ("GET", "/_sandbox/pushes"): _pushes,
     ("POST", "/_sandbox/flush-pushes"): _flush,
     ("GET", "/_sandbox/faults"): _get_faults,

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import control
+from .ai import recording_wav
 from .auth import AuthError, Family, authenticate, sign_label
 from .endpoints import BusinessError, Ctx, Reply, Route, match
 from .faults import Hook
@@ -24,6 +25,7 @@ from .validation import ParamError, validate
 log = logging.getLogger("itnio_portal.itnio.sandbox")
 
 CONTROL_PREFIX = "/_sandbox"
+RECORDINGS_PREFIX = CONTROL_PREFIX + "/recordings/"
 _GATEWAY_PAGE = (
     "<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n"
     "<center><h1>{code} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -113,6 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path, split.query
         raw = self._read_body()
+        if path.startswith(RECORDINGS_PREFIX):
+            self._recording(state, path.removeprefix(RECORDINGS_PREFIX))
+            return
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             status, obj = control.handle(sandbox, self.command, path, query, raw)
             self._send_json(status, obj)
@@ -139,6 +144,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers.get("Api-Key", "-"),
             outcome,
         )
+
+    def _recording(self, state: SandboxState, name: str) -> None:
+        """GET /_sandbox/recordings/<callId>.wav (or <callId>-customer.wav): the recording of an
+        answered AI call, a small real WAV the browser can play (fullAudioUrl, §6.2)."""
+        stem = name.removesuffix(".wav")
+        call_id, customer = stem.removesuffix("-customer"), stem.endswith("-customer")
+        with state.lock:
+            call = state.ai_calls.get(call_id)
+            ready = call is not None and call.final and call.life.answered
+        if self.command != "GET" or not name.endswith(".wav") or not ready:
+            self._send_json(404, {"error": f"no recording {name!r}"})
+            return
+        assert call is not None
+        self._send(200, recording_wav(call, customer_only=customer), "audio/wav")
 
     def _not_routed(self, record: RequestRecord, path: str, allowed: list[str]) -> None:
         status = HTTPStatus.METHOD_NOT_ALLOWED if allowed else HTTPStatus.NOT_FOUND
@@ -287,6 +306,9 @@ class SandboxServer:
         self.state = state if state is not None else SandboxState()
         self.push_interval = push_interval
         self._httpd = _HTTPServer((host, port), self)
+        if not self.state.public_url:
+            # Recording URLs in AI records and pushes point back at this server.
+            self.state.public_url = self.base_url
         self._thread: threading.Thread | None = None
         self._pusher: threading.Thread | None = None
         self._stopping = threading.Event()

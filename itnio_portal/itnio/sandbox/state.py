@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .ai import (
+    COMPLETED,
+    DEFAULT_CHANNELS,
+    NOT_CALLED,
+    RUNNING,
+    STARTABLE,
+    AiCall,
+    AiJob,
+    AiPerson,
+    make_ai_life,
+)
 from .calls import (
     EXCHANGE,
     TYPE_CODE,
@@ -102,22 +113,6 @@ class SipGroup:
 
 
 @dataclass
-class AiJob:
-    app_id: str
-    job_id: int
-    customers: int = 0
-    status: str = "CAN_START"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "appId": self.app_id,
-            "jobId": self.job_id,
-            "customers": self.customers,
-            "status": self.status,
-        }
-
-
-@dataclass
 class RequestRecord:
     """One request the sandbox received, and what it did with it."""
 
@@ -172,6 +167,7 @@ class SandboxState:
         push_as_array: bool = False,
         push_duplicates: bool = False,
         max_records: int = 100_000,
+        ai_max_robots: int = 5,
     ) -> None:
         self.lock = threading.RLock()
         self.clock: Callable[[], float] = clock or time.time
@@ -195,6 +191,21 @@ class SandboxState:
         self.files: dict[str, UploadedFile] = {}
         self.sip_groups: list[SipGroup] = []
         self.ai_jobs: dict[tuple[str, int], AiJob] = {}
+        # AI voice (itnio-api.md §5): the account's robot maximum (-52 above it), the lines of
+        # each app (channelList; DEFAULT_CHANNELS when not set), scripts that are unbound (-55),
+        # script variables every customer must carry in properties (-51).
+        self.ai_max_robots = ai_max_robots
+        self.import_customer_max = 100  # §5.5
+        self.ai_channels: dict[str, list[tuple[str, str]]] = {}
+        self.unbound_dialog_flows: set[int] = set()
+        self.script_variables: dict[int, tuple[str, ...]] = {}
+        self.ai_calls: dict[str, AiCall] = {}
+        # Base URL of the running server, for recording URLs (set by SandboxServer).
+        self.public_url = ""
+        self._ai_finals: list[tuple[float, int, str]] = []
+        self._job_seq = itertools.count(20001)
+        self._person_seq = itertools.count(1)
+        self._ai_call_seq = itertools.count(1)
         self.calls: dict[str, Call] = {}
         self.records: deque[RequestRecord] = deque(maxlen=max_records)
         self.push_attempts: list[PushAttempt] = []
@@ -262,12 +273,55 @@ class SandboxState:
             return app
 
     def add_ai_job(
-        self, app_id: str, job_id: int, *, customers: int = 0, status: str = "CAN_START"
+        self,
+        app_id: str,
+        job_id: int,
+        *,
+        customers: int = 0,
+        status: str = "CAN_START",
+        name: str = "",
+        dialog_flow_id: int = 1,
+        robot_count: int = 1,
     ) -> AiJob:
+        """A job as if created at ITNIO's console, with `customers` synthetic customers."""
         with self.lock:
-            job = AiJob(app_id, int(job_id), customers, status)
+            job = AiJob(
+                app_id,
+                int(job_id),
+                status,
+                name=name or f"Job {job_id}",
+                dialog_flow_id=dialog_flow_id,
+                robot_count=robot_count,
+                created_at=self.now(),
+            )
+            for index in range(1, customers + 1):
+                job.persons.append(
+                    AiPerson(
+                        next(self._person_seq),
+                        f"Customer {index}",
+                        f"86138{int(job_id) % 10000:04d}{index:04d}",
+                        None,
+                        {},
+                    )
+                )
             self.ai_jobs[(app_id, int(job_id))] = job
             return job
+
+    def channels_for(self, app_id: str) -> list[tuple[str, str]]:
+        """The app's outbound lines (tenantPhoneNumberId, phoneNumber), §5.9."""
+        with self.lock:
+            return list(self.ai_channels.get(app_id, DEFAULT_CHANNELS))
+
+    def new_job_id(self) -> int:
+        with self.lock:
+            while True:
+                job_id = next(self._job_seq)
+                if not any(key[1] == job_id for key in self.ai_jobs):
+                    return job_id
+
+    def new_person_id(self) -> int:
+        with self.lock:
+            return next(self._person_seq)
 
     def balance(self, api_key: str) -> Decimal:
         with self.lock:
@@ -400,7 +454,7 @@ class SandboxState:
         """Finalise every call whose hangup moment has passed: charge it, queue its push."""
         with self.lock:
             now = self.now()
-            done = 0
+            done = self._advance_ai(now)
             while self._finals and self._finals[0][0] <= now:
                 _, _, voice_id = heapq.heappop(self._finals)
                 call = self.calls[voice_id]
@@ -416,6 +470,69 @@ class SandboxState:
                     job = PushJob(voice_id, app.push_url, call.push_body(), next_due=now)
                     self._push_queue.append(job)
             return done
+
+    # ---- AI calls ----------------------------------------------------------------------------
+
+    def _advance_ai(self, now: float) -> int:
+        """Start due AUTO jobs, end jobs past their endDateTime, dial the uncalled customers of
+        RUNNING jobs and finalise the AI calls that ended (caller holds the lock)."""
+        for job in self.ai_jobs.values():
+            if job.status in STARTABLE and job.mode == "AUTO" and job.start_at is not None:
+                if job.start_at <= now and job.persons:
+                    job.status = RUNNING
+            if job.end_at is not None and job.end_at <= now and job.status != COMPLETED:
+                job.status = COMPLETED
+            if job.status == RUNNING:
+                self._dial(job, now)
+        done = 0
+        while self._ai_finals and self._ai_finals[0][0] <= now:
+            _, _, call_id = heapq.heappop(self._ai_finals)
+            call = self.ai_calls[call_id]
+            if call.final:
+                continue
+            call.final = True
+            call.person.status = "CALLED"
+            done += 1
+            account = self.accounts.get(call.api_key)
+            if account is not None:
+                account.balance -= call.life.pay
+            app = self.apps.get(call.app_id)
+            if app is not None and app.push_url:
+                payload = call.push_body(self.public_url)
+                self._push_queue.append(PushJob(call_id, app.push_url, payload, next_due=now))
+        return done
+
+    def _dial(self, job: AiJob, now: float) -> None:
+        """One call per uncalled customer, each on the robot that is free first."""
+        waiting = [p for p in job.persons if p.status == NOT_CALLED]
+        if not waiting:
+            return
+        app = self.apps.get(job.app_id)
+        if app is None:
+            return
+        robots = max(1, job.robot_count)
+        if len(job.robot_free_at) != robots:
+            job.robot_free_at = [now] * robots
+        for person in waiting:
+            slot = min(range(robots), key=lambda i: job.robot_free_at[i])
+            dial_at = max(now, job.robot_free_at[slot])
+            seq = next(self._ai_call_seq)
+            call_id = f"{vendor_now(dial_at).strftime('%y%m%d%H%M%S')}{seq:07d}"
+            call = AiCall(
+                call_id=call_id,
+                key_id=seq,
+                api_key=app.api_key,
+                app_id=job.app_id,
+                job=job,
+                person=person,
+                dial_at=dial_at,
+                scale=max(0.0, self.life_scale),
+                life=make_ai_life(call_id, person),
+            )
+            person.status, person.call_id = "CALLING", call_id
+            job.robot_free_at[slot] = call.final_at
+            self.ai_calls[call_id] = call
+            heapq.heappush(self._ai_finals, (call.final_at, seq, call_id))
 
     def sip_group_of(self, app_id: str, account: str) -> SipGroup | None:
         """The phone group of ``app_id`` that created the phone account ``account``."""

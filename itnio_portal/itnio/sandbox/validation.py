@@ -13,6 +13,8 @@ STRING = "String"
 INT = "Int"
 DOUBLE = "Double"
 OBJECT = "Object"
+ARRAY = "Array"
+BOOLEAN = "Boolean"
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -64,7 +66,9 @@ def _type_name(value: Any) -> str:
 
 
 def _type_ok(kind: str, value: Any) -> bool:
-    if isinstance(value, bool):  # JSON true/false is never an Int or a Double
+    if kind == BOOLEAN:
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # JSON true/false is never an Int, a Double or a String
         return False
     if kind == STRING:
         return isinstance(value, str)
@@ -72,6 +76,8 @@ def _type_ok(kind: str, value: Any) -> bool:
         return isinstance(value, int)
     if kind == DOUBLE:
         return isinstance(value, int | float)
+    if kind == ARRAY:
+        return isinstance(value, list)
     return isinstance(value, dict)
 
 
@@ -80,6 +86,8 @@ _EXPECTED = {
     INT: "an Int (JSON integer number)",
     DOUBLE: "a Double (JSON number)",
     OBJECT: "an Object (JSON object)",
+    ARRAY: "an Array (JSON array)",
+    BOOLEAN: "a Boolean (JSON true or false)",
 }
 
 

@@ -1,0 +1,82 @@
+"""manage.py ai_import_customers TASK FILE [--push]: import an AI task's customers from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from campaigns.management.base import PortalCommand, data_error, usage_error
+from campaigns.models import AiTask
+from campaigns.services.actors import Actor
+from campaigns.services.ai_tasks import (
+    AiTaskError,
+    CustomerFileError,
+    ai_customers_import,
+    ai_customers_push,
+)
+
+SHOWN = 50
+
+
+class Command(PortalCommand):
+    help = (
+        "Import customers (name, phone number, gender, other columns as properties) from a CSV "
+        "or XLSX file into an AI task, with the admin's row checks. With --push, send the "
+        "customers that are not on ITNIO yet with importCustomer, 100 per request, and list the "
+        "rows ITNIO rejected."
+    )
+    spends_money = True
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("task", help="the task: its portal ID, its name, or job:JOBID")
+        parser.add_argument("file", help="a CSV or XLSX file with a header row")
+        parser.add_argument("--push", action="store_true", help="push the customers to ITNIO")
+        parser.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, label = self.acting(options)
+        task = self._task(options["task"])
+        path = Path(options["file"])
+        if not path.is_file():
+            raise usage_error(f"FILE: {path} is not a file")
+        try:
+            summary = ai_customers_import(
+                task=task,
+                data=path.read_bytes(),
+                file_name=path.name,
+                dry_run=options["dry_run"],
+            )
+        except CustomerFileError as exc:
+            raise data_error(f"{path.name}: {exc}") from exc
+        prefix = "Would import" if options["dry_run"] else "Imported"
+        self.stdout.write(f"{prefix} into task {task.name}: {summary}")
+        for row, name, phone, reason in summary.skipped[:SHOWN]:
+            self.stdout.write(f"  row {row} skipped ({name or '-'}, {phone or '-'}): {reason}")
+        if len(summary.skipped) > SHOWN:
+            self.stdout.write(f"  … and {len(summary.skipped) - SHOWN} more skipped rows")
+        if not options["push"] or options["dry_run"]:
+            return
+        try:
+            result = ai_customers_push(task=task, actor=Actor(label=label, user=user))
+        except AiTaskError as exc:
+            raise data_error(str(exc)) from exc
+        self.stdout.write(f"Pushed: {result}")
+        for name, phone, reason in result.rejected_rows[:SHOWN]:
+            self.stdout.write(f"  rejected {name} ({phone}): {reason}")
+        if result.error:
+            raise data_error(result.error)
+
+    @staticmethod
+    def _task(spec: str) -> AiTask:
+        tasks = AiTask.objects.select_related("app__account")
+        if spec.startswith("job:") and spec[4:].isdigit():
+            found = list(tasks.filter(remote_job_id=int(spec[4:])))
+        elif spec.isdigit():
+            found = list(tasks.filter(pk=int(spec))) or list(tasks.filter(name=spec))
+        else:
+            found = list(tasks.filter(name=spec))
+        if not found:
+            raise usage_error(f"TASK: no AI task {spec!r} (give its ID, name or job:JOBID)")
+        if len(found) > 1:
+            raise usage_error(f"TASK: several AI tasks match {spec!r}; give its ID")
+        return found[0]

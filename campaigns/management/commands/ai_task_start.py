@@ -1,0 +1,41 @@
+"""manage.py ai_task_start --app A --job-id N: start an AI task (POST /aivoice/taskStart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaigns.management.base import PortalCommand, data_error, usage_error
+from campaigns.models import ItnioApp
+from campaigns.services.actors import Actor
+from campaigns.services.ai_tasks import AiTaskError, ai_task_start_job
+
+
+class Command(PortalCommand):
+    help = (
+        "Start an AI outbound task by its ITNIO job ID (POST /aivoice/taskStart). Works for any "
+        "job of the app: the local task record is created or updated from taskList. ITNIO's "
+        "refusals (-45 no customers, -39 already running, …) are explained on stderr."
+    )
+    spends_money = True
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--app", required=True, help="ITNIO app ID of an AI voice app")
+        parser.add_argument("--job-id", required=True, type=int, help="ITNIO job ID (jobId)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, label = self.acting(options)
+        app = ItnioApp.objects.select_related("account").filter(app_id=options["app"]).first()
+        if app is None or app.kind != ItnioApp.Kind.AI:
+            raise usage_error(f"--app: no AI voice app with ITNIO app ID {options['app']!r}")
+        if options["job_id"] < 1:
+            raise usage_error("--job-id must be a positive number")
+        try:
+            task = ai_task_start_job(
+                app=app, job_id=options["job_id"], actor=Actor(label=label, user=user)
+            )
+        except AiTaskError as exc:
+            raise data_error(f"job {options['job_id']}: {exc}") from exc
+        status = f" ITNIO status: {task.remote_status}." if task.remote_status else ""
+        self.stdout.write(
+            f"Started job {task.remote_job_id} ({task.name}) of app {app.app_id}.{status}"
+        )
