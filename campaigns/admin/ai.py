@@ -21,9 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ConfirmImportForm
 
-from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin
+from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin, ReadOnlyAdmin
 from campaigns.forms_ai import AiTaskForm
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -485,31 +485,24 @@ def importable_tasks() -> QuerySet[AiTask]:
     return AiTask.objects.filter(app__kind=ItnioApp.Kind.AI).order_by("name")
 
 
-class AiCustomerImportForm(ImportForm):
+class AiCustomerImportForm(FileDecidesImportForm):
     task = forms.ModelChoiceField(queryset=AiTask.objects.none(), label="AI task")
-    field_order = ["task", "resource", "import_file", "format"]
+    target_field = "task"
+    file_label = "Customer file"
+    file_accept = ".csv,.txt,.xlsx,text/csv"
+    file_help = (
+        "CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first "
+        "sheet) with a header row: name, a phone number column (phone, phoneNumber, "
+        "phone_number, mobile or number), optionally gender (MALE/FEMALE); every other "
+        "column becomes a property the script can use."
+    )
 
-    def __init__(self, formats: Any, resources: Any, **kwargs: Any) -> None:
-        super().__init__(formats, resources, **kwargs)
-        self.fields["task"].queryset = importable_tasks()
-        self.fields["import_file"].label = "Customer file"
-        self.fields["import_file"].widget.attrs["accept"] = ".csv,.txt,.xlsx,text/csv"
-        self.fields["import_file"].help_text = (
-            "CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first "
-            "sheet) with a header row: name, a phone number column (phone, phoneNumber, "
-            "phone_number, mobile or number), optionally gender (MALE/FEMALE); every other "
-            "column becomes a property the script can use."
-        )
-        self.fields["format"].required = False
-        self.fields["format"].help_text = "Optional: the file's content decides how it is read."
-        self.order_fields(self.field_order)
+    def target_queryset(self) -> QuerySet[AiTask]:
+        return importable_tasks()
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        upload = cleaned.get("import_file")
-        if not cleaned.get("format") and upload is not None:
-            cleaned["format"] = "1" if upload.name.lower().endswith((".xlsx", ".xlsm")) else "0"
-        return cleaned
+    def format_for(self, file_name: str) -> str:
+        # The admin lists CSV first, XLSX second.
+        return "1" if file_name.lower().endswith((".xlsx", ".xlsm")) else "0"
 
 
 class AiCustomerConfirmForm(ConfirmImportForm):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from import_export.forms import ImportForm
 
 PLACE_CALLS = "campaigns.place_calls"
 
@@ -28,3 +29,38 @@ class ReadOnlyAdmin(PortalModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class FileDecidesImportForm(ImportForm):
+    """A django-import-export import form with a target chooser first (campaign, AI task) and no
+    format to pick: the file's name and content decide how it is read."""
+
+    target_field = ""
+    file_label = "File"
+    file_accept = ""
+    file_help = ""
+
+    def __init__(self, formats: Any, resources: Any, **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        self.fields[self.target_field].queryset = self.target_queryset()
+        upload = self.fields["import_file"]
+        upload.label = self.file_label
+        upload.widget.attrs["accept"] = self.file_accept
+        upload.help_text = self.file_help
+        self.fields["format"].required = False
+        self.fields["format"].help_text = "Optional: the file's content decides how it is read."
+        self.order_fields([self.target_field, "resource", "import_file", "format"])
+
+    def target_queryset(self) -> Any:
+        raise NotImplementedError
+
+    def format_for(self, file_name: str) -> str:
+        """The index (as a string) of the format in the admin's format list for this file."""
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        upload = cleaned.get("import_file")
+        if not cleaned.get("format") and upload is not None:
+            cleaned["format"] = self.format_for(upload.name)
+        return cleaned

@@ -37,10 +37,10 @@ from django.views.decorators.http import require_POST
 from import_export import fields, resources, widgets
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ConfirmImportForm
 from import_export.signals import post_import
 
-from campaigns.admin.base import PortalModelAdmin
+from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.imports import (
@@ -131,33 +131,25 @@ CAMPAIGN_CLOSED = (
 )
 
 
-class CalleeImportForm(ImportForm):
+class CalleeImportForm(FileDecidesImportForm):
     campaign = forms.ModelChoiceField(
         queryset=Campaign.objects.none(),
         help_text="Draft, scheduled, paused or running campaigns.",
         error_messages={"invalid_choice": CAMPAIGN_CLOSED},
     )
-    field_order = ["campaign", "resource", "import_file", "format"]
+    target_field = "campaign"
+    file_label = "Callee file"
+    file_accept = ".csv,.tsv,.txt,.xlsx,text/csv"
+    file_help = (
+        "CSV, TSV or TXT (UTF-8 with or without BOM, UTF-16 or Windows-1252; comma, "
+        "semicolon or tab) or XLSX (first sheet)."
+    )
 
-    def __init__(self, formats: Any, resources: Any, **kwargs: Any) -> None:
-        super().__init__(formats, resources, **kwargs)
-        self.fields["campaign"].queryset = importable_campaigns()
-        self.fields["import_file"].label = "Callee file"
-        self.fields["import_file"].widget.attrs["accept"] = ".csv,.tsv,.txt,.xlsx,text/csv"
-        self.fields["import_file"].help_text = (
-            "CSV, TSV or TXT (UTF-8 with or without BOM, UTF-16 or Windows-1252; comma, "
-            "semicolon or tab) or XLSX (first sheet)."
-        )
-        self.fields["format"].required = False
-        self.fields["format"].help_text = "Optional: the file's content decides how it is read."
-        self.order_fields(self.field_order)
+    def target_queryset(self) -> QuerySet[Campaign]:
+        return importable_campaigns()
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        upload = cleaned.get("import_file")
-        if not cleaned.get("format") and upload is not None:
-            cleaned["format"] = _format_for(upload.name)
-        return cleaned
+    def format_for(self, file_name: str) -> str:
+        return _format_for(file_name)
 
 
 class CalleeConfirmImportForm(ConfirmImportForm):
