@@ -112,6 +112,9 @@ class Command(PortalCommand):
         try:
             for name, argv in commands.items():
                 procs[name] = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)  # noqa: S603
+                if name == "sandbox":
+                    # The workers' first jobs talk to ITNIO: let the sandbox listen first.
+                    self._wait_until_up(sandbox_port)
             self._wait_until_up(port)
             self._wait_until_up(sandbox_port)
             self._seed_campaign()
