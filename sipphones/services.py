@@ -22,6 +22,7 @@ from campaigns.services.calls import (
     SyncResult,
     call_send_single,
     call_upsert_record,
+    record_query_windows,
 )
 from campaigns.services.request_log import logged_client
 from itnio_portal.itnio import (
@@ -55,8 +56,6 @@ UNDOCUMENTED_CODE_MESSAGE = (
     "ITNIO refused the request with a code that sipAdd does not document; the group was not "
     "created."
 )
-# recordSipQuery presumably has recordGroupQuery's 31-day window (itnio-api.md §3.8, §3.6).
-QUERY_WINDOW_DAYS = 31
 IN_FLIGHT = "Create request in flight"
 UNKNOWN_EXPLANATION = (
     "ITNIO may have created the group. Press “Create on ITNIO” again without changing anything: "
@@ -257,12 +256,9 @@ def sip_records_backfill(
     windows, last two months only, pages of 100; itnio-api.md §3.8), optionally only one group
     or phone name (exact match), creating the SIP calls the portal did not know and resolving
     unknown sends that turn out to have been placed."""
-    now = timezone.now()
-    until = min(until or now, now)
-    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
-    since = max(since, floor)
     result = SyncResult()
-    if since >= until:
+    windows = record_query_windows(since, until)
+    if not windows:
         return result
     accounts = [account] if account else list(ItnioAccount.objects.all())
     for acct in accounts:
@@ -270,11 +266,8 @@ def sip_records_backfill(
         if default_app is None:
             continue
         client = logged_client(acct, actor=actor, obj=acct)
-        start = since
-        while start < until:
-            end = min(start + timedelta(days=QUERY_WINDOW_DAYS), until)
+        for start, end in windows:
             _backfill_window(client, acct, default_app, start, end, group_name, phone_name, result)
-            start = end
     return result
 
 

@@ -374,14 +374,22 @@ def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
     return result
 
 
-def _windows(since: datetime, until: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    out = []
-    start = since
+def record_query_windows(
+    since: datetime, until: datetime | None = None
+) -> list[tuple[datetime, datetime]]:
+    """The [start, end) windows a record backfill asks for: no later than now, no earlier than
+    ITNIO keeps records (itnio-api.md §3.5), at most 31 days each (§3.6; recordSipQuery
+    presumably has the same window, §3.8)."""
+    now = timezone.now()
+    until = min(until or now, now)
+    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
+    start = max(since, floor)
+    windows = []
     while start < until:
-        end = min(start + timedelta(days=days), until)
-        out.append((start, end))
+        end = min(start + timedelta(days=31), until)
+        windows.append((start, end))
         start = end
-    return out
+    return windows
 
 
 def calls_backfill(
@@ -394,12 +402,9 @@ def calls_backfill(
     """Fetch every record between since and until through recordGroupQuery (≤ 31-day windows,
     last two months only, pages of 100), creating calls the portal did not know and resolving
     unknown sends that turn out to have been placed."""
-    now = timezone.now()
-    until = min(until or now, now)
-    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
-    since = max(since, floor)
     result = SyncResult()
-    if since >= until:
+    windows = record_query_windows(since, until)
+    if not windows:
         return result
     accounts = [account] if account else list(ItnioAccount.objects.all())
     for acct in accounts:
@@ -407,7 +412,7 @@ def calls_backfill(
         if app is None:
             continue
         client = logged_client(acct, actor=actor, obj=acct)
-        for start, end in _windows(since, until, days=31):
+        for start, end in windows:
             page = 1
             while True:
                 batch = client.record_group_query(start=start, end=end, current=page, size=100)
