@@ -1,4 +1,5 @@
-"""manage.py generate_calls N [--app A] [--days D]: realistic call records for load tests."""
+"""manage.py generate_calls N [--app A] [--days D] [--campaigns K]: realistic call records for
+load tests."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.management.base import PortalCommand, usage_error
-from campaigns.models import Call, ItnioApp
+from campaigns.models import Call, Campaign, ItnioApp, VoiceFile
 
 REGIONS = [
     ("India(Airtel)", "91", Decimal("0.012"), "60+60"),
@@ -29,7 +30,8 @@ class Command(PortalCommand):
     help = (
         "Create N realistic final call records (regions, answer rates, durations, DTMF keys, "
         "costs in USD and EUR) spread over the last --days days, for load tests and benchmarks. "
-        "Nothing is sent to ITNIO."
+        "Nothing is sent to ITNIO. With --campaigns K the group calls are spread over K finished "
+        'campaigns named "Generated campaign 1"…K (created when missing, reused otherwise).'
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -37,34 +39,102 @@ class Command(PortalCommand):
         parser.add_argument("--app", help="ITNIO app ID (default: every voice app in turn)")
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--campaigns",
+            type=int,
+            default=0,
+            help="spread the group calls over this many generated campaigns (default: none)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["count"] < 1 or options["days"] < 1:
             raise usage_error("count and --days must be positive")
+        if options["campaigns"] < 0:
+            raise usage_error("--campaigns cannot be negative")
         apps = ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE)
         if options["app"]:
             apps = apps.filter(app_id=options["app"])
         app_ids = list(apps.values_list("id", flat=True))
         if not app_ids:
             raise usage_error("No voice app: create one first (manage.py itnio_setup).")
+        # (campaign id, its app id) pairs; a group call takes a campaign, then that campaign's app.
+        campaigns = self._campaigns(options["campaigns"], app_ids) if options["campaigns"] else []
         rng = random.Random(options["seed"])
         now = timezone.now()
-        prefix = f"g{int(now.timestamp())}"
+        prefix = f"g{int(now.timestamp() * 1000)}"  # ms: two runs in one second stay distinct
         fields = [f for f in Call._meta.concrete_fields if not f.primary_key]
         columns = [f.column for f in fields]
         made = 0
         while made < options["count"]:
             n = min(CHUNK, options["count"] - made)
             rows = [
-                self._row(rng, fields, app_ids, now, options["days"], f"{prefix}{made + i:09d}")
+                self._row(
+                    rng,
+                    fields,
+                    app_ids,
+                    campaigns,
+                    now,
+                    options["days"],
+                    f"{prefix}{made + i:09d}",
+                )
                 for i in range(n)
             ]
             self._write(columns, rows)
             made += n
-        self.stdout.write(f"Created {made:,} calls over the last {options['days']} days.")
+        spread = f", group calls spread over {len(campaigns)} campaigns" if campaigns else ""
+        self.stdout.write(f"Created {made:,} calls over the last {options['days']} days{spread}.")
+
+    def _campaigns(self, count: int, app_ids: list[int]) -> list[tuple[int, int]]:
+        """Finished campaigns named "Generated campaign 1"…count, dealt round-robin to the apps
+        (one generated voice file per app); existing ones of that name are reused as they are."""
+        apps = {a.pk: a for a in ItnioApp.objects.filter(pk__in=app_ids).select_related("account")}
+        now = timezone.now()
+        made = []
+        for i in range(1, count + 1):
+            app = apps[app_ids[(i - 1) % len(app_ids)]]
+            campaign = Campaign.objects.filter(name=f"Generated campaign {i}").first()
+            if campaign is None:
+                voice_file, _ = VoiceFile.objects.get_or_create(
+                    account=app.account,
+                    file_name=f"generated-{app.pk}.wav",
+                    defaults={
+                        "app": app,
+                        "audio": f"voice/{app.account_id}/generated-{app.pk}.wav",
+                        "state": VoiceFile.State.UPLOADED,
+                        "remote_file_id": "generated.wav",
+                        "uploaded_at": now,
+                        "uploaded_by": "generate_calls",
+                    },
+                )
+                campaign = Campaign.objects.create(
+                    name=f"Generated campaign {i}",
+                    app=app,
+                    voice_file=voice_file,
+                    called_info="generated",
+                    state=Campaign.State.COMPLETED,
+                    state_reason="generated by generate_calls",
+                    state_changed_at=now,
+                    state_changed_by="generate_calls",
+                    created_by="generate_calls",
+                    launched_at=now,
+                    completed_at=now,
+                )
+            elif campaign.app_id not in apps:
+                raise usage_error(
+                    f"{campaign.name} exists for another app; pick its app or fewer campaigns."
+                )
+            made.append((campaign.pk, campaign.app_id))
+        return made
 
     def _row(
-        self, rng: random.Random, fields: list, app_ids: list[int], now, days: int, voice_id: str
+        self,
+        rng: random.Random,
+        fields: list,
+        app_ids: list[int],
+        campaigns: list[tuple[int, int]],
+        now,
+        days: int,
+        voice_id: str,
     ) -> list[Any]:
         region, cc, rate, period = rng.choice(REGIONS)
         kind = rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
@@ -79,9 +149,13 @@ class Command(PortalCommand):
         eur = rng.random() < 0.2
         quote = rate * Decimal("0.92") if eur else rate
         cost = (quote * charged / 60).quantize(Decimal("0.000001"))
+        app_id = rng.choice(app_ids)
+        campaign_id = None
+        if campaigns and kind == Call.Kind.GROUP:
+            campaign_id, app_id = rng.choice(campaigns)
         values = {
-            "app_id": rng.choice(app_ids),
-            "campaign_id": None,
+            "app_id": app_id,
+            "campaign_id": campaign_id,
             "kind": kind,
             "state": Call.State.FINAL,
             "state_reason": "",
