@@ -281,7 +281,12 @@ class Call(models.Model):
             models.Index(fields=["app", "created_at"], name="call_app_created"),
             models.Index(fields=["kind", "created_at"], name="call_kind_created"),
             models.Index(fields=["submit_time"], name="call_submit_time"),
-            models.Index(fields=["callee"], name="call_callee"),
+            # varchar_pattern_ops on PostgreSQL: the callee-prefix search (LIKE '8613%') and
+            # exact callee lookups both use it whatever the database's collation.
+            models.Index(
+                fields=["callee"], name="call_callee_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["campaign", "created_at"], name="call_campaign_created"),
             models.Index(fields=["created_at"], name="call_created"),
         ]
 
@@ -741,3 +746,81 @@ class AiCallRecord(models.Model):
 
     def __str__(self) -> str:
         return f"AI call {self.call_id}"
+
+
+# --- Pre-aggregated daily figures --------------------------------------------------------------
+#
+# Rebuilt from Call rows, never edited by hand: database triggers (migration 0006) mark the UTC
+# day of every inserted, updated or deleted call as dirty, `refresh_call_stats` (every minute)
+# recomputes the dirty days, and readers add the dirty days straight from Call so a figure is
+# never stale (campaigns/services/reports.py).
+
+
+class CallDayStat(models.Model):
+    """Calls of one UTC day grouped by every list filter: the cube behind counts and totals."""
+
+    day = models.DateField("day (UTC)")
+    app = models.ForeignKey(ItnioApp, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=8)
+    state = models.CharField(max_length=10)
+    answered = models.BooleanField()
+    final = models.BooleanField()
+    currency = models.CharField(max_length=8, blank=True)
+    calls = models.PositiveIntegerField()
+    duration_sum = models.BigIntegerField(default=0)
+    charged_sum = models.BigIntegerField(default=0)
+    cost_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+
+    class Meta:
+        verbose_name = "daily call figure"
+        indexes = [
+            models.Index(fields=["day"], name="calldaystat_day"),
+            models.Index(fields=["campaign", "day"], name="calldaystat_campaign_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.calls} {self.kind} calls {self.state}"
+
+
+class CallDayValue(models.Model):
+    """How often one value of a breakdown (region, termination reason, DTMF key) came up a day."""
+
+    class Dimension(models.TextChoices):
+        REGION = "region", "Region and operator"
+        TERMINATION = "termination", "Termination reason"
+        DTMF = "dtmf", "DTMF key"
+
+    day = models.DateField("day (UTC)")
+    app = models.ForeignKey(ItnioApp, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    dimension = models.CharField(max_length=12, choices=Dimension.choices)
+    value = models.CharField(max_length=255, blank=True)
+    calls = models.PositiveIntegerField()
+    answered = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "daily call breakdown"
+        indexes = [
+            models.Index(fields=["day", "dimension"], name="calldayvalue_day_dim"),
+            models.Index(fields=["campaign", "dimension"], name="calldayvalue_campaign_dim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.dimension} {self.value!r} × {self.calls}"
+
+
+class CallStatDirtyDay(models.Model):
+    """A UTC day whose calls changed since its figures were computed (written by triggers)."""
+
+    day = models.DateField(primary_key=True)
+
+    class Meta:
+        verbose_name = "day to recompute"
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -46,6 +46,15 @@ def sweep_stale_sends() -> int:
     return calls_sweep_stale_sends()
 
 
+@periodic(every=timedelta(minutes=1))
+@task(queue_name="sync")
+def refresh_call_stats() -> int:
+    """Recompute the daily call figures of the days whose calls changed (see services/reports)."""
+    from campaigns.services.reports import refresh_call_stats as refresh
+
+    return refresh()
+
+
 @periodic(every=timedelta(minutes=5))
 @task(queue_name="sync")
 def sync_records() -> str:

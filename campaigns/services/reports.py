@@ -1,0 +1,486 @@
+"""Call figures: daily pre-aggregates, kept exact by dirty days, and what the dashboard shows.
+
+The day of a call is the UTC day of its submit time, or of its creation while ITNIO has not told
+us a submit time (`CALL_DAY`). Database triggers (migration 0006) put the day of every call that
+is inserted, updated or deleted into `CallStatDirtyDay`; `refresh_call_stats` recomputes those
+days from `Call`. Readers take the stored figures of the clean days and aggregate the dirty days
+straight from `Call`, so what they return always equals a direct aggregate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate
+
+from campaigns.models import Call, CallDayStat, CallDayValue, CallStatDirtyDay
+
+CALL_DAY = TruncDate(Coalesce("submit_time", "created_at"), tzinfo=UTC)
+MONEY = DecimalField(max_digits=24, decimal_places=6)
+STAT_KEYS = ("day", "app_id", "campaign_id", "kind", "state", "answered", "final", "currency")
+STAT_MEASURES = ("calls", "duration_sum", "charged_sum", "cost_sum")
+VALUE_FIELDS = {
+    CallDayValue.Dimension.REGION: "code",
+    CallDayValue.Dimension.TERMINATION: "termination_reason",
+    CallDayValue.Dimension.DTMF: "feedback_value",
+}
+# Serialises refreshes on PostgreSQL (any constant; "ITNIO" in ASCII).
+REFRESH_LOCK = 0x49544E494F
+
+
+# --- selecting calls by day ----------------------------------------------------------------------
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days merged into [start, end) ranges."""
+    ranges: list[list[date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1][1] = day + timedelta(days=1)
+        else:
+            ranges.append([day, day + timedelta(days=1)])
+    return [(a, b) for a, b in ranges]
+
+
+def _between(start: datetime | None, end: datetime | None) -> Q:
+    """Calls whose day lies in [start, end): both halves of CALL_DAY use an index."""
+    by_submit, by_created = Q(), Q(submit_time__isnull=True)
+    if start is not None:
+        by_submit &= Q(submit_time__gte=start)
+        by_created &= Q(created_at__gte=start)
+    if end is not None:
+        by_submit &= Q(submit_time__lt=end)
+        by_created &= Q(created_at__lt=end)
+    if start is None and end is None:
+        return Q()
+    return by_submit | by_created
+
+
+def calls_on_days(queryset: QuerySet[Call], days: Iterable[date]) -> QuerySet[Call]:
+    condition = Q(pk__in=[])
+    for start, end in _day_ranges(days):
+        condition |= _between(_midnight(start), _midnight(end))
+    return queryset.filter(condition)
+
+
+# --- aggregating calls ---------------------------------------------------------------------------
+def stat_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
+    """The cube rows (STAT_KEYS + STAT_MEASURES) of a set of calls, computed from Call."""
+    rows = (
+        calls.order_by()
+        .annotate(
+            day_=CALL_DAY,
+            answered_=ExpressionWrapper(Q(answer_time__isnull=False), BooleanField()),
+            final_=ExpressionWrapper(Q(hangup_time__isnull=False), BooleanField()),
+        )
+        .values("day_", "app_id", "campaign_id", "kind", "state", "answered_", "final_", "currency")
+        .annotate(
+            calls=Count("id"),
+            duration_sum=Coalesce(Sum("call_duration"), 0),
+            charged_sum=Coalesce(Sum("charged_duration"), 0),
+            cost_sum=Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
+        )
+    )
+    return [
+        {
+            "day": r["day_"],
+            "app_id": r["app_id"],
+            "campaign_id": r["campaign_id"],
+            "kind": r["kind"],
+            "state": r["state"],
+            "answered": bool(r["answered_"]),
+            "final": bool(r["final_"]),
+            "currency": r["currency"],
+            "calls": r["calls"],
+            "duration_sum": r["duration_sum"],
+            "charged_sum": r["charged_sum"],
+            "cost_sum": Decimal(r["cost_sum"]),
+        }
+        for r in rows
+    ]
+
+
+def value_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
+    """The breakdown rows (day, app, campaign, dimension, value → calls, answered)."""
+    out = []
+    for dimension, field in VALUE_FIELDS.items():
+        rows = (
+            calls.order_by()
+            .annotate(day_=CALL_DAY, value_=F(field))
+            .values("day_", "app_id", "campaign_id", "value_")
+            .annotate(calls=Count("id"), answered=Count("id", filter=Q(answer_time__isnull=False)))
+        )
+        out.extend(
+            {
+                "day": r["day_"],
+                "app_id": r["app_id"],
+                "campaign_id": r["campaign_id"],
+                "dimension": dimension.value,
+                "value": r["value_"] or "",
+                "calls": r["calls"],
+                "answered": r["answered"],
+            }
+            for r in rows
+        )
+    return out
+
+
+# --- keeping the stored figures up to date -------------------------------------------------------
+def refresh_call_stats(*, rebuild: bool = False) -> int:
+    """Recompute every dirty day (or all days with `rebuild`), one day per transaction."""
+    if rebuild:
+        with transaction.atomic():
+            CallStatDirtyDay.objects.bulk_create(
+                [
+                    CallStatDirtyDay(day=d)
+                    for d in Call.objects.annotate(d=CALL_DAY)
+                    .order_by()
+                    .values_list("d", flat=True)
+                    .distinct()
+                ]
+                + [
+                    CallStatDirtyDay(day=d)
+                    for d in CallDayStat.objects.values_list("day", flat=True).distinct()
+                ],
+                ignore_conflicts=True,
+            )
+    done = 0
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
+            day = CallStatDirtyDay.objects.order_by("day").values_list("day", flat=True).first()
+            if day is None:
+                return done
+            # Deleted first: a call changed while we compute marks the day again, for next time.
+            CallStatDirtyDay.objects.filter(day=day).delete()
+            CallDayStat.objects.filter(day=day).delete()
+            CallDayValue.objects.filter(day=day).delete()
+            calls = calls_on_days(Call.objects.all(), [day])
+            CallDayStat.objects.bulk_create(
+                [CallDayStat(**row) for row in stat_rows(calls)], batch_size=2000
+            )
+            CallDayValue.objects.bulk_create(
+                [CallDayValue(**row) for row in value_rows(calls)], batch_size=2000
+            )
+            done += 1
+
+
+# --- reading -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallSlice:
+    """A set of calls the cube can answer for: every field is a filter, None means any."""
+
+    app_id: int | None = None
+    campaign_id: int | None = None
+    kind: str | None = None
+    state: str | None = None
+    answered: bool | None = None
+    final: bool | None = None
+    since: date | None = None  # inclusive
+    until: date | None = None  # inclusive
+
+    def _equal_filters(self, fields: Iterable[str]) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
+
+    def _day_filters(self) -> dict[str, Any]:
+        days = {}
+        if self.since is not None:
+            days["day__gte"] = self.since
+        if self.until is not None:
+            days["day__lte"] = self.until
+        return days
+
+    def stored_stats(self) -> QuerySet[CallDayStat]:
+        fields = ("app_id", "campaign_id", "kind", "state", "answered", "final")
+        return CallDayStat.objects.filter(**self._equal_filters(fields), **self._day_filters())
+
+    def stored_values(self, dimension: str) -> QuerySet[CallDayValue]:
+        if any(getattr(self, f) is not None for f in ("kind", "state", "answered", "final")):
+            raise ValueError("breakdowns are kept by app, campaign and day only")
+        return CallDayValue.objects.filter(
+            dimension=dimension,
+            **self._equal_filters(("app_id", "campaign_id")),
+            **self._day_filters(),
+        )
+
+    def calls(self, queryset: QuerySet[Call] | None = None) -> QuerySet[Call]:
+        """The same slice, straight from Call."""
+        queryset = Call.objects.all() if queryset is None else queryset
+        fields = ("app_id", "campaign_id", "kind", "state")
+        queryset = queryset.filter(**self._equal_filters(fields))
+        if self.answered is not None:
+            queryset = queryset.filter(answer_time__isnull=not self.answered)
+        if self.final is not None:
+            queryset = queryset.filter(hangup_time__isnull=not self.final)
+        start = _midnight(self.since) if self.since else None
+        end = _midnight(self.until + timedelta(days=1)) if self.until else None
+        return queryset.filter(_between(start, end))
+
+    def dirty_days(self) -> list[date]:
+        return list(
+            CallStatDirtyDay.objects.filter(**self._day_filters()).values_list("day", flat=True)
+        )
+
+
+def _merge(rows: Iterable[dict[str, Any]], by: tuple[str, ...], measures: tuple[str, ...]):
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in by)
+        into = merged.setdefault(key, {**{k: row[k] for k in by}, **dict.fromkeys(measures, 0)})
+        for m in measures:
+            into[m] += row[m] or 0
+    return [merged[k] for k in sorted(merged, key=lambda k: tuple(str(x) for x in k))]
+
+
+def stat_totals(
+    slc: CallSlice, by: tuple[str, ...] = (), *, direct: bool = False
+) -> list[dict[str, Any]]:
+    """The slice's measures grouped by `by` (any of STAT_KEYS).
+
+    From the stored days plus the dirty days computed from Call; `direct=True` computes
+    everything from Call (what the tests compare against)."""
+    if direct:
+        return _merge(stat_rows(slc.calls()), by, STAT_MEASURES)
+    dirty = slc.dirty_days()
+    stored = (
+        slc.stored_stats()
+        .exclude(day__in=dirty)
+        .values(*by)
+        .annotate(**{m: Sum(m) for m in STAT_MEASURES})
+    )
+    fresh = stat_rows(calls_on_days(slc.calls(), dirty)) if dirty else []
+    return _merge([*stored, *fresh], by, STAT_MEASURES)
+
+
+def value_totals(
+    slc: CallSlice, dimension: str, by: tuple[str, ...] = ("value",), *, direct: bool = False
+) -> list[dict[str, Any]]:
+    measures = ("calls", "answered")
+    if direct:
+        rows = [r for r in value_rows(slc.calls()) if r["dimension"] == dimension]
+        return _merge(rows, by, measures)
+    dirty = slc.dirty_days()
+    stored = (
+        slc.stored_values(dimension)
+        .exclude(day__in=dirty)
+        .values(*by)
+        .annotate(**{m: Sum(m) for m in measures})
+    )
+    fresh = (
+        [r for r in value_rows(calls_on_days(slc.calls(), dirty)) if r["dimension"] == dimension]
+        if dirty
+        else []
+    )
+    return _merge([*stored, *fresh], by, measures)
+
+
+# --- the dashboard's figures ---------------------------------------------------------------------
+TOP = 10
+NO_VALUE = "(none)"
+
+
+def _currency(code: str) -> str:
+    return code or "USD"  # blank in the record means USD (itnio-api.md §3.5)
+
+
+def _ratio(part: float, whole: float, digits: int = 1) -> float | None:
+    return round(100 * part / whole, digits) if whole else None
+
+
+def _days(slc: CallSlice, seen: Iterable[date]) -> list[date]:
+    seen = sorted(set(seen))
+    first = slc.since or (seen[0] if seen else None)
+    last = slc.until or (seen[-1] if seen else None)
+    if first is None or last is None or first > last:
+        return []
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _top(
+    rows: list[dict[str, Any]], measure: str, label=lambda v: v or NO_VALUE, top: int = TOP
+) -> dict:
+    rows = sorted((r for r in rows if r[measure]), key=lambda r: (-r[measure], r["value"]))
+    shown, rest = rows[:top], rows[top:]
+    labels = [label(r["value"]) for r in shown]
+    values = [r[measure] for r in shown]
+    if rest:
+        labels.append(f"{len(rest)} other" + ("s" if len(rest) > 1 else ""))
+        values.append(sum(r[measure] for r in rest))
+    return {"labels": labels, "values": values}
+
+
+def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
+    """Everything the dashboard draws, as plain numbers: the charts' data and the CSV's rows."""
+    daily = stat_totals(slc, ("day", "answered", "final", "currency"), direct=direct)
+    days = _days(slc, (r["day"] for r in daily))
+    per_day: dict[date, dict[str, Any]] = defaultdict(
+        lambda: {"answered": 0, "unanswered": 0, "pending": 0, "duration": 0, "cost": {}}
+    )
+    currencies: set[str] = set()
+    for r in daily:
+        d = per_day[r["day"]]
+        status = "answered" if r["answered"] else ("unanswered" if r["final"] else "pending")
+        d[status] += r["calls"]
+        if r["answered"]:
+            d["duration"] += r["duration_sum"]
+        if r["cost_sum"]:
+            cur = _currency(r["currency"])
+            currencies.add(cur)
+            d["cost"][cur] = d["cost"].get(cur, Decimal(0)) + Decimal(r["cost_sum"])
+    currencies_sorted = sorted(currencies)
+
+    def series(fn) -> list:
+        return [fn(per_day[d]) if d in per_day else fn(None) for d in days]
+
+    answered = sum(per_day[d]["answered"] for d in per_day)
+    unanswered = sum(per_day[d]["unanswered"] for d in per_day)
+    pending = sum(per_day[d]["pending"] for d in per_day)
+    duration = sum(per_day[d]["duration"] for d in per_day)
+    cost_total = {
+        c: sum((per_day[d]["cost"].get(c, Decimal(0)) for d in per_day), Decimal(0))
+        for c in currencies_sorted
+    }
+
+    summary = {
+        "Calls": answered + unanswered + pending,
+        "Answered": answered,
+        "Not answered": unanswered,
+        "No final record yet": pending,
+        "ASR %": _ratio(answered, answered + unanswered),
+        "Average duration (s)": round(duration / answered, 1) if answered else None,
+        **{f"Cost {c}": float(cost_total[c]) for c in currencies_sorted},
+    }
+    labels = [d.isoformat() for d in days]
+    charts = {
+        "calls_per_day": {
+            "title": "Calls per day",
+            "type": "bar",
+            "stacked": True,
+            "labels": labels,
+            "series": {
+                "Answered": series(lambda d: d["answered"] if d else 0),
+                "Not answered": series(lambda d: d["unanswered"] if d else 0),
+                "No final record yet": series(lambda d: d["pending"] if d else 0),
+            },
+        },
+        "asr_per_day": {
+            "title": "Answer-seizure ratio per day (%)",
+            "type": "line",
+            "labels": labels,
+            "series": {
+                "ASR %": series(
+                    lambda d: _ratio(d["answered"], d["answered"] + d["unanswered"]) if d else None
+                )
+            },
+        },
+        "duration_per_day": {
+            "title": "Average duration of answered calls per day (s)",
+            "type": "line",
+            "labels": labels,
+            "series": {
+                "Average duration (s)": series(
+                    lambda d: (
+                        round(d["duration"] / d["answered"], 1) if d and d["answered"] else None
+                    )
+                )
+            },
+        },
+        "cost_per_day": {
+            "title": "Cost per day",
+            "type": "bar",
+            "labels": labels,
+            "series": {
+                c: series(lambda d, c=c: float(d["cost"].get(c, 0)) if d else 0.0)
+                for c in currencies_sorted
+            },
+        },
+    }
+    # Breakdowns are kept by app, campaign and day only.
+    whole = CallSlice(slc.app_id, slc.campaign_id, since=slc.since, until=slc.until)
+    regions = _top(value_totals(whole, CallDayValue.Dimension.REGION, direct=direct), "calls")
+    charts["regions"] = {
+        "title": f"Top {TOP} regions (calls)",
+        "type": "hbar",
+        "labels": regions["labels"],
+        "series": {"Calls": regions["values"]},
+    }
+    terminations = [
+        r
+        for r in value_totals(whole, CallDayValue.Dimension.TERMINATION, direct=direct)
+        if r["value"]
+    ]
+    top_terminations = _top(terminations, "calls")
+    charts["termination"] = {
+        "title": "Termination reasons (final calls)",
+        "type": "hbar",
+        "labels": top_terminations["labels"],
+        "series": {"Calls": top_terminations["values"]},
+    }
+    if slc.campaign_id is not None:
+        # "-1" is ITNIO's "no key"; an answered call without the field pressed none either.
+        pressed = _merge(
+            (
+                {**r, "value": "" if r["value"] in ("-1", "") else r["value"]}
+                for r in value_totals(whole, CallDayValue.Dimension.DTMF, direct=direct)
+            ),
+            ("value",),
+            ("calls", "answered"),
+        )
+        # Every key (0–9, *, #), "No key" first, then in key order.
+        pressed = sorted(
+            (r for r in pressed if r["answered"]), key=lambda r: (r["value"] != "", r["value"])
+        )
+        keys = {
+            "labels": [f"Key {r['value']}" if r["value"] else "No key" for r in pressed],
+            "values": [r["answered"] for r in pressed],
+        }
+        charts["dtmf"] = {
+            "title": "DTMF keys pressed (answered calls)",
+            "type": "bar",
+            "labels": keys["labels"],
+            "series": {"Answered calls": keys["values"]},
+        }
+    return {"summary": summary, "charts": charts}
+
+
+def figures_csv_rows(figures: dict[str, Any]) -> Iterator[list[Any]]:
+    """The figures as tidy rows: chart, series, label, value (the summary first). Labels come
+    from ITNIO's records, so text that a spreadsheet would run as a formula is neutralised."""
+    from campaigns.exports import neutralise
+
+    yield ["chart", "series", "label", "value"]
+    for name, value in figures["summary"].items():
+        yield ["summary", name, "", "" if value is None else value]
+    for chart, data in figures["charts"].items():
+        for series, values in data["series"].items():
+            for label, value in zip(data["labels"], values, strict=True):
+                yield [chart, neutralise(series), neutralise(label), "" if value is None else value]
+
+
+def figures_csv(figures: dict[str, Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(figures_csv_rows(figures))
+    return out.getvalue()
