@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import ShowFacets
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.views.main import IGNORED_PARAMS, SEARCH_VAR
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.exports import stream_calls_export
 from campaigns.forms_calls import SendTtsForm
+from campaigns.forms_reports import DashboardForm
 from campaigns.models import Call
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_refresh, call_send_tts
+from campaigns.services.reports import CallSlice, call_figures, figures_csv, stat_totals
 from itnio_portal.itnio import ItnioError
 
 
@@ -40,6 +56,92 @@ class AnsweredFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(answer_time__isnull=True, hangup_time__isnull=False)
         return queryset
+
+
+class PlacedDateFilter(admin.DateFieldListFilter):
+    """The submit-time choices, with calls ITNIO has not given a submit time yet counted on the
+    day they were created: the same day the dashboard's figures use (reports.CALL_DAY)."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> QuerySet[Call]:
+        values = {k: v[-1] if isinstance(v, list) else v for k, v in self.used_parameters.items()}
+        if not values or self.lookup_kwarg_isnull in values:
+            return super().queryset(request, queryset)
+        submitted, not_yet = Q(), Q(submit_time__isnull=True)
+        for kwarg, lookup in ((self.lookup_kwarg_since, "gte"), (self.lookup_kwarg_until, "lt")):
+            if kwarg in values:
+                submitted &= Q(**{f"submit_time__{lookup}": values[kwarg]})
+                not_yet &= Q(**{f"created_at__{lookup}": values[kwarg]})
+        try:
+            return queryset.filter(submitted | not_yet)
+        except (ValueError, ValidationError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
+def _utc_day(value: str) -> date | None:
+    """The UTC day a date filter's boundary starts, or None when it is not a UTC midnight."""
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            return None
+        moment = datetime.combine(day, datetime.min.time())
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    moment = moment.astimezone(UTC)
+    if moment.time() != datetime.min.time():
+        return None
+    return moment.date()
+
+
+def list_slice(params: QueryDict) -> CallSlice | None:
+    """The call list's filters as a slice of the daily figures, or None if they cannot say.
+
+    Only plain filters map (no search, no "has no date"); anything else is counted directly."""
+    fields: dict[str, Any] = {}
+    for key, values in params.lists():
+        value = values[-1] if values else ""
+        if key == SEARCH_VAR:
+            if value.strip():
+                return None
+            continue
+        if key in IGNORED_PARAMS:
+            continue
+        if len(values) != 1:
+            return None
+        if key in ("app__id__exact", "campaign__id__exact"):
+            if not value.isdigit():
+                return None
+            fields[key.split("__")[0] + "_id"] = int(value)
+        elif key in ("kind__exact", "state__exact"):
+            fields[key.split("__")[0]] = value
+        elif key == "answered":
+            if value == "yes":
+                fields["answered"] = True
+            elif value == "no":
+                fields.update(answered=False, final=True)
+        elif key in ("submit_time__gte", "submit_time__lt"):
+            day = _utc_day(value)
+            if day is None:
+                return None
+            if key.endswith("gte"):
+                fields["since"] = day
+            else:
+                fields["until"] = day - timedelta(days=1)
+        else:
+            return None
+    return CallSlice(**fields)
+
+
+class CallListPaginator(Paginator):
+    """Pages of calls whose count is given (from the daily figures) or counted with a limit."""
+
+    def __init__(self, *args: Any, count: int, capped: bool, limit: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_count, self.capped, self.limit = count, capped, limit
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
 
 
 def _amount(value: Decimal | None, unit: str = "") -> str:
@@ -69,16 +171,19 @@ class CallAdmin(PortalModelAdmin):
     ]
     list_filter = [
         "app",
+        "campaign",
         "kind",
         "state",
         AnsweredFilter,
-        ("submit_time", admin.DateFieldListFilter),
+        ("submit_time", PlacedDateFilter),
     ]
     search_fields = ["voice_id", "callee"]  # see get_search_results: exact voiceId or callee prefix
     search_help_text = "Exact voiceId, or the beginning of the callee number."
     list_select_related = ["app"]
     list_per_page = 50
     show_full_result_count = False
+    # Facet counts would be one COUNT over the whole table per filter choice.
+    show_facets = ShowFacets.NEVER
     actions = ["refresh_from_itnio"]
     change_list_template = "admin/campaigns/call/change_list.html"
     change_form_template = "admin/campaigns/call/change_form.html"
@@ -175,6 +280,57 @@ class CallAdmin(PortalModelAdmin):
             return queryset, False
         return queryset.filter(Q(voice_id=term) | Q(callee__startswith=term)), False
 
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Call],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> CallListPaginator:
+        """No COUNT over a million rows: the daily figures know how many calls a filter holds;
+        a search is counted up to CALL_LIST_COUNT_LIMIT."""
+        limit = settings.CALL_LIST_COUNT_LIMIT
+        slc = list_slice(request.GET)
+        if slc is not None:
+            totals = stat_totals(slc)
+            count, capped = (totals[0]["calls"] if totals else 0), False
+        else:
+            count = queryset.order_by()[: limit + 1].count()
+            capped = count > limit
+        return CallListPaginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            count=count,
+            capped=capped,
+            limit=limit,
+        )
+
+    def _cost_totals(self, request: HttpRequest, cl: Any) -> list[dict[str, Any]] | None:
+        """Cost per currency of the calls in the list; None when a search matches too many."""
+        slc = list_slice(request.GET)
+        if slc is not None:
+            rows = [
+                {"currency": r["currency"], "total": r["cost_sum"], "calls": r["calls"]}
+                for r in stat_totals(slc, ("currency",))
+            ]
+        elif cl.paginator.capped:
+            return None
+        else:
+            rows = list(
+                cl.queryset.order_by()
+                .values("currency")
+                .annotate(total=Sum("cost"), calls=Count("id"))
+                .order_by("currency")
+            )
+        return [
+            {**t, "display": f"{Decimal(t['total']).normalize():f}"}
+            for t in rows
+            if t["total"] is not None and t["total"] != 0
+        ]
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -185,17 +341,7 @@ class CallAdmin(PortalModelAdmin):
             else None
         )
         if cl is not None:
-            totals = (
-                cl.queryset.order_by()
-                .values("currency")
-                .annotate(total=Sum("cost"), calls=Count("id"))
-                .order_by("currency")
-            )
-            response.context_data["cost_totals"] = [
-                {**t, "display": f"{t['total'].normalize():f}"}
-                for t in totals
-                if t["total"] is not None
-            ]
+            response.context_data["cost_totals"] = self._cost_totals(request, cl)
             response.context_data["can_place_calls"] = self.has_place_calls_permission(request)
             response.context_data["export_query"] = request.GET.urlencode()
         return response
@@ -298,6 +444,10 @@ class CallAdmin(PortalModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("send-tts/", wrap(self.send_tts_view), name="campaigns_call_send_tts"),
+            path("dashboard/", wrap(self.dashboard_view), name="campaigns_call_dashboard"),
+            path(
+                "dashboard/csv/", wrap(self.dashboard_csv_view), name="campaigns_call_dashboard_csv"
+            ),
             path("sync/", wrap(require_POST(self.sync_view)), name="campaigns_call_sync"),
             path("export/<str:fmt>/", wrap(self.export_view), name="campaigns_call_export"),
             path(
@@ -307,6 +457,48 @@ class CallAdmin(PortalModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = DashboardForm(request.GET)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Calls dashboard",
+            "form": form,
+        }
+        if not form.is_bound or form.is_valid():
+            slc = form.call_slice()
+            figures = call_figures(slc)
+            context.update(
+                figures=figures,
+                summary=summary_display(figures),
+                query=request.GET.urlencode(),
+                range_text=describe_slice(slc, form),
+                calls_url=calls_url(slc),
+            )
+        return TemplateResponse(request, "admin/campaigns/call/dashboard.html", context)
+
+    def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = DashboardForm(request.GET)
+        if form.is_bound and not form.is_valid():
+            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            return HttpResponseBadRequest(
+                f"Invalid dashboard filter: {errors}", content_type="text/plain; charset=utf-8"
+            )
+        slc = form.call_slice()
+        response = HttpResponse(
+            figures_csv(call_figures(slc)), content_type="text/csv; charset=utf-8"
+        )
+        span = "-".join(d.isoformat() for d in (slc.since, slc.until) if d) or "all-days"
+        scope = f"-campaign-{slc.campaign_id}" if slc.campaign_id else ""
+        response["Content-Disposition"] = (
+            f'attachment; filename="itnio-call-figures{scope}-{span}.csv"'
+        )
+        return response
 
     def send_tts_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_place_calls_permission(request):
@@ -389,3 +581,48 @@ class CallAdmin(PortalModelAdmin):
             # What the change list itself does with a bad filter, instead of a server error.
             return HttpResponseRedirect(reverse("admin:campaigns_call_changelist") + "?e=1")
         return stream_calls_export(cl.get_queryset(request), fmt=fmt)
+
+
+# --- figures shown on the dashboard and the campaign page ----------------------------------------
+def summary_display(figures: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for name, value in figures["summary"].items():
+        if value is None:
+            text = "–"
+        elif name.startswith("Cost "):
+            text = f"{value:,.4f}".rstrip("0").rstrip(".")
+        elif isinstance(value, float):
+            text = f"{value:,.1f}"
+        else:
+            text = f"{value:,}"
+        out.append((name, text))
+    return out
+
+
+def describe_slice(slc: CallSlice, form: DashboardForm | None = None) -> str:
+    data = form.cleaned_data if form is not None and form.is_bound else {}
+    if slc.since and slc.until:
+        span = f"{slc.since:%Y-%m-%d} to {slc.until:%Y-%m-%d}"
+    elif slc.since:
+        span = f"from {slc.since:%Y-%m-%d}"
+    elif slc.until:
+        span = f"until {slc.until:%Y-%m-%d}"
+    else:
+        span = "every day"
+    app = f"app {data['app']}" if data.get("app") else "all voice apps"
+    campaign = f"campaign “{data['campaign']}”" if data.get("campaign") else "all calls"
+    return f"Calls of {span.capitalize() if span[0].isdigit() else span}, {app}, {campaign}."
+
+
+def calls_url(slc: CallSlice) -> str:
+    """The call list with the same filters (the list's date filter takes UTC midnights)."""
+    params: dict[str, Any] = {}
+    if slc.app_id:
+        params["app__id__exact"] = slc.app_id
+    if slc.campaign_id:
+        params["campaign__id__exact"] = slc.campaign_id
+    if slc.since:
+        params["submit_time__gte"] = f"{slc.since:%Y-%m-%d} 00:00:00+00:00"
+    if slc.until:
+        params["submit_time__lt"] = f"{slc.until + timedelta(days=1):%Y-%m-%d} 00:00:00+00:00"
+    return reverse("admin:campaigns_call_changelist") + ("?" + urlencode(params) if params else "")

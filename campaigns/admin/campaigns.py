@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,6 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campaigns.admin.base import PortalModelAdmin
+from campaigns.admin.calls import calls_url, summary_display
 from campaigns.models import Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.campaigns import (
@@ -30,6 +32,7 @@ from campaigns.services.campaigns import (
     campaign_resume,
 )
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.reports import CallSlice, call_figures
 from itnio_portal.itnio import ItnioError, ItnioLimitError
 
 EDITABLE = [
@@ -259,6 +262,16 @@ class CampaignAdmin(PortalModelAdmin):
                 if _has_url("admin:campaigns_callee_changelist")
                 else ""
             )
+            if request.user.has_perm("campaigns.view_call"):
+                # The dashboard's figures for this campaign, over all its days.
+                slc = CallSlice(campaign_id=campaign.pk)
+                figures = call_figures(slc)
+                extra_context.update(
+                    figures=figures,
+                    summary=summary_display(figures),
+                    figures_query=urlencode({"campaign": campaign.pk}),
+                    calls_url=calls_url(slc),
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self) -> list[Any]:

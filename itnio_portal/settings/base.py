@@ -267,6 +267,11 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # Callee files with more rows than this are imported by a background job with a progress bar
 # (a streaming reader and bulk writes) instead of the preview page.
 CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default=20000)
+# The dashboard's longest date range, in days.
+DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
+# The call list counts searches and filters the daily figures cannot answer up to this many
+# rows ("more than N"), instead of counting a million rows on every page.
+CALL_LIST_COUNT_LIMIT = env.int("CALL_LIST_COUNT_LIMIT", default=10000)
 
 # ---------------------------------------------------------------------------
 # Logging: ITNIO traffic is logged without secrets (the client never logs headers).

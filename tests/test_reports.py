@@ -1,0 +1,476 @@
+"""Call figures: the pre-aggregated daily figures always equal a direct aggregate of the calls,
+through pushes, record syncs and late cost updates; the dashboard's charts equal its CSV; the
+campaign page shows the same figures; the call list counts and totals come from them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Call, CallDayStat, CallStatDirtyDay, Campaign, ItnioApp
+from campaigns.services.actors import Actor
+from campaigns.services.calls import call_send_tts, calls_sync_due
+from campaigns.services.reports import (
+    CallSlice,
+    call_figures,
+    figures_csv_rows,
+    refresh_call_stats,
+    stat_totals,
+)
+from tests.conftest import make_staff
+from tests.test_pushes import final_report, push
+
+ACTOR = Actor.system("reports-test")
+
+
+def dirty() -> set[date]:
+    return set(CallStatDirtyDay.objects.values_list("day", flat=True))
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def slices(voice_app: ItnioApp, campaign: Campaign | None) -> list[CallSlice]:
+    week = CallSlice(since=today() - timedelta(days=6), until=today())
+    out = [
+        CallSlice(),
+        week,
+        CallSlice(app_id=voice_app.pk),
+        CallSlice(app_id=voice_app.pk, since=today() - timedelta(days=2), until=today()),
+        CallSlice(since=today(), until=today()),
+    ]
+    if campaign is not None:
+        out += [
+            CallSlice(campaign_id=campaign.pk),
+            CallSlice(campaign_id=campaign.pk, since=today()),
+        ]
+    return out
+
+
+# What the call list asks of the figures: every filter it can combine.
+LIST_SLICES = [
+    CallSlice(kind=Call.Kind.TTS),
+    CallSlice(state=Call.State.SUBMITTED),
+    CallSlice(state=Call.State.FINAL, kind=Call.Kind.GROUP),
+    CallSlice(answered=True),
+    CallSlice(answered=False, final=True),
+]
+
+
+def assert_stored_equals_direct(voice_app: ItnioApp, campaign: Campaign | None = None) -> None:
+    for slc in slices(voice_app, campaign):
+        assert call_figures(slc) == call_figures(slc, direct=True), slc
+    for slc in [*LIST_SLICES, *slices(voice_app, None)]:
+        by = ("currency", "state")
+        assert stat_totals(slc, by) == stat_totals(slc, by, direct=True), slc
+        assert sum(r["calls"] for r in stat_totals(slc)) == slc.calls().count(), slc
+
+
+def summary() -> dict:
+    return call_figures(CallSlice())["summary"]
+
+
+# ---------------------------------------------------------------------------
+# The triggers: every write marks the day it touches
+# ---------------------------------------------------------------------------
+def test_every_kind_of_write_marks_the_utc_day_of_the_call(voice_app):
+    late_evening = datetime(2026, 5, 1, 23, 30, tzinfo=UTC)
+    call = Call.objects.create(
+        app=voice_app,
+        kind=Call.Kind.TTS,
+        state=Call.State.SUBMITTED,
+        callee="919876543210",
+        submit_time=late_evening,
+    )
+    assert date(2026, 5, 1) in dirty()
+    refresh_call_stats()
+    assert dirty() == set()
+
+    # A set-based UPDATE in raw SQL, as the dispatcher writes outcomes.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE campaigns_call SET cost = %s WHERE id = %s", ["0.5", call.pk])
+    assert dirty() == {date(2026, 5, 1)}
+    refresh_call_stats()
+
+    # A record that moves the call to another day dirties both days.
+    Call.objects.filter(pk=call.pk).update(submit_time=late_evening + timedelta(hours=1))
+    assert dirty() == {date(2026, 5, 1), date(2026, 5, 2)}
+    refresh_call_stats()
+    assert CallDayStat.objects.filter(day=date(2026, 5, 1)).count() == 0
+    assert CallDayStat.objects.get(day=date(2026, 5, 2)).calls == 1
+
+    # Without a submit time a call counts on the day it was created.
+    unsent = Call.objects.create(
+        app=voice_app, kind=Call.Kind.TTS, state=Call.State.UNKNOWN, callee="919876543211"
+    )
+    assert dirty() == {unsent.created_at.astimezone(UTC).date()}
+
+    Call.objects.filter(pk=call.pk).delete()
+    assert date(2026, 5, 2) in dirty()
+    refresh_call_stats()
+    assert not CallDayStat.objects.filter(day=date(2026, 5, 2)).exists()
+
+
+def test_a_rebuild_recomputes_every_day_and_drops_days_without_calls(voice_app):
+    call_command("generate_calls", "200", "--days", "4")
+    refresh_call_stats()
+    orphan = CallDayStat.objects.create(
+        day=date(2020, 1, 1),
+        app=voice_app,
+        kind="tts",
+        state="final",
+        answered=True,
+        final=True,
+        currency="USD",
+        calls=99,
+    )
+    CallDayStat.objects.filter(day=today()).update(calls=0)  # a figure gone wrong
+
+    assert refresh_call_stats(rebuild=True) >= 4
+
+    assert not CallDayStat.objects.filter(pk=orphan.pk).exists()
+    assert_stored_equals_direct(voice_app)
+
+
+# ---------------------------------------------------------------------------
+# Stored figures = direct aggregates, through the life of calls
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def itnio(sandbox, sandbox_state, account):
+    sandbox_state.clock_offset = -3.0
+    return sandbox
+
+
+def test_stored_figures_equal_direct_aggregates_through_pushes_syncs_and_late_costs(
+    itnio, sandbox_state, voice_app
+):
+    call_command("generate_calls", "600", "--days", "6", "--campaigns", "2")
+    campaign = Campaign.objects.order_by("pk").first()
+    refresh_call_stats()
+    assert dirty() == set()
+    assert_stored_equals_direct(voice_app, campaign)
+    before = summary()
+
+    # New calls through ITNIO: submitted, no record yet. Read before and after the refresh.
+    placed = [
+        call_send_tts(
+            app=voice_app, callee=f"91987654{i:04d}", language="EN", text="Code 1234", actor=ACTOR
+        )
+        for i in range(1, 6)
+    ]
+    assert all(c.state == Call.State.SUBMITTED for c in placed)
+    assert today() in dirty()
+    assert_stored_equals_direct(voice_app, campaign)
+    now = summary()
+    assert now["Calls"] == before["Calls"] + 5
+    assert now["No final record yet"] == before["No final record yet"] + 5
+    refresh_call_stats()
+    assert_stored_equals_direct(voice_app, campaign)
+
+    # A push makes one of them final, answered, with a cost.
+    submit_ms = int(placed[0].submit_time.timestamp() * 1000)
+    report = final_report(
+        placed[0].voice_id,
+        callee=placed[0].callee,
+        submitTime=submit_ms,
+        callTime=submit_ms + 1000,
+        ringingTime=submit_ms + 2000,
+        answerTime=submit_ms + 5000,
+        hangupTime=submit_ms + 35_000,
+        callDuration=30,
+        cost="0.5",
+    )
+    assert push(Client(), voice_app, report).status_code == 200
+    assert_stored_equals_direct(voice_app, campaign)
+    refresh_call_stats()
+    assert_stored_equals_direct(voice_app, campaign)
+    after_push = summary()
+    assert after_push["Answered"] == now["Answered"] + 1
+    assert after_push["Cost USD"] == pytest.approx(now["Cost USD"] + 0.5)
+
+    # The record sync finalises the others from recordGroup.
+    assert calls_sync_due(actor=ACTOR).finalised == 4
+    assert_stored_equals_direct(voice_app, campaign)
+    refresh_call_stats()
+    assert_stored_equals_direct(voice_app, campaign)
+    assert summary()["No final record yet"] == before["No final record yet"]
+
+    # A late cost update: the final record comes again with the billed cost.
+    synced = summary()
+    report["cost"] = "0.75"
+    assert push(Client(), voice_app, report).status_code == 200
+    assert Call.objects.get(pk=placed[0].pk).cost == Decimal("0.75")
+    assert_stored_equals_direct(voice_app, campaign)
+    assert summary()["Cost USD"] == pytest.approx(synced["Cost USD"] + 0.25)
+    refresh_call_stats()
+    assert_stored_equals_direct(voice_app, campaign)
+
+    # A campaign call whose record came late and moved it to the previous day.
+    moved = Call.objects.filter(campaign=campaign).order_by("pk").first()
+    Call.objects.filter(pk=moved.pk).update(submit_time=moved.submit_time - timedelta(days=1))
+    assert_stored_equals_direct(voice_app, campaign)
+    refresh_call_stats()
+    assert_stored_equals_direct(voice_app, campaign)
+
+
+def test_figures_count_each_outcome_once(voice_app):
+    base = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0)
+    common = {"app": voice_app, "kind": Call.Kind.TTS, "callee": "919876543210"}
+    Call.objects.create(
+        **common,
+        state=Call.State.FINAL,
+        submit_time=base,
+        answer_time=base,
+        hangup_time=base,
+        call_duration=40,
+        cost=Decimal("0.2"),
+        currency="EUR",
+        code="India(Jio)",
+        termination_reason="success",
+    )
+    Call.objects.create(
+        **common,
+        state=Call.State.FINAL,
+        submit_time=base,
+        hangup_time=base,
+        call_duration=0,
+        code="India(Jio)",
+        termination_reason="no answer",
+    )
+    Call.objects.create(**common, state=Call.State.SUBMITTED, submit_time=base)
+    day = base.astimezone(UTC).date()
+
+    figures = call_figures(CallSlice(since=day, until=day))
+
+    assert figures["summary"] == {
+        "Calls": 3,
+        "Answered": 1,
+        "Not answered": 1,
+        "No final record yet": 1,
+        "ASR %": 50.0,
+        "Average duration (s)": 40.0,
+        "Cost EUR": 0.2,
+    }
+    assert figures["charts"]["regions"]["labels"] == ["India(Jio)", "(none)"]
+    assert figures["charts"]["regions"]["series"] == {"Calls": [2, 1]}
+    assert figures["charts"]["termination"]["labels"] == ["no answer", "success"]
+
+
+# ---------------------------------------------------------------------------
+# The dashboard page, its CSV and the campaign page
+# ---------------------------------------------------------------------------
+def page_figures(html: str) -> dict:
+    match = re.search(
+        r'<script id="call-figures-data" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert match, "the page carries no chart data"
+    return json.loads(match.group(1))
+
+
+def csv_figures(text: str) -> dict:
+    """Rebuild the charts' data from the CSV rows."""
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["chart", "series", "label", "value"]
+    out: dict = {"summary": {}, "charts": {}}
+    for chart, series, label, value in rows[1:]:
+        number = None if value == "" else (float(value) if "." in value else int(value))
+        if chart == "summary":
+            out["summary"][series] = number
+        else:
+            data = out["charts"].setdefault(chart, {"labels": [], "series": {}})
+            if label not in data["labels"]:
+                data["labels"].append(label)
+            data["series"].setdefault(series, []).append(number)
+    return out
+
+
+def without_titles(figures: dict) -> dict:
+    return {
+        "summary": figures["summary"],
+        "charts": {
+            name: {"labels": c["labels"], "series": c["series"]}
+            for name, c in figures["charts"].items()
+        },
+    }
+
+
+@pytest.fixture
+def generated(voice_app):
+    call_command("generate_calls", "500", "--days", "10", "--campaigns", "2")
+    refresh_call_stats()
+    # Some changes after the refresh, so the pages read dirty days too.
+    Call.objects.filter(pk__in=Call.objects.order_by("pk").values("pk")[:20]).update(
+        cost=Decimal("1.25")
+    )
+    return Campaign.objects.order_by("pk").first()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "since={week}&until={today}",
+        "app={app}",
+        "campaign={campaign}",
+        "campaign={campaign}&since={week}&until={today}",
+    ],
+)
+def test_the_dashboard_charts_equal_its_csv(generated, voice_app, query):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    query = query.format(
+        week=today() - timedelta(days=6), today=today(), app=voice_app.pk, campaign=generated.pk
+    )
+
+    page = client.get(reverse("admin:campaigns_call_dashboard") + "?" + query)
+    download = client.get(reverse("admin:campaigns_call_dashboard_csv") + "?" + query)
+
+    assert page.status_code == 200 and download.status_code == 200
+    assert download["Content-Type"].startswith("text/csv")
+    assert "attachment" in download["Content-Disposition"]
+    charts = page_figures(page.content.decode())
+    assert charts["summary"]["Calls"] > 0
+    assert without_titles(charts) == csv_figures(download.content.decode())
+    html = page.content.decode()
+    for name in charts["charts"]:
+        assert f'data-chart="{name}"' in html
+    assert ("dtmf" in charts["charts"]) == ("campaign" in query)
+    # Served by the portal itself, no CDN.
+    assert "/static/portal/vendor/chart-4.6.1.umd.min.js" in html
+    assert "cdn" not in html.lower()
+
+
+def test_the_dashboard_defaults_to_the_last_30_days(generated):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    charts = page_figures(client.get(reverse("admin:campaigns_call_dashboard")).content.decode())
+    labels = charts["charts"]["calls_per_day"]["labels"]
+    assert len(labels) == 30 and labels[-1] == today().isoformat()
+    assert charts["summary"]["Calls"] == Call.objects.count()
+
+
+def test_a_bad_dashboard_filter_is_explained_not_drawn(generated):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    url = reverse("admin:campaigns_call_dashboard")
+
+    page = client.get(url + "?since=2026-05-10&until=2026-05-01")
+    download = client.get(
+        reverse("admin:campaigns_call_dashboard_csv") + "?since=2026-05-10&until=2026-05-01"
+    )
+    unknown = client.get(url + "?campaign=999999")
+
+    assert page.status_code == 200
+    assert "“From” must not be after “To”." in page.content.decode()
+    assert "call-figures-data" not in page.content.decode()
+    assert download.status_code == 400
+    assert "must not be after" in download.content.decode()
+    assert "Select a valid choice" in unknown.content.decode()
+
+
+def test_the_dashboard_needs_the_permission_to_view_calls(generated, db):
+    client = Client()
+    client.force_login(make_staff("nobody", None))
+    assert client.get(reverse("admin:campaigns_call_dashboard")).status_code == 403
+    assert client.get(reverse("admin:campaigns_call_dashboard_csv")).status_code == 403
+
+
+def test_the_admin_index_links_the_dashboard(db):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    html = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("admin:campaigns_call_dashboard")}"' in html
+
+
+def test_the_campaign_page_shows_the_dashboard_figures_of_that_campaign(generated):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[generated.pk]))
+    dashboard = client.get(reverse("admin:campaigns_call_dashboard") + f"?campaign={generated.pk}")
+
+    assert page.status_code == 200
+    on_campaign = page_figures(page.content.decode())
+    assert on_campaign == page_figures(dashboard.content.decode())
+    assert on_campaign["summary"]["Calls"] == generated.calls.count()
+    assert "dtmf" in on_campaign["charts"]
+
+
+def test_csv_cells_that_could_run_as_formulas_are_neutralised(voice_app):
+    Call.objects.create(
+        app=voice_app,
+        kind=Call.Kind.TTS,
+        state=Call.State.FINAL,
+        callee="919876543210",
+        submit_time=timezone.now(),
+        hangup_time=timezone.now(),
+        code='=HYPERLINK("http://evil")',
+    )
+    rows = list(figures_csv_rows(call_figures(CallSlice(since=today(), until=today()))))
+    labels = [r[2] for r in rows if r[0] == "regions"]
+    assert labels == ['\'=HYPERLINK("http://evil")']
+
+
+# ---------------------------------------------------------------------------
+# The call list: counts and totals from the figures
+# ---------------------------------------------------------------------------
+def list_page(client: Client, query: str = "") -> str:
+    response = client.get(reverse("admin:campaigns_call_changelist") + query)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_call_list_counts_and_totals_match_the_calls_for_every_filter(generated, voice_app):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    week_start = datetime.combine(today() - timedelta(days=6), datetime.min.time(), UTC)
+    tomorrow = week_start + timedelta(days=7)
+    dates = {"submit_time__gte": str(week_start), "submit_time__lt": str(tomorrow)}
+    for query, calls in [
+        ("", Call.objects.all()),
+        ("?kind__exact=tts", Call.objects.filter(kind="tts")),
+        ("?answered=yes", Call.objects.filter(answer_time__isnull=False)),
+        (
+            f"?app__id__exact={voice_app.pk}&answered=no",
+            Call.objects.filter(app=voice_app, answer_time__isnull=True, hangup_time__isnull=False),
+        ),
+        (f"?campaign__id__exact={generated.pk}", Call.objects.filter(campaign=generated)),
+        (
+            "?" + urlencode(dates),
+            Call.objects.filter(submit_time__gte=week_start, submit_time__lt=tomorrow),
+        ),
+    ]:
+        html = list_page(client, query)
+        assert f"{calls.count()} calls" in html, query
+        for currency in ("USD", "EUR"):
+            total = sum((c.cost or 0 for c in calls.filter(currency=currency)), Decimal(0))
+            assert f"<strong>{total.normalize():f} {currency}</strong>" in html, (query, currency)
+
+
+def test_a_search_matching_too_many_calls_is_not_counted_to_the_end(generated, voice_app, settings):
+    settings.CALL_LIST_COUNT_LIMIT = 50
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    prefix = "91"
+    assert Call.objects.filter(callee__startswith=prefix).count() > 50
+
+    html = list_page(client, f"?q={prefix}")
+
+    assert "More than 50 calls: narrow the search to count them" in html
+    assert "not added up for more than 50 calls" in html
+    one = Call.objects.order_by("pk").first()
+    html = list_page(client, f"?q={one.voice_id}")
+    assert "1 call" in html and one.callee in html
