@@ -161,6 +161,29 @@ class Command(PortalCommand):
             if not app.label:
                 app.label = "Demo voice" if app.kind == ItnioApp.Kind.VOICE else "Demo AI voice"
                 app.save(update_fields=["label"])
+        self._seed_history()
+
+    def _seed_history(self) -> None:
+        """A month of generated final calls, so the dashboard has something to show."""
+        from django.core.management import call_command
+
+        from campaigns.models import Call
+        from campaigns.services.reports import refresh_call_stats
+
+        if Call.objects.filter(created_by="generate_calls").exists():
+            return
+        call_command(
+            "generate_calls",
+            "3000",
+            "--days",
+            "30",
+            "--app",
+            DEMO_VOICE_APP,
+            "--campaigns",
+            "2",
+            stdout=self.stdout,
+        )
+        refresh_call_stats()
 
     def _seed_campaign(self) -> None:
         """A demo voice file on the sandbox and a draft campaign of 1,000 callees to launch."""
