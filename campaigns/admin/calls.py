@@ -138,6 +138,7 @@ class CallListPaginator(Paginator):
     def __init__(self, *args: Any, count: int, capped: bool, limit: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._known_count, self.capped, self.limit = count, capped, limit
+        self.limit_display = f"{limit:,}"
 
     @cached_property
     def count(self) -> int:
