@@ -17,3 +17,7 @@ class CampaignsConfig(AppConfig):
 
         # Roles follow new models: bring the groups up to date after every migrate.
         post_migrate.connect(sync_roles_after_migrate, sender=self)
+        # The dirty-day triggers of the daily call figures (SQLite drops them on table rebuilds).
+        from campaigns.triggers import ensure_after_migrate
+
+        post_migrate.connect(ensure_after_migrate, sender=self)

@@ -235,7 +235,7 @@ def test_the_export_is_not_cut_to_one_page(superuser_client, voice_app):
 
 
 def test_a_bad_filter_goes_back_to_the_change_list(superuser_client, voice_app):
-    response = superuser_client.get(CSV_URL + "?submit_time__gte=not-a-date")
+    response = superuser_client.get(CSV_URL + "?placed_at__gte=not-a-date")
     assert response.status_code == 302
     assert response["Location"] == "/admin/campaigns/call/?e=1"
 

@@ -438,7 +438,7 @@ def test_the_call_list_counts_and_totals_match_the_calls_for_every_filter(genera
     client.force_login(make_staff("watcher", "Viewer"))
     week_start = datetime.combine(today() - timedelta(days=6), datetime.min.time(), UTC)
     tomorrow = week_start + timedelta(days=7)
-    dates = {"submit_time__gte": str(week_start), "submit_time__lt": str(tomorrow)}
+    dates = {"placed_at__gte": str(week_start), "placed_at__lt": str(tomorrow)}
     for query, calls in [
         ("", Call.objects.all()),
         ("?kind__exact=tts", Call.objects.filter(kind="tts")),
@@ -450,7 +450,7 @@ def test_the_call_list_counts_and_totals_match_the_calls_for_every_filter(genera
         (f"?campaign__id__exact={generated.pk}", Call.objects.filter(campaign=generated)),
         (
             "?" + urlencode(dates),
-            Call.objects.filter(submit_time__gte=week_start, submit_time__lt=tomorrow),
+            Call.objects.filter(placed_at__gte=week_start, placed_at__lt=tomorrow),
         ),
     ]:
         html = list_page(client, query)
@@ -474,3 +474,21 @@ def test_a_search_matching_too_many_calls_is_not_counted_to_the_end(generated, v
     one = Call.objects.order_by("pk").first()
     html = list_page(client, f"?q={one.voice_id}")
     assert "1 call" in html and one.callee in html
+
+
+def test_triggers_lost_in_a_table_rebuild_come_back_after_migrate(voice_app):
+    """SQLite drops a table's triggers when a migration rebuilds it; post_migrate restores them."""
+    from campaigns.triggers import ensure_after_migrate
+
+    with connection.cursor() as cursor:
+        for event in ("insert", "update", "delete"):
+            on = " ON campaigns_call" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER campaigns_call_dirty_{event}{on}")
+    Call.objects.create(app=voice_app, kind="tts", state="unknown", callee="919876543210")
+    assert dirty() == set()
+
+    ensure_after_migrate(sender=None)
+    ensure_after_migrate(sender=None)  # idempotent
+
+    call = Call.objects.create(app=voice_app, kind="tts", state="unknown", callee="919876543211")
+    assert dirty() == {call.placed_at.astimezone(UTC).date()}

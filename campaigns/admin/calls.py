@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import IGNORED_PARAMS, SEARCH_VAR
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import (
@@ -56,25 +56,6 @@ class AnsweredFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(answer_time__isnull=True, hangup_time__isnull=False)
         return queryset
-
-
-class PlacedDateFilter(admin.DateFieldListFilter):
-    """The submit-time choices, with calls ITNIO has not given a submit time yet counted on the
-    day they were created: the same day the dashboard's figures use (reports.CALL_DAY)."""
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> QuerySet[Call]:
-        values = {k: v[-1] if isinstance(v, list) else v for k, v in self.used_parameters.items()}
-        if not values or self.lookup_kwarg_isnull in values:
-            return super().queryset(request, queryset)
-        submitted, not_yet = Q(), Q(submit_time__isnull=True)
-        for kwarg, lookup in ((self.lookup_kwarg_since, "gte"), (self.lookup_kwarg_until, "lt")):
-            if kwarg in values:
-                submitted &= Q(**{f"submit_time__{lookup}": values[kwarg]})
-                not_yet &= Q(**{f"created_at__{lookup}": values[kwarg]})
-        try:
-            return queryset.filter(submitted | not_yet)
-        except (ValueError, ValidationError) as exc:
-            raise IncorrectLookupParameters(exc) from exc
 
 
 def _utc_day(value: str) -> date | None:
@@ -119,7 +100,7 @@ def list_slice(params: QueryDict) -> CallSlice | None:
                 fields["answered"] = True
             elif value == "no":
                 fields.update(answered=False, final=True)
-        elif key in ("submit_time__gte", "submit_time__lt"):
+        elif key in ("placed_at__gte", "placed_at__lt"):
             day = _utc_day(value)
             if day is None:
                 return None
@@ -176,7 +157,7 @@ class CallAdmin(PortalModelAdmin):
         "kind",
         "state",
         AnsweredFilter,
-        ("submit_time", PlacedDateFilter),
+        ("placed_at", admin.DateFieldListFilter),
     ]
     search_fields = ["voice_id", "callee"]  # see get_search_results: exact voiceId or callee prefix
     search_help_text = "Exact voiceId, or the beginning of the callee number."
@@ -623,7 +604,7 @@ def calls_url(slc: CallSlice) -> str:
     if slc.campaign_id:
         params["campaign__id__exact"] = slc.campaign_id
     if slc.since:
-        params["submit_time__gte"] = f"{slc.since:%Y-%m-%d} 00:00:00+00:00"
+        params["placed_at__gte"] = f"{slc.since:%Y-%m-%d} 00:00:00+00:00"
     if slc.until:
-        params["submit_time__lt"] = f"{slc.until + timedelta(days=1):%Y-%m-%d} 00:00:00+00:00"
+        params["placed_at__lt"] = f"{slc.until + timedelta(days=1):%Y-%m-%d} 00:00:00+00:00"
     return reverse("admin:campaigns_call_changelist") + ("?" + urlencode(params) if params else "")

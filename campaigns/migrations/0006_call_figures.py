@@ -104,91 +104,41 @@ class Migration(migrations.Migration):
     ]
 
 
-# --- Triggers that mark the UTC day of every changed call as dirty --------------------------------
-# The day of a call is the day of its submit time, or of its creation while ITNIO has not told
-# us a submit time (campaigns/services/reports.py: CALL_DAY). Every write path is covered, the
-# set-based SQL of the dispatcher and COPY included, because the database does the marking.
+# --- Triggers that mark the UTC day of every changed call as dirty (campaigns/triggers.py) ------
+# Every day that already has calls starts dirty, so the first refresh computes its figures.
 
-PG_FORWARD = """
-CREATE FUNCTION campaigns_call_mark_dirty_days() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO campaigns_callstatdirtyday (day)
+BACKFILL = {
+    "postgresql": """INSERT INTO campaigns_callstatdirtyday (day)
         SELECT DISTINCT (COALESCE(submit_time, created_at) AT TIME ZONE 'UTC')::date
-        FROM new_rows
-        ON CONFLICT DO NOTHING;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO campaigns_callstatdirtyday (day)
-        SELECT DISTINCT (COALESCE(submit_time, created_at) AT TIME ZONE 'UTC')::date
-        FROM old_rows
-        ON CONFLICT DO NOTHING;
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER campaigns_call_dirty_insert AFTER INSERT ON campaigns_call
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION campaigns_call_mark_dirty_days();
-CREATE TRIGGER campaigns_call_dirty_update AFTER UPDATE ON campaigns_call
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION campaigns_call_mark_dirty_days();
-CREATE TRIGGER campaigns_call_dirty_delete AFTER DELETE ON campaigns_call
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION campaigns_call_mark_dirty_days();
-INSERT INTO campaigns_callstatdirtyday (day)
-    SELECT DISTINCT (COALESCE(submit_time, created_at) AT TIME ZONE 'UTC')::date
-    FROM campaigns_call
-    ON CONFLICT DO NOTHING;
-"""
-
-PG_BACKWARD = """
-DROP TRIGGER IF EXISTS campaigns_call_dirty_insert ON campaigns_call;
-DROP TRIGGER IF EXISTS campaigns_call_dirty_update ON campaigns_call;
-DROP TRIGGER IF EXISTS campaigns_call_dirty_delete ON campaigns_call;
-DROP FUNCTION IF EXISTS campaigns_call_mark_dirty_days();
-"""
-
-# SQLite keeps datetimes as UTC text, so date() of it is the UTC day.
-SQLITE_DAY = "date(COALESCE({row}.submit_time, {row}.created_at))"
-SQLITE_FORWARD = [
-    f"""CREATE TRIGGER campaigns_call_dirty_insert AFTER INSERT ON campaigns_call BEGIN
-        INSERT OR IGNORE INTO campaigns_callstatdirtyday (day) VALUES ({SQLITE_DAY.format(row="NEW")});
-    END""",
-    f"""CREATE TRIGGER campaigns_call_dirty_update AFTER UPDATE ON campaigns_call BEGIN
-        INSERT OR IGNORE INTO campaigns_callstatdirtyday (day) VALUES ({SQLITE_DAY.format(row="OLD")});
-        INSERT OR IGNORE INTO campaigns_callstatdirtyday (day) VALUES ({SQLITE_DAY.format(row="NEW")});
-    END""",
-    f"""CREATE TRIGGER campaigns_call_dirty_delete AFTER DELETE ON campaigns_call BEGIN
-        INSERT OR IGNORE INTO campaigns_callstatdirtyday (day) VALUES ({SQLITE_DAY.format(row="OLD")});
-    END""",
-    f"""INSERT OR IGNORE INTO campaigns_callstatdirtyday (day)
-        SELECT DISTINCT {SQLITE_DAY.format(row="campaigns_call")} FROM campaigns_call""",
-]
-SQLITE_BACKWARD = [
-    "DROP TRIGGER IF EXISTS campaigns_call_dirty_insert",
-    "DROP TRIGGER IF EXISTS campaigns_call_dirty_update",
-    "DROP TRIGGER IF EXISTS campaigns_call_dirty_delete",
-]
+        FROM campaigns_call ON CONFLICT DO NOTHING""",
+    "sqlite": """INSERT OR IGNORE INTO campaigns_callstatdirtyday (day)
+        SELECT DISTINCT date(COALESCE(submit_time, created_at)) FROM campaigns_call""",
+}
+DROP = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_insert ON campaigns_call",
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_update ON campaigns_call",
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_delete ON campaigns_call",
+        "DROP FUNCTION IF EXISTS campaigns_call_mark_dirty_days()",
+    ],
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_insert",
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_update",
+        "DROP TRIGGER IF EXISTS campaigns_call_dirty_delete",
+    ],
+}
 
 
 def create_triggers(apps, schema_editor):
-    run(schema_editor, PG_FORWARD, SQLITE_FORWARD)
+    from campaigns.triggers import ensure_call_triggers
+
+    ensure_call_triggers(schema_editor.connection)
+    schema_editor.execute(BACKFILL[schema_editor.connection.vendor])
 
 
 def drop_triggers(apps, schema_editor):
-    run(schema_editor, PG_BACKWARD, SQLITE_BACKWARD)
-
-
-def run(schema_editor, pg, sqlite):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(pg)
-    elif vendor == "sqlite":
-        for statement in sqlite:
-            schema_editor.execute(statement)
-    else:
-        raise NotImplementedError(f"No dirty-day triggers for {vendor}: PostgreSQL or SQLite only")
+    for statement in DROP[schema_editor.connection.vendor]:
+        schema_editor.execute(statement)
 
 
 Migration.operations.append(migrations.RunPython(create_triggers, drop_triggers))

@@ -605,7 +605,7 @@ def _insert_calls(
     from_values = {"callee": "v.number", "voice_id": "v.voice_id"}
     columns, exprs, params = [], [], []
     for model_field in Call._meta.concrete_fields:
-        if model_field.primary_key:
+        if model_field.primary_key or model_field.generated:
             continue
         columns.append(connection.ops.quote_name(model_field.column))
         if model_field.column in from_values:

@@ -1,10 +1,11 @@
 """Call figures: daily pre-aggregates, kept exact by dirty days, and what the dashboard shows.
 
-The day of a call is the UTC day of its submit time, or of its creation while ITNIO has not told
-us a submit time (`CALL_DAY`). Database triggers (migration 0006) put the day of every call that
-is inserted, updated or deleted into `CallStatDirtyDay`; `refresh_call_stats` recomputes those
-days from `Call`. Readers take the stored figures of the clean days and aggregate the dirty days
-straight from `Call`, so what they return always equals a direct aggregate.
+The day of a call is the UTC day of `placed_at`: its submit time, or its creation while ITNIO
+has not told us a submit time (`CALL_DAY`). Database triggers (campaigns/triggers.py) put the
+day of every call that is inserted, updated or deleted into `CallStatDirtyDay`;
+`refresh_call_stats` recomputes those days from `Call`. Readers take the stored figures of the
+clean days and aggregate the dirty days straight from `Call`, so what they return always equals
+a direct aggregate.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from campaigns.models import Call, CallDayStat, CallDayValue, CallStatDirtyDay
 
-CALL_DAY = TruncDate(Coalesce("submit_time", "created_at"), tzinfo=UTC)
+CALL_DAY = TruncDate("placed_at", tzinfo=UTC)
 MONEY = DecimalField(max_digits=24, decimal_places=6)
 STAT_KEYS = ("day", "app_id", "campaign_id", "kind", "state", "answered", "final", "currency")
 STAT_MEASURES = ("calls", "duration_sum", "charged_sum", "cost_sum")
@@ -64,17 +65,14 @@ def _day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
 
 
 def _between(start: datetime | None, end: datetime | None) -> Q:
-    """Calls whose day lies in [start, end): both halves of CALL_DAY use an index."""
-    by_submit, by_created = Q(), Q(submit_time__isnull=True)
+    """Calls placed in [start, end) (placed_at has an index of its own and with app, kind and
+    campaign)."""
+    condition = Q()
     if start is not None:
-        by_submit &= Q(submit_time__gte=start)
-        by_created &= Q(created_at__gte=start)
+        condition &= Q(placed_at__gte=start)
     if end is not None:
-        by_submit &= Q(submit_time__lt=end)
-        by_created &= Q(created_at__lt=end)
-    if start is None and end is None:
-        return Q()
-    return by_submit | by_created
+        condition &= Q(placed_at__lt=end)
+    return condition
 
 
 def calls_on_days(queryset: QuerySet[Call], days: Iterable[date]) -> QuerySet[Call]:

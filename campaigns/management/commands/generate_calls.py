@@ -62,7 +62,7 @@ class Command(PortalCommand):
         rng = random.Random(options["seed"])
         now = timezone.now()
         prefix = f"g{int(now.timestamp() * 1000)}"  # ms: two runs in one second stay distinct
-        fields = [f for f in Call._meta.concrete_fields if not f.primary_key]
+        fields = [f for f in Call._meta.concrete_fields if not (f.primary_key or f.generated)]
         columns = [f.column for f in fields]
         made = 0
         while made < options["count"]:
