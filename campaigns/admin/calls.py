@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import IGNORED_PARAMS, SEARCH_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
@@ -85,7 +86,7 @@ def list_slice(params: QueryDict) -> CallSlice | None:
             if value.strip():
                 return None
             continue
-        if key in IGNORED_PARAMS:
+        if key in IGNORED_PARAMS or key in (PAGE_VAR, ERROR_FLAG):
             continue
         if len(values) != 1:
             return None
@@ -327,6 +328,16 @@ class CallAdmin(PortalModelAdmin):
             response.context_data["can_place_calls"] = self.has_place_calls_permission(request)
             response.context_data["export_query"] = request.GET.urlencode()
         return response
+
+    def action_checkbox(self, obj: Call) -> str:
+        """The stock checkbox without a widget render per row (a third of a list page's time)."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            str(obj),
+        )
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj: Call) -> str:

@@ -263,12 +263,13 @@ def stat_totals(
     if direct:
         return _merge(stat_rows(slc.calls()), by, STAT_MEASURES)
     dirty = slc.dirty_days()
-    stored = (
-        slc.stored_stats()
-        .exclude(day__in=dirty)
-        .values(*by)
-        .annotate(**{m: Sum(m) for m in STAT_MEASURES})
-    )
+    sums = {m: Sum(m) for m in STAT_MEASURES}
+    stored_days = slc.stored_stats().exclude(day__in=dirty)
+    if by:
+        stored = list(stored_days.values(*by).annotate(**sums))
+    else:  # one total: aggregate(), since values() of no field would group by id
+        total = stored_days.aggregate(**sums)
+        stored = [total] if total["calls"] is not None else []
     fresh = stat_rows(calls_on_days(slc.calls(), dirty)) if dirty else []
     return _merge([*stored, *fresh], by, STAT_MEASURES)
 
