@@ -492,3 +492,16 @@ def test_triggers_lost_in_a_table_rebuild_come_back_after_migrate(voice_app):
 
     call = Call.objects.create(app=voice_app, kind="tts", state="unknown", callee="919876543211")
     assert dirty() == {call.placed_at.astimezone(UTC).date()}
+
+
+def test_a_campaign_without_calls_says_so_instead_of_empty_charts(generated):
+    empty = Campaign.objects.create(
+        name="Not launched", app=generated.app, voice_file=generated.voice_file
+    )
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+
+    html = client.get(reverse("admin:campaigns_campaign_change", args=[empty.pk])).content.decode()
+
+    assert 'id="figures-empty"' in html and "data-chart=" not in html
+    assert page_figures(html)["summary"]["Calls"] == 0

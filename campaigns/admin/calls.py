@@ -276,8 +276,10 @@ class CallAdmin(PortalModelAdmin):
         limit = settings.CALL_LIST_COUNT_LIMIT
         slc = list_slice(request.GET)
         if slc is not None:
-            totals = stat_totals(slc)
-            count, capped = (totals[0]["calls"] if totals else 0), False
+            # Per currency: the count is their sum, and the cost totals reuse them.
+            totals = stat_totals(slc, ("currency",))
+            request._call_list_totals = totals  # type: ignore[attr-defined]
+            count, capped = sum(t["calls"] for t in totals), False
         else:
             count = queryset.order_by()[: limit + 1].count()
             capped = count > limit
@@ -293,11 +295,11 @@ class CallAdmin(PortalModelAdmin):
 
     def _cost_totals(self, request: HttpRequest, cl: Any) -> list[dict[str, Any]] | None:
         """Cost per currency of the calls in the list; None when a search matches too many."""
-        slc = list_slice(request.GET)
-        if slc is not None:
+        totals = getattr(request, "_call_list_totals", None)
+        if totals is not None:
             rows = [
                 {"currency": r["currency"], "total": r["cost_sum"], "calls": r["calls"]}
-                for r in stat_totals(slc, ("currency",))
+                for r in totals
             ]
         elif cl.paginator.capped:
             return None

@@ -86,6 +86,16 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
             "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
             timeout=60_000,
         )
+        # Once the run has ended the buttons for a running campaign go without a reload, and
+        # a link offers the updated page.
+        page.wait_for_selector("#progress-reload", timeout=15_000)
+        page.wait_for_function(
+            "() => { const fill = document.getElementById('progress-fill');"
+            " const bar = fill.parentElement.getBoundingClientRect();"
+            " return fill.getBoundingClientRect().width >= bar.width - 2; }"
+        )
+        assert not page.locator("#pause-campaign").is_visible()
+        assert not page.locator("#cancel-campaign").is_visible()
         screenshot("progress-done")
     finally:
         worker.terminate()
