@@ -55,8 +55,9 @@ def test_call_page_shows_outcome_timeline_and_billing(client, viewer, voice_app)
     assert "success" in page and "1000" in page  # terminationCode shown as received
     assert "+5 s" in page and "+2 s" in page and "+3 s" in page  # gaps between steps
     assert "2 EUR" in page and "1.2 EUR per minute" in page
-    for value in ("20+20", "1.2793", "0.938", "Afghanistan(Kandahar)"):
+    for value in ("20+20", "1.2793", "0.938", "Afghanistan(Kandahar)", "1 USD"):
         assert value in page
+    assert "0.938000" not in page and "1.279300" not in page  # as ITNIO sent them, not padded
     assert 'id="refresh-from-itnio"' in page
     assert 'name="_save"' not in page  # records are not edited by hand
 

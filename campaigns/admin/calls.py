@@ -210,9 +210,9 @@ class CallAdmin(PortalModelAdmin):
                     "bill_period",
                     "rate_display",
                     "cost_display",
-                    "base_cost",
-                    "settle_rate",
-                    "quote_exchange",
+                    "base_cost_display",
+                    "settle_rate_display",
+                    "quote_exchange_display",
                     "settle_pay_display",
                 ]
             },
@@ -361,7 +361,7 @@ class CallAdmin(PortalModelAdmin):
             else f"{obj.rate.normalize():f} {obj.currency or 'USD'} per minute"
         )
 
-    @admin.display(description="base cost")
+    @admin.display(description="base cost (USD)")
     def base_cost_display(self, obj: Call) -> str:
         return _amount(obj.base_cost, "USD")
 
@@ -606,7 +606,7 @@ def describe_slice(slc: CallSlice, form: DashboardForm | None = None) -> str:
         span = "every day"
     app = f"app {data['app']}" if data.get("app") else "all voice apps"
     campaign = f"campaign “{data['campaign']}”" if data.get("campaign") else "all calls"
-    return f"Calls of {span.capitalize() if span[0].isdigit() else span}, {app}, {campaign}."
+    return f"Calls of {span}, {app}, {campaign}."
 
 
 def calls_url(slc: CallSlice) -> str:
