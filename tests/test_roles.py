@@ -85,3 +85,14 @@ def test_push_url_is_shown_only_to_who_may_change_apps(client, voice_app, viewer
     assert voice_app.push_token not in client.get(url).content.decode()
     client.force_login(admin_user)
     assert voice_app.push_token in client.get(url).content.decode()
+
+
+def test_a_refused_page_says_why_in_the_portal_not_a_bare_forbidden(client, viewer):
+    client.force_login(viewer)
+
+    response = client.get("/admin/campaigns/call/send-tts/")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Not allowed" in page and "need the Operator or Admin role" in page
+    assert 'href="/admin/"' in page
