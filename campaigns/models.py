@@ -788,6 +788,7 @@ class CallDayStat(models.Model):
     final = models.BooleanField()
     currency = models.CharField(max_length=8, blank=True)
     calls = models.PositiveIntegerField()
+    priced = models.PositiveIntegerField(default=0)  # calls with a cost (0 included)
     duration_sum = models.BigIntegerField(default=0)
     charged_sum = models.BigIntegerField(default=0)
     cost_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)

@@ -505,3 +505,23 @@ def test_a_campaign_without_calls_says_so_instead_of_empty_charts(generated):
 
     assert 'id="figures-empty"' in html and "data-chart=" not in html
     assert page_figures(html)["summary"]["Calls"] == 0
+
+
+def test_the_list_tells_a_zero_cost_from_no_cost_yet(voice_app):
+    client = Client()
+    client.force_login(make_staff("watcher", "Viewer"))
+    now = timezone.now()
+    common = {"app": voice_app, "kind": Call.Kind.TTS, "callee": "919876543210"}
+    Call.objects.create(**common, state=Call.State.SUBMITTED, submit_time=now)  # no cost yet
+    assert "none yet" in list_page(client)
+    refresh_call_stats()
+    assert "none yet" in list_page(client)
+
+    Call.objects.create(
+        **common, state=Call.State.FINAL, submit_time=now, hangup_time=now, cost=0, currency="EUR"
+    )
+    assert "<strong>0 EUR</strong>" in list_page(client)
+    refresh_call_stats()
+    html = list_page(client)
+    assert "<strong>0 EUR</strong>" in html and "USD</strong>" not in html
+    assert call_figures(CallSlice())["summary"]["Cost EUR"] == 0.0

@@ -300,6 +300,7 @@ class CallAdmin(PortalModelAdmin):
             rows = [
                 {"currency": r["currency"], "total": r["cost_sum"], "calls": r["calls"]}
                 for r in totals
+                if r["priced"]
             ]
         elif cl.paginator.capped:
             return None
@@ -313,7 +314,7 @@ class CallAdmin(PortalModelAdmin):
         return [
             {**t, "display": f"{Decimal(t['total']).normalize():f}"}
             for t in rows
-            if t["total"] is not None and t["total"] != 0
+            if t["total"] is not None
         ]
 
     def changelist_view(

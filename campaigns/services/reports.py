@@ -38,7 +38,8 @@ from campaigns.models import Call, CallDayStat, CallDayValue, CallStatDirtyDay
 CALL_DAY = TruncDate("placed_at", tzinfo=UTC)
 MONEY = DecimalField(max_digits=24, decimal_places=6)
 STAT_KEYS = ("day", "app_id", "campaign_id", "kind", "state", "answered", "final", "currency")
-STAT_MEASURES = ("calls", "duration_sum", "charged_sum", "cost_sum")
+# priced: calls that carry a cost (0 included), so "0 EUR" and "no cost yet" stay apart.
+STAT_MEASURES = ("calls", "priced", "duration_sum", "charged_sum", "cost_sum")
 VALUE_FIELDS = {
     CallDayValue.Dimension.REGION: "code",
     CallDayValue.Dimension.TERMINATION: "termination_reason",
@@ -95,6 +96,7 @@ def stat_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
         .values("day_", "app_id", "campaign_id", "kind", "state", "answered_", "final_", "currency")
         .annotate(
             calls=Count("id"),
+            priced=Count("cost"),
             duration_sum=Coalesce(Sum("call_duration"), 0),
             charged_sum=Coalesce(Sum("charged_duration"), 0),
             cost_sum=Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
@@ -111,6 +113,7 @@ def stat_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
             "final": bool(r["final_"]),
             "currency": r["currency"],
             "calls": r["calls"],
+            "priced": r["priced"],
             "duration_sum": r["duration_sum"],
             "charged_sum": r["charged_sum"],
             "cost_sum": Decimal(r["cost_sum"]),
@@ -345,7 +348,7 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
         d[status] += r["calls"]
         if r["answered"]:
             d["duration"] += r["duration_sum"]
-        if r["cost_sum"]:
+        if r["priced"]:
             cur = _currency(r["currency"])
             currencies.add(cur)
             d["cost"][cur] = d["cost"].get(cur, Decimal(0)) + Decimal(r["cost_sum"])
