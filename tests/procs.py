@@ -45,3 +45,18 @@ def manage(*args: str, env: dict[str, str] | None = None, capture: bool = True) 
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def db_worker(**env: str) -> subprocess.Popen:
+    """A database-backend task worker on every queue, polling fast, with these settings."""
+    return manage(
+        "db_worker",
+        "--no-reload",
+        "--queue-name",
+        "*",
+        "--no-startup-delay",
+        "--interval",
+        "0.2",
+        env=portal_env(**env),
+        capture=False,
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask
 from itnio_portal.itnio.sandbox import SandboxServer
+from tests.browser.helpers import messages
 from tests.conftest import AI_APP_ID, API_KEY, make_staff
 
 from .test_voice_operations import login
@@ -51,10 +52,6 @@ def live_sandbox(sandbox_state, account, live_server):
     account.save()
     yield server
     server.stop()
-
-
-def messages(page) -> str:
-    return page.locator(".messagelist").inner_text()
 
 
 def start(page) -> None:

@@ -31,8 +31,9 @@ from campaigns.models import AiTask, Call, Campaign, ItnioAccount
 from itnio_portal.itnio.sandbox import SandboxServer
 from sipphones.models import SipGroup
 from tests.audio import wav_bytes
+from tests.browser.helpers import add_sip_group, messages
 from tests.conftest import API_KEY, API_SECRET, make_staff
-from tests.procs import manage, portal_env
+from tests.procs import db_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -83,20 +84,10 @@ def start_worker():
     workers = []
 
     def start(base_url: str):
-        worker = manage(
-            "db_worker",
-            "--no-reload",
-            "--queue-name",
-            "*",
-            "--no-startup-delay",
-            "--interval",
-            "0.2",
-            env=portal_env(
-                ITNIO_BASE_URL=base_url,
-                ITNIO_SEND_GROUP_MAX=GROUP_MAX,
-                ITNIO_DISPATCH_CONCURRENCY="1",
-            ),
-            capture=False,
+        worker = db_worker(
+            ITNIO_BASE_URL=base_url,
+            ITNIO_SEND_GROUP_MAX=GROUP_MAX,
+            ITNIO_DISPATCH_CONCURRENCY="1",
         )
         workers.append(worker)
         return worker
@@ -109,10 +100,6 @@ def start_worker():
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-
-
-def messages(page) -> str:
-    return page.locator(".messagelist").inner_text()
 
 
 def log_in(page, live_server, username: str) -> None:
@@ -134,17 +121,6 @@ def add_app(page, live_server, app_id: str, kind: str, label: str) -> str:
     page.click("input[name=_continue]")
     page.wait_for_selector("#push-url")
     return page.locator("#push-url").inner_text()
-
-
-def add_sip_group(page, live_server, group: str, phone: str, quantity: str) -> None:
-    page.goto(f"{live_server.url}/admin/sipphones/sipgroup/add/")
-    page.select_option("#id_app", label="Acme voice (Voice)")
-    page.fill("#id_group_name", group)
-    page.fill("#id_phone_name", phone)
-    page.fill("#id_quantity", quantity)
-    page.fill("#id_display_num", "+86 100 0000")
-    page.click("input[name=_continue]")
-    page.wait_for_selector("#create-on-itnio")
 
 
 def spending_requests(state) -> int:

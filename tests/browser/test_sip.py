@@ -9,6 +9,7 @@ from campaigns.models import Call
 from itnio_portal.itnio.sandbox import SandboxServer
 from itnio_portal.itnio.sandbox.state import SipGroup as SandboxSipGroup
 from sipphones.models import SipGroup
+from tests.browser.helpers import add_sip_group, messages
 from tests.conftest import VOICE_APP_ID, make_staff
 from tests.sipphones.conftest import answered  # noqa: F401 (fixture)
 
@@ -25,21 +26,6 @@ def live_sandbox(sandbox_state, account, voice_app, live_server):
     account.save()
     yield server
     server.stop()
-
-
-def add_group(page, live_server, group: str, phone: str, quantity: str) -> None:
-    page.goto(f"{live_server.url}/admin/sipphones/sipgroup/add/")
-    page.select_option("#id_app", label="Acme voice (Voice)")
-    page.fill("#id_group_name", group)
-    page.fill("#id_phone_name", phone)
-    page.fill("#id_quantity", quantity)
-    page.fill("#id_display_num", "+86 100 0000")
-    page.click("input[name=_continue]")
-    page.wait_for_selector("#create-on-itnio")
-
-
-def messages(page) -> str:
-    return page.locator(".messagelist").inner_text()
 
 
 def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
@@ -68,7 +54,7 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
     screenshot("group-rules")
 
     # A group of five phones; the page lists the accounts it should contain.
-    add_group(page, live_server, "sales", "desk", "5")
+    add_sip_group(page, live_server, "sales", "desk", "5")
     accounts = page.locator("#phone-accounts code").all_inner_texts()
     assert accounts == ["desk_001", "desk_002", "desk_003", "desk_004", "desk_005"]
     assert "Derived, not confirmed by ITNIO" in page.locator("#phone-accounts").inner_text()
@@ -94,7 +80,7 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
     sandbox_state.sip_groups.append(
         SandboxSipGroup(VOICE_APP_ID, "lobby", "help", 1, "861000000", ["help_001"], 0.0)
     )
-    add_group(page, live_server, "support", "help", "2")
+    add_sip_group(page, live_server, "support", "help", "2")
     page.click("#create-on-itnio")
     text = messages(page)
     assert "ITNIO already has a phone group or phones with this name in this app" in text
