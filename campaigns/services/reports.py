@@ -122,10 +122,13 @@ def stat_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
     ]
 
 
-def value_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
+def value_rows(
+    calls: QuerySet[Call], dimensions: Iterable[str] = tuple(VALUE_FIELDS)
+) -> list[dict[str, Any]]:
     """The breakdown rows (day, app, campaign, dimension, value → calls, answered)."""
     out = []
-    for dimension, field in VALUE_FIELDS.items():
+    for dimension in dimensions:
+        field = VALUE_FIELDS[dimension]
         rows = (
             calls.order_by()
             .annotate(day_=CALL_DAY, value_=F(field))
@@ -137,7 +140,7 @@ def value_rows(calls: QuerySet[Call]) -> list[dict[str, Any]]:
                 "day": r["day_"],
                 "app_id": r["app_id"],
                 "campaign_id": r["campaign_id"],
-                "dimension": dimension.value,
+                "dimension": str(dimension),
                 "value": r["value_"] or "",
                 "calls": r["calls"],
                 "answered": r["answered"],
@@ -282,7 +285,7 @@ def value_totals(
 ) -> list[dict[str, Any]]:
     measures = ("calls", "answered")
     if direct:
-        rows = [r for r in value_rows(slc.calls()) if r["dimension"] == dimension]
+        rows = value_rows(slc.calls(), [dimension])
         return _merge(rows, by, measures)
     dirty = slc.dirty_days()
     stored = (
@@ -291,11 +294,7 @@ def value_totals(
         .values(*by)
         .annotate(**{m: Sum(m) for m in measures})
     )
-    fresh = (
-        [r for r in value_rows(calls_on_days(slc.calls(), dirty)) if r["dimension"] == dimension]
-        if dirty
-        else []
-    )
+    fresh = value_rows(calls_on_days(slc.calls(), dirty), [dimension]) if dirty else []
     return _merge([*stored, *fresh], by, measures)
 
 
