@@ -525,3 +525,51 @@ def test_the_list_tells_a_zero_cost_from_no_cost_yet(voice_app):
     html = list_page(client)
     assert "<strong>0 EUR</strong>" in html and "USD</strong>" not in html
     assert call_figures(CallSlice())["summary"]["Cost EUR"] == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_a_writer_whose_day_was_already_dirty(voice_app):
+    """The writer's trigger finds its day marked already and takes no lock; without waiting
+    for it, the refresh would clear the day and miss the writer's change for good."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a refresh cannot overlap a write")
+    import threading
+
+    import psycopg
+
+    from tests.procs import database_url
+
+    call = Call.objects.create(
+        app=voice_app,
+        kind=Call.Kind.TTS,
+        state=Call.State.FINAL,
+        callee="919876543210",
+        submit_time=timezone.now(),
+        hangup_time=timezone.now(),
+        cost=Decimal("1"),
+    )
+    refresh_call_stats()
+    Call.objects.filter(pk=call.pk).update(synced_at=timezone.now())  # the day is dirty again
+
+    def refresh() -> None:
+        try:
+            refresh_call_stats()
+        finally:
+            connection.close()  # this thread's own connection
+
+    writer = psycopg.connect(database_url())
+    refresher = threading.Thread(target=refresh)
+    try:
+        writer.execute("UPDATE campaigns_call SET cost = 5 WHERE id = %s", [call.pk])  # in flight
+        refresher.start()
+        refresher.join(timeout=1.0)
+        assert refresher.is_alive(), "the refresh went ahead while a writer was in flight"
+        writer.commit()
+    finally:
+        writer.close()  # rolls back if the test failed before the commit
+        if refresher.ident is not None:
+            refresher.join(timeout=10)
+    assert not refresher.is_alive()
+    slc = CallSlice(since=today(), until=today())
+    assert stat_totals(slc, ("currency",)) == stat_totals(slc, ("currency",), direct=True)
+    assert stat_totals(slc, ("currency",))[0]["cost_sum"] == Decimal(5)

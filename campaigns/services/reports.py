@@ -175,10 +175,16 @@ def refresh_call_stats(*, rebuild: bool = False) -> int:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
+                    # Wait for the transactions writing calls now, and hold new ones until we
+                    # commit. Otherwise a writer whose day was already dirty (its trigger's
+                    # INSERT did nothing, so it holds no lock) could commit after we read the
+                    # calls and after we cleared the day: its change would be lost. SQLite's
+                    # single writer gives the same guarantee by itself.
+                    cursor.execute("LOCK TABLE campaigns_call IN SHARE MODE")
             day = CallStatDirtyDay.objects.order_by("day").values_list("day", flat=True).first()
             if day is None:
                 return done
-            # Deleted first: a call changed while we compute marks the day again, for next time.
+            # Cleared first: a call changed after we commit marks the day again, for next time.
             CallStatDirtyDay.objects.filter(day=day).delete()
             CallDayStat.objects.filter(day=day).delete()
             CallDayValue.objects.filter(day=day).delete()
