@@ -18,3 +18,10 @@ def add_sip_group(page, live_server, group: str, phone: str, quantity: str) -> N
     page.fill("#id_display_num", "+86 100 0000")
     page.click("input[name=_continue]")
     page.wait_for_selector("#create-on-itnio")
+
+
+def submit(page, selector: str) -> None:
+    """Click a button that posts a form and wait for the page it leads to, so what is read next
+    (messages above all) comes from the new page, not the one being left."""
+    with page.expect_navigation():
+        page.click(selector)

@@ -10,7 +10,7 @@ import pytest
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask
 from itnio_portal.itnio.sandbox import SandboxServer
-from tests.browser.helpers import messages
+from tests.browser.helpers import messages, submit
 from tests.conftest import AI_APP_ID, API_KEY, make_staff
 
 from .test_voice_operations import login
@@ -77,7 +77,7 @@ def test_operator_runs_an_ai_task_and_reads_its_calls(
     page.fill("#id_inactive_times", "12:00-13:00")
     screenshot("add-task")
     page.click("input[name=_continue]")
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     task = AiTask.objects.get()
     assert f"Created task Renewal July on ITNIO: job {task.remote_job_id}." in messages(page)
     assert "pause the task in ITNIO's console" in page.locator("#no-pause").inner_text()
@@ -101,13 +101,13 @@ def test_operator_runs_an_ai_task_and_reads_its_calls(
     assert "no phone number" in page.locator("#skipped-rows").inner_text()
     assert "amount=12.50 USD, plan=Gold" in page.locator("#preview-rows").inner_text()
     screenshot("import-preview")
-    page.click("#confirm-import")
+    submit(page, "#confirm-import")
     page.wait_for_selector("#push-customers")
     assert "Imported 7 new and 0 updated customer(s)." in messages(page)
     assert AiCustomer.objects.filter(task=task, state="local").count() == 7
 
     # Push them to ITNIO, then start.
-    page.click("#push-customers")
+    submit(page, "#push-customers")
     assert "7 customer(s) pushed to ITNIO in 1 request(s), 0 rejected." in messages(page)
     assert "7 customer(s): 7 on ITNIO" in page.locator("#customer-counts").inner_text()
     screenshot("customers-pushed")

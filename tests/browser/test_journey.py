@@ -31,7 +31,7 @@ from campaigns.models import AiTask, Call, Campaign, ItnioAccount
 from itnio_portal.itnio.sandbox import SandboxServer
 from sipphones.models import SipGroup
 from tests.audio import wav_bytes
-from tests.browser.helpers import add_sip_group, messages
+from tests.browser.helpers import add_sip_group, messages, submit
 from tests.conftest import API_KEY, API_SECRET, make_staff
 from tests.procs import db_worker
 
@@ -170,7 +170,7 @@ def test_the_whole_journey(
     listed = page.locator("#result_list tbody tr").inner_text()
     assert "Acme" in listed and itnio.base_url in listed and "\t2\t" in listed  # two apps
     page.click("#result_list >> text=Acme")
-    page.click("#verify-credentials")
+    submit(page, "#verify-credentials")
     assert "Credentials work. Balance 500" in messages(page)
     assert "500" in page.locator("fieldset:has(h2:text('Balance'))").inner_text()
     screenshot("02b-account-verified")
@@ -195,7 +195,7 @@ def test_the_whole_journey(
         })"""
     )
     assert 0.9 < duration < 1.1
-    page.click("#upload-to-itnio")
+    submit(page, "#upload-to-itnio")
     assert "Uploaded spring.wav; ITNIO file ID" in messages(page)
     assert "Uploaded" in page.locator(".portal-state").first.inner_text()
     assert page.locator("#upload-to-itnio").count() == 0
@@ -209,7 +209,7 @@ def test_the_whole_journey(
     page.select_option("#id_language", "EN")
     page.fill("#id_text", "Your code is 4711. I repeat: 4711.")
     screenshot("04a-send-tts-form")
-    page.click("#send-tts-submit")
+    submit(page, "#send-tts-submit")
     assert "Call placed: voiceId" in messages(page)
     tts = Call.objects.get()
     content = page.locator("#content-main").inner_text()
@@ -243,7 +243,7 @@ def test_the_whole_journey(
         [str(CALLEES + 4), "+91 98000 00001", "duplicate of row 2"],
     ]
     screenshot("05a-import-preview")
-    page.click("#confirm-import")
+    submit(page, "#confirm-import")
     assert f"Imported {CALLEES} callees into Spring promo (pending)" in messages(page)
     screenshot("05b-import-confirmed")
 
@@ -332,7 +332,7 @@ def test_the_whole_journey(
 
     # 9. A SIP group, created on ITNIO.
     add_sip_group(page, live_server, "sales", "desk", "3")
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     assert "Created SIP group sales on ITNIO: 3 phones, desk_001 to desk_003." in messages(page)
     assert page.locator(".portal-state-created").count() == 1
     assert page.locator("#call-from-phone-link").count() == 1
@@ -346,7 +346,7 @@ def test_the_whole_journey(
     page.select_option("#id_line", label="+62 21 5099 0001 (Jakarta) (line 3001)")
     page.fill("#id_robot_count", "5")
     page.click("input[name=_continue]")
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     task = AiTask.objects.get()
     assert f"Created task Renewal July on ITNIO: job {task.remote_job_id}." in messages(page)
     page.click("#import-customers")
@@ -356,12 +356,12 @@ def test_the_whole_journey(
     assert "7 to import, 1 skipped" in page.locator("#import-summary").inner_text()
     page.click("#confirm-import")
     page.wait_for_selector("#push-customers")
-    page.click("#push-customers")
+    submit(page, "#push-customers")
     assert "7 customer(s) pushed to ITNIO in 1 request(s), 0 rejected." in messages(page)
     page.click("#start-task")
     page.wait_for_selector("#confirm-start")
     screenshot("10a-ai-task-start-confirm")
-    page.click("#confirm-start")
+    submit(page, "#confirm-start")
     assert f"Started task Renewal July (job {task.remote_job_id})." in messages(page)
     assert "7 customer(s): 7 on ITNIO" in page.locator("#customer-counts").inner_text()
     screenshot("10b-ai-task-started")

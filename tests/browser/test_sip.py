@@ -9,7 +9,7 @@ from campaigns.models import Call
 from itnio_portal.itnio.sandbox import SandboxServer
 from itnio_portal.itnio.sandbox.state import SipGroup as SandboxSipGroup
 from sipphones.models import SipGroup
-from tests.browser.helpers import add_sip_group, messages
+from tests.browser.helpers import add_sip_group, messages, submit
 from tests.conftest import VOICE_APP_ID, make_staff
 from tests.sipphones.conftest import answered  # noqa: F401 (fixture)
 
@@ -62,12 +62,12 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
 
     # The answer is lost: the outcome is unknown and the page says what -20 would mean.
     sandbox_state.drop_next("/voice/sipAdd")
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     assert "answers -20 (already exists)" in messages(page)
     assert page.locator(".portal-state-unknown").count() == 1
     screenshot("group-unknown")
     # Creating it again: ITNIO answers -20, so the first request created it.
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     text = messages(page)
     assert "ITNIO answered -20 (already exists) to a retry" in text
     assert "first request created the group" in text
@@ -81,7 +81,7 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
         SandboxSipGroup(VOICE_APP_ID, "lobby", "help", 1, "861000000", ["help_001"], 0.0)
     )
     add_sip_group(page, live_server, "support", "help", "2")
-    page.click("#create-on-itnio")
+    submit(page, "#create-on-itnio")
     text = messages(page)
     assert "ITNIO already has a phone group or phones with this name in this app" in text
     assert "ITNIO code -20: “data already exists: phoneName 'help'”" in text
@@ -102,13 +102,13 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
     page.select_option("#id_account", label="desk_003")
     page.fill("#id_callee", "+91 98765 43210")
     screenshot("call-from-phone")
-    page.click("#sip-call-submit")
+    submit(page, "#sip-call-submit")
     assert "Call placed from desk_003: voiceId" in messages(page)
     call = Call.objects.get()
     assert (call.kind, call.state) == ("sip", "submitted")
 
     # Its record, through recordSip: group, phone, recording and the billing fields.
-    page.click("#refresh-from-itnio")
+    submit(page, "#refresh-from-itnio")
     assert "refreshed: Final" in messages(page)
     call.refresh_from_db()
     assert call.record_source == "recordSip"

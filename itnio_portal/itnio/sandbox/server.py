@@ -263,6 +263,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a burst of clients (a
+    # campaign's parallel senders, a test's 20 threads) connects faster than it accepts.
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
