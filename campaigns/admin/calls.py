@@ -466,13 +466,10 @@ class CallAdmin(PortalModelAdmin):
         }
         if not form.is_bound or form.is_valid():
             slc = form.call_slice()
-            figures = call_figures(slc)
             context.update(
-                figures=figures,
-                summary=summary_display(figures),
+                figures_context(slc),
                 query=request.GET.urlencode(),
                 range_text=describe_slice(slc, form),
-                calls_url=calls_url(slc),
             )
         return TemplateResponse(request, "admin/campaigns/call/dashboard.html", context)
 
@@ -580,6 +577,12 @@ class CallAdmin(PortalModelAdmin):
 
 
 # --- figures shown on the dashboard and the campaign page ----------------------------------------
+def figures_context(slc: CallSlice) -> dict[str, Any]:
+    """What templates/admin/campaigns/call/figures.html needs, for the dashboard and campaigns."""
+    figures = call_figures(slc)
+    return {"figures": figures, "summary": summary_display(figures), "calls_url": calls_url(slc)}
+
+
 def summary_display(figures: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for name, value in figures["summary"].items():

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campaigns.admin.base import PortalModelAdmin
-from campaigns.admin.calls import calls_url, summary_display
+from campaigns.admin.calls import figures_context
 from campaigns.models import Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.campaigns import (
@@ -32,7 +32,7 @@ from campaigns.services.campaigns import (
     campaign_resume,
 )
 from campaigns.services.itnio import itnio_limits
-from campaigns.services.reports import CallSlice, call_figures
+from campaigns.services.reports import CallSlice
 from itnio_portal.itnio import ItnioError, ItnioLimitError
 
 EDITABLE = [
@@ -264,13 +264,9 @@ class CampaignAdmin(PortalModelAdmin):
             )
             if request.user.has_perm("campaigns.view_call"):
                 # The dashboard's figures for this campaign, over all its days.
-                slc = CallSlice(campaign_id=campaign.pk)
-                figures = call_figures(slc)
                 extra_context.update(
-                    figures=figures,
-                    summary=summary_display(figures),
+                    figures_context(CallSlice(campaign_id=campaign.pk)),
                     figures_query=urlencode({"campaign": campaign.pk}),
-                    calls_url=calls_url(slc),
                 )
         return super().change_view(request, object_id, form_url, extra_context)
 

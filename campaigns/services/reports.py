@@ -266,15 +266,19 @@ def _merge(rows: Iterable[dict[str, Any]], by: tuple[str, ...], measures: tuple[
 
 
 def stat_totals(
-    slc: CallSlice, by: tuple[str, ...] = (), *, direct: bool = False
+    slc: CallSlice,
+    by: tuple[str, ...] = (),
+    *,
+    direct: bool = False,
+    dirty: list[date] | None = None,
 ) -> list[dict[str, Any]]:
     """The slice's measures grouped by `by` (any of STAT_KEYS).
 
-    From the stored days plus the dirty days computed from Call; `direct=True` computes
-    everything from Call (what the tests compare against)."""
+    From the stored days plus the dirty days computed from Call (`dirty`, when the caller has
+    read them already); `direct=True` computes everything from Call (what tests compare to)."""
     if direct:
         return _merge(stat_rows(slc.calls()), by, STAT_MEASURES)
-    dirty = slc.dirty_days()
+    dirty = slc.dirty_days() if dirty is None else dirty
     sums = {m: Sum(m) for m in STAT_MEASURES}
     stored_days = slc.stored_stats().exclude(day__in=dirty)
     if by:
@@ -287,13 +291,19 @@ def stat_totals(
 
 
 def value_totals(
-    slc: CallSlice, dimension: str, by: tuple[str, ...] = ("value",), *, direct: bool = False
+    slc: CallSlice,
+    dimension: str,
+    by: tuple[str, ...] = ("value",),
+    *,
+    direct: bool = False,
+    dirty: list[date] | None = None,
 ) -> list[dict[str, Any]]:
+    """A breakdown's counts grouped by `by`, like stat_totals."""
     measures = ("calls", "answered")
     if direct:
         rows = value_rows(slc.calls(), [dimension])
         return _merge(rows, by, measures)
-    dirty = slc.dirty_days()
+    dirty = slc.dirty_days() if dirty is None else dirty
     stored = (
         slc.stored_values(dimension)
         .exclude(day__in=dirty)
@@ -341,7 +351,9 @@ def _top(
 
 def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
     """Everything the dashboard draws, as plain numbers: the charts' data and the CSV's rows."""
-    daily = stat_totals(slc, ("day", "answered", "final", "currency"), direct=direct)
+    # Read once: every total below covers the same days.
+    dirty = None if direct else slc.dirty_days()
+    daily = stat_totals(slc, ("day", "answered", "final", "currency"), direct=direct, dirty=dirty)
     days = _days(slc, (r["day"] for r in daily))
     per_day: dict[date, dict[str, Any]] = defaultdict(
         lambda: {"answered": 0, "unanswered": 0, "pending": 0, "duration": 0, "cost": {}}
@@ -427,7 +439,9 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
     }
     # Breakdowns are kept by app, campaign and day only.
     whole = CallSlice(slc.app_id, slc.campaign_id, since=slc.since, until=slc.until)
-    regions = _top(value_totals(whole, CallDayValue.Dimension.REGION, direct=direct), "calls")
+    regions = _top(
+        value_totals(whole, CallDayValue.Dimension.REGION, direct=direct, dirty=dirty), "calls"
+    )
     charts["regions"] = {
         "title": f"Top {TOP} regions (calls)",
         "type": "hbar",
@@ -436,7 +450,7 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
     }
     terminations = [
         r
-        for r in value_totals(whole, CallDayValue.Dimension.TERMINATION, direct=direct)
+        for r in value_totals(whole, CallDayValue.Dimension.TERMINATION, direct=direct, dirty=dirty)
         if r["value"]
     ]
     top_terminations = _top(terminations, "calls")
@@ -451,7 +465,9 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
         pressed = _merge(
             (
                 {**r, "value": "" if r["value"] in ("-1", "") else r["value"]}
-                for r in value_totals(whole, CallDayValue.Dimension.DTMF, direct=direct)
+                for r in value_totals(
+                    whole, CallDayValue.Dimension.DTMF, direct=direct, dirty=dirty
+                )
             ),
             ("value",),
             ("calls", "answered"),
