@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.fields import SecretField
 
@@ -321,31 +322,52 @@ class Call(models.Model):
 
 
 class PushEvent(models.Model):
-    """The inbox of every ITNIO push (voice status reports now, AI call records later)."""
+    """The inbox of every ITNIO push, and the durable queue of the apply worker.
+
+    The receiver only stores the body (and answers); `manage.py apply_pushes` applies pending
+    entries in batches (campaigns/services/pushes.py). Transient errors put an entry back with a
+    later `next_attempt_at`; errors that will not fix themselves mark it failed with the reason.
+    """
 
     class Kind(models.TextChoices):
-        VOICE = "voice", "Voice status report"
-        AI = "ai", "AI call record"
+        VOICE = "voice", _("Voice status report")
+        AI = "ai", _("AI call record")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSED = "processed", "Processed"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting to be applied")
+        PROCESSED = "processed", _("Applied")
+        FAILED = "failed", _("Failed")
 
     app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="push_events")
     kind = models.CharField("kind", max_length=8, choices=Kind.choices)
     body = models.TextField("raw body")
+    # The exact bytes, kept only when the text above cannot hold them (not UTF-8, NUL bytes).
+    body_bytes = models.BinaryField("raw bytes", null=True, blank=True, editable=False)
     remote_addr = models.GenericIPAddressField("sender", null=True, blank=True)
     received_at = models.DateTimeField("received", default=timezone.now, db_index=True)
     state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
     error = models.TextField("error", blank=True)
     processed_at = models.DateTimeField("processed", null=True, blank=True)
     reports = models.PositiveIntegerField("reports in body", default=0)
+    attempts = models.PositiveSmallIntegerField("apply attempts", default=0)
+    next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
+    foreign = models.PositiveIntegerField(
+        "reports for another app's calls",
+        default=0,
+        help_text="Reports whose voiceId belongs to a call of another app: never applied.",
+    )
 
     class Meta:
         verbose_name = "push event"
         verbose_name_plural = "push inbox"
         ordering = ["-received_at", "-id"]
+        indexes = [
+            # The apply worker's queue: only the pending entries, oldest first.
+            models.Index(
+                fields=["id"], condition=models.Q(state="pending"), name="push_pending_queue"
+            ),
+            models.Index(fields=["state", "processed_at"], name="push_state_processed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} push #{self.pk}"

@@ -55,6 +55,25 @@ def refresh_call_stats() -> int:
     return refresh()
 
 
+@periodic(every=timedelta(minutes=1))
+@task(queue_name="sync")
+def apply_pushes_backlog() -> str:
+    """The fallback for a deployment without `manage.py apply_pushes`: apply what is due, for at
+    most PUSH_APPLY_MAX_SECONDS (the worker and this share the queue safely)."""
+    from campaigns.services.pushes import pushes_apply_due
+
+    return str(pushes_apply_due())
+
+
+@periodic(every=timedelta(hours=1))
+@task(queue_name="sync")
+def prune_push_inbox() -> int:
+    """Delete applied push-inbox entries older than PUSH_RETENTION_DAYS."""
+    from campaigns.services.pushes import pushes_prune
+
+    return pushes_prune()
+
+
 @periodic(every=timedelta(minutes=5))
 @task(queue_name="sync")
 def sync_records() -> str:

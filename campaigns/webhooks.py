@@ -1,62 +1,93 @@
 """Push receivers: POST /itnio/push/<app push token>/voice/ and /ai/ (itnio-api.md §6.1, §6.2).
 
 CSRF-exempt and unauthenticated by necessity (ITNIO signs nothing, itnio-api.md §6): the
-unguessable token in the path is the key. Answers fast; every body is kept in the inbox.
+unguessable token in the path is the key. The view only stores the body through one service call
+and answers: 200 means the body is stored; the apply worker applies it (services/pushes.py).
+Both URL forms, with and without the trailing slash, are accepted (a redirect would lose the POST).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from campaigns.models import ItnioApp, PushEvent
-from campaigns.services.pushes import MalformedPush, push_receive
+from campaigns.services.pushes import push_store
 
-MAX_PUSH_BYTES = 5 * 1024 * 1024
+
+def _error(reason: str, status: int) -> JsonResponse:
+    return JsonResponse({"status": "error", "reason": reason}, status=status)
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.PUSH_MAX_BYTES
+    return _error(
+        _("the body is larger than %(mb)s MB (%(bytes)s bytes), the portal's limit")
+        % {"mb": f"{limit / 1024 / 1024:g}", "bytes": f"{limit:,}"},
+        413,
+    )
+
+
+def read_body(request: HttpRequest) -> bytes | None:
+    """The request body, read up to PUSH_MAX_BYTES (None when it is larger).
+
+    Read from the stream, not `request.body`, so Django's form-data limit
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) does not refuse a large array of reports. A chunked body has
+    no Content-Length: the WSGI server that decodes it (gunicorn) says so with
+    `wsgi.input_terminated`, and the raw input is read to its end."""
+    limit = settings.PUSH_MAX_BYTES
+    meta = request.META
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if not meta.get("wsgi.input_terminated"):
+            return b""  # this server cannot decode it; the caller answers 411
+        data = meta["wsgi.input"].read(limit + 1)
+    else:
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return None
+        data = request.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _receive(request: HttpRequest, app: ItnioApp, kind: str) -> HttpResponse:
+    raw = read_body(request)
+    if raw is None:
+        return _too_large()
+    if not raw and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return _error(_("a chunked body needs a server that decodes it; send Content-Length"), 411)
+    try:
+        stored = push_store(
+            app=app, kind=kind, raw=raw, remote_addr=request.META.get("REMOTE_ADDR")
+        )
+    except DatabaseError:
+        # Not stored: a non-2xx, so ITNIO sends it again (itnio-api.md §6.4).
+        return _error(_("the portal could not store the push; please send it again"), 503)
+    if stored.malformed:
+        return _error(stored.malformed, 400)
+    return JsonResponse({"status": "0", "reason": "success", "event": stored.event.pk})
+
+
+def _app(token: str, kind: str) -> ItnioApp:
+    return get_object_or_404(ItnioApp.objects.only("id", "kind"), push_token=token, kind=kind)
 
 
 @csrf_exempt
 @require_POST
 def voice_push(request: HttpRequest, token: str) -> HttpResponse:
     """Voice status reports (§6.1): only a voice app's token is accepted here."""
-    app = get_object_or_404(ItnioApp, push_token=token, kind=ItnioApp.Kind.VOICE)
-    return _receive(request, app, PushEvent.Kind.VOICE)
+    return _receive(request, _app(token, ItnioApp.Kind.VOICE), PushEvent.Kind.VOICE)
 
 
 @csrf_exempt
 @require_POST
 def ai_push(request: HttpRequest, token: str) -> HttpResponse:
     """AI call records (§6.2): only an AI app's token is accepted here."""
-    app = get_object_or_404(ItnioApp, push_token=token, kind=ItnioApp.Kind.AI)
-    return _receive(request, app, PushEvent.Kind.AI)
-
-
-def _receive(request: HttpRequest, app: ItnioApp, kind: str) -> HttpResponse:
-    """Keep the body in the inbox, process it; 400 (kept too) when it is malformed."""
-    if len(request.body) > MAX_PUSH_BYTES:
-        return JsonResponse({"status": "error", "reason": "body too large"}, status=413)
-    try:
-        body = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        body = request.body.decode("latin-1")
-        PushEvent.objects.create(
-            app=app,
-            kind=kind,
-            body=body,
-            remote_addr=request.META.get("REMOTE_ADDR"),
-            state=PushEvent.State.FAILED,
-            error="Malformed: the body is not UTF-8.",
-        )
-        return JsonResponse({"status": "error", "reason": "the body is not UTF-8"}, status=400)
-    try:
-        event = push_receive(
-            app=app,
-            kind=kind,
-            body=body,
-            remote_addr=request.META.get("REMOTE_ADDR"),
-        )
-    except MalformedPush as exc:
-        return JsonResponse({"status": "error", "reason": str(exc)}, status=400)
-    return JsonResponse({"status": "0", "reason": "success", "event": event.pk})
+    return _receive(request, _app(token, ItnioApp.Kind.AI), PushEvent.Kind.AI)

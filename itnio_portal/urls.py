@@ -1,7 +1,7 @@
 """URL routes: the admin is the product; the root redirects to it."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from campaigns import webhooks
@@ -13,6 +13,7 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("itnio/push/<str:token>/voice/", webhooks.voice_push, name="itnio-push-voice"),
-    path("itnio/push/<str:token>/ai/", webhooks.ai_push, name="itnio-push-ai"),
+    # With or without the trailing slash: a redirect (APPEND_SLASH) would lose ITNIO's POST.
+    re_path(r"^itnio/push/(?P<token>[^/]+)/voice/?$", webhooks.voice_push, name="itnio-push-voice"),
+    re_path(r"^itnio/push/(?P<token>[^/]+)/ai/?$", webhooks.ai_push, name="itnio-push-ai"),
 ]

@@ -82,3 +82,41 @@ def operator(db):
 @pytest.fixture
 def admin_user(db):
     return make_staff("boss", "Admin")
+
+
+def apply_pushes() -> int:
+    """Apply every stored push now, as the apply worker would; returns how many entries."""
+    from campaigns.services.pushes import pushes_apply
+
+    done = 0
+    while True:
+        report = pushes_apply()
+        if not report.claimed:
+            return done
+        done += report.claimed
+
+
+@pytest.fixture
+def push_worker(transactional_db):
+    """The apply worker as a thread (for live-server tests whose pushes arrive at any time)."""
+    import threading
+
+    from django.db import connection
+
+    from campaigns.services.pushes import pushes_apply
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                if not pushes_apply().claimed:
+                    stop.wait(0.05)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, name="push-apply", daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join(timeout=10)

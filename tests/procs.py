@@ -60,3 +60,8 @@ def db_worker(**env: str) -> subprocess.Popen:
         env=portal_env(**env),
         capture=False,
     )
+
+
+def apply_worker(**env: str) -> subprocess.Popen:
+    """`manage.py apply_pushes`: the push apply worker, polling fast, with these settings."""
+    return manage("apply_pushes", "--idle", "0.05", env=portal_env(**env), capture=False)

@@ -17,7 +17,7 @@ from django.test import Client
 from campaigns.models import Call, PushEvent
 from campaigns.services.actors import Actor
 from campaigns.services.calls import call_send_tts
-from tests.conftest import API_KEY, VOICE_APP_ID
+from tests.conftest import API_KEY, VOICE_APP_ID, apply_pushes
 
 VOICE_ID = "2203031113381000002"
 SUBMIT_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z
@@ -78,10 +78,14 @@ def ringing_report(voice_id: str = VOICE_ID, **overrides) -> dict:
     return report
 
 
-def push(client: Client, app, body, *, token: str | None = None):
+def push(client: Client, app, body, *, token: str | None = None, apply: bool = True):
+    """POST a push as ITNIO does; then (unless apply=False) let the apply worker apply it."""
     data = body if isinstance(body, str | bytes) else json.dumps(body)
     url = f"/itnio/push/{token}/voice/" if token is not None else app.push_path
-    return client.post(url, data=data, content_type="application/json;charset=UTF-8")
+    response = client.post(url, data=data, content_type="application/json;charset=UTF-8")
+    if apply:
+        apply_pushes()
+    return response
 
 
 @pytest.fixture
@@ -425,13 +429,13 @@ def test_reprocess_recreates_a_deleted_call_and_is_idempotent(web, superuser_cli
 def test_a_push_failing_on_a_bug_is_kept_answered_200_and_reprocessable(
     web, superuser_client, voice_app, monkeypatch
 ):
-    import campaigns.services.pushes as pushes
+    import campaigns.services.push_apply as push_apply
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pushes, "call_upsert_record", broken)
+        patch.setattr(push_apply, "record_onto_call", broken)
         response = push(web, voice_app, final_report())
 
     # ITNIO retries on HTTP errors only (§6.4); the body is safe in the inbox, so answer 200.
@@ -505,6 +509,7 @@ def _place_and_push(live_server, sandbox_state, voice_app, currency: str) -> tup
     assert call.state == Call.State.SUBMITTED and call.voice_id
     attempts = sandbox_state.flush_pushes()
     assert [(a.voice_ids, a.status, a.ok) for a in attempts] == [([call.voice_id], 200, True)]
+    apply_pushes()
     sent = sandbox_state.calls[call.voice_id].push_body()
     call.refresh_from_db()
     return call, sent

@@ -11,12 +11,25 @@ from django.utils.html import format_html
 
 from campaigns.admin.base import ReadOnlyAdmin
 from campaigns.models import PushEvent
+from campaigns.services.push_bodies import MalformedPush, parse_body
 from campaigns.services.pushes import pushes_reprocess
+
+# A body shown on its page is cut here (the whole body stays in the database).
+BODY_DISPLAY_CHARS = 200_000
 
 
 @admin.register(PushEvent)
 class PushEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "app", "received_at", "state_badge", "reports", "error_short"]
+    list_display = [
+        "id",
+        "kind",
+        "app",
+        "received_at",
+        "state_badge",
+        "reports",
+        "foreign",
+        "error_short",
+    ]
     list_filter = ["state", "kind", "app"]
     date_hierarchy = "received_at"
     actions = ["reprocess"]
@@ -27,7 +40,10 @@ class PushEventAdmin(ReadOnlyAdmin):
         "remote_addr",
         "state_badge",
         "reports",
+        "foreign",
         "error",
+        "attempts",
+        "next_attempt_at",
         "processed_at",
         "body_display",
     ]
@@ -48,11 +64,20 @@ class PushEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def body_display(self, obj: PushEvent) -> str:
-        try:
-            text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = obj.body
+        text = obj.body
+        if obj.body_bytes is None and len(text) <= BODY_DISPLAY_CHARS:
+            try:
+                text = json.dumps(parse_body(text), indent=2, ensure_ascii=False)
+            except MalformedPush:
+                pass  # shown as received
+        if len(text) > BODY_DISPLAY_CHARS:
+            more = len(text) - BODY_DISPLAY_CHARS
+            text = text[:BODY_DISPLAY_CHARS] + f"\n… ({more:,} more characters)"
         return format_html('<pre class="portal-raw">{}</pre>', text)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # A body may be megabytes: the list never loads it; an entry's page reads it on demand.
+        return super().get_queryset(request).defer("body", "body_bytes")
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.change_call") or request.user.has_perm(

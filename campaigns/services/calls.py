@@ -179,34 +179,49 @@ def _attach_voice_id(call: Call, voice_id: str) -> None:
 # ---------------------------------------------------------------------------
 # Applying records
 # ---------------------------------------------------------------------------
-def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
-    """Write a record onto a locked call. A final record is only replaced by a final one.
+NULLABLE_RECORD_FIELDS = frozenset(
+    {
+        "submit_time",
+        "call_time",
+        "ringing_time",
+        "answer_time",
+        "hangup_time",
+        "call_duration",
+        "charged_duration",
+        "cost",
+        "rate",
+        "base_cost",
+        "settle_rate",
+        "quote_exchange",
+        "settle_pay",
+    }
+)
+# Every column a record may write (what a bulk apply updates).
+APPLIED_FIELDS = (
+    *RECORD_FIELDS,
+    "callee",
+    "display_num",
+    "called_info",
+    "raw_record",
+    "record_source",
+    "synced_at",
+    "state",
+    "state_reason",
+)
 
-    Returns False when the record was ignored (older than what the call already has).
-    """
-    now = timezone.now()
+
+def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datetime) -> bool:
+    """Write a record onto a call in memory (the caller saves it, locked). A final record is only
+    replaced by a final one. Returns False when the record was older than what the call has (then
+    only `synced_at` moves)."""
     if call.is_final and not record.is_final:
-        Call.objects.filter(pk=call.pk).update(synced_at=now)
+        call.synced_at = now
         return False
     for name in RECORD_FIELDS:
         value = getattr(record, name)
         if name in SIP_FIELDS and not value:
             continue  # status pushes carry no SIP columns (§6.1): keep what recordSip gave
-        if value is None and name not in {
-            "submit_time",
-            "call_time",
-            "ringing_time",
-            "answer_time",
-            "hangup_time",
-            "call_duration",
-            "charged_duration",
-            "cost",
-            "rate",
-            "base_cost",
-            "settle_rate",
-            "quote_exchange",
-            "settle_pay",
-        }:
+        if value is None and name not in NULLABLE_RECORD_FIELDS:
             value = ""
         if name == "submit_time" and value is None:
             value = call.submit_time
@@ -232,6 +247,15 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         # ITNIO has a record, so the call was placed, whatever we believed.
         call.state = Call.State.SUBMITTED
         call.state_reason = ""
+    return True
+
+
+def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
+    """Write a record onto a locked call and save it (see `record_onto_call`)."""
+    now = timezone.now()
+    if not record_onto_call(call, record, source=source, now=now):
+        Call.objects.filter(pk=call.pk).update(synced_at=now)
+        return False
     call.save()
     return True
 

@@ -1,121 +1,278 @@
-"""The push inbox: keep every body ITNIO pushes, then apply its reports to calls.
+"""The push inbox: store every body first, apply stored entries in batches off the request.
 
 ITNIO signs no push (itnio-api.md §6), retries on HTTP errors every 30 minutes up to 3 times and
-may send duplicates late (§6.4), so processing is idempotent: calls are upserted by voiceId and a
-final record is only ever replaced by a final one; AI call records (§6.2) are upserted by callId.
+may send duplicates late (§6.4). So the receiver's only job is to keep the body durably and
+answer: 200 means "stored", anything not stored gets a non-2xx so ITNIO sends it again. The inbox
+is the durable queue of the apply worker (`manage.py apply_pushes`): it claims pending entries
+(FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers share the queue), applies their reports
+with set-based upserts (push_apply.py) and marks them in the same transaction. A transient
+database error puts the batch back with a backoff; an error that will not fix itself marks only
+the entry that causes it failed, with the reason.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from campaigns.models import AiCallRecord, Call, ItnioApp, PushEvent
-from campaigns.services.ai_tasks import ai_record_upsert
-from campaigns.services.calls import PUSH_TYPE_KINDS, call_upsert_record
-from itnio_portal.itnio import AiRecord, VoiceRecord
+from campaigns.models import ItnioApp, PushEvent
+from campaigns.services.push_apply import ID_KEYS, EntryOutcome, apply_entries, describe_foreign
+from campaigns.services.push_bodies import MalformedPush, decode_body, read_reports
 
 logger = logging.getLogger(__name__)
 
-
-class MalformedPush(ValueError):
-    """The body is not a report or a list of reports; the message says what is wrong."""
-
-
-def parse_voice_reports(body: str) -> list[dict[str, Any]]:
-    """One report object or an array of them, each with a voiceId."""
-    return _parse_reports(body, "voiceId")
+# Errors a retry can fix: the connection went away, a deadlock or serialization failure.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
-def parse_ai_records(body: str) -> list[dict[str, Any]]:
-    """One AI call record (§6.2) or an array of them, each with a callId."""
-    return _parse_reports(body, "callId")
+@dataclass(frozen=True)
+class Stored:
+    """What the receiver stored; `malformed` is the reason when the body is no report."""
+
+    event: PushEvent
+    malformed: str | None
 
 
-def _parse_reports(body: str, id_key: str) -> list[dict[str, Any]]:
+def push_store(*, app: ItnioApp, kind: str, raw: bytes, remote_addr: str | None) -> Stored:
+    """Keep one pushed body in the inbox (one INSERT). A malformed body is kept too, as failed
+    with its reason, for a person to look at; nothing else is written."""
+    text, problem = decode_body(raw)
+    reports = 0
+    if problem is None:
+        try:
+            reports = len(read_reports(text, ID_KEYS[kind]))
+        except MalformedPush as exc:
+            problem = str(exc)
+    faithful = text.encode("utf-8", "surrogatepass") == raw
+    event = PushEvent.objects.create(
+        app=app,
+        kind=kind,
+        body=text,
+        body_bytes=None if faithful else raw,
+        remote_addr=remote_addr,
+        reports=reports,
+        state=PushEvent.State.FAILED if problem else PushEvent.State.PENDING,
+        error=_("Malformed: %(reason)s") % {"reason": problem} if problem else "",
+        processed_at=timezone.now() if problem else None,
+    )
+    return Stored(event, problem)
+
+
+# ---------------------------------------------------------------------------
+# Applying
+# ---------------------------------------------------------------------------
+@dataclass
+class ApplyReport:
+    claimed: int = 0
+    processed: int = 0
+    failed: int = 0
+    reports: int = 0
+    retried: int = 0
+
+    def add(self, other: ApplyReport) -> None:
+        for name in self.__dict__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def __str__(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+
+
+def _backoff(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s … up to 5 minutes between tries of an entry that met a transient error."""
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[PushEvent]:
+    queryset = PushEvent.objects.filter(state=PushEvent.State.PENDING)
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    else:
+        queryset = queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    return list(
+        queryset.select_for_update(skip_locked=True).select_related("app").order_by("id")[:limit]
+    )
+
+
+def _mark(outcomes: list[EntryOutcome], *, now: datetime) -> ApplyReport:
+    report = ApplyReport()
+    events = []
+    for outcome in outcomes:
+        event = outcome.event
+        event.state = PushEvent.State.FAILED if outcome.failed else PushEvent.State.PROCESSED
+        event.error = outcome.error()
+        if outcome.foreign:
+            event.error = " ".join(filter(None, [event.error, describe_foreign(outcome.foreign)]))
+        event.reports = outcome.reports
+        event.foreign = outcome.foreign
+        event.processed_at = now
+        event.next_attempt_at = None
+        event.attempts += 1
+        events.append(event)
+        report.processed += not outcome.failed
+        report.failed += outcome.failed
+        report.reports += outcome.applied
+    PushEvent.objects.bulk_update(
+        events,
+        ["state", "error", "reports", "foreign", "processed_at", "next_attempt_at", "attempts"],
+        batch_size=500,
+    )
+    return report
+
+
+def _apply_batch(*, ids: list[int] | None, limit: int, claimed: list[int]) -> ApplyReport:
+    """One transaction: claim, apply, mark. `claimed` receives the ids it claimed, so a caller
+    whose batch raised knows which entries to look at."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        events = _claim(ids=ids, limit=limit, now=now)
+        claimed[:] = [e.pk for e in events]
+        if not events:
+            return ApplyReport()
+        report = _mark(apply_entries(events, now=now), now=now)
+    report.claimed = len(events)
+    return report
+
+
+def _apply_one_by_one(ids: list[int]) -> ApplyReport:
+    """After a batch failed on something that will not fix itself: apply its entries one at a
+    time, so only the entry that causes the error is marked failed (with that error)."""
+    report = ApplyReport()
+    for pk in ids:
+        try:
+            one = _apply_batch(ids=[pk], limit=1, claimed=[])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            logger.exception("Push %s could not be applied", pk)
+            PushEvent.objects.filter(pk=pk, state=PushEvent.State.PENDING).update(
+                state=PushEvent.State.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                processed_at=timezone.now(),
+                attempts=1,
+            )
+            report.claimed += 1
+            report.failed += 1
+            continue
+        report.add(one)
+    return report
+
+
+def _defer(ids: list[int], error: BaseException) -> None:
+    """A transient error: put the entries back with a later next attempt (never failed)."""
+    now = timezone.now()
+    reason = _("Will try again: %(error)s") % {"error": f"{type(error).__name__}: {error}"}
+    for event in PushEvent.objects.filter(pk__in=ids, state=PushEvent.State.PENDING):
+        PushEvent.objects.filter(pk=event.pk).update(
+            attempts=event.attempts + 1,
+            next_attempt_at=now + _backoff(event.attempts + 1),
+            error=reason[:500],
+        )
+
+
+def pushes_apply(*, ids: list[int] | None = None, limit: int | None = None) -> ApplyReport:
+    """Apply one batch of due pending entries (or the given ones). Transient database errors
+    are raised after the entries were put back for later (the loop reconnects and goes on)."""
+    limit = limit or settings.PUSH_APPLY_BATCH
+    claimed: list[int] = []
+    for _attempt in range(3):
+        try:
+            return _apply_batch(ids=ids, limit=limit, claimed=claimed)
+        except IntegrityError:
+            # Another writer inserted one of the new voiceIds meanwhile: run the batch again.
+            continue
+        except TRANSIENT_ERRORS as exc:
+            _defer_safely(claimed, exc)
+            raise
+        except Exception:
+            logger.warning("A batch of %s push(es) failed; applying them one by one", len(claimed))
+            break
+    # Something in one of the claimed entries keeps failing the batch: find it.
+    return _apply_one_by_one(list(claimed))
+
+
+def _defer_safely(ids: list[int], exc: BaseException) -> None:
+    if not ids:
+        return
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedPush(f"The body is not JSON: {exc.msg} at position {exc.pos}.") from exc
-    reports = payload if isinstance(payload, list) else [payload]
-    if not reports:
-        raise MalformedPush("The body is an empty list.")
-    for index, report in enumerate(reports):
-        where = f"report {index + 1}" if isinstance(payload, list) else "the report"
-        if not isinstance(report, dict):
-            raise MalformedPush(f"{where} is not a JSON object.")
-        identifier = report.get(id_key)
-        if not isinstance(identifier, str | int) or not str(identifier).strip():
-            raise MalformedPush(f"{where} has no {id_key}.")
-    return reports
+        _defer(ids, exc)
+    except DatabaseError:
+        logger.warning("Could not defer %s push(es) after %s", len(ids), exc)
 
 
-def push_receive(*, app: ItnioApp, kind: str, body: str, remote_addr: str | None) -> PushEvent:
-    """Store the body, then process it. Raises MalformedPush (the body stays in the inbox)."""
-    event = PushEvent.objects.create(app=app, kind=kind, body=body, remote_addr=remote_addr)
-    push_process(event)
-    if event.state == PushEvent.State.FAILED and event.error.startswith("Malformed: "):
-        raise MalformedPush(event.error.removeprefix("Malformed: "))
-    return event
-
-
-def push_process(event: PushEvent) -> PushEvent:
-    """Apply (or re-apply) one inbox entry. Safe to run any number of times."""
-    if event.kind not in (PushEvent.Kind.VOICE, PushEvent.Kind.AI):
-        _mark(event, PushEvent.State.FAILED, f"No processor for {event.kind} pushes.")
-        return event
-    parse = parse_ai_records if event.kind == PushEvent.Kind.AI else parse_voice_reports
-    try:
-        reports = parse(event.body)
-    except MalformedPush as exc:
-        _mark(event, PushEvent.State.FAILED, f"Malformed: {exc}")
-        return event
-    try:
-        with transaction.atomic():
-            for report in reports:
-                if event.kind == PushEvent.Kind.AI:
-                    ai_record_upsert(
-                        app=event.app,
-                        record=AiRecord.from_api(report),
-                        source=AiCallRecord.Source.PUSH,
-                    )
-                    continue
-                record = VoiceRecord.from_api(report)
-                kind = PUSH_TYPE_KINDS.get(str(report.get("type", "")).strip())
-                call_upsert_record(app=event.app, record=record, source="push", kind=kind)
-    except Exception as exc:
-        logger.exception("Push %s could not be applied", event.pk)
-        _mark(event, PushEvent.State.FAILED, f"{type(exc).__name__}: {exc}", reports=len(reports))
-        return event
-    _mark(event, PushEvent.State.PROCESSED, "", reports=len(reports))
-    return event
-
-
-def _mark(event: PushEvent, state: str, error: str, reports: int | None = None) -> None:
-    event.state = state
-    event.error = error
-    event.processed_at = timezone.now()
-    fields = ["state", "error", "processed_at"]
-    if reports is not None:
-        event.reports = reports
-        fields.append("reports")
-    event.save(update_fields=fields)
+def pushes_apply_due(*, max_seconds: float | None = None) -> ApplyReport:
+    """Apply batches until nothing is due or `max_seconds` passed (the scheduler's fallback for
+    a deployment whose apply worker is not running)."""
+    deadline = time.monotonic() + (max_seconds or settings.PUSH_APPLY_MAX_SECONDS)
+    total = ApplyReport()
+    while time.monotonic() < deadline:
+        report = pushes_apply()
+        total.add(report)
+        if not report.claimed:
+            break
+    return total
 
 
 def pushes_reprocess(queryset: Any) -> tuple[int, int]:
-    """Re-apply inbox entries; returns (processed, failed)."""
+    """Apply inbox entries again now (any state); returns (processed, failed)."""
+    ids = list(queryset.order_by("id").values_list("pk", flat=True))
+    PushEvent.objects.filter(pk__in=ids).exclude(body_bytes__isnull=False).update(
+        state=PushEvent.State.PENDING, next_attempt_at=None, error=""
+    )
     ok = failed = 0
-    for event in queryset.select_related("app"):
-        push_process(event)
-        if event.state == PushEvent.State.PROCESSED:
-            ok += 1
-        else:
-            failed += 1
+    batch = settings.PUSH_APPLY_BATCH
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        report = pushes_apply(ids=chunk, limit=len(chunk))
+        ok += report.processed
+        failed += report.failed
+    # Bodies that are not text (kept as bytes) cannot be applied: they stay failed.
+    failed += PushEvent.objects.filter(pk__in=ids, body_bytes__isnull=False).count()
     return ok, failed
 
 
-__all__ = ["Call", "MalformedPush", "push_process", "push_receive", "pushes_reprocess"]
+# ---------------------------------------------------------------------------
+# Housekeeping
+# ---------------------------------------------------------------------------
+def pushes_prune(*, now: datetime | None = None, chunk: int = 5000) -> int:
+    """Delete applied entries older than PUSH_RETENTION_DAYS (failed ones are kept)."""
+    days = settings.PUSH_RETENTION_DAYS
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            PushEvent.objects.filter(state=PushEvent.State.PROCESSED, processed_at__lt=cutoff)
+            .order_by("id")
+            .values_list("pk", flat=True)[:chunk]
+        )
+        if not ids:
+            return deleted
+        deleted += PushEvent.objects.filter(pk__in=ids).delete()[0]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    oldest: datetime | None
+    failed_last_hour: int
+
+
+def pushes_backlog(*, now: datetime | None = None) -> Backlog:
+    now = now or timezone.now()
+    pending = PushEvent.objects.filter(state=PushEvent.State.PENDING).aggregate(
+        n=Count("id"), oldest=Min("received_at")
+    )
+    failed = PushEvent.objects.filter(
+        state=PushEvent.State.FAILED, received_at__gte=now - timedelta(hours=1)
+    ).count()
+    return Backlog(pending["n"], pending["oldest"], failed)

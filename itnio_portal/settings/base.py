@@ -223,6 +223,16 @@ DISPATCH_STALE_BATCH_SECONDS = env.int("DISPATCH_STALE_BATCH_SECONDS", default=3
 DISPATCH_PAUSE_AFTER_NOT_SENT = env.int("DISPATCH_PAUSE_AFTER_NOT_SENT", default=5)
 # Reconciliation looks this many minutes around a batch's request in ITNIO's records.
 RECONCILE_WINDOW_MINUTES = env.int("RECONCILE_WINDOW_MINUTES", default=10)
+# Push receiver: the largest body stored (larger ones get 413; ITNIO then retries, §6.4).
+PUSH_MAX_BYTES = env.int("PUSH_MAX_BYTES", default=10 * 1024 * 1024)
+# Push apply worker: inbox entries per transaction, idle poll interval, and how long the
+# scheduler's fallback run (for a deployment without the worker) may apply at most.
+PUSH_APPLY_BATCH = env.int("PUSH_APPLY_BATCH", default=500)
+PUSH_APPLY_IDLE_SECONDS = env.float("PUSH_APPLY_IDLE_SECONDS", default=0.2)
+PUSH_APPLY_MAX_SECONDS = env.float("PUSH_APPLY_MAX_SECONDS", default=20.0)
+# Applied inbox entries are deleted after this many days (0 keeps them forever; failed entries
+# are always kept).
+PUSH_RETENTION_DAYS = env.int("PUSH_RETENTION_DAYS", default=30)
 # Public URL of this portal, used to show the push URL to paste into ITNIO's console.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 

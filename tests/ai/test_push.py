@@ -14,7 +14,7 @@ from campaigns.models import AiCallRecord, AiCustomer, PushEvent
 from campaigns.services.ai_tasks import ai_customers_push, ai_records_sync, ai_task_start
 from campaigns.services.pushes import pushes_reprocess
 from itnio_portal.itnio.sandbox import SandboxServer
-from tests.conftest import AI_APP_ID, API_KEY
+from tests.conftest import AI_APP_ID, API_KEY, apply_pushes
 
 from .conftest import SYSTEM, add_customers
 
@@ -75,8 +75,11 @@ def url(app) -> str:
 
 
 def push(client, app, body, **kwargs):
+    """POST as ITNIO does, then let the apply worker apply what was stored."""
     data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return client.post(url(app), data, content_type="application/json;charset=UTF-8", **kwargs)
+    response = client.post(url(app), data, content_type="application/json;charset=UTF-8", **kwargs)
+    apply_pushes()
+    return response
 
 
 def test_a_push_becomes_a_typed_record(client, ai_app, created_task):
@@ -204,5 +207,6 @@ def test_the_sandbox_pushes_to_the_portal(live_server, sandbox_state, account, a
         assert len(attempts) == 4 and all(a.status == 200 for a in attempts)
     finally:
         server.stop()
+    apply_pushes()
     assert AiCallRecord.objects.filter(task=task, source="push").count() == 4
     assert PushEvent.objects.filter(kind="ai", state="processed").count() == 4

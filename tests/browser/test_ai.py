@@ -41,7 +41,7 @@ def first_customer_answers(monkeypatch):
 
 
 @pytest.fixture
-def live_sandbox(sandbox_state, account, live_server):
+def live_sandbox(sandbox_state, account, live_server, push_worker):
     ai_app = account.apps.get(app_id=AI_APP_ID)
     sandbox_state.life_scale = 0.03  # a 40-second call lasts about a second
     sandbox_state.add_app(

@@ -33,7 +33,7 @@ from sipphones.models import SipGroup
 from tests.audio import wav_bytes
 from tests.browser.helpers import add_sip_group, messages, submit
 from tests.conftest import API_KEY, API_SECRET, make_staff
-from tests.procs import db_worker
+from tests.procs import apply_worker, db_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,7 +80,8 @@ def itnio(sandbox_state, settings, live_server):
 
 @pytest.fixture
 def start_worker():
-    """start_worker(base_url) starts `manage.py db_worker`; it is stopped at the end."""
+    """start_worker(base_url) starts `manage.py db_worker` and the push apply worker beside it;
+    both are stopped at the end."""
     workers = []
 
     def start(base_url: str):
@@ -89,7 +90,7 @@ def start_worker():
             ITNIO_SEND_GROUP_MAX=GROUP_MAX,
             ITNIO_DISPATCH_CONCURRENCY="1",
         )
-        workers.append(worker)
+        workers.extend([worker, apply_worker()])
         return worker
 
     yield start

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def live_sandbox(sandbox_state, account, live_server):
+def live_sandbox(sandbox_state, account, live_server, push_worker):
     """The sandbox pushing status reports to this live server, calls ending within a second."""
     voice = account.apps.get(app_id=VOICE_APP_ID)
     sandbox_state.life_scale = 0.02

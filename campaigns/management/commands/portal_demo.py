@@ -97,6 +97,8 @@ class Command(PortalCommand):
                 "default,sync",
                 "--no-startup-delay",
             ],
+            # Pushes are stored by the web server and applied by this worker within a second.
+            "push worker": [*manage, "apply_pushes"],
             "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
             "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
         }

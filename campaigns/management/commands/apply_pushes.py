@@ -1,0 +1,80 @@
+"""manage.py apply_pushes: the apply worker that turns stored pushes into calls and AI records."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from campaigns.management.base import PortalCommand
+from campaigns.models import Heartbeat
+from campaigns.services.pushes import TRANSIENT_ERRORS, ApplyReport, pushes_apply
+
+HEARTBEAT_SECONDS = 15
+
+
+class Command(PortalCommand):
+    help = (
+        "Apply the push inbox: pick up stored pushes within a second of their arrival and apply "
+        "them in batches. Runs until stopped; several may run side by side on PostgreSQL."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--once", action="store_true", help="apply what is due now, then exit")
+        parser.add_argument(
+            "--idle",
+            type=float,
+            default=settings.PUSH_APPLY_IDLE_SECONDS,
+            help="seconds to wait when nothing is pending (default %(default)s)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        if not options["once"]:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            self.stdout.write("Applying pushes as they arrive (Ctrl-C stops).")
+        total = ApplyReport()
+        last_beat = 0.0
+        failures = 0
+        while not stop.is_set():
+            if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                self._beat(total)
+            try:
+                report = pushes_apply()
+            except TRANSIENT_ERRORS as exc:
+                # The database went away (restart, failover, a killed backend): reconnect and go
+                # on; the batch was rolled back and stays pending.
+                failures += 1
+                self.stderr.write(f"database unavailable ({type(exc).__name__}); retrying")
+                connection.close()
+                stop.wait(min(0.5 * 2**failures, 10))
+                continue
+            failures = 0
+            total.add(report)
+            if options["once"] and not report.claimed:
+                break
+            if not report.claimed:
+                stop.wait(options["idle"])
+                close_old_connections()
+        self._beat(total)
+        if options["verbosity"] >= 1:
+            self.stdout.write(str(total))
+
+    def _beat(self, total: ApplyReport) -> None:
+        try:
+            Heartbeat.objects.update_or_create(
+                name="push-apply",
+                defaults={
+                    "last_seen_at": timezone.now(),
+                    "detail": f"applied {total.processed:,} push(es), {total.failed:,} failed",
+                },
+            )
+        except TRANSIENT_ERRORS:
+            connection.close()
