@@ -625,6 +625,9 @@ def _insert_calls(
         f"WITH v(number, voice_id) AS ({source}) "
         f"INSERT INTO {call_table} ({', '.join(columns)}) SELECT {', '.join(exprs)} FROM v "
         f"WHERE NOT EXISTS (SELECT 1 FROM {call_table} x WHERE x.voice_id = v.voice_id) "
+        # A push applied at this very moment may insert the same voiceId: skip it, never fail
+        # the outcome write (the row is claimed for the campaign below).
+        f"ON CONFLICT (voice_id) DO NOTHING "
         f"RETURNING id, voice_id"
     )
     with connection.cursor() as cursor:
