@@ -338,7 +338,12 @@ class PushEvent(models.Model):
         PROCESSED = "processed", _("Applied")
         FAILED = "failed", _("Failed")
 
-    app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="push_events")
+    # No database constraint: every concurrent insert would take a KEY SHARE lock on the same
+    # app row (a MultiXact under load), which serialised the receiver; PROTECT still holds in
+    # Django, and the receiver only stores rows for an app it has just read.
+    app = models.ForeignKey(
+        ItnioApp, on_delete=models.PROTECT, related_name="push_events", db_constraint=False
+    )
     kind = models.CharField("kind", max_length=8, choices=Kind.choices)
     body = models.TextField("raw body")
     # The exact bytes, kept only when the text above cannot hold them (not UTF-8, NUL bytes).

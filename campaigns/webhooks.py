@@ -8,10 +8,11 @@ Both URL forms, with and without the trailing slash, are accepted (a redirect wo
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -75,8 +76,26 @@ def _receive(request: HttpRequest, app: ItnioApp, kind: str) -> HttpResponse:
     return JsonResponse({"status": "0", "reason": "success", "event": stored.event.pk})
 
 
+# token -> (app id, kind, read at): saves a query per push. A regenerated token stops working
+# within APP_CACHE_SECONDS on every worker.
+APP_CACHE_SECONDS = 10.0
+_apps: dict[str, tuple[int, str, float]] = {}
+
+
 def _app(token: str, kind: str) -> ItnioApp:
-    return get_object_or_404(ItnioApp.objects.only("id", "kind"), push_token=token, kind=kind)
+    now = time.monotonic()
+    cached = _apps.get(token)
+    if cached is None or now - cached[2] > APP_CACHE_SECONDS:
+        app = ItnioApp.objects.filter(push_token=token).values_list("id", "kind").first()
+        if app is None:
+            _apps.pop(token, None)
+            raise Http404("unknown push URL")
+        if len(_apps) > 1000:
+            _apps.clear()
+        cached = _apps[token] = (app[0], app[1], now)
+    if cached[1] != kind:
+        raise Http404("unknown push URL")
+    return ItnioApp(id=cached[0], kind=cached[1])
 
 
 @csrf_exempt

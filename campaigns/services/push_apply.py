@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import AiCallRecord, Call, PushEvent
 from campaigns.services.ai_tasks import ai_record_upsert
+from campaigns.services.bulk import bulk_update_rows
 from campaigns.services.calls import (
     APPLIED_FIELDS,
     PUSH_TYPE_KINDS,
@@ -177,7 +178,7 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
     if new:
         Call.objects.bulk_create(list(new.values()), batch_size=1000)
     if changed:
-        Call.objects.bulk_update(list(changed.values()), list(APPLIED_FIELDS), batch_size=500)
+        bulk_update_rows(list(changed.values()), APPLIED_FIELDS)
     return outcomes
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import ItnioApp, PushEvent
+from campaigns.services.bulk import bulk_update_rows
 from campaigns.services.push_apply import ID_KEYS, EntryOutcome, apply_entries, describe_foreign
 from campaigns.services.push_bodies import MalformedPush, decode_body, read_reports
 
@@ -120,10 +121,9 @@ def _mark(outcomes: list[EntryOutcome], *, now: datetime) -> ApplyReport:
         report.processed += not outcome.failed
         report.failed += outcome.failed
         report.reports += outcome.applied
-    PushEvent.objects.bulk_update(
+    bulk_update_rows(
         events,
         ["state", "error", "reports", "foreign", "processed_at", "next_attempt_at", "attempts"],
-        batch_size=500,
     )
     return report
 
