@@ -8,8 +8,9 @@ triggers on SQLite.
 PostgreSQL appends one mark per distinct day per statement, whatever marks the day has already:
 the mark is a row of the writer's own transaction, so it becomes visible exactly when the
 writer's change does, and a refresh that did not see the change does not see (nor delete) the
-mark either. No writer ever waits for another writer or for a refresh here. SQLite has a single
-writer at a time, so its row-level triggers add a mark only to a day that has none.
+mark either. The marks have no unique key, so marking never makes a writer wait for another
+writer or for a refresh. SQLite has a single writer at a time, so its row-level triggers add a
+mark only to a day that has none.
 
 SQLite drops a table's triggers when a migration rebuilds the table, so they are (re)created
 idempotently after every migrate, as well as by the migrations that need them at once.
