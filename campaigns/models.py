@@ -130,6 +130,9 @@ class ScheduledJobRun(models.Model):
     name = models.CharField("job", max_length=100, unique=True)
     last_enqueued_at = models.DateTimeField("last enqueued", null=True, blank=True)
     last_result_id = models.CharField("last task result ID", max_length=64, blank=True)
+    # When the oldest run enqueued since the last one finished was enqueued (None: none waits).
+    waiting_since = models.DateTimeField("waiting since", null=True, blank=True)
+    last_finished_at = models.DateTimeField("last finished", null=True, blank=True)
 
     class Meta:
         verbose_name = "scheduled job"
@@ -795,9 +798,9 @@ class AiCallRecord(models.Model):
 
 # --- Pre-aggregated daily figures --------------------------------------------------------------
 #
-# Rebuilt from Call rows, never edited by hand: database triggers (migration 0006) mark the UTC
-# day of every inserted, updated or deleted call as dirty, `refresh_call_stats` (every minute)
-# recomputes the dirty days, and readers add the dirty days straight from Call so a figure is
+# Rebuilt from Call rows, never edited by hand: database triggers (campaigns/triggers.py) mark the
+# UTC day of every inserted, updated or deleted call, `refresh_call_stats` (every minute)
+# recomputes the marked days, and readers add the marked days straight from Call so a figure is
 # never stale (campaigns/services/reports.py).
 
 
@@ -860,13 +863,17 @@ class CallDayValue(models.Model):
         return f"{self.day}: {self.dimension} {self.value!r} × {self.calls}"
 
 
-class CallStatDirtyDay(models.Model):
-    """A UTC day whose calls changed since its figures were computed (written by triggers)."""
+class CallStatMark(models.Model):
+    """A mark that calls of one UTC day changed after its figures were computed (written by
+    triggers; a day may have many marks, and is to recompute while it has any)."""
 
-    day = models.DateField(primary_key=True)
+    # Appended for every write statement: a big counter, and never reused.
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField("day (UTC)")
 
     class Meta:
-        verbose_name = "day to recompute"
+        verbose_name = "changed day"
+        indexes = [models.Index(fields=["day"], name="callstatmark_day")]
 
     def __str__(self) -> str:
         return str(self.day)

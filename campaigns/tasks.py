@@ -1,4 +1,10 @@
-"""Background tasks of the campaigns app (django.tasks API through the django-tasks backport)."""
+"""Background tasks of the campaigns app (django.tasks API through the django-tasks backport).
+
+Queues (settings.TASK_QUEUES), each served by a worker of its own so nothing long delays the
+quick housekeeping: "default" only has short jobs (heartbeat, tick, stale-send sweep);
+"dispatch" the campaign dispatchers; "sync" record sync, callee imports and pruning; "figures"
+the daily figures refresh, which is time-boxed as well.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_tasks import task, task_backends
 
 from campaigns.models import Heartbeat
 from campaigns.scheduler import periodic
 
 
-@periodic(every=timedelta(minutes=1))
+@periodic(every=timedelta(minutes=1), label=_("Worker heartbeat"))
 @task()
 def worker_heartbeat() -> str:
     """Prove a worker is executing tasks: the admin shows how long ago this last ran."""
@@ -24,8 +31,8 @@ def worker_heartbeat() -> str:
     return backend
 
 
-@periodic(every=timedelta(hours=6))
-@task()
+@periodic(every=timedelta(hours=6), label=_("Pruning of old task results"))
+@task(queue_name="sync")
 def prune_task_results() -> int:
     """Delete finished task results of the database backend after TASK_RESULT_RETENTION_DAYS."""
     if "django_tasks_db" not in settings.INSTALLED_APPS:
@@ -37,8 +44,8 @@ def prune_task_results() -> int:
     return deleted
 
 
-@periodic(every=timedelta(minutes=1))
-@task(queue_name="sync")
+@periodic(every=timedelta(minutes=1), label=_("Sweep of calls left sending"))
+@task()
 def sweep_stale_sends() -> int:
     """Calls left SENDING by a sender that died become UNKNOWN (never resent)."""
     from campaigns.services.calls import calls_sweep_stale_sends
@@ -46,8 +53,8 @@ def sweep_stale_sends() -> int:
     return calls_sweep_stale_sends()
 
 
-@periodic(every=timedelta(minutes=1))
-@task(queue_name="sync")
+@periodic(every=timedelta(minutes=1), label=_("Daily call figures refresh"))
+@task(queue_name="figures")
 def refresh_call_stats() -> int:
     """Recompute the daily call figures of the days whose calls changed (see services/reports)."""
     from campaigns.services.reports import refresh_call_stats as refresh
@@ -55,7 +62,7 @@ def refresh_call_stats() -> int:
     return refresh()
 
 
-@periodic(every=timedelta(minutes=1))
+@periodic(every=timedelta(minutes=1), label=_("Push inbox backlog (when no apply worker runs)"))
 @task(queue_name="sync")
 def apply_pushes_backlog() -> str:
     """The fallback for a deployment without `manage.py apply_pushes`: apply what is due, for at
@@ -65,7 +72,7 @@ def apply_pushes_backlog() -> str:
     return str(pushes_apply_due())
 
 
-@periodic(every=timedelta(hours=1))
+@periodic(every=timedelta(hours=1), label=_("Pruning of applied pushes"))
 @task(queue_name="sync")
 def prune_push_inbox() -> int:
     """Delete applied push-inbox entries older than PUSH_RETENTION_DAYS."""
@@ -74,7 +81,7 @@ def prune_push_inbox() -> int:
     return pushes_prune()
 
 
-@periodic(every=timedelta(minutes=5))
+@periodic(every=timedelta(minutes=5), label=_("Call record sync"))
 @task(queue_name="sync")
 def sync_records() -> str:
     """Refresh the calls that are not final yet (recordGroup), and expire the too old ones."""
@@ -92,7 +99,7 @@ def dispatch_campaign(campaign_id: int) -> str:
     return str(campaign_dispatch(campaign_id))
 
 
-@periodic(every=timedelta(minutes=1))
+@periodic(every=timedelta(minutes=1), label=_("Campaign tick (scheduled starts, stuck batches)"))
 @task()
 def campaigns_tick() -> str:
     """Start scheduled campaigns, mark stuck batches unknown, restart dead dispatchers."""
@@ -101,7 +108,7 @@ def campaigns_tick() -> str:
     return str(tick())
 
 
-@task()
+@task(queue_name="sync")
 def run_callee_import(import_id: int) -> str:
     """Read a large callee file into staged callees, updating its progress (imports.py)."""
     from campaigns.services.imports import import_run
@@ -109,7 +116,7 @@ def run_callee_import(import_id: int) -> str:
     return import_run(import_id)
 
 
-@periodic(every=timedelta(minutes=5))
+@periodic(every=timedelta(minutes=5), label=_("AI task and record sync"))
 @task(queue_name="sync")
 def ai_sync_records() -> str:
     """AI tasks (taskList) and the last two hours of AI call records (recordQuery): ITNIO retries

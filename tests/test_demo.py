@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from campaigns.models import Call, CallStatDirtyDay, ItnioAccount, ItnioApp
+from campaigns.models import Call, CallStatMark, ItnioAccount, ItnioApp
 from campaigns.services.reports import CallSlice, call_figures
 
 
@@ -17,7 +17,7 @@ def test_the_demo_seed_makes_a_login_an_account_and_a_month_of_calls(db, capsys)
     account = ItnioAccount.objects.get()
     assert set(ItnioApp.objects.values_list("kind", flat=True)) == {"voice", "ai"}
     assert Call.objects.count() == 3000
-    assert not CallStatDirtyDay.objects.exists()  # the figures were computed
+    assert not CallStatMark.objects.exists()  # the figures were computed
     figures = call_figures(CallSlice())
     assert figures["summary"]["Calls"] == 3000
     out = capsys.readouterr().out

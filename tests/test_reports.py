@@ -19,12 +19,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Call, CallDayStat, CallStatDirtyDay, Campaign, ItnioApp
+from campaigns.models import Call, CallDayStat, CallStatMark, Campaign, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.calls import call_send_tts, calls_sync_due
 from campaigns.services.reports import (
     CallSlice,
     call_figures,
+    calls_on_days,
     figures_csv_rows,
     refresh_call_stats,
     stat_totals,
@@ -36,7 +37,7 @@ ACTOR = Actor.system("reports-test")
 
 
 def dirty() -> set[date]:
-    return set(CallStatDirtyDay.objects.values_list("day", flat=True))
+    return set(CallStatMark.objects.values_list("day", flat=True))
 
 
 def today() -> date:
@@ -527,14 +528,155 @@ def test_the_list_tells_a_zero_cost_from_no_cost_yet(voice_app):
     assert call_figures(CallSlice())["summary"]["Cost EUR"] == 0.0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_refresh_waits_for_a_writer_whose_day_was_already_dirty(voice_app):
-    """The writer's trigger finds its day marked already and takes no lock; without waiting
-    for it, the refresh would clear the day and miss the writer's change for good."""
+# ---------------------------------------------------------------------------
+# The refresh: bounded runs, and writers never wait for it
+# ---------------------------------------------------------------------------
+def mark_days(voice_app: ItnioApp, count: int) -> list[date]:
+    """One final call on each of `count` past days, figures computed, then every day marked
+    again (in this order) by a cost update."""
+    days = [today() - timedelta(days=i) for i in range(1, count + 1)]
+    for i, day in enumerate(days):
+        at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
+        Call.objects.create(
+            app=voice_app,
+            kind=Call.Kind.TTS,
+            state=Call.State.FINAL,
+            callee=f"9198765400{i:02d}",
+            submit_time=at,
+            hangup_time=at,
+            cost=Decimal("0.1"),
+        )
+    refresh_call_stats()
+    assert dirty() == set()
+    for day in days:
+        calls_on_days(Call.objects.all(), [day]).update(cost=Decimal("0.2"))
+    return days
+
+
+def test_a_run_recomputes_each_marked_day_once_while_writes_mark_them_again(voice_app, monkeypatch):
+    from campaigns.services import reports
+
+    days = mark_days(voice_app, 3)
+    recomputed: list[date] = []
+    original = reports._refresh_day
+
+    def refresh_then_write_again(day):
+        done = original(day)
+        recomputed.append(day)
+        # A writer changes the day right after: it is marked again within the same run.
+        calls_on_days(Call.objects.all(), [day]).update(synced_at=timezone.now())
+        return done
+
+    monkeypatch.setattr(reports, "_refresh_day", refresh_then_write_again)
+
+    assert refresh_call_stats() == 3
+
+    assert sorted(recomputed) == sorted(days)  # each once, although each was marked again
+    assert dirty() == set(days)  # left for the next run, and read from the calls until then
+    assert_stored_equals_direct(voice_app)
+    monkeypatch.setattr(reports, "_refresh_day", original)
+    assert refresh_call_stats() == 3
+    assert dirty() == set()
+    assert_stored_equals_direct(voice_app)
+
+
+def test_a_run_starts_no_day_after_its_time_box_and_the_next_run_goes_on(
+    voice_app, settings, monkeypatch
+):
+    from campaigns.services import reports
+
+    days = mark_days(voice_app, 5)
+    settings.CALL_STATS_REFRESH_MAX_SECONDS = 2.5
+    clock = iter(range(1000))  # each look at the clock: one second later
+    monkeypatch.setattr(reports, "monotonic", lambda: next(clock))
+
+    assert refresh_call_stats() == 3  # started at 0 s; days begun at 1 s and 2 s, none at 3 s
+
+    # The days marked last wait; until then they are read from the calls.
+    assert dirty() == set(days[3:])
+    assert_stored_equals_direct(voice_app)
+    clock = iter(range(1000))
+    assert refresh_call_stats() == 2
+    assert dirty() == set()
+    assert_stored_equals_direct(voice_app)
+
+
+def test_the_rebuild_command_is_not_cut_short_by_the_time_box(voice_app, settings):
+    call_command("generate_calls", "200", "--days", "6")
+    refresh_call_stats()
+    CallDayStat.objects.update(calls=0)  # figures gone wrong
+    settings.CALL_STATS_REFRESH_MAX_SECONDS = 0
+    out = io.StringIO()
+
+    call_command("refresh_call_stats", "--rebuild", stdout=out)
+
+    assert re.search(r"Recomputed [67] days", out.getvalue()), out.getvalue()
+    assert dirty() == set()
+    assert_stored_equals_direct(voice_app)
+
+
+def pg_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has one writer at a time: a refresh cannot overlap a write")
-    import threading
 
+
+class PausedRefresh:
+    """refresh_call_stats in a thread of its own (its own connection) that stops inside each
+    day's transaction right after it read the calls: `next_pause()` waits for the next stop
+    and returns the event that lets the refresh go on."""
+
+    def __init__(self, monkeypatch):
+        import queue
+        import threading
+
+        from campaigns.services import reports
+
+        self.pauses: queue.Queue = queue.Queue()
+        self.released = threading.Event()
+        self.result: list[int] = []
+        self.thread = threading.Thread(target=self._run)
+        original = reports.stat_rows
+
+        def stat_rows_then_pause(calls):
+            rows = original(calls)
+            if threading.current_thread() is self.thread and not self.released.is_set():
+                go_on = threading.Event()
+                self.pauses.put(go_on)
+                go_on.wait(timeout=30)
+            return rows
+
+        monkeypatch.setattr(reports, "stat_rows", stat_rows_then_pause)
+
+    def _run(self) -> None:
+        try:
+            self.result.append(refresh_call_stats())
+        finally:
+            connection.close()  # this thread's own connection
+
+    def next_pause(self, timeout: float = 10):
+        import queue
+
+        try:
+            return self.pauses.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def stop(self) -> None:
+        self.released.set()
+        while (go_on := self.next_pause(timeout=0)) is not None:
+            go_on.set()
+        if self.thread.ident is not None:
+            self.thread.join(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_committing_after_the_refresh_read_the_calls_leaves_its_mark(
+    voice_app, monkeypatch
+):
+    """The writer's day is marked already, and its transaction is in flight when the refresh
+    takes its snapshot: the refresh goes ahead without waiting, and the writer's own mark
+    survives, so its change is read from the calls and recomputed next time, never lost."""
+    pg_only()
     import psycopg
 
     from tests.procs import database_url
@@ -549,27 +691,110 @@ def test_a_refresh_waits_for_a_writer_whose_day_was_already_dirty(voice_app):
         cost=Decimal("1"),
     )
     refresh_call_stats()
-    Call.objects.filter(pk=call.pk).update(synced_at=timezone.now())  # the day is dirty again
+    Call.objects.filter(pk=call.pk).update(synced_at=timezone.now())  # the day is marked again
 
-    def refresh() -> None:
-        try:
-            refresh_call_stats()
-        finally:
-            connection.close()  # this thread's own connection
-
+    refresh = PausedRefresh(monkeypatch)
     writer = psycopg.connect(database_url())
-    refresher = threading.Thread(target=refresh)
+    late = psycopg.connect(database_url(), autocommit=True)
     try:
+        writer.execute("SET lock_timeout = '2s'")
         writer.execute("UPDATE campaigns_call SET cost = 5 WHERE id = %s", [call.pk])  # in flight
-        refresher.start()
-        refresher.join(timeout=1.0)
-        assert refresher.is_alive(), "the refresh went ahead while a writer was in flight"
+        refresh.thread.start()
+        go_on = refresh.next_pause()
+        assert go_on is not None, "the refresh waited for the writer"
+        # Inside the refresh's transaction, after it read the calls: both writers go through.
         writer.commit()
+        late.execute("SET lock_timeout = '2s'")
+        late.execute("UPDATE campaigns_call SET call_duration = 7 WHERE id = %s", [call.pk])
+        go_on.set()
     finally:
         writer.close()  # rolls back if the test failed before the commit
-        if refresher.ident is not None:
-            refresher.join(timeout=10)
-    assert not refresher.is_alive()
+        late.close()
+        refresh.stop()
+    assert refresh.result == [1] and not refresh.thread.is_alive()
+
+    assert dirty() == {today()}  # the writers' marks outlived the refresh
     slc = CallSlice(since=today(), until=today())
-    assert stat_totals(slc, ("currency",)) == stat_totals(slc, ("currency",), direct=True)
-    assert stat_totals(slc, ("currency",))[0]["cost_sum"] == Decimal(5)
+    by = ("currency",)
+    assert stat_totals(slc, by) == stat_totals(slc, by, direct=True)
+    assert stat_totals(slc, by)[0]["cost_sum"] == Decimal(5)
+    assert refresh_call_stats() == 1
+    assert dirty() == set()
+    assert stat_totals(slc, by) == stat_totals(slc, by, direct=True)
+    assert CallDayStat.objects.get(day=today()).cost_sum == Decimal(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_never_wait_for_a_refresh_and_a_run_ends_under_steady_writes(
+    voice_app, settings, monkeypatch
+):
+    """A writer keeps changing calls (synced_at and costs) on every day, failing on any lock
+    wait; the refresh of those days ends, and the writer got through while it was inside each
+    day's transaction. Once the writes stop, one more run makes the figures exact."""
+    pg_only()
+    import threading
+
+    import psycopg
+
+    from tests.procs import database_url
+
+    call_command("generate_calls", "300", "--days", "4")
+    refresh_call_stats()
+    settings.CALL_STATS_REFRESH_MAX_SECONDS = 1
+    ids = list(Call.objects.order_by("placed_at").values_list("pk", flat=True))
+    updates: list[int] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(database_url(), autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '200ms'")
+            i = 0
+            while not stop.is_set():
+                try:
+                    conn.execute(
+                        "UPDATE campaigns_call SET synced_at = now(), "
+                        "cost = COALESCE(cost, 0) + 0.01 WHERE id = %s",
+                        [ids[i % len(ids)]],
+                    )
+                except psycopg.Error as exc:
+                    errors.append(exc)
+                    return
+                updates.append(i)
+                i += 7
+
+    refresh = PausedRefresh(monkeypatch)
+    writer = threading.Thread(target=write)
+    writer.start()
+    got_through: list[bool] = []
+    try:
+        while len(updates) < len(ids) and writer.is_alive():  # every call once (7 ⊥ 300)
+            threading.Event().wait(0.01)
+        marked = len(dirty())
+        assert marked == len(
+            {d.astimezone(UTC).date() for d in Call.objects.values_list("placed_at", flat=True)}
+        )
+        refresh.thread.start()
+        while refresh.thread.is_alive() and len(got_through) <= marked:
+            go_on = refresh.next_pause(timeout=0.1)  # a day's transaction, after reading calls
+            if go_on is None:
+                continue
+            before = len(updates)
+            while len(updates) < before + 10 and writer.is_alive():
+                threading.Event().wait(0.005)
+            got_through.append(len(updates) >= before + 10)
+            go_on.set()
+        refresh.thread.join(timeout=30)
+        assert not refresh.thread.is_alive(), "the refresh never ended under steady writes"
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        refresh.stop()
+    assert errors == [], "a writer waited for a lock"
+    assert got_through and all(got_through), got_through
+    assert 1 <= refresh.result[0] <= marked  # each day marked at the start, at most once
+
+    monkeypatch.undo()
+    refresh_call_stats()
+    assert dirty() == set()
+    assert_stored_equals_direct(voice_app)

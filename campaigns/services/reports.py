@@ -1,11 +1,25 @@
-"""Call figures: daily pre-aggregates, kept exact by dirty days, and what the dashboard shows.
+"""Call figures: daily pre-aggregates, kept exact by marked days, and what the dashboard shows.
 
 The day of a call is the UTC day of `placed_at`: its submit time, or its creation while ITNIO
-has not told us a submit time (`CALL_DAY`). Database triggers (campaigns/triggers.py) put the
-day of every call that is inserted, updated or deleted into `CallStatDirtyDay`;
-`refresh_call_stats` recomputes those days from `Call`. Readers take the stored figures of the
-clean days and aggregate the dirty days straight from `Call`, so what they return always equals
-a direct aggregate.
+has not told us a submit time (`CALL_DAY`). Database triggers (campaigns/triggers.py) add a
+`CallStatMark` for the day of every call that is inserted, updated or deleted;
+`refresh_call_stats` recomputes the marked days from `Call`. Readers take the stored figures of
+the days without a mark and aggregate the marked days straight from `Call`, so what they
+return always equals a direct aggregate.
+
+Why no writer ever waits for a refresh, and no change is lost: marks are append-only. On
+PostgreSQL every write statement adds its own mark per day it touches, inside the writer's
+transaction, whatever marks the day has already; several marks per day are normal, and a day
+is marked while it has any. A refresh recomputes a day in one REPEATABLE READ transaction: it
+reads the calls and deletes the day's marks in the same snapshot. A writer whose change is
+not in that snapshot had not committed, so its mark is not in the snapshot either and survives
+the delete: the day stays marked (read from Call) and the next run recomputes it. A writer
+that committed before the snapshot is in the figures, and its mark goes. The refresh only
+reads `Call`; it takes no lock on it. (SQLite has one writer at a time and the refresh holds
+it for one day's transaction, so there a day keeps a single mark.)
+
+A run ends whatever the write rate: it recomputes each day marked when it started at most once,
+longest-marked first, and starts no day after CALL_STATS_REFRESH_MAX_SECONDS.
 """
 
 from __future__ import annotations
@@ -14,11 +28,14 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -26,6 +43,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    Min,
     Q,
     QuerySet,
     Sum,
@@ -33,7 +51,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 
-from campaigns.models import Call, CallDayStat, CallDayValue, CallStatDirtyDay
+from campaigns.models import Call, CallDayStat, CallDayValue, CallStatMark
 
 CALL_DAY = TruncDate("placed_at", tzinfo=UTC)
 MONEY = DecimalField(max_digits=24, decimal_places=6)
@@ -45,6 +63,18 @@ VALUE_FIELDS = {
     CallDayValue.Dimension.TERMINATION: "termination_reason",
     CallDayValue.Dimension.DTMF: "feedback_value",
 }
+# The distinct marked days in [since, until], one index probe per day however many marks a day
+# has (PostgreSQL has no skip scan; a DISTINCT would read every mark on every page).
+PG_MARKED_DAYS = f"""
+WITH RECURSIVE marked(day) AS (
+    (SELECT day FROM {CallStatMark._meta.db_table} WHERE day >= %s ORDER BY day LIMIT 1)
+    UNION ALL
+    SELECT (
+        SELECT m.day FROM {CallStatMark._meta.db_table} m
+        WHERE m.day > marked.day ORDER BY m.day LIMIT 1
+    ) FROM marked WHERE marked.day IS NOT NULL AND marked.day < %s
+)
+SELECT day FROM marked WHERE day IS NOT NULL AND day <= %s"""
 # Serialises refreshes on PostgreSQL (any constant; "ITNIO" in ASCII).
 REFRESH_LOCK = 0x49544E494F
 
@@ -151,51 +181,83 @@ def value_rows(
 
 
 # --- keeping the stored figures up to date -------------------------------------------------------
-def refresh_call_stats(*, rebuild: bool = False) -> int:
-    """Recompute every dirty day (or all days with `rebuild`), one day per transaction."""
-    if rebuild:
-        with transaction.atomic():
-            CallStatDirtyDay.objects.bulk_create(
-                [
-                    CallStatDirtyDay(day=d)
-                    for d in Call.objects.annotate(d=CALL_DAY)
-                    .order_by()
-                    .values_list("d", flat=True)
-                    .distinct()
-                ]
-                + [
-                    CallStatDirtyDay(day=d)
-                    for d in CallDayStat.objects.values_list("day", flat=True).distinct()
-                ],
-                ignore_conflicts=True,
-            )
+def _mark_every_day() -> None:
+    """Mark every day that has calls or stored figures (what --rebuild recomputes)."""
+    days = set(
+        Call.objects.annotate(d=CALL_DAY).order_by().values_list("d", flat=True).distinct()
+    ) | set(CallDayStat.objects.order_by().values_list("day", flat=True).distinct())
+    CallStatMark.objects.bulk_create([CallStatMark(day=d) for d in sorted(days)], batch_size=2000)
+
+
+def _marked_days() -> list[date]:
+    """The marked days, the one marked longest ago first (so none waits behind busier ones)."""
+    rows = CallStatMark.objects.values("day").annotate(first=Min("id")).order_by("first")
+    return [r["day"] for r in rows]
+
+
+def _refresh_day(day: date) -> bool:
+    """Recompute one day from the marks and calls of a single snapshot; False if no mark was
+    left for it. Only the marks in that snapshot are deleted: the triggers write a writer's mark
+    in its own transaction, so a write the snapshot missed leaves its mark, for the next run."""
+    # One snapshot for every statement below. SQLite's IMMEDIATE transaction holds its single
+    # write lock instead: nobody writes while it runs. Inside a caller's transaction (tests),
+    # the caller's isolation applies.
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        marks = CallStatMark.objects.filter(day=day)
+        if not marks.exists():
+            return False
+        CallDayStat.objects.filter(day=day).delete()
+        CallDayValue.objects.filter(day=day).delete()
+        calls = calls_on_days(Call.objects.all(), [day])
+        CallDayStat.objects.bulk_create(
+            [CallDayStat(**row) for row in stat_rows(calls)], batch_size=2000
+        )
+        CallDayValue.objects.bulk_create(
+            [CallDayValue(**row) for row in value_rows(calls)], batch_size=2000
+        )
+        marks.delete()  # in the same snapshot: the marks of what was just read, no others
+    return True
+
+
+@contextmanager
+def _one_refresh_at_a_time() -> Iterator[None]:
+    """Refreshes wait for each other (on PostgreSQL; SQLite's writer lock does it per day).
+    A session lock, taken before the day's transaction so its snapshot follows the other's."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK])
+
+
+def refresh_call_stats(*, rebuild: bool = False, max_seconds: float | None = None) -> int:
+    """Recompute the marked days (every day with `rebuild`); return how many were recomputed.
+
+    Each day marked when the run starts is recomputed at most once, one day per transaction,
+    and no day is started after `max_seconds` (CALL_STATS_REFRESH_MAX_SECONDS by default; the
+    first day always is), so a run ends whatever the write rate; days marked meanwhile, or
+    left by the time box, wait for the next run and are read from Call until then."""
+    if max_seconds is None:
+        max_seconds = settings.CALL_STATS_REFRESH_MAX_SECONDS
+    started = monotonic()
     done = 0
-    while True:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
-                    # Wait for the transactions writing calls now, and hold new ones until we
-                    # commit. Otherwise a writer whose day was already dirty (its trigger's
-                    # INSERT did nothing, so it holds no lock) could commit after we read the
-                    # calls and after we cleared the day: its change would be lost. SQLite's
-                    # single writer gives the same guarantee by itself.
-                    cursor.execute("LOCK TABLE campaigns_call IN SHARE MODE")
-            day = CallStatDirtyDay.objects.order_by("day").values_list("day", flat=True).first()
-            if day is None:
-                return done
-            # Cleared first: a call changed after we commit marks the day again, for next time.
-            CallStatDirtyDay.objects.filter(day=day).delete()
-            CallDayStat.objects.filter(day=day).delete()
-            CallDayValue.objects.filter(day=day).delete()
-            calls = calls_on_days(Call.objects.all(), [day])
-            CallDayStat.objects.bulk_create(
-                [CallDayStat(**row) for row in stat_rows(calls)], batch_size=2000
-            )
-            CallDayValue.objects.bulk_create(
-                [CallDayValue(**row) for row in value_rows(calls)], batch_size=2000
-            )
-            done += 1
+    with _one_refresh_at_a_time():
+        if rebuild:
+            _mark_every_day()
+        for i, day in enumerate(_marked_days()):
+            if i and monotonic() - started >= max_seconds:
+                break
+            done += _refresh_day(day)
+    return done
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -250,9 +312,14 @@ class CallSlice:
         return queryset.filter(_between(start, end))
 
     def dirty_days(self) -> list[date]:
-        return list(
-            CallStatDirtyDay.objects.filter(**self._day_filters()).values_list("day", flat=True)
-        )
+        """The days with a mark: their stored figures may lag, so they are read from Call."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                until = self.until or date.max
+                cursor.execute(PG_MARKED_DAYS, [self.since or date.min, until, until])
+                return [row[0] for row in cursor.fetchall()]
+        marked = CallStatMark.objects.filter(**self._day_filters()).order_by()
+        return list(marked.values_list("day", flat=True).distinct())
 
 
 def _merge(rows: Iterable[dict[str, Any]], by: tuple[str, ...], measures: tuple[str, ...]):

@@ -1,4 +1,4 @@
-"""Template tags for the admin index: is background work alive?"""
+"""Template tags for the admin index: is background work alive, and is any periodic job late?"""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from datetime import timedelta
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from campaigns.models import Heartbeat
+from campaigns.scheduler import overdue_jobs
 
 register = template.Library()
 
@@ -31,6 +34,7 @@ def background_status() -> list[dict[str, object]]:
         hb = seen.get(name)
         rows.append(
             {
+                "name": name,
                 "label": label,
                 "command": command,
                 "last_seen_at": hb.last_seen_at if hb else None,
@@ -39,3 +43,30 @@ def background_status() -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+@register.simple_tag
+def overdue_job_warnings(rows: list[dict[str, object]]) -> list[str]:
+    """One sentence per overdue periodic job, naming it (`rows`: background_status's)."""
+    scheduler_alive = any(r["name"] == "scheduler" and r["ok"] for r in rows)
+    now = timezone.now()
+    warnings = []
+    for late in overdue_jobs(now=now, scheduler_alive=scheduler_alive):
+        words = {
+            "job": late.job.title,
+            "since": timesince(late.since, now),
+            "every": timesince(now - late.job.every, now),
+            "queue": late.job.task.queue_name,
+        }
+        if late.finished:
+            text = _(
+                "%(job)s has not been started by the scheduler for %(since)s "
+                "(it runs every %(every)s)."
+            )
+        else:
+            text = _(
+                "%(job)s is overdue: its last run has waited %(since)s without finishing "
+                "(it runs every %(every)s). Is a worker serving the “%(queue)s” queue running?"
+            )
+        warnings.append(text % words)
+    return warnings

@@ -244,7 +244,10 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Longest a single task may run on RQ before the worker kills it: a dispatch of a large
 # campaign runs for hours, so the default is generous.
 RQ_JOB_TIMEOUT = env.int("RQ_JOB_TIMEOUT", default=6 * 3600)
-TASK_QUEUES = ["default", "dispatch", "sync"]
+# default: quick housekeeping only (tick, stale-send sweep, heartbeat), so nothing long delays
+# it; dispatch: campaign dispatchers (hours each); sync: record sync, imports, pruning (minutes);
+# figures: the daily figures refresh (time-boxed). Each queue gets a worker of its own.
+TASK_QUEUES = ["default", "dispatch", "sync", "figures"]
 
 if TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
@@ -277,6 +280,9 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # Callee files with more rows than this are imported by a background job with a progress bar
 # (a streaming reader and bulk writes) instead of the preview page.
 CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default=20000)
+# A figures refresh starts no new day after this many seconds, so it ends whatever the write
+# rate; the days it leaves are read from the calls until the next run (every minute).
+CALL_STATS_REFRESH_MAX_SECONDS = env.float("CALL_STATS_REFRESH_MAX_SECONDS", default=20.0)
 # The dashboard's longest date range, in days.
 DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
 # The call list counts searches and filters the daily figures cannot answer up to this many

@@ -533,6 +533,6 @@ def test_registering_the_ai_admin_keeps_every_other_admin():
         if model not in admin.site._registry
     }
     # Batches show inline on campaigns; the daily figures show on the dashboard.
-    assert unregistered <= {"DispatchBatch", "CallDayStat", "CallDayValue", "CallStatDirtyDay"}, (
+    assert unregistered <= {"DispatchBatch", "CallDayStat", "CallDayValue", "CallStatMark"}, (
         unregistered
     )

@@ -37,7 +37,7 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
     settings.TASKS = {
         "default": {
             "BACKEND": "django_tasks_db.DatabaseBackend",
-            "QUEUES": ["default", "dispatch", "sync"],
+            "QUEUES": settings.TASK_QUEUES,
         }
     }
     vf = VoiceFile(app=voice_app, file_name="spring.wav", size=16044, content_type="audio/wav")

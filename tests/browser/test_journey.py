@@ -71,7 +71,7 @@ def itnio(sandbox_state, settings, live_server):
     settings.TASKS = {
         "default": {
             "BACKEND": "django_tasks_db.DatabaseBackend",
-            "QUEUES": ["default", "dispatch", "sync"],
+            "QUEUES": settings.TASK_QUEUES,
         }
     }
     yield server

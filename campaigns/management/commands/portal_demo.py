@@ -1,4 +1,4 @@
-"""manage.py portal_demo: seed demo data; run sandbox, worker, scheduler and web server together."""
+"""manage.py portal_demo: seed demo data; run the sandbox, workers, scheduler and web server."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ DEMO_API_KEY = "demo-key"
 DEMO_API_SECRET = "demo-secret-7bz1lzh9"
 DEMO_VOICE_APP = "DEMOVOICE"
 DEMO_AI_APP = "DEMOAI"
+# One task worker per queue (settings.TASK_QUEUES).
+DEMO_WORKERS = [
+    ("dispatch worker", "dispatch"),
+    ("worker", "default"),
+    ("sync worker", "sync"),
+    ("figures worker", "figures"),
+]
 
 
 def _port_free(port: int) -> bool:
@@ -39,7 +46,7 @@ def _port_free(port: int) -> bool:
 class Command(PortalCommand):
     help = (
         "Seed a demo superuser and an account wired to the built-in ITNIO sandbox, then run "
-        "the sandbox, the task worker, the scheduler and the web server until Ctrl-C."
+        "the sandbox, the task workers, the scheduler and the web server until Ctrl-C."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -80,23 +87,19 @@ class Command(PortalCommand):
                 "--life-scale",
                 "0.2",
             ],
-            # Two workers: a long campaign dispatch must not hold up record syncs and ticks.
-            "dispatch worker": [
-                *manage,
-                "db_worker",
-                "--no-reload",
-                "--queue-name",
-                "dispatch",
-                "--no-startup-delay",
-            ],
-            "worker": [
-                *manage,
-                "db_worker",
-                "--no-reload",
-                "--queue-name",
-                "default,sync",
-                "--no-startup-delay",
-            ],
+            # A worker per queue: a long campaign dispatch, record sync or figures refresh must
+            # not hold up the quick housekeeping (ticks, sweeps, heartbeat) or each other.
+            **{
+                label: [
+                    *manage,
+                    "db_worker",
+                    "--no-reload",
+                    "--queue-name",
+                    queue,
+                    "--no-startup-delay",
+                ]
+                for label, queue in DEMO_WORKERS
+            },
             # Pushes are stored by the web server and applied by this worker within a second.
             "push worker": [*manage, "apply_pushes"],
             "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
@@ -123,7 +126,8 @@ class Command(PortalCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     "\n"
-                    "  ITNIO Portal demo is running (SQLite, database task worker, ITNIO sandbox)\n"
+                    "  ITNIO Portal demo is running (SQLite, database task workers, ITNIO sandbox)"
+                    "\n"
                     f"  URL:      {portal_url}/admin/\n"
                     f"  Login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
                     f"  Sandbox:  {sandbox_url}  (fake ITNIO; no real calls, no real money)\n"
@@ -257,4 +261,4 @@ class Command(PortalCommand):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self.stdout.write("Stopped the sandbox, worker, scheduler and web server.")
+        self.stdout.write("Stopped the sandbox, workers, scheduler and web server.")

@@ -1,11 +1,13 @@
-"""manage.py refresh_call_stats [--rebuild]: recompute the daily call figures of changed days."""
+"""manage.py refresh_call_stats [--rebuild] [--max-seconds S]: recompute the daily call figures
+of changed days."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from campaigns.management.base import PortalCommand
+from campaigns.management.base import PortalCommand, usage_error
+from campaigns.models import CallStatMark
 from campaigns.services.reports import refresh_call_stats
 
 
@@ -18,9 +20,27 @@ class Command(PortalCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--rebuild", action="store_true", help="recompute every day")
+        parser.add_argument(
+            "--max-seconds",
+            type=float,
+            default=None,
+            help="start no new day after this many seconds (default: no limit; the scheduled "
+            "refresh stops after CALL_STATS_REFRESH_MAX_SECONDS)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit = options["max_seconds"]
+        if limit is not None and limit < 0:
+            raise usage_error("--max-seconds must not be negative")
         started = time.monotonic()
-        days = refresh_call_stats(rebuild=options["rebuild"])
+        days = refresh_call_stats(
+            rebuild=options["rebuild"], max_seconds=float("inf") if limit is None else limit
+        )
         took = time.monotonic() - started
         self.stdout.write(f"Recomputed {days} day{'s' if days != 1 else ''} in {took:.1f} s.")
+        left = CallStatMark.objects.order_by().values("day").distinct().count()
+        if left:
+            self.stdout.write(
+                f"{left} day{'s' if left != 1 else ''} changed meanwhile or waited: the next "
+                "run recomputes them (until then they are read from the calls)."
+            )
