@@ -13,7 +13,16 @@ answered, date ranges, existing voiceIds, callee prefixes, call ids, page number
 Targets: (a) the unfiltered call list: ours median ≤ 0.3 × plain median; (b) no page of ours
 (dashboard included) has a p95 above 300 ms. Exit 1 when one is missed.
 
-    python bench/admin_scale.py [--calls 1000000] [--requests 30] [--seed 7]
+While it measures, pushes arrive at --push-rate reports/s (default 100) through the real
+receiver (gunicorn) and the apply worker, updating the newest day's calls, so today's figures
+are read live from a table that is being written.
+
+    python bench/admin_scale.py [--calls 1000000] [--requests 30] [--seed 7] [--push-rate 100]
+                                [--reuse] [--prepare-only]
+
+The generated database is dropped at the end unless --reuse keeps it for later runs (ten
+million calls take about 15 GB and half an hour to generate); --prepare-only generates and
+exits.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _push_load import PushLoad
 from _setup import setup_django
 
 LIST_RATIO_TARGET = 0.3
@@ -248,11 +258,51 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--push-rate", type=float, default=100.0)
+    parser.add_argument("--reuse", action="store_true", help="keep the generated database")
+    parser.add_argument("--prepare-only", action="store_true", help="generate the data, exit")
     args = parser.parse_args()
     if args.calls < 1 or args.requests < 1:
         parser.error("--calls and --requests must be positive")
 
-    setup_django("itnio_portal_bench_admin")
+    db_url = setup_django(BENCH_DB)
+    try:
+        return measure(args, db_url)
+    finally:
+        if not args.reuse:
+            drop_database(db_url)
+
+
+BENCH_DB = "itnio_portal_bench_admin"
+
+
+def drop_database(db_url: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if not db_url.startswith("postgres"):
+        return
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"dropped the bench database {name} (--reuse keeps it)")
+
+
+def measure(args: argparse.Namespace, db_url: str) -> int:
+    ensure_data(args.calls)
+    if args.prepare_only:
+        return 0
+    pushes = PushLoad(db_url, args.push_rate).start() if args.push_rate > 0 else None
+    try:
+        return measure_pages(args, pushes)
+    finally:
+        if pushes is not None:
+            pushes.stop()
+
+
+def measure_pages(args: argparse.Namespace, pushes: PushLoad | None) -> int:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.cache import caches
@@ -260,7 +310,6 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    ensure_data(args.calls)
     production_like()
     use_bench_urls()
 
@@ -316,7 +365,10 @@ def main() -> int:
             slowest = max(timed, default=(0.0, ""))
             profile[label][side] = (len(timed), sum(t for t, _ in timed), *slowest)
         print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
-    print(f"measured in {time.perf_counter() - started_all:.0f} s\n")
+    print(f"measured in {time.perf_counter() - started_all:.0f} s")
+    if pushes is not None:
+        print(pushes.summary())
+    print()
 
     def ms(side: Side | None, what: str) -> str:
         if side is None:
