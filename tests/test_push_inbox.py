@@ -14,6 +14,7 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.db import OperationalError
+from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
 
@@ -335,3 +336,48 @@ def test_a_chunked_body_is_read_under_gunicorn(voice_app):
     assert event.reports == 2 and event.state == PushEvent.State.PENDING
     apply_pushes()
     assert Call.objects.filter(voice_id__in=["4001", "4002"]).count() == 2
+
+
+# ---------------------------------------------------------------------------
+# The apply worker survives a lost database connection (PostgreSQL)
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_apply_worker_survives_its_backends_being_terminated(voice_app):
+    from django.db import connection
+
+    from campaigns.services.pushes import push_store
+    from tests.procs import apply_worker
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    voice_ids = [str(7_000_000 + i) for i in range(800)]
+    for voice_id in voice_ids:
+        body = json.dumps([final_report(voice_id), ringing_report(voice_id)]).encode()
+        push_store(app=voice_app, kind=PushEvent.Kind.VOICE, raw=body, remote_addr=None)
+    worker = apply_worker(PUSH_APPLY_BATCH="10")
+    kills = 0
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                kills += cursor.fetchone()[0]
+            time.sleep(0.3)
+            if not PushEvent.objects.filter(state=PushEvent.State.PENDING).exists():
+                break
+        alive = worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    assert kills >= 3, "the test terminated too few of the worker's sessions"
+    assert alive, "the apply worker exited"
+    states = dict(PushEvent.objects.values_list("state").annotate(n=Count("id")))
+    assert states == {PushEvent.State.PROCESSED: len(voice_ids)}
+    assert Call.objects.filter(voice_id__in=voice_ids, state=Call.State.FINAL).count() == len(
+        voice_ids
+    )
