@@ -83,7 +83,7 @@ class Command(PortalCommand):
             # Two workers: a long campaign dispatch must not hold up record syncs and ticks.
             "dispatch worker": [
                 *manage,
-                "db_worker",
+                "portal_worker",
                 "--no-reload",
                 "--queue-name",
                 "dispatch",
@@ -91,7 +91,7 @@ class Command(PortalCommand):
             ],
             "worker": [
                 *manage,
-                "db_worker",
+                "portal_worker",
                 "--no-reload",
                 "--queue-name",
                 "default,sync",
