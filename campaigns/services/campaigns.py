@@ -703,17 +703,21 @@ def _record_failure(
     """Write a failed request's outcome. Returns a reason to pause the campaign, if any."""
     now = timezone.now()
     if isinstance(exc, ItnioNotSentError | ItnioApiError | ItnioLimitError):
-        # Nothing was placed: the batch goes back to pending, untouched.
+        # Nothing was placed: the batch goes back to pending, untouched. Only this attempt's:
+        # written again after a lost connection, this must not touch the batch once another
+        # sender has claimed it anew (attempts went up) and is sending it.
         with transaction.atomic():
-            DispatchBatch.objects.filter(pk=batch.pk).update(
+            if DispatchBatch.objects.filter(
+                pk=batch.pk, state=DispatchBatch.State.SENDING, attempts=batch.attempts
+            ).update(
                 state=DispatchBatch.State.PENDING,
                 request_finished_at=now,
                 code=getattr(exc, "code", "") or "",
                 reason=f"Not placed: {exc}",
-            )
-            Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
-                state=Callee.State.PENDING
-            )
+            ):
+                Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
+                    state=Callee.State.PENDING
+                )
         if isinstance(exc, ItnioNotSentError):
             report.add(not_sent=1)
             return None

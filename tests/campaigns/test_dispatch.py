@@ -21,6 +21,7 @@ from campaigns.services.campaigns import (
     campaigns_tick,
     in_calling_window,
 )
+from itnio_portal.itnio import ItnioNotSentError
 from tests.campaigns.conftest import add_callees
 from tests.pg import lost_connection_error
 
@@ -319,3 +320,22 @@ def test_launch_needs_permission_and_a_ready_campaign(campaign, viewer, operator
         campaign_launch(campaign=campaign, actor=Actor.from_user(operator))
     with pytest.raises(CampaignError, match="Only a running or scheduled"):
         campaign_pause(campaign=campaign, actor=SYSTEM)
+
+
+def test_a_not_placed_outcome_written_again_leaves_a_batch_claimed_anew_alone(campaign):
+    # A recorder's write that committed just before the connection was lost is written again
+    # once the database is back; meanwhile a sender may have claimed the batch anew.
+    from campaigns.services import campaigns as service
+
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    claimer = service._Claimer(campaign)
+    batch, _pairs = claimer.claim()
+    report = service.DispatchReport()
+    error = ItnioNotSentError()
+    service._record_failure(campaign, batch, error, report)  # landed, then the cut
+    claimer.retry_pending = True
+    again, _ = claimer.claim()  # in flight again
+    assert again.pk == batch.pk
+    service._record_failure(campaign, batch, error, report)  # the repeat
+    assert DispatchBatch.objects.get(pk=batch.pk).state == "sending"
+    assert set(Callee.objects.filter(batch=batch).values_list("state", flat=True)) == {"sending"}
