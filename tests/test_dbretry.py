@@ -5,6 +5,7 @@ connection does."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 
@@ -158,10 +159,16 @@ def database_tasks(settings, monkeypatch):
     options = connections.settings["default"].setdefault("OPTIONS", {})
     if connection.vendor == "postgresql":  # not "portal_worker …": other tests kill those
         monkeypatch.setitem(options, "application_name", "pytest-in-process-worker")
+    # The command sets signal handlers and its loggers' levels and handlers: put them back.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    loggers = [logging.getLogger(name) for name in ("django_tasks", "django_tasks_db")]
+    saved = [(lg, lg.level, list(lg.handlers)) for lg in loggers]
     yield
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
+    for lg, level, lg_handlers in saved:
+        lg.setLevel(level)
+        lg.handlers[:] = lg_handlers
 
 
 def fail_first(monkeypatch, owner: type, name: str, *, times: int) -> list[int]:

@@ -8,9 +8,9 @@ process, leaving a campaign *running* with batches *sending* until someone resta
 - a lost connection while the loop looks for or claims a task closes it and waits (backing off)
   until the database answers, then the loop goes on;
 - a task's outcome is written once the database is back (a task cut by the lost connection is
-  recorded failed with its error); what the task left unfinished is picked up by the portal's
-  own recovery, as after a crash: the dispatcher and imports recover in-process, and the
-  scheduler's campaigns_tick restarts a dead dispatcher and turns its stuck batches unknown;
+  recorded failed with its error); what the task left unfinished is the portal's own recovery,
+  as after a crash: the dispatcher carries on in-process, an import ends failed with the
+  reason, and the scheduler's campaigns_tick restarts a dispatcher that did die;
 - on PostgreSQL the worker's connections are named (`application_name` "portal_worker QUEUES"),
   so pg_stat_activity shows which backends are the workers'.
 """
