@@ -53,6 +53,17 @@ def sandbox(sandbox_state, account):
         server.stop()
 
 
+@pytest.fixture
+def killer():
+    """Terminates PostgreSQL sessions of the test database, refuses connections for a while
+    (tests/pg.py; PostgreSQL only)."""
+    from tests.pg import Killer
+
+    k = Killer()
+    yield k
+    k.back()  # never leave the test database refusing connections
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Uploaded files go to a per-test folder."""

@@ -47,10 +47,11 @@ def manage(*args: str, env: dict[str, str] | None = None, capture: bool = True) 
     )
 
 
-def db_worker(**env: str) -> subprocess.Popen:
-    """A database-backend task worker on every queue, polling fast, with these settings."""
+def task_worker(**env: str) -> subprocess.Popen:
+    """A database-backend task worker (`portal_worker`) on every queue, polling fast, with these
+    settings. On PostgreSQL its sessions are named "portal_worker *" in pg_stat_activity."""
     return manage(
-        "db_worker",
+        "portal_worker",
         "--no-reload",
         "--queue-name",
         "*",

@@ -9,7 +9,9 @@ Exactly-once rules (design.md conventions 2, 3, 10):
   and only an operator may release what is still unknown for resending;
 - one dispatcher per campaign at a time, by a lease renewed as a heartbeat; a dispatcher that
   dies leaves a stale lease, and the scheduler tick starts a new one, which first marks the
-  dead one's SENDING batches UNKNOWN.
+  dead one's SENDING batches UNKNOWN;
+- a lost database connection does not end a dispatch: each thread reconnects (dbretry), answers
+  in flight are written once the database is back, and a cut run starts again under its lease.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from django.utils import timezone
 from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.calls import call_upsert_record
+from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.request_log import RequestLogBuffer, logged_client
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -322,6 +325,7 @@ def _acquire_lease(campaign_id: int, lease: str) -> bool:
         Campaign.objects.filter(pk=campaign_id)
         .filter(
             Q(dispatch_lease="")
+            | Q(dispatch_lease=lease)  # retried after a lost connection: it may have landed
             | Q(dispatch_heartbeat_at__isnull=True)
             | Q(dispatch_heartbeat_at__lt=_lease_stale_before(now))
             | Q(dispatch_lease__startswith="queued")
@@ -386,14 +390,18 @@ class _Claimer:
             campaign=campaign, state=DispatchBatch.State.PENDING
         ).exists()
         self.last_id = 0
+        self.claiming: int | None = None  # the batch of a claim not yet handed to a sender
 
     def claim(self) -> Claimed | None:
         if self.retry_pending:
             claimed = self._claim_pending()
             if claimed is not None:
+                self.claiming = None
                 return claimed
             self.retry_pending = False
-        return self._claim_new()
+        claimed = self._claim_new()
+        self.claiming = None
+        return claimed
 
     def _claim_pending(self) -> Claimed | None:
         with transaction.atomic():
@@ -405,6 +413,7 @@ class _Claimer:
             )
             if batch is None:
                 return None
+            self.claiming = batch.pk
             pairs = list(
                 Callee.objects.filter(batch=batch, state=Callee.State.PENDING)
                 .order_by("id")
@@ -435,6 +444,26 @@ class _Claimer:
             self.last_id = max(self.last_id, claimed[1][-1][0])
         return claimed
 
+    def after_lost_connection(self) -> None:
+        """A claim cut by a lost connection may have committed before the cut. Its batch was
+        never sent (the sender had not got it), so it goes back to pending; its sequence is never
+        reused."""
+        if self.claiming is not None:
+            with transaction.atomic():
+                reverted = DispatchBatch.objects.filter(
+                    pk=self.claiming, state=DispatchBatch.State.SENDING
+                ).update(
+                    state=DispatchBatch.State.PENDING,
+                    reason="Claimed as the database connection was lost; not sent.",
+                )
+                if reverted:
+                    Callee.objects.filter(
+                        batch_id=self.claiming, state=Callee.State.SENDING
+                    ).update(state=Callee.State.PENDING)
+            self.claiming = None
+        self.next_sequence += 1
+        self.retry_pending = True
+
     def _claim_new_after(self, last_id: int) -> Claimed | None:
         # Callees are taken in id order by the only lease holder, so starting after the last
         # id taken skips the index entries of rows already sent (on PostgreSQL those stay in
@@ -450,6 +479,7 @@ class _Claimer:
             )
             batch.called_info = _called_info(self.campaign, batch)
             batch.save()
+            self.claiming = batch.pk
             # One statement takes the next numbers and marks them (PostgreSQL, SQLite ≥ 3.35).
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -676,17 +706,21 @@ def _record_failure(
     """Write a failed request's outcome. Returns a reason to pause the campaign, if any."""
     now = timezone.now()
     if isinstance(exc, ItnioNotSentError | ItnioApiError | ItnioLimitError):
-        # Nothing was placed: the batch goes back to pending, untouched.
+        # Nothing was placed: the batch goes back to pending, untouched. Only this attempt's:
+        # written again after a lost connection, this must not touch the batch once another
+        # sender has claimed it anew (attempts went up) and is sending it.
         with transaction.atomic():
-            DispatchBatch.objects.filter(pk=batch.pk).update(
+            if DispatchBatch.objects.filter(
+                pk=batch.pk, state=DispatchBatch.State.SENDING, attempts=batch.attempts
+            ).update(
                 state=DispatchBatch.State.PENDING,
                 request_finished_at=now,
                 code=getattr(exc, "code", "") or "",
                 reason=f"Not placed: {exc}",
-            )
-            Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
-                state=Callee.State.PENDING
-            )
+            ):
+                Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
+                    state=Callee.State.PENDING
+                )
         if isinstance(exc, ItnioNotSentError):
             report.add(not_sent=1)
             return None
@@ -734,12 +768,37 @@ def campaign_dispatch(campaign_id: int) -> DispatchReport:
     answer over; a few recorders commit the answers, each sender and recorder on its own
     database connection, so the database work of one batch overlaps the requests of the
     others. The calling thread supervises: the lease heartbeat, pause/cancel/window checks.
+
+    A run cut by a lost database connection starts again under the same lease once the
+    database is back (what it left SENDING becomes UNKNOWN first, as after a crash).
     """
     report = DispatchReport()
     lease = uuid.uuid4().hex
-    if not _acquire_lease(campaign_id, lease):
+    if not retrying(_acquire_lease, campaign_id, lease):
         report.stopped = "another dispatcher is running"
         return report
+    try:
+        retrying(_dispatch_run, campaign_id, lease, report)
+    finally:
+        retrying(_release_lease, campaign_id, lease)
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if not report.stopped:
+        report.stopped = (
+            "nothing left to send"
+            if campaign.state == Campaign.State.RUNNING and in_calling_window(campaign)
+            else f"campaign {campaign.state}"
+            if campaign.state != Campaign.State.RUNNING
+            else "outside the calling window"
+        )
+    _complete_if_done(campaign)
+    return report
+
+
+def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
+    """One run of the senders and recorders under the lease, until they stop."""
+    if not _heartbeat(campaign_id, lease):  # a run started again: the lease may be gone
+        report.stopped = "lost the dispatch lease"
+        return
     _orphans_to_unknown(
         campaign_id,
         "The dispatcher stopped while this request was in flight; its outcome is unknown.",
@@ -779,18 +838,19 @@ def campaign_dispatch(campaign_id: int) -> DispatchReport:
             for sender in senders:
                 sender.join(timeout=0.2 / concurrency)
             now = time.monotonic()
-            if now - last_heartbeat >= heartbeat_every:
-                if not _heartbeat(campaign_id, lease):
-                    report.stopped = "lost the dispatch lease"
+            with surviving_lost_connection("The dispatcher", should_stop=lambda: control.stop):
+                if now - last_heartbeat >= heartbeat_every:
+                    if not _heartbeat(campaign_id, lease):
+                        report.stopped = "lost the dispatch lease"
+                        control.stop = True
+                    last_heartbeat = now
+                campaign.refresh_from_db(fields=["state"])
+                control.may_send = _may_send(campaign)
+                if not control.may_send:
                     control.stop = True
-                last_heartbeat = now
-            campaign.refresh_from_db(fields=["state"])
-            control.may_send = _may_send(campaign)
-            if not control.may_send:
-                control.stop = True
-            if now - last_flush >= 2:
-                buffer.flush()
-                last_flush = now
+                if now - last_flush >= 2:
+                    buffer.flush()
+                    last_flush = now
     finally:
         control.stop = True
         for sender in senders:
@@ -799,21 +859,15 @@ def campaign_dispatch(campaign_id: int) -> DispatchReport:
             answers.put(_DONE)
         for recorder in recorders:
             recorder.join()
-        buffer.flush()
-        _release_lease(campaign_id, lease)
+        retrying(buffer.flush)
+    if control.pause_reason:
+        retrying(_pause_if_running, campaign, control.pause_reason)
+
+
+def _pause_if_running(campaign: Campaign, reason: str) -> None:
     campaign.refresh_from_db()
-    if control.pause_reason and campaign.state == Campaign.State.RUNNING:
-        _set_state(campaign, Campaign.State.PAUSED, control.pause_reason, "portal")
-    if not report.stopped:
-        report.stopped = (
-            "nothing left to send"
-            if campaign.state == Campaign.State.RUNNING and in_calling_window(campaign)
-            else f"campaign {campaign.state}"
-            if campaign.state != Campaign.State.RUNNING
-            else "outside the calling window"
-        )
-    _complete_if_done(campaign)
-    return report
+    if campaign.state == Campaign.State.RUNNING:
+        _set_state(campaign, Campaign.State.PAUSED, reason, "portal")
 
 
 _DONE = object()
@@ -826,11 +880,21 @@ def _sender(
     control: _Control,
     answers: queue.Queue[Any],
 ) -> None:
-    """Claim, POST, hand the answer to a recorder; until nothing is left or told to stop."""
+    """Claim, POST, hand the answer to a recorder; until nothing is left or told to stop.
+    A lost database connection is waited out (the POST needs none)."""
+
+    def stopped() -> bool:
+        return control.stop
+
     try:
         while not control.stop and control.may_send:
             # Pause, cancel and the calling window are honoured between batches.
-            state = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).first()
+            with surviving_lost_connection("A sender", should_stop=stopped) as cut:
+                state = (
+                    Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).first()
+                )
+            if cut.lost:
+                continue
             if state != Campaign.State.RUNNING or not in_calling_window(campaign):
                 return
             wait_s = control.retry_after - time.time()
@@ -840,7 +904,11 @@ def _sender(
             with control.claim_lock:
                 if control.stop:
                     return
-                claimed = claimer.claim()
+                with surviving_lost_connection("A sender", should_stop=stopped) as cut:
+                    claimed = claimer.claim()
+                if cut.lost:
+                    retrying(claimer.after_lost_connection, should_stop=stopped)
+                    continue
             if claimed is None:
                 return
             batch, pairs = claimed
@@ -878,16 +946,17 @@ def _recorder(
     answers: queue.Queue[Any],
     report: DispatchReport,
 ) -> None:
-    """Commit the senders' answers. A batch whose outcome cannot be written stays SENDING,
-    which the recovery tick turns into UNKNOWN: never resent."""
+    """Commit the senders' answers, waiting for the database when its connection was lost (both
+    writes are safe to repeat). A batch whose outcome cannot be written stays SENDING, which
+    the recovery tick turns into UNKNOWN: never resent."""
     try:
         while (item := answers.get()) is not _DONE:
             batch, pairs, results, error = item
             try:
                 if error is None:
-                    _record_success(campaign, batch, pairs, results, report)
+                    retrying(_record_success, campaign, batch, pairs, results, report)
                     continue
-                pause_reason = _record_failure(campaign, batch, error, report)
+                pause_reason = retrying(_record_failure, campaign, batch, error, report)
                 if isinstance(error, ItnioNotSentError | ItnioApiError | ItnioLimitError):
                     claimer.retry_pending = True  # back to pending: send it again
                 if pause_reason:

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
+from campaigns.services.dbretry import connection_lost, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -930,6 +931,19 @@ def _discard_staged(callee_import: CalleeImport) -> int:
     return deleted
 
 
+def _mark_staged(import_id: int) -> bool:
+    """RUNNING → STAGED; False when cancelled meanwhile. Safe to repeat after a lost connection
+    (an update that landed before the cut reads as staged)."""
+    updated = CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.RUNNING).update(
+        state=CalleeImport.State.STAGED, finished_at=timezone.now()
+    )
+    return bool(updated) or (
+        CalleeImport.objects.filter(
+            pk=import_id, state__in=[CalleeImport.State.STAGED, CalleeImport.State.CONFIRMED]
+        ).exists()
+    )
+
+
 def import_run(import_id: int) -> str:
     """The background job: read the stored file into STAGED callees, then wait for a person."""
     claimed = CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.QUEUED).update(
@@ -950,24 +964,31 @@ def import_run(import_id: int) -> str:
                 state=Callee.State.STAGED,
             )
     except ImportCancelled:
-        _discard_staged(callee_import)
+        retrying(_discard_staged, callee_import)
         return f"import {import_id} cancelled"
     except Exception as exc:
-        _discard_staged(callee_import)
-        message = (
-            str(exc)
-            if isinstance(exc, ImportFileError)
-            else f"Unexpected error ({type(exc).__name__}: {exc}); nothing was imported."
-        )
-        CalleeImport.objects.filter(pk=import_id).update(
-            state=CalleeImport.State.FAILED, error=message, finished_at=timezone.now()
+        # Bookkeeping waits for the database when its connection was what failed: an import
+        # must end failed, never stay "reading" for ever.
+        retrying(_discard_staged, callee_import)
+        if isinstance(exc, ImportFileError):
+            message = str(exc)
+        elif connection_lost(exc):
+            message = (
+                "The database connection was lost while reading the file; nothing was "
+                "imported. Upload the file again."
+            )
+        else:
+            message = f"Unexpected error ({type(exc).__name__}: {exc}); nothing was imported."
+        retrying(
+            CalleeImport.objects.filter(pk=import_id).update,
+            state=CalleeImport.State.FAILED,
+            error=message,
+            finished_at=timezone.now(),
         )
         if not isinstance(exc, ImportFileError):
             raise
         return f"import {import_id} failed: {message}"
-    staged = CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.RUNNING).update(
-        state=CalleeImport.State.STAGED, finished_at=timezone.now()
-    )
+    staged = retrying(_mark_staged, import_id)
     if not staged:  # cancelled after the last chunk
         _discard_staged(callee_import)
         return f"import {import_id} cancelled"

@@ -10,6 +10,7 @@ from django.db import models
 
 from campaigns.models import ApiRequestLog, ItnioAccount
 from campaigns.services.actors import Actor
+from campaigns.services.dbretry import connection_lost
 from itnio_portal.itnio import ItnioClient
 from itnio_portal.itnio.transport import RequestEvent
 
@@ -83,5 +84,11 @@ class RequestLogBuffer:
     def flush(self) -> int:
         with self._lock:
             rows, self._rows = self._rows, []
-        ApiRequestLog.objects.bulk_create(rows, batch_size=500)
+        try:
+            ApiRequestLog.objects.bulk_create(rows, batch_size=500)
+        except Exception as exc:
+            if connection_lost(exc):  # kept for the flush after the database is back
+                with self._lock:
+                    self._rows[:0] = rows
+            raise
         return len(rows)

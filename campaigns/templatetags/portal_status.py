@@ -17,7 +17,7 @@ register = template.Library()
 
 COMPONENTS = [
     ("scheduler", "Scheduler", "manage.py portal_scheduler"),
-    ("worker", "Task worker", "manage.py db_worker (or rqworker)"),
+    ("worker", "Task worker", "manage.py portal_worker (or rqworker)"),
     ("push-apply", "Push apply worker", "manage.py apply_pushes"),
 ]
 

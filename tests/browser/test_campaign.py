@@ -1,5 +1,5 @@
 """A campaign in the browser: read the plan, launch, watch the progress bar reach 100 %,
-while a real task worker (db_worker) sends the batches to the sandbox."""
+while a real task worker (portal_worker) sends the batches to the sandbox."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from campaigns.services.voice_files import voice_file_upload
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.audio import wav_bytes
 from tests.conftest import API_KEY, VOICE_APP_ID
-from tests.procs import db_worker
+from tests.procs import task_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +50,7 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
         Callee(campaign=campaign, number=str(919800000001 + i)) for i in range(600)
     )
     User.objects.create_superuser("ops", "ops@example.com", "pw")
-    worker = db_worker(ITNIO_SEND_GROUP_MAX="50", ITNIO_DISPATCH_CONCURRENCY="1")
+    worker = task_worker(ITNIO_SEND_GROUP_MAX="50", ITNIO_DISPATCH_CONCURRENCY="1")
     try:
         page.goto(
             f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/"

@@ -2,7 +2,7 @@
 
 An Admin logs in, adds the ITNIO account and its voice and AI apps, verifies the credentials,
 uploads and plays a voice file, sends a TTS call, imports callees (reading why bad rows were
-skipped), launches the campaign and watches a real task worker (db_worker) send it to 100 %,
+skipped), launches the campaign and watches a real task worker (portal_worker) send it to 100 %,
 reads a campaign call's bill, exports the calls, creates a SIP group and an AI task and starts
 it, reads the dashboard's charts and downloads its figures; finally a Viewer finds no way to
 spend money, neither by button nor by URL.
@@ -33,7 +33,7 @@ from sipphones.models import SipGroup
 from tests.audio import wav_bytes
 from tests.browser.helpers import add_sip_group, messages, submit
 from tests.conftest import API_KEY, API_SECRET, make_staff
-from tests.procs import apply_worker, db_worker
+from tests.procs import apply_worker, task_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,12 +80,12 @@ def itnio(sandbox_state, settings, live_server):
 
 @pytest.fixture
 def start_worker():
-    """start_worker(base_url) starts `manage.py db_worker` and the push apply worker beside it;
+    """start_worker(base_url) starts `manage.py portal_worker` and the push apply worker beside it;
     both are stopped at the end."""
     workers = []
 
     def start(base_url: str):
-        worker = db_worker(
+        worker = task_worker(
             ITNIO_BASE_URL=base_url,
             ITNIO_SEND_GROUP_MAX=GROUP_MAX,
             ITNIO_DISPATCH_CONCURRENCY="1",

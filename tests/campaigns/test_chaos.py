@@ -110,7 +110,7 @@ def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
         if campaign.state != Campaign.State.RUNNING:
             break
         proc = manage(
-            "db_worker",
+            "portal_worker",
             "--batch",
             "--no-reload",
             "--queue-name",

@@ -21,7 +21,9 @@ from campaigns.services.campaigns import (
     campaigns_tick,
     in_calling_window,
 )
+from itnio_portal.itnio import ItnioNotSentError
 from tests.campaigns.conftest import add_callees
+from tests.pg import lost_connection_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("test")
@@ -230,6 +232,86 @@ def test_a_live_dispatcher_blocks_a_second_one(campaign, sandbox_state):
     assert sandbox_state.requests_for("/voice/sendGroup") == []
 
 
+# A lost database connection (tests/test_dbretry.py and test_lost_connection.py cut real ones
+# on PostgreSQL): here the dispatcher's own writes fail the way a dropped connection fails them.
+def sent_once_each(campaign, sandbox_state) -> None:
+    campaign.refresh_from_db()
+    assert campaign.state == "completed", campaign.state_reason
+    assert set(states(campaign).values()) == {"submitted"}
+    assert len(sandbox_state.requests_for("/voice/sendGroup")) == 4
+    assert max(sandbox_state.accepted_callees().values()) == 1
+    assert Call.objects.filter(campaign=campaign).count() == 35
+    assert campaign.dispatch_lease == ""
+
+
+def test_a_batch_claimed_as_the_connection_was_lost_is_sent_once_not_left_unknown(
+    campaign, sandbox_state, monkeypatch
+):
+    from campaigns.services import campaigns as service
+
+    original = service._Claimer._claim_new_after
+    cut = []
+
+    def claim_then_lose_the_connection(self, last_id):
+        claimed = original(self, last_id)  # committed SENDING; the answer never arrives
+        if claimed is not None and not cut:
+            cut.append(claimed[0].pk)
+            raise lost_connection_error()
+        return claimed
+
+    monkeypatch.setattr(service._Claimer, "_claim_new_after", claim_then_lose_the_connection)
+    campaign_launch_now(campaign)
+    assert cut
+    sent_once_each(campaign, sandbox_state)
+    assert DispatchBatch.objects.get(pk=cut[0]).state == "sent"
+    assert DispatchBatch.objects.filter(campaign=campaign).count() == 4
+
+
+@pytest.mark.parametrize("moment", ["before its commit", "after its commit"])
+def test_an_answer_whose_write_was_cut_is_written_once_the_database_is_back(
+    campaign, sandbox_state, monkeypatch, moment
+):
+    from campaigns.services import campaigns as service
+
+    original = service._record_success
+    cut = []
+
+    def record_cut(*args, **kwargs):
+        if not cut:
+            cut.append(moment)
+            if moment == "after its commit":
+                original(*args, **kwargs)
+            raise lost_connection_error()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_record_success", record_cut)
+    report = campaign_launch_now(campaign)
+    assert cut
+    sent_once_each(campaign, sandbox_state)  # no second Call for a write repeated after commit
+    assert report.unknown == 0
+    assert DispatchBatch.objects.filter(campaign=campaign, state="sent").count() == 4
+
+
+def test_a_dispatch_run_cut_outright_starts_again_under_its_lease(
+    campaign, sandbox_state, monkeypatch
+):
+    from campaigns.services import campaigns as service
+
+    original = service._orphans_to_unknown
+    cut = []
+
+    def lose_the_connection_once(*args, **kwargs):
+        if not cut:
+            cut.append(1)
+            raise lost_connection_error()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_orphans_to_unknown", lose_the_connection_once)
+    report = campaign_launch_now(campaign)
+    assert cut and report.stopped == "nothing left to send"
+    sent_once_each(campaign, sandbox_state)
+
+
 def test_launch_needs_permission_and_a_ready_campaign(campaign, viewer, operator, voice_app):
     with pytest.raises(PermissionDeniedError):
         campaign_launch(campaign=campaign, actor=Actor.from_user(viewer))
@@ -238,3 +320,22 @@ def test_launch_needs_permission_and_a_ready_campaign(campaign, viewer, operator
         campaign_launch(campaign=campaign, actor=Actor.from_user(operator))
     with pytest.raises(CampaignError, match="Only a running or scheduled"):
         campaign_pause(campaign=campaign, actor=SYSTEM)
+
+
+def test_a_not_placed_outcome_written_again_leaves_a_batch_claimed_anew_alone(campaign):
+    # A recorder's write that committed just before the connection was lost is written again
+    # once the database is back; meanwhile a sender may have claimed the batch anew.
+    from campaigns.services import campaigns as service
+
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    claimer = service._Claimer(campaign)
+    batch, _pairs = claimer.claim()
+    report = service.DispatchReport()
+    error = ItnioNotSentError()
+    service._record_failure(campaign, batch, error, report)  # landed, then the cut
+    claimer.retry_pending = True
+    again, _ = claimer.claim()  # in flight again
+    assert again.pk == batch.pk
+    service._record_failure(campaign, batch, error, report)  # the repeat
+    assert DispatchBatch.objects.get(pk=batch.pk).state == "sending"
+    assert set(Callee.objects.filter(batch=batch).values_list("state", flat=True)) == {"sending"}

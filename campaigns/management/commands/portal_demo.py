@@ -92,7 +92,7 @@ class Command(PortalCommand):
             **{
                 label: [
                     *manage,
-                    "db_worker",
+                    "portal_worker",
                     "--no-reload",
                     "--queue-name",
                     queue,

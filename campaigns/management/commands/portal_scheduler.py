@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db import close_old_connections
 
 from campaigns.management.base import PortalCommand
 from campaigns.scheduler import registered_jobs, scheduler_tick
+from campaigns.services.dbretry import surviving_lost_connection
 
 
 class Command(PortalCommand):
@@ -60,9 +62,17 @@ class Command(PortalCommand):
             names = ", ".join(job.name for job in registered_jobs())
             self.stdout.write(f"Scheduler running every {options['interval']} s: {names}")
         while True:
-            enqueued = scheduler_tick()
-            if enqueued and options["verbosity"] >= 1:
-                self.stdout.write("enqueued " + ", ".join(enqueued))
+            # Running for good, a lost database connection skips this tick (once the database
+            # is back) and never ends the scheduler; --once fails instead, for cron to report.
+            guard = (
+                nullcontext()
+                if options["once"]
+                else surviving_lost_connection("The scheduler", should_stop=stop.is_set)
+            )
+            with guard:
+                enqueued = scheduler_tick()
+                if enqueued and options["verbosity"] >= 1:
+                    self.stdout.write("enqueued " + ", ".join(enqueued))
             if options["once"] or stop.wait(options["interval"]):
                 break
             # A long-running loop: drop connections the database closed or that grew too old.
