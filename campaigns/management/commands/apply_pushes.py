@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from campaigns.management.base import PortalCommand
 from campaigns.models import Heartbeat
+from campaigns.services.dbretry import connection_lost, wait_for_database
 from campaigns.services.pushes import TRANSIENT_ERRORS, ApplyReport, pushes_apply
 
 HEARTBEAT_SECONDS = 15
@@ -49,12 +50,16 @@ class Command(PortalCommand):
             try:
                 report = pushes_apply()
             except TRANSIENT_ERRORS as exc:
-                # The database went away (restart, failover, a killed backend): reconnect and go
-                # on; the batch was rolled back and stays pending.
+                # The batch was rolled back and stays pending (its entries back off when the
+                # database could still be written). A lost connection (restart, failover, a
+                # terminated session): wait until the database answers, then go on.
                 failures += 1
-                self.stderr.write(f"database unavailable ({type(exc).__name__}); retrying")
-                connection.close()
-                stop.wait(min(0.5 * 2**failures, 10))
+                if connection_lost(exc):
+                    self.stderr.write("database connection lost; waiting for it")
+                    wait_for_database(should_stop=stop.is_set)
+                else:
+                    self.stderr.write(f"{type(exc).__name__} while applying; trying again")
+                    stop.wait(min(0.5 * 2**failures, 10))
                 continue
             failures = 0
             total.add(report)
