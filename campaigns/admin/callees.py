@@ -46,21 +46,18 @@ from campaigns.services.actors import Actor
 from campaigns.services.imports import (
     CANCELLABLE_STATES,
     IMPORTABLE_STATES,
-    NUMBER_HEADERS,
     SAMPLE_SIZE,
     VALID,
-    ImportFileError,
     ImportStateError,
     RejectedRow,
     RejectedWriter,
     RowValidator,
-    count_rows,
     import_cancel,
     import_confirm,
     import_start,
     import_stream,
-    open_rows,
 )
+from campaigns.services.tabular import NUMBER_HEADERS, ImportFileError, count_rows, open_rows
 
 REJECTED_SALT = "campaigns.callee-import.rejected"
 PREVIEW_MAX_AGE = 24 * 3600
