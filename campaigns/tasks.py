@@ -84,10 +84,20 @@ def campaigns_tick() -> str:
 
 @task()
 def run_callee_import(import_id: int) -> str:
-    """Read a large callee file into staged callees, updating its progress (imports.py)."""
-    from campaigns.services.imports import import_run
+    """Read a large callee file into staged callees, updating its progress; also resumes one
+    whose worker stopped (import_jobs.py)."""
+    from campaigns.services.import_jobs import import_run
 
     return import_run(import_id)
+
+
+@periodic(every=timedelta(minutes=1))
+@task()
+def resume_stale_imports() -> str:
+    """Callee imports whose worker stopped mid-file are enqueued again, to resume."""
+    from campaigns.services.import_jobs import imports_resume_stale
+
+    return f"resumed={imports_resume_stale()}"
 
 
 @periodic(every=timedelta(minutes=5))

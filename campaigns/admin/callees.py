@@ -33,6 +33,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from import_export import fields, resources, widgets
 from import_export.admin import ImportMixin
@@ -43,6 +44,7 @@ from import_export.signals import post_import
 from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
+from campaigns.services.import_jobs import import_note, import_start
 from campaigns.services.imports import (
     CANCELLABLE_STATES,
     IMPORTABLE_STATES,
@@ -54,7 +56,6 @@ from campaigns.services.imports import (
     RowValidator,
     import_cancel,
     import_confirm,
-    import_start,
     import_stream,
 )
 from campaigns.services.tabular import NUMBER_HEADERS, ImportFileError, count_rows, open_rows
@@ -772,6 +773,7 @@ class CalleeImportAdmin(PortalModelAdmin):
                 "rejected": obj.rejected,
                 "duplicates": obj.duplicates,
                 "error": obj.error,
+                "note": import_note(obj),
                 "finished": obj.state
                 not in (CalleeImport.State.QUEUED, CalleeImport.State.RUNNING),
             }
@@ -781,12 +783,21 @@ class CalleeImportAdmin(PortalModelAdmin):
         if not self.has_act_permission(request):
             raise PermissionDenied
         obj = self._get_viewable(request, pk)
+        staged = obj.imported
         try:
             count = import_confirm(callee_import=obj, actor=Actor.from_user(request.user))
         except ImportStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             message = f"Confirmed: {count:,} callees of {obj.original_name} are now pending."
+            if staged > count:
+                message += " " + ngettext(
+                    "%(n)s number was skipped: it was added to the campaign meanwhile "
+                    "(by another import).",
+                    "%(n)s numbers were skipped: they were added to the campaign meanwhile "
+                    "(by another import).",
+                    staged - count,
+                ) % {"n": f"{staged - count:,}"}
             self.log_change(request, obj, message)
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
@@ -839,6 +850,7 @@ class CalleeImportAdmin(PortalModelAdmin):
                 "size_display": f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}",
                 "active": active,
                 "staged": obj.state == CalleeImport.State.STAGED,
+                "note": import_note(obj),
                 "cancellable": obj.state in CANCELLABLE_STATES,
                 "can_act": self.has_act_permission(request),
                 "progress_url": reverse("admin:campaigns_calleeimport_progress", args=[obj.pk]),

@@ -11,6 +11,7 @@ ones to a CSV with a reason column → `import_confirm` makes staged callees pen
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import tempfile
@@ -22,8 +23,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
@@ -34,7 +38,7 @@ from campaigns.services.numbers import (
     InvalidNumber,
     normalise_number,
 )
-from campaigns.services.tabular import ImportFileError, _binary, _size, open_rows
+from campaigns.services.tabular import ImportFileError, _binary, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ IMPORTABLE_STATES = (
 SAMPLE_SIZE = 200
 
 VALID, REJECTED, DUPLICATE = "valid", "rejected", "duplicate"
+ADDED_MEANWHILE = "already in the campaign (added meanwhile)"
 IN_CAMPAIGN = 0  # RowValidator's "first row" of numbers that were in the campaign before the file
 
 
@@ -60,6 +65,10 @@ class ImportStateError(Exception):
 
 class ImportCancelled(Exception):
     """The import was cancelled while it was being read."""
+
+
+class ImportLeaseLost(Exception):
+    """Another worker took the import over (this one was taken for dead): stop, touch nothing."""
 
 
 def _key(number: str) -> int:
@@ -115,12 +124,18 @@ class SeenNumbers:
 
 class RowValidator:
     """Classifies rows, remembering every number seen (compactly, as ints) with the row it was
-    first in; numbers already in the campaign are remembered with row IN_CAMPAIGN."""
+    first in; numbers already in the campaign are remembered with row IN_CAMPAIGN.
+
+    "In the campaign" means listed: pending or further. Numbers other imports have only staged
+    are not the campaign's yet (they may be cancelled), so they never make a row a duplicate;
+    confirming is where a number listed meanwhile is skipped (see import_confirm)."""
 
     __slots__ = ("_seen",)
 
-    def __init__(self, existing: Iterable[str] = ()) -> None:
+    def __init__(self, existing: Iterable[str] = (), own: Iterable[tuple[str, int]] = ()) -> None:
         self._seen = SeenNumbers()
+        for number, row in own:  # first, so a number this import staged keeps its row
+            self._seen.setdefault(_key(number), row)
         for number in existing:
             try:
                 key = _key(number if number.isdigit() else normalise_number(number))
@@ -129,13 +144,25 @@ class RowValidator:
             self._seen.setdefault(key, IN_CAMPAIGN)
 
     @classmethod
-    def for_campaign(cls, campaign: Campaign) -> RowValidator:
+    def for_campaign(
+        cls, campaign: Campaign, callee_import: CalleeImport | None = None
+    ) -> RowValidator:
+        """Seeded with the campaign's listed numbers, and, to resume an import, with the
+        numbers it staged already (each at its row)."""
         numbers = (
             Callee.objects.filter(campaign=campaign)
+            .exclude(state=Callee.State.STAGED)
             .values_list("number", flat=True)
             .iterator(chunk_size=20_000)
         )
-        return cls(numbers)
+        own: Iterable[tuple[str, int]] = ()
+        if callee_import is not None:
+            own = (
+                Callee.objects.filter(source=callee_import, state=Callee.State.STAGED)
+                .values_list("number", "row_number")
+                .iterator(chunk_size=20_000)
+            )
+        return cls(numbers, own)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -166,6 +193,16 @@ class RowValidator:
         if first == IN_CAMPAIGN:
             return DUPLICATE, number, "already in the campaign"
         return DUPLICATE, number, f"duplicate of row {first}"
+
+    def replay(self, row: int, raw: Any) -> tuple[str, str, str]:
+        """`check` for a row an interrupted run of this import read already: VALID only for
+        the row whose number it staged (seeded by for_campaign); any other valid number was
+        skipped then as already in the campaign, whatever the campaign holds now."""
+        before = len(self._seen)
+        verdict, number, reason = self.check(row, raw)
+        if verdict is VALID and len(self._seen) != before:
+            return DUPLICATE, number, "already in the campaign"
+        return verdict, number, reason
 
 
 # ---------------------------------------------------------------------------
@@ -242,17 +279,30 @@ def _callee_table() -> str:
     return connection.ops.quote_name(Callee._meta.db_table)
 
 
+def _listed(alias: str) -> str:
+    """SQL: the callee row `alias` is listed (the condition of the unique index on numbers)."""
+    return f"NOT ({alias}.state = '{Callee.State.STAGED}')"
+
+
 def _write_chunk(
     rows: list[tuple[str, int]], *, campaign_id: int, source_id: int, state: str
 ) -> list[tuple[int, str]]:
-    """Insert one chunk of (number, row); return the (row, number) pairs that another writer put
-    in the campaign meanwhile (skipped, never a crash). Runs in the caller's transaction."""
+    """Insert one chunk of (number, row); return the (row, number) pairs that another writer
+    listed in the campaign meanwhile (skipped, never a crash). Runs in the caller's transaction.
+
+    Pending rows meet the unique index of listed numbers (ON CONFLICT DO NOTHING); staged ones
+    are not in it, so they skip the listed numbers by a NOT EXISTS on that same index."""
     table = _callee_table()
+    only_new = (
+        f" AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.campaign_id = %s "
+        f"AND c.number = s.number AND {_listed('c')})"
+        if state == Callee.State.STAGED
+        else ""
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY (the fastest way in) into a temporary table, then INSERT … ON CONFLICT DO
-            # NOTHING: a number another import of the campaign committed after our check is
-            # skipped and reported as a duplicate, never a crash.
+            # COPY (the fastest way in) into a temporary table, then one INSERT … SELECT whose
+            # RETURNING says exactly which rows went in.
             # IF NOT EXISTS + TRUNCATE: inside an outer transaction (tests, a caller's atomic
             # block) the chunk's commit is only a savepoint release, and the table is still there.
             cursor.execute(
@@ -264,36 +314,45 @@ def _write_chunk(
                 copy.write("".join(f"{number}\t{row}\n" for number, row in rows))
             cursor.execute(
                 f"INSERT INTO {table} (campaign_id, number, state, row_number, source_id, "
-                "voice_id, reason) SELECT %s, number, %s, row_number, %s, '', '' "
-                "FROM callee_import_stage ON CONFLICT (campaign_id, number) DO NOTHING",
-                [campaign_id, state, source_id],
+                "voice_id, reason) SELECT %s, s.number, %s, s.row_number, %s, '', '' "
+                f"FROM callee_import_stage s WHERE true{only_new} "
+                "ON CONFLICT DO NOTHING RETURNING row_number",
+                [campaign_id, state, source_id] + ([campaign_id] if only_new else []),
             )
             if cursor.rowcount == len(rows):
                 return []
-            cursor.execute(
-                f"SELECT s.row_number, s.number FROM callee_import_stage s JOIN {table} c "
-                "ON c.campaign_id = %s AND c.number = s.number "
-                "WHERE c.source_id IS DISTINCT FROM %s "
-                "OR c.row_number IS DISTINCT FROM s.row_number "
-                "ORDER BY s.row_number",
-                [campaign_id, source_id],
-            )
-            return [(row, number) for row, number in cursor.fetchall()]
+            written = {row for (row,) in cursor.fetchall()}
+            return [(row, number) for number, row in rows if row not in written]
+        # SQLite: the chunk's transaction holds the write lock, so nobody lists a number
+        # between this INSERT and the look-up of the rows it skipped.
         cursor.executemany(
             f"INSERT INTO {table} (campaign_id, number, state, row_number, source_id, "
-            "voice_id, reason) VALUES (%s, %s, %s, %s, %s, '', '') "
-            "ON CONFLICT (campaign_id, number) DO NOTHING",
-            [(campaign_id, number, state, row, source_id) for number, row in rows],
+            "voice_id, reason) SELECT s.campaign_id, s.number, %s, s.row_number, %s, '', '' "
+            "FROM (SELECT %s AS campaign_id, %s AS number, %s AS row_number) s "
+            f"WHERE true{only_new} ON CONFLICT DO NOTHING",
+            [
+                (state, source_id, campaign_id, number, row) + ((campaign_id,) if only_new else ())
+                for number, row in rows
+            ],
         )
         if cursor.rowcount == len(rows):
             return []
-    mine = {
-        (number, row)
-        for number, row in Callee.objects.filter(
-            campaign_id=campaign_id, source_id=source_id, number__in=[n for n, _ in rows]
-        ).values_list("number", "row_number")
-    }
-    return [(row, number) for number, row in rows if (number, row) not in mine]
+    numbers = [number for number, _ in rows]
+    listed: dict[str, tuple[int | None, int | None]] = {}
+    for start in range(0, len(numbers), 500):
+        listed.update(
+            (number, (source, row))
+            for number, source, row in Callee.objects.filter(
+                campaign_id=campaign_id, number__in=numbers[start : start + 500]
+            )
+            .exclude(state=Callee.State.STAGED)
+            .values_list("number", "source_id", "row_number")
+        )
+    return [
+        (row, number)
+        for number, row in rows
+        if number in listed and listed[number] != (source_id, row)
+    ]
 
 
 def import_stream(
@@ -307,11 +366,19 @@ def import_stream(
     rejected_csv: IO[str] | None = None,
     chunk_size: int = CHUNK_SIZE,
     chunk_transactions: bool = True,
+    lease: str = "",
+    resume_after: int = 0,
 ) -> ImportCounts:
     """Validate and write a stream of (row, raw number) in chunks, each in a short transaction that
     also updates the CalleeImport's counters (a cancelled import stops at the next chunk:
     ImportCancelled). Rejected and duplicate rows go to `rejected_csv`, or, for an import, to a
     CSV saved as its `rejected_file`. A dry run writes nothing.
+
+    With a `lease` (the background job's), each chunk commits only while the import still holds
+    it, and renews it: a worker that another one replaced stops (ImportLeaseLost) without writing.
+    `resume_after` rows were committed by an interrupted run: they are read again without being
+    written, to rebuild the counts, the rejected rows and the numbers seen from what that run
+    staged, and writing goes on from the next row.
 
     chunk_transactions=False writes every chunk in the caller's transaction, without savepoints:
     for an all-or-nothing import on PostgreSQL, where a hundred savepoints, each locking the
@@ -319,7 +386,7 @@ def import_stream(
     if not dry_run and callee_import is None:
         raise ValueError("import_stream writes callees only for a CalleeImport (or dry_run=True)")
     counts = ImportCounts(total_bytes=getattr(rows, "total_bytes", 0))
-    validator = RowValidator.for_campaign(campaign)
+    validator = RowValidator.for_campaign(campaign, callee_import if resume_after else None)
     own_csv = None
     outputs = [rejected_csv] if rejected_csv is not None else []
     if callee_import is not None and not dry_run:
@@ -329,6 +396,20 @@ def import_stream(
     pending: list[tuple[str, int]] = []
     since_flush = 0
     check = validator.check
+
+    def still_running(**fields: Any) -> None:
+        """Update the import if it is still running (under our lease), else stop."""
+        assert callee_import is not None
+        guard = CalleeImport.objects.filter(pk=callee_import.pk, state=CalleeImport.State.RUNNING)
+        if lease:
+            guard = guard.filter(lease=lease)
+            fields["heartbeat_at"] = timezone.now()
+        if guard.update(**fields):
+            return
+        now = CalleeImport.objects.filter(pk=callee_import.pk).values_list("state", flat=True)
+        if lease and now.first() == CalleeImport.State.RUNNING:
+            raise ImportLeaseLost(f"Import #{callee_import.pk} is read by another worker now.")
+        raise ImportCancelled(f"Import #{callee_import.pk} is no longer running.")
 
     def flush(final: bool = False) -> None:
         nonlocal pending, since_flush
@@ -346,12 +427,10 @@ def import_stream(
                         state=state,
                     )
                 for row, number in conflicts:
-                    rejected.add(row, number, "already in the campaign (added meanwhile)")
+                    rejected.add(row, number, ADDED_MEANWHILE)
                 counts.imported += len(pending) - len(conflicts)
                 counts.duplicates += len(conflicts)
-                updated = CalleeImport.objects.filter(
-                    pk=callee_import.pk, state=CalleeImport.State.RUNNING
-                ).update(
+                still_running(
                     rows=counts.rows,
                     imported=counts.imported,
                     rejected=counts.rejected,
@@ -359,15 +438,39 @@ def import_stream(
                     processed_bytes=counts.bytes_read,
                     total_bytes=counts.total_bytes,
                 )
-                if not updated:
-                    raise ImportCancelled(f"Import #{callee_import.pk} is no longer running.")
         pending = []
         since_flush = 0
         if progress is not None:
             progress(counts)
 
     try:
-        for row, raw in rows:
+        iterator = iter(rows)
+        if resume_after:
+            replay = validator.replay
+            for row, raw in iterator:
+                counts.rows += 1
+                verdict, _, reason = replay(row, raw)
+                if verdict is VALID:
+                    counts.imported += 1  # staged by the interrupted run
+                elif verdict is REJECTED:
+                    counts.rejected += 1
+                    rejected.add(row, raw, reason)
+                else:
+                    counts.duplicates += 1
+                    rejected.add(row, raw, reason)
+                if counts.rows % chunk_size == 0:
+                    still_running()  # renew the lease; stop if cancelled meanwhile
+                if counts.rows == resume_after:
+                    break
+            if counts.rows < resume_after:
+                raise ImportFileError(
+                    gettext(
+                        "The stored file has %(rows)s rows, fewer than the %(before)s read "
+                        "before the worker stopped: it changed. Upload the file again."
+                    )
+                    % {"rows": f"{counts.rows:,}", "before": f"{resume_after:,}"}
+                )
+        for row, raw in iterator:
             counts.rows += 1
             since_flush += 1
             verdict, number, reason = check(row, raw)
@@ -406,98 +509,102 @@ def import_check_campaign(campaign: Campaign) -> None:
         )
 
 
-def import_start(*, campaign: Campaign, upload: Any, name: str, actor: Actor) -> CalleeImport:
-    """Store the file and queue the background import (after the transaction commits)."""
-    from campaigns.tasks import run_callee_import
-
-    import_check_campaign(campaign)
-    fh, _ = _binary(upload)
-    callee_import = CalleeImport(
-        campaign=campaign,
-        original_name=os.path.basename(name)[:255],
-        total_bytes=_size(fh),
-        created_by=actor.label,
-        state=CalleeImport.State.QUEUED,
-    )
-    callee_import.file.save(os.path.basename(name) or "callees.csv", File(fh), save=False)
-    callee_import.save()
-    import_id = callee_import.pk
-    transaction.on_commit(lambda: run_callee_import.enqueue(import_id))
-    return callee_import
-
-
 def _discard_staged(callee_import: CalleeImport) -> int:
     deleted, _ = Callee.objects.filter(source=callee_import, state=Callee.State.STAGED).delete()
     return deleted
 
 
-def import_run(import_id: int) -> str:
-    """The background job: read the stored file into STAGED callees, then wait for a person."""
-    claimed = CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.QUEUED).update(
-        state=CalleeImport.State.RUNNING
-    )
-    if not claimed:
-        return f"import {import_id} is not queued"
-    callee_import = CalleeImport.objects.select_related("campaign").get(pk=import_id)
-    try:
-        with (
-            callee_import.file.open("rb") as fh,
-            open_rows(fh, callee_import.original_name) as rows,
-        ):
-            counts = import_stream(
-                campaign=callee_import.campaign,
-                rows=rows,
-                callee_import=callee_import,
-                state=Callee.State.STAGED,
-            )
-    except ImportCancelled:
-        _discard_staged(callee_import)
-        return f"import {import_id} cancelled"
-    except Exception as exc:
-        _discard_staged(callee_import)
-        message = (
-            str(exc)
-            if isinstance(exc, ImportFileError)
-            else f"Unexpected error ({type(exc).__name__}: {exc}); nothing was imported."
+def _drop_listed_meanwhile(callee_import: CalleeImport) -> list[tuple[int, str]]:
+    """Delete the import's staged callees whose number is listed in the campaign now (another
+    import or the command confirmed it meanwhile); return their (row, number)."""
+    table = _callee_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE source_id = %s AND state = %s AND EXISTS "
+            f"(SELECT 1 FROM {table} l WHERE l.campaign_id = {table}.campaign_id "
+            f"AND l.number = {table}.number AND {_listed('l')}) RETURNING row_number, number",
+            [callee_import.pk, Callee.State.STAGED],
         )
-        CalleeImport.objects.filter(pk=import_id).update(
-            state=CalleeImport.State.FAILED, error=message, finished_at=timezone.now()
-        )
-        if not isinstance(exc, ImportFileError):
-            raise
-        return f"import {import_id} failed: {message}"
-    staged = CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.RUNNING).update(
-        state=CalleeImport.State.STAGED, finished_at=timezone.now()
-    )
-    if not staged:  # cancelled after the last chunk
-        _discard_staged(callee_import)
-        return f"import {import_id} cancelled"
-    return f"import {import_id} staged: {counts.summary()}"
+        return sorted((row or 0, number) for row, number in cursor.fetchall())
 
 
 def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
-    """Make a staged import's callees pending (one UPDATE); returns how many."""
-    with transaction.atomic():
-        locked = (
-            CalleeImport.objects.select_for_update()
-            .select_related("campaign")
-            .get(pk=callee_import.pk)
-        )
-        if locked.state != CalleeImport.State.STAGED:
-            raise ImportStateError(
-                f"This import is {locked.get_state_display().lower()}: only an import waiting "
-                "for confirmation can be confirmed."
-            )
-        import_check_campaign(locked.campaign)
-        count = Callee.objects.filter(source=locked, state=Callee.State.STAGED).update(
-            state=Callee.State.PENDING
-        )
-        CalleeImport.objects.filter(pk=locked.pk).update(state=CalleeImport.State.CONFIRMED)
+    """Make a staged import's callees pending (one UPDATE); returns how many.
+
+    A number listed in the campaign since it was staged (by another import confirmed first) is
+    skipped and counted as a duplicate, so confirming two imports of one file, in any order,
+    lists every number once."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                locked = (
+                    CalleeImport.objects.select_for_update()
+                    .select_related("campaign")
+                    .get(pk=callee_import.pk)
+                )
+                if locked.state != CalleeImport.State.STAGED:
+                    raise ImportStateError(
+                        f"This import is {locked.get_state_display().lower()}: only an import "
+                        "waiting for confirmation can be confirmed."
+                    )
+                import_check_campaign(locked.campaign)
+                taken = _drop_listed_meanwhile(locked)
+                count = Callee.objects.filter(source=locked, state=Callee.State.STAGED).update(
+                    state=Callee.State.PENDING
+                )
+                CalleeImport.objects.filter(pk=locked.pk).update(
+                    state=CalleeImport.State.CONFIRMED,
+                    imported=count,
+                    duplicates=F("duplicates") + len(taken),
+                )
+            break
+        except IntegrityError:
+            # A number was listed by another writer between the DELETE and the UPDATE: the
+            # next attempt sees it and skips it.
+            if attempt == 2:
+                raise
+    if taken:
+        _add_rejected(locked, [(row, number, ADDED_MEANWHILE) for row, number in taken])
     logger.info(
-        "Callee import %s confirmed by %s: %s callees pending", locked.pk, actor.label, count
+        "Callee import %s confirmed by %s: %s callees pending, %s listed meanwhile skipped",
+        locked.pk,
+        actor.label,
+        count,
+        len(taken),
     )
     callee_import.refresh_from_db()
     return count
+
+
+def _add_rejected(callee_import: CalleeImport, extra: list[tuple[int, str, str]]) -> None:
+    """Merge rows skipped after the file was read into its rejected-rows CSV, in row order."""
+    lines: list[tuple[int, str, str]] = []
+    old = callee_import.rejected_file.name if callee_import.rejected_file else ""
+    try:
+        if old:
+            with callee_import.rejected_file.open("rb") as fh:
+                text = fh.read().decode("utf-8-sig")
+            for record in list(csv.reader(io.StringIO(text, newline="")))[1:]:
+                if len(record) == 3 and record[0].isdigit():
+                    lines.append((int(record[0]), record[1], record[2]))
+        lines.extend((row, rejected_csv_value(value), reason) for row, value, reason in extra)
+        lines.sort(key=lambda line: line[0])
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(REJECTED_HEADER)
+        writer.writerows(lines)
+        stem = Path(callee_import.original_name).stem[:80] or "callees"
+        callee_import.rejected_file.save(
+            f"{stem}-rejected.csv", ContentFile(out.getvalue().encode("utf-8-sig")), save=False
+        )
+        CalleeImport.objects.filter(pk=callee_import.pk).update(
+            rejected_file=callee_import.rejected_file.name
+        )
+        if old:
+            callee_import.rejected_file.storage.delete(old)
+    except OSError:
+        # The counts are right in the database; only the downloadable list lacks these rows.
+        logger.exception("Could not add %s rows to import %s's rejected rows", len(extra), old)
 
 
 CANCELLABLE_STATES = (

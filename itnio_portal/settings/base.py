@@ -267,6 +267,13 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # Callee files with more rows than this are imported by a background job with a progress bar
 # (a streaming reader and bulk writes) instead of the preview page.
 CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default=20000)
+# Rows the background import commits per transaction (with its counters and its lease).
+CALLEE_IMPORT_CHUNK_ROWS = env.int("CALLEE_IMPORT_CHUNK_ROWS", default=10000)
+# A background import's worker renews its lease with every chunk; one silent this long is taken
+# for dead and the import resumes from its last committed row (resume_stale_imports).
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=60)
+# An import whose worker stopped more often than this fails instead of stopping the next one.
+IMPORT_MAX_RESUMES = env.int("IMPORT_MAX_RESUMES", default=5)
 # The dashboard's longest date range, in days.
 DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
 # The call list counts searches and filters the daily figures cannot answer up to this many
