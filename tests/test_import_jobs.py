@@ -425,3 +425,23 @@ def test_the_import_page_says_when_the_worker_stopped_and_when_it_was_resumed(
     assert progress["note"] == "Resumed after the worker stopped (after 1,200 rows)."
     page = client.get(url + "change/").content.decode()
     assert "Resumed after the worker stopped (after 1,200 rows)." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_left_reading_by_the_code_before_the_lease_is_resumed_after_migrating(
+    voice_app, oracle, monkeypatch
+):
+    import importlib
+
+    from django.apps import apps
+
+    callee_import = new_import(make_campaign(voice_app, "Spring"), callee_file())
+    run_killed_after(monkeypatch, callee_import, 1_234)
+    # As the code before the lease left it: running, no lease, no heartbeat ("Reading 19 %").
+    CalleeImport.objects.filter(pk=callee_import.pk).update(lease="", heartbeat_at=None)
+    assert imports_resume_stale() == []  # a running import without a lease is read in-process
+
+    migration = importlib.import_module("campaigns.migrations.0011_import_lease")
+    migration.resume_running_imports(apps, None)
+    assert imports_resume_stale() == [callee_import.pk]
+    assert outcome(callee_import) == oracle

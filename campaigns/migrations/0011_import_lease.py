@@ -3,6 +3,15 @@
 from django.db import migrations, models
 
 
+def resume_running_imports(apps, schema_editor):
+    """Imports left reading by the code before this migration lost their worker (nothing reads
+    them while the site is being migrated): the sweep resumes them from their last chunk."""
+    CalleeImport = apps.get_model("campaigns", "CalleeImport")
+    CalleeImport.objects.filter(state="running", lease="").exclude(file="").update(
+        lease="queued", heartbeat_at=None
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -38,4 +47,5 @@ class Migration(migrations.Migration):
             model_name='callee',
             constraint=models.UniqueConstraint(condition=models.Q(('state', 'staged'), _negated=True), fields=('campaign', 'number'), name='callee_unique_listed_number'),
         ),
+        migrations.RunPython(resume_running_imports, migrations.RunPython.noop),
     ]

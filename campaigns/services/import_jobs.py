@@ -150,6 +150,7 @@ def import_run(import_id: int) -> str:
         ):
             if callee_import.rejected_file:  # a run that stopped after saving it: written again
                 callee_import.rejected_file.delete(save=False)
+                CalleeImport.objects.filter(pk=import_id).update(rejected_file="")
             counts = import_stream(
                 campaign=callee_import.campaign,
                 rows=rows,
