@@ -15,7 +15,7 @@ import pytest
 
 from campaigns.models import Callee, CalleeImport
 from campaigns.services.import_jobs import import_run, import_start
-from campaigns.services.imports import import_cancel, import_confirm
+from campaigns.services.import_records import import_cancel, import_confirm
 from tests.procs import db_worker, manage, portal_env
 from tests.test_import_jobs import ACTOR, callee_file, make_campaign, new_import, outcome
 

@@ -19,7 +19,7 @@ from campaigns.models import Callee, CalleeImport, Campaign, VoiceFile
 from campaigns.services import import_jobs
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import import_note, import_run, imports_resume_stale
-from campaigns.services.imports import import_cancel, import_confirm
+from campaigns.services.import_records import import_cancel, import_confirm
 
 ACTOR = Actor(label="test")
 ROWS = 2_350

@@ -17,14 +17,8 @@ from django.db import connection
 
 from campaigns.models import Callee, CalleeImport, Campaign, VoiceFile
 from campaigns.services.actors import Actor
-from campaigns.services.imports import (
-    ImportStateError,
-    RowValidator,
-    import_cancel,
-    import_confirm,
-    import_now,
-    import_stream,
-)
+from campaigns.services.import_records import import_cancel, import_confirm, import_now
+from campaigns.services.imports import ImportStateError, RowValidator, import_stream
 from campaigns.services.numbers import InvalidNumber, normalise_number
 from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 from tests.conftest import make_staff

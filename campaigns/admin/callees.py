@@ -45,8 +45,8 @@ from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import import_note, import_start
+from campaigns.services.import_records import CANCELLABLE_STATES, import_cancel, import_confirm
 from campaigns.services.imports import (
-    CANCELLABLE_STATES,
     IMPORTABLE_STATES,
     SAMPLE_SIZE,
     VALID,
@@ -54,8 +54,6 @@ from campaigns.services.imports import (
     RejectedRow,
     RejectedWriter,
     RowValidator,
-    import_cancel,
-    import_confirm,
     import_stream,
 )
 from campaigns.services.tabular import NUMBER_HEADERS, ImportFileError, count_rows, open_rows
