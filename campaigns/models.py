@@ -441,6 +441,7 @@ class CalleeImport(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Reading"
         STAGED = "staged", "Read: waiting for confirmation"
+        CONFIRMING = "confirming", "Confirming: callees becoming pending"
         CONFIRMED = "confirmed", "Confirmed"
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
@@ -455,6 +456,7 @@ class CalleeImport(models.Model):
     imported = models.PositiveIntegerField("imported", default=0)
     rejected = models.PositiveIntegerField("rejected", default=0)
     duplicates = models.PositiveIntegerField("duplicates", default=0)
+    confirmed = models.PositiveIntegerField("made pending", default=0)
     rejected_file = models.FileField("rejected rows", upload_to="imports/rejected/", blank=True)
     error = models.TextField("error", blank=True)
     created_by = models.CharField("imported by", max_length=150, blank=True)

@@ -91,6 +91,14 @@ def run_callee_import(import_id: int) -> str:
     return import_run(import_id)
 
 
+@task()
+def confirm_callee_import(import_id: int) -> str:
+    """Make a large confirmed import's callees pending in chunks (import_jobs.py)."""
+    from campaigns.services.import_jobs import import_confirm_run
+
+    return import_confirm_run(import_id)
+
+
 @periodic(every=timedelta(minutes=1))
 @task()
 def resume_stale_imports() -> str:

@@ -445,3 +445,85 @@ def test_an_import_left_reading_by_the_code_before_the_lease_is_resumed_after_mi
     migration.resume_running_imports(apps, None)
     assert imports_resume_stale() == [callee_import.pk]
     assert outcome(callee_import) == oracle
+
+
+# ---------------------------------------------------------------------------
+# Confirming a large import in the background
+# ---------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_confirming_a_large_import_answers_at_once_and_callees_become_pending_in_chunks(
+    client, operator, voice_app, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from campaigns.services import import_records
+
+    settings.CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS = 1_000
+    campaign = make_campaign(voice_app, "Spring")
+    callee_import = new_import(campaign, callee_file())
+    import_run(callee_import.pk)
+    staged = outcome(callee_import)
+    # Another import lists two of these numbers meanwhile: skipped, counted as duplicates.
+    other = new_import(campaign, b"phone\n6281100002000\n6281100000100\n", "other.csv")
+    import_run(other.pk)
+    import_confirm(callee_import=other, actor=ACTOR)
+
+    client.force_login(operator)
+    url = f"/admin/campaigns/calleeimport/{callee_import.pk}/"
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        answer = client.post(url + "confirm/", follow=True)
+    assert len(queued) == 1  # the background job, not an UPDATE of every row in the request
+    assert (
+        f"Confirmed: the {staged['counts'][1]:,} callees of list.csv become pending in the "
+        "background, chunk by chunk; this page shows the progress."
+    ) in answer.content.decode()
+    assert Callee.objects.filter(source=callee_import, state="pending").count() == 0
+    progress = client.get(url + "progress/").json()
+    assert (progress["state"], progress["percent"], progress["finished"]) == (
+        "confirming",
+        0,
+        False,
+    )
+    assert progress["note"] == "Waiting for a task worker to make the callees pending."
+    assert client.post(url + "cancel/").status_code == 302  # refused: part may be pending
+    assert CalleeImport.objects.get(pk=callee_import.pk).state == "confirming"
+
+    # The worker dies after three chunks...
+    real, chunks = import_records.make_pending, []
+
+    def dying(import_id, id_range=None):
+        chunks.append(id_range)
+        if len(chunks) == 4:
+            raise WorkerKilled
+        return real(import_id, id_range)
+
+    monkeypatch.setattr(import_jobs, "make_pending", dying)
+    with pytest.raises(WorkerKilled):
+        import_jobs.import_confirm_run(callee_import.pk)
+    monkeypatch.setattr(import_jobs, "make_pending", real)
+    progress = client.get(url + "progress/").json()
+    assert progress["state"] == "confirming" and 0 < progress["percent"] < 100
+    # Three chunks of 100 staged callees, one of which another import listed meanwhile.
+    assert progress["size_display"] == f"299 of {staged['counts'][1] - 1:,} callees pending"
+    assert Callee.objects.filter(source=callee_import, state="pending").count() == 299
+    silent = later(settings.IMPORT_LEASE_SECONDS + 1)
+    assert import_note(CalleeImport.objects.get(pk=callee_import.pk), now=silent) == (
+        "The worker making these callees pending stopped after 299 of them; the others follow "
+        "as soon as a worker is free (within a minute)."
+    )
+
+    # ... and the sweep has the rest done.
+    imports_resume_stale(now=silent)
+    progress = client.get(url + "progress/").json()
+    assert (progress["state"], progress["percent"], progress["finished"]) == (
+        "confirmed",
+        100,
+        True,
+    )
+    callee_import.refresh_from_db()
+    assert callee_import.confirmed == callee_import.imported == staged["counts"][1] - 2
+    assert callee_import.duplicates == staged["counts"][3] + 2
+    numbers = listed_numbers(campaign)
+    assert sorted(numbers) == sorted(staged["staged"]) and len(numbers) == len(set(numbers))
+    assert [r for r in outcome(callee_import)["rejected"] if r[0] in ("102", "2002")] == [
+        ["102", "6281100000100", "already in the campaign (added meanwhile)"],
+        ["2002", "6281100002000", "already in the campaign (added meanwhile)"],
+    ]

@@ -44,7 +44,12 @@ from import_export.signals import post_import
 from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
-from campaigns.services.import_jobs import import_note, import_start
+from campaigns.services.import_jobs import (
+    confirms_in_background,
+    import_confirm_later,
+    import_note,
+    import_start,
+)
 from campaigns.services.import_records import CANCELLABLE_STATES, import_cancel, import_confirm
 from campaigns.services.imports import (
     IMPORTABLE_STATES,
@@ -628,9 +633,19 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
 # ---------------------------------------------------------------------------
 # Callee imports: progress, rejected rows, confirm / cancel
 # ---------------------------------------------------------------------------
+#: States in which a background job works on the import (the page polls its progress).
+ACTIVE_STATES = (
+    CalleeImport.State.QUEUED,
+    CalleeImport.State.RUNNING,
+    CalleeImport.State.CONFIRMING,
+)
+
+
 def _percent(obj: CalleeImport) -> int:
     if obj.state in (CalleeImport.State.STAGED, CalleeImport.State.CONFIRMED):
         return 100
+    if obj.state == CalleeImport.State.CONFIRMING:
+        return min(100, obj.confirmed * 100 // obj.imported) if obj.imported else 100
     if not obj.total_bytes:
         return 0
     return min(100, obj.processed_bytes * 100 // obj.total_bytes)
@@ -642,6 +657,12 @@ def _size(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:,.1f} KiB"
     return f"{n / 1024 / 1024:,.1f} MiB"
+
+
+def _size_display(obj: CalleeImport) -> str:
+    if obj.state == CalleeImport.State.CONFIRMING:
+        return f"{obj.confirmed:,} of {obj.imported:,} callees pending"
+    return f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}"
 
 
 def read_rejected_sample(obj: CalleeImport, limit: int = SAMPLE_SIZE) -> list[list[str]]:
@@ -697,8 +718,8 @@ class CalleeImportAdmin(PortalModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.state in CANCELLABLE_STATES:
-            return False  # cancel it first, so its staged callees go with it
+        if obj is not None and obj.state in (*CANCELLABLE_STATES, CalleeImport.State.CONFIRMING):
+            return False  # cancel it first (or let it be confirmed), so no staged callee stays
         return super().has_delete_permission(request, obj)
 
     def has_act_permission(self, request: HttpRequest) -> bool:
@@ -765,15 +786,15 @@ class CalleeImportAdmin(PortalModelAdmin):
                 "percent": _percent(obj),
                 "processed_bytes": obj.processed_bytes,
                 "total_bytes": obj.total_bytes,
-                "size_display": f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}",
+                "size_display": _size_display(obj),
                 "rows": obj.rows,
                 "imported": obj.imported,
                 "rejected": obj.rejected,
                 "duplicates": obj.duplicates,
+                "confirmed": obj.confirmed,
                 "error": obj.error,
                 "note": import_note(obj),
-                "finished": obj.state
-                not in (CalleeImport.State.QUEUED, CalleeImport.State.RUNNING),
+                "finished": obj.state not in ACTIVE_STATES,
             }
         )
 
@@ -782,6 +803,19 @@ class CalleeImportAdmin(PortalModelAdmin):
             raise PermissionDenied
         obj = self._get_viewable(request, pk)
         staged = obj.imported
+        if confirms_in_background(obj):
+            try:
+                import_confirm_later(callee_import=obj, actor=Actor.from_user(request.user))
+            except ImportStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                message = (
+                    f"Confirmed: the {staged:,} callees of {obj.original_name} become pending in "
+                    "the background, chunk by chunk; this page shows the progress."
+                )
+                self.log_change(request, obj, message)
+                self.message_user(request, message, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
         try:
             count = import_confirm(callee_import=obj, actor=Actor.from_user(request.user))
         except ImportStateError as exc:
@@ -842,10 +876,10 @@ class CalleeImportAdmin(PortalModelAdmin):
         obj = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if obj is not None:
-            active = obj.state in (CalleeImport.State.QUEUED, CalleeImport.State.RUNNING)
+            active = obj.state in ACTIVE_STATES
             extra_context["import_panel"] = {
                 "percent": _percent(obj),
-                "size_display": f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}",
+                "size_display": _size_display(obj),
                 "active": active,
                 "staged": obj.state == CalleeImport.State.STAGED,
                 "note": import_note(obj),

@@ -47,5 +47,15 @@ class Migration(migrations.Migration):
             model_name='callee',
             constraint=models.UniqueConstraint(condition=models.Q(('state', 'staged'), _negated=True), fields=('campaign', 'number'), name='callee_unique_listed_number'),
         ),
+        migrations.AddField(
+            model_name='calleeimport',
+            name='confirmed',
+            field=models.PositiveIntegerField(default=0, verbose_name='made pending'),
+        ),
+        migrations.AlterField(
+            model_name='calleeimport',
+            name='state',
+            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Reading'), ('staged', 'Read: waiting for confirmation'), ('confirming', 'Confirming: callees becoming pending'), ('confirmed', 'Confirmed'), ('cancelled', 'Cancelled'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='state'),
+        ),
         migrations.RunPython(resume_running_imports, migrations.RunPython.noop),
     ]

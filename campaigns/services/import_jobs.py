@@ -1,4 +1,5 @@
-"""The background callee import: a stored file read into staged callees by a task worker.
+"""The background callee import: a stored file read into staged callees by a task worker, and
+the confirmation of a large one, which makes its callees pending in chunks.
 
 The worker holds a lease on the CalleeImport, renewed by every chunk it commits (the chunk, its
 counters and the renewal are one transaction), like the dispatcher's lease on a campaign. A
@@ -6,7 +7,8 @@ worker that dies mid-file leaves a lease that goes silent; the periodic sweep
 (`imports_resume_stale`) re-enqueues the import, and the next worker resumes it from its last
 committed row: the rows before it are read again without being written, to rebuild the counts,
 the rejected rows and the numbers seen. An import that cannot go on (its file is gone, or
-workers keep dying on it) fails with the reason and its staged callees are deleted.
+workers keep dying on it) fails with the reason and its staged callees are deleted. A background
+confirmation holds the same lease; one whose worker died goes on with the callees still staged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -27,7 +29,9 @@ from django.utils.translation import gettext, ngettext
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
+from campaigns.services.import_records import add_rejected, import_lock_staged, make_pending
 from campaigns.services.imports import (
+    ADDED_MEANWHILE,
     ImportCancelled,
     ImportLeaseLost,
     _discard_staged,
@@ -196,19 +200,21 @@ def import_run(import_id: int) -> str:
 def imports_resume_stale(*, now: datetime | None = None) -> list[int]:
     """Re-enqueue the imports whose worker went silent (and queued ones whose task was lost);
     returns their ids. Each is reserved first, so the next sweep leaves it alone meanwhile."""
-    from campaigns.tasks import run_callee_import
+    from campaigns.tasks import confirm_callee_import, run_callee_import
 
     now = now or timezone.now()
     stale = (
-        Q(state=CalleeImport.State.QUEUED) | (Q(state=CalleeImport.State.RUNNING) & ~Q(lease=""))
+        Q(state__in=[CalleeImport.State.QUEUED, CalleeImport.State.CONFIRMING])
+        | (Q(state=CalleeImport.State.RUNNING) & ~Q(lease=""))
     ) & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before(now)))
     enqueued = []
-    for import_id in CalleeImport.objects.filter(stale).values_list("pk", flat=True):
+    for import_id, state in CalleeImport.objects.filter(stale).values_list("pk", "state"):
         reserved = CalleeImport.objects.filter(stale, pk=import_id).update(
             lease=QUEUED_LEASE, heartbeat_at=now
         )
         if reserved:
-            run_callee_import.enqueue(import_id)
+            confirming = state == CalleeImport.State.CONFIRMING
+            (confirm_callee_import if confirming else run_callee_import).enqueue(import_id)
             enqueued.append(import_id)
     if enqueued:
         logger.warning("Callee imports re-enqueued, their worker stopped: %s", enqueued)
@@ -222,6 +228,13 @@ def import_note(callee_import: CalleeImport, *, now: datetime | None = None) -> 
     silent = ci.heartbeat_at is None or ci.heartbeat_at < _stale_before(now)
     ago = timesince(ci.heartbeat_at, now) if ci.heartbeat_at else ""
     rows = f"{ci.rows:,}"
+    if ci.state == CalleeImport.State.CONFIRMING and (ci.lease == QUEUED_LEASE or silent):
+        if ci.confirmed == 0 and not silent:
+            return gettext("Waiting for a task worker to make the callees pending.")
+        return gettext(
+            "The worker making these callees pending stopped after %(done)s of them; the "
+            "others follow as soon as a worker is free (within a minute)."
+        ) % {"done": f"{ci.confirmed:,}"}
     if ci.state == CalleeImport.State.RUNNING and ci.lease == QUEUED_LEASE:
         return gettext(
             "The worker reading this file stopped after %(rows)s rows; the import resumes from "
@@ -243,3 +256,106 @@ def import_note(callee_import: CalleeImport, *, now: datetime | None = None) -> 
             ci.resumes,
         ) % {"count": ci.resumes, "rows": f"{ci.resumed_after_rows:,}"}
     return ""
+
+
+# ---------------------------------------------------------------------------
+# Confirming a large import in the background
+# ---------------------------------------------------------------------------
+def confirms_in_background(callee_import: CalleeImport) -> bool:
+    return callee_import.imported > settings.CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS
+
+
+def import_confirm_later(*, callee_import: CalleeImport, actor: Actor) -> None:
+    """Confirm a staged import in the background: it turns CONFIRMING at once, and a job makes
+    its callees pending chunk by chunk (the dispatcher may send the first while the last are
+    still staged), skipping the numbers listed meanwhile like import_confirm."""
+    from campaigns.tasks import confirm_callee_import
+
+    with transaction.atomic():
+        locked = import_lock_staged(callee_import)
+        CalleeImport.objects.filter(pk=locked.pk).update(
+            state=CalleeImport.State.CONFIRMING,
+            lease=QUEUED_LEASE,
+            heartbeat_at=timezone.now(),
+            confirmed=0,
+        )
+        transaction.on_commit(lambda: confirm_callee_import.enqueue(locked.pk))
+    logger.info(
+        "Callee import %s confirmed by %s: %s callees become pending in the background",
+        locked.pk,
+        actor.label,
+        locked.imported,
+    )
+    callee_import.refresh_from_db()
+
+
+def _confirm_next_chunk(callee_import: CalleeImport, lease: str) -> list[tuple[int, str]] | None:
+    """Make the next chunk of staged callees pending, with the counters and the lease renewal in
+    the same transaction; the (row, number) skipped, or None when none is left."""
+    size = settings.CALLEE_IMPORT_CHUNK_ROWS
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                ids = list(
+                    Callee.objects.filter(
+                        campaign_id=callee_import.campaign_id,
+                        state=Callee.State.STAGED,
+                        source_id=callee_import.pk,
+                    )
+                    .order_by("id")
+                    .values_list("id", flat=True)[:size]
+                )
+                if not ids:
+                    return None
+                count, taken = make_pending(callee_import.pk, (ids[0], ids[-1]))
+                renewed = CalleeImport.objects.filter(
+                    pk=callee_import.pk, state=CalleeImport.State.CONFIRMING, lease=lease
+                ).update(
+                    confirmed=F("confirmed") + count,
+                    imported=F("imported") - len(taken),
+                    duplicates=F("duplicates") + len(taken),
+                    heartbeat_at=timezone.now(),
+                )
+                if not renewed:
+                    raise ImportLeaseLost(
+                        f"Import #{callee_import.pk} is confirmed by another worker."
+                    )
+                return taken
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return None  # unreachable: the last attempt returns or raises
+
+
+def import_confirm_run(import_id: int) -> str:
+    """The background confirmation (see import_confirm_later); also its resume."""
+    lease = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = (
+        CalleeImport.objects.filter(pk=import_id, state=CalleeImport.State.CONFIRMING)
+        .filter(
+            Q(lease=QUEUED_LEASE)
+            | Q(heartbeat_at__isnull=True)
+            | Q(heartbeat_at__lt=_stale_before(now))
+        )
+        .update(lease=lease, heartbeat_at=now)
+    )
+    if not claimed:
+        return f"import {import_id} is not being confirmed, or a live worker is on it"
+    callee_import = CalleeImport.objects.get(pk=import_id)
+    skipped: list[tuple[int, str]] = []
+    try:
+        while (taken := _confirm_next_chunk(callee_import, lease)) is not None:
+            skipped.extend(taken)
+    except ImportLeaseLost:
+        return f"import {import_id}: another worker took it over"
+    finally:
+        if skipped:
+            add_rejected(callee_import, [(row, number, ADDED_MEANWHILE) for row, number in skipped])
+    done = CalleeImport.objects.filter(
+        pk=import_id, state=CalleeImport.State.CONFIRMING, lease=lease
+    ).update(state=CalleeImport.State.CONFIRMED, lease="", finished_at=timezone.now())
+    if not done:
+        return f"import {import_id}: another worker took it over"
+    callee_import.refresh_from_db()
+    return f"import {import_id} confirmed: {callee_import.confirmed} callees pending"

@@ -38,18 +38,38 @@ from campaigns.services.tabular import _binary, open_rows
 logger = logging.getLogger(__name__)
 
 
-def _drop_listed_meanwhile(callee_import: CalleeImport) -> list[tuple[int, str]]:
-    """Delete the import's staged callees whose number is listed in the campaign now (another
-    import or the command confirmed it meanwhile); return their (row, number)."""
+def _drop_listed_meanwhile(
+    import_id: int, id_range: tuple[int, int] | None = None
+) -> list[tuple[int, str]]:
+    """Delete the import's staged callees (those of `id_range` only, if given) whose number is
+    listed in the campaign now (another import or the command confirmed it meanwhile); return
+    their (row, number)."""
     table = _callee_table()
+    within, params = "", [import_id, Callee.State.STAGED]
+    if id_range is not None:
+        within, params = " AND id BETWEEN %s AND %s", [*params, *id_range]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE source_id = %s AND state = %s AND EXISTS "
+            f"DELETE FROM {table} WHERE source_id = %s AND state = %s{within} AND EXISTS "
             f"(SELECT 1 FROM {table} l WHERE l.campaign_id = {table}.campaign_id "
             f"AND l.number = {table}.number AND {_listed('l')}) RETURNING row_number, number",
-            [callee_import.pk, Callee.State.STAGED],
+            params,
         )
         return sorted((row or 0, number) for row, number in cursor.fetchall())
+
+
+def make_pending(
+    import_id: int, id_range: tuple[int, int] | None = None
+) -> tuple[int, list[tuple[int, str]]]:
+    """Make the import's staged callees (those of `id_range` only, if given) pending, skipping
+    the numbers listed meanwhile: (how many became pending, the skipped (row, number)). Runs in
+    the caller's transaction; IntegrityError means a number was listed by another writer
+    between the two statements, and the caller's next attempt skips it."""
+    taken = _drop_listed_meanwhile(import_id, id_range)
+    staged = Callee.objects.filter(source_id=import_id, state=Callee.State.STAGED)
+    if id_range is not None:
+        staged = staged.filter(id__range=id_range)
+    return staged.update(state=Callee.State.PENDING), taken
 
 
 def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
@@ -57,25 +77,13 @@ def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
 
     A number listed in the campaign since it was staged (by another import confirmed first) is
     skipped and counted as a duplicate, so confirming two imports of one file, in any order,
-    lists every number once."""
+    lists every number once. (Large imports are confirmed in chunks by a background job:
+    import_jobs.import_confirm_later.)"""
     for attempt in range(3):
         try:
             with transaction.atomic():
-                locked = (
-                    CalleeImport.objects.select_for_update()
-                    .select_related("campaign")
-                    .get(pk=callee_import.pk)
-                )
-                if locked.state != CalleeImport.State.STAGED:
-                    raise ImportStateError(
-                        f"This import is {locked.get_state_display().lower()}: only an import "
-                        "waiting for confirmation can be confirmed."
-                    )
-                import_check_campaign(locked.campaign)
-                taken = _drop_listed_meanwhile(locked)
-                count = Callee.objects.filter(source=locked, state=Callee.State.STAGED).update(
-                    state=Callee.State.PENDING
-                )
+                locked = import_lock_staged(callee_import)
+                count, taken = make_pending(locked.pk)
                 CalleeImport.objects.filter(pk=locked.pk).update(
                     state=CalleeImport.State.CONFIRMED,
                     imported=count,
@@ -83,12 +91,10 @@ def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
                 )
             break
         except IntegrityError:
-            # A number was listed by another writer between the DELETE and the UPDATE: the
-            # next attempt sees it and skips it.
             if attempt == 2:
                 raise
     if taken:
-        _add_rejected(locked, [(row, number, ADDED_MEANWHILE) for row, number in taken])
+        add_rejected(locked, [(row, number, ADDED_MEANWHILE) for row, number in taken])
     logger.info(
         "Callee import %s confirmed by %s: %s callees pending, %s listed meanwhile skipped",
         locked.pk,
@@ -100,7 +106,21 @@ def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
     return count
 
 
-def _add_rejected(callee_import: CalleeImport, extra: list[tuple[int, str, str]]) -> None:
+def import_lock_staged(callee_import: CalleeImport) -> CalleeImport:
+    """The import, locked for this transaction, if it may be confirmed (else ImportStateError)."""
+    locked = (
+        CalleeImport.objects.select_for_update().select_related("campaign").get(pk=callee_import.pk)
+    )
+    if locked.state != CalleeImport.State.STAGED:
+        raise ImportStateError(
+            f"This import is {locked.get_state_display().lower()}: only an import "
+            "waiting for confirmation can be confirmed."
+        )
+    import_check_campaign(locked.campaign)
+    return locked
+
+
+def add_rejected(callee_import: CalleeImport, extra: list[tuple[int, str, str]]) -> None:
     """Merge rows skipped after the file was read into its rejected-rows CSV, in row order."""
     lines: list[tuple[int, str, str]] = []
     old = callee_import.rejected_file.name if callee_import.rejected_file else ""

@@ -267,6 +267,11 @@ TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 # Callee files with more rows than this are imported by a background job with a progress bar
 # (a streaming reader and bulk writes) instead of the preview page.
 CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default=20000)
+# Imports with more staged callees than this are confirmed by a background job, in chunks of
+# CALLEE_IMPORT_CHUNK_ROWS with a progress bar, so the confirm button answers at once.
+CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS = env.int(
+    "CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS", default=50000
+)
 # Rows the background import commits per transaction (with its counters and its lease).
 CALLEE_IMPORT_CHUNK_ROWS = env.int("CALLEE_IMPORT_CHUNK_ROWS", default=10000)
 # A background import's worker renews its lease with every chunk; one silent this long is taken

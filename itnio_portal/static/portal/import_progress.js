@@ -21,7 +21,7 @@
       note.textContent = data.note || "";
       note.hidden = !data.note;
     }
-    for (const name of ["rows", "imported", "rejected", "duplicates"]) {
+    for (const name of ["rows", "imported", "rejected", "duplicates", "confirmed"]) {
       const cell = panel.querySelector('[data-count="' + name + '"]');
       if (cell) cell.textContent = data[name];
     }
