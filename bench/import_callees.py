@@ -275,7 +275,7 @@ def measure(args: argparse.Namespace) -> dict:
     if args.step == "ours":
         from campaigns.models import Callee
         from campaigns.services.actors import Actor
-        from campaigns.services.imports import import_now
+        from campaigns.services.import_records import import_now
 
         campaign = fresh_campaign("bench-ours")
         started = time.perf_counter()
@@ -300,7 +300,8 @@ def measure(args: argparse.Namespace) -> dict:
 
         from campaigns.models import Callee, CalleeImport
         from campaigns.services.actors import Actor
-        from campaigns.services.imports import import_confirm, import_run
+        from campaigns.services.import_jobs import import_run
+        from campaigns.services.import_records import import_confirm
 
         campaign = fresh_campaign("bench-job")
         job = CalleeImport(campaign=campaign, original_name="callees.csv", state="queued")

@@ -471,6 +471,7 @@ class CalleeImport(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Reading"
         STAGED = "staged", "Read: waiting for confirmation"
+        CONFIRMING = "confirming", "Confirming: callees becoming pending"
         CONFIRMED = "confirmed", "Confirmed"
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
@@ -485,11 +486,18 @@ class CalleeImport(models.Model):
     imported = models.PositiveIntegerField("imported", default=0)
     rejected = models.PositiveIntegerField("rejected", default=0)
     duplicates = models.PositiveIntegerField("duplicates", default=0)
+    confirmed = models.PositiveIntegerField("made pending", default=0)
     rejected_file = models.FileField("rejected rows", upload_to="imports/rejected/", blank=True)
     error = models.TextField("error", blank=True)
     created_by = models.CharField("imported by", max_length=150, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     finished_at = models.DateTimeField("finished", null=True, blank=True)
+    # The worker reading the file holds a lease renewed with every chunk it commits; a lease
+    # silent for IMPORT_LEASE_SECONDS belongs to a worker that stopped, and the import resumes.
+    lease = models.CharField("worker lease", max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField("worker last seen", null=True, blank=True)
+    resumes = models.PositiveSmallIntegerField("times resumed", default=0)
+    resumed_after_rows = models.PositiveIntegerField("rows read before the last resume", default=0)
 
     class Meta:
         verbose_name = "callee import"
@@ -575,7 +583,13 @@ class Callee(models.Model):
         verbose_name = "callee"
         verbose_name_plural = "callees"
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "number"], name="callee_unique_number")
+            # Staged callees are an unconfirmed import's proposal, not the list: two imports may
+            # stage the same number, and confirming skips the numbers already listed meanwhile.
+            models.UniqueConstraint(
+                fields=["campaign", "number"],
+                condition=~models.Q(state="staged"),
+                name="callee_unique_listed_number",
+            )
         ]
         indexes = [
             models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),

@@ -110,10 +110,28 @@ def campaigns_tick() -> str:
 
 @task(queue_name="sync")
 def run_callee_import(import_id: int) -> str:
-    """Read a large callee file into staged callees, updating its progress (imports.py)."""
-    from campaigns.services.imports import import_run
+    """Read a large callee file into staged callees, updating its progress; also resumes one
+    whose worker stopped (import_jobs.py)."""
+    from campaigns.services.import_jobs import import_run
 
     return import_run(import_id)
+
+
+@task(queue_name="sync")
+def confirm_callee_import(import_id: int) -> str:
+    """Make a large confirmed import's callees pending in chunks (import_jobs.py)."""
+    from campaigns.services.import_jobs import import_confirm_run
+
+    return import_confirm_run(import_id)
+
+
+@periodic(every=timedelta(minutes=1), label=_("Resume of callee imports whose worker stopped"))
+@task()
+def resume_stale_imports() -> str:
+    """Callee imports whose worker stopped mid-file are enqueued again, to resume."""
+    from campaigns.services.import_jobs import imports_resume_stale
+
+    return f"resumed={imports_resume_stale()}"
 
 
 @periodic(every=timedelta(minutes=5), label=_("AI task and record sync"))

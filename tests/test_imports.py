@@ -17,19 +17,10 @@ from django.db import connection
 
 from campaigns.models import Callee, CalleeImport, Campaign, VoiceFile
 from campaigns.services.actors import Actor
-from campaigns.services.imports import (
-    ImportFileError,
-    ImportStateError,
-    InvalidNumber,
-    RowValidator,
-    count_rows,
-    import_cancel,
-    import_confirm,
-    import_now,
-    import_stream,
-    normalise_number,
-    open_rows,
-)
+from campaigns.services.import_records import import_cancel, import_confirm, import_now
+from campaigns.services.imports import ImportStateError, RowValidator, import_stream
+from campaigns.services.numbers import InvalidNumber, normalise_number
+from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 from tests.conftest import make_staff
 
 DATA = Path(__file__).parent / "data"

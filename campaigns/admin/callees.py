@@ -33,6 +33,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from import_export import fields, resources, widgets
 from import_export.admin import ImportMixin
@@ -43,24 +44,24 @@ from import_export.signals import post_import
 from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
+from campaigns.services.import_jobs import (
+    confirms_in_background,
+    import_confirm_later,
+    import_note,
+    import_start,
+)
+from campaigns.services.import_records import CANCELLABLE_STATES, import_cancel, import_confirm
 from campaigns.services.imports import (
-    CANCELLABLE_STATES,
     IMPORTABLE_STATES,
-    NUMBER_HEADERS,
     SAMPLE_SIZE,
     VALID,
-    ImportFileError,
     ImportStateError,
     RejectedRow,
     RejectedWriter,
     RowValidator,
-    count_rows,
-    import_cancel,
-    import_confirm,
-    import_start,
     import_stream,
-    open_rows,
 )
+from campaigns.services.tabular import NUMBER_HEADERS, ImportFileError, count_rows, open_rows
 
 REJECTED_SALT = "campaigns.callee-import.rejected"
 PREVIEW_MAX_AGE = 24 * 3600
@@ -632,9 +633,19 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
 # ---------------------------------------------------------------------------
 # Callee imports: progress, rejected rows, confirm / cancel
 # ---------------------------------------------------------------------------
+#: States in which a background job works on the import (the page polls its progress).
+ACTIVE_STATES = (
+    CalleeImport.State.QUEUED,
+    CalleeImport.State.RUNNING,
+    CalleeImport.State.CONFIRMING,
+)
+
+
 def _percent(obj: CalleeImport) -> int:
     if obj.state in (CalleeImport.State.STAGED, CalleeImport.State.CONFIRMED):
         return 100
+    if obj.state == CalleeImport.State.CONFIRMING:
+        return min(100, obj.confirmed * 100 // obj.imported) if obj.imported else 100
     if not obj.total_bytes:
         return 0
     return min(100, obj.processed_bytes * 100 // obj.total_bytes)
@@ -646,6 +657,12 @@ def _size(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:,.1f} KiB"
     return f"{n / 1024 / 1024:,.1f} MiB"
+
+
+def _size_display(obj: CalleeImport) -> str:
+    if obj.state == CalleeImport.State.CONFIRMING:
+        return f"{obj.confirmed:,} of {obj.imported:,} callees pending"
+    return f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}"
 
 
 def read_rejected_sample(obj: CalleeImport, limit: int = SAMPLE_SIZE) -> list[list[str]]:
@@ -701,8 +718,8 @@ class CalleeImportAdmin(PortalModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.state in CANCELLABLE_STATES:
-            return False  # cancel it first, so its staged callees go with it
+        if obj is not None and obj.state in (*CANCELLABLE_STATES, CalleeImport.State.CONFIRMING):
+            return False  # cancel it first (or let it be confirmed), so no staged callee stays
         return super().has_delete_permission(request, obj)
 
     def has_act_permission(self, request: HttpRequest) -> bool:
@@ -769,14 +786,15 @@ class CalleeImportAdmin(PortalModelAdmin):
                 "percent": _percent(obj),
                 "processed_bytes": obj.processed_bytes,
                 "total_bytes": obj.total_bytes,
-                "size_display": f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}",
+                "size_display": _size_display(obj),
                 "rows": obj.rows,
                 "imported": obj.imported,
                 "rejected": obj.rejected,
                 "duplicates": obj.duplicates,
+                "confirmed": obj.confirmed,
                 "error": obj.error,
-                "finished": obj.state
-                not in (CalleeImport.State.QUEUED, CalleeImport.State.RUNNING),
+                "note": import_note(obj),
+                "finished": obj.state not in ACTIVE_STATES,
             }
         )
 
@@ -784,12 +802,34 @@ class CalleeImportAdmin(PortalModelAdmin):
         if not self.has_act_permission(request):
             raise PermissionDenied
         obj = self._get_viewable(request, pk)
+        staged = obj.imported
+        if confirms_in_background(obj):
+            try:
+                import_confirm_later(callee_import=obj, actor=Actor.from_user(request.user))
+            except ImportStateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                message = (
+                    f"Confirmed: the {staged:,} callees of {obj.original_name} become pending in "
+                    "the background, chunk by chunk; this page shows the progress."
+                )
+                self.log_change(request, obj, message)
+                self.message_user(request, message, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
         try:
             count = import_confirm(callee_import=obj, actor=Actor.from_user(request.user))
         except ImportStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             message = f"Confirmed: {count:,} callees of {obj.original_name} are now pending."
+            if staged > count:
+                message += " " + ngettext(
+                    "%(n)s number was skipped: it was added to the campaign meanwhile "
+                    "(by another import).",
+                    "%(n)s numbers were skipped: they were added to the campaign meanwhile "
+                    "(by another import).",
+                    staged - count,
+                ) % {"n": f"{staged - count:,}"}
             self.log_change(request, obj, message)
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
@@ -836,12 +876,13 @@ class CalleeImportAdmin(PortalModelAdmin):
         obj = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if obj is not None:
-            active = obj.state in (CalleeImport.State.QUEUED, CalleeImport.State.RUNNING)
+            active = obj.state in ACTIVE_STATES
             extra_context["import_panel"] = {
                 "percent": _percent(obj),
-                "size_display": f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}",
+                "size_display": _size_display(obj),
                 "active": active,
                 "staged": obj.state == CalleeImport.State.STAGED,
+                "note": import_note(obj),
                 "cancellable": obj.state in CANCELLABLE_STATES,
                 "can_act": self.has_act_permission(request),
                 "progress_url": reverse("admin:campaigns_calleeimport_progress", args=[obj.pk]),

@@ -283,6 +283,18 @@ CALLEE_IMPORT_BACKGROUND_ROWS = env.int("CALLEE_IMPORT_BACKGROUND_ROWS", default
 # A figures refresh starts no new day after this many seconds, so it ends whatever the write
 # rate; the days it leaves are read from the calls until the next run (every minute).
 CALL_STATS_REFRESH_MAX_SECONDS = env.float("CALL_STATS_REFRESH_MAX_SECONDS", default=20.0)
+# Imports with more staged callees than this are confirmed by a background job, in chunks of
+# CALLEE_IMPORT_CHUNK_ROWS with a progress bar, so the confirm button answers at once.
+CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS = env.int(
+    "CALLEE_IMPORT_BACKGROUND_CONFIRM_ROWS", default=50000
+)
+# Rows the background import commits per transaction (with its counters and its lease).
+CALLEE_IMPORT_CHUNK_ROWS = env.int("CALLEE_IMPORT_CHUNK_ROWS", default=10000)
+# A background import's worker renews its lease with every chunk; one silent this long is taken
+# for dead and the import resumes from its last committed row (resume_stale_imports).
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=60)
+# An import whose worker stopped more often than this fails instead of stopping the next one.
+IMPORT_MAX_RESUMES = env.int("IMPORT_MAX_RESUMES", default=5)
 # The dashboard's longest date range, in days.
 DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
 # The call list counts searches and filters the daily figures cannot answer up to this many

@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from campaigns.models import Callee, CalleeImport, Campaign, Heartbeat
 from campaigns.services.actors import Actor
 from campaigns.services.campaigns import campaigns_tick
-from campaigns.services.imports import import_start
+from campaigns.services.import_jobs import import_start
 from tests.campaigns.conftest import add_callees
 from tests.pg import postgresql_only
 from tests.procs import manage, portal_env, task_worker

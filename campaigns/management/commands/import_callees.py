@@ -14,12 +14,9 @@ from typing import Any
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign
 from campaigns.services.actors import Actor
-from campaigns.services.imports import (
-    ImportCounts,
-    ImportFileError,
-    ImportStateError,
-    import_now,
-)
+from campaigns.services.import_records import import_now
+from campaigns.services.imports import ImportCounts, ImportStateError
+from campaigns.services.tabular import ImportFileError
 
 
 class Command(PortalCommand):

@@ -9,6 +9,7 @@
   const percent = document.getElementById("import-percent");
   const state = document.getElementById("import-state");
   const size = document.getElementById("import-size");
+  const note = document.getElementById("import-note");
 
   function show(data) {
     bar.style.width = data.percent + "%";
@@ -16,7 +17,11 @@
     percent.textContent = data.percent + " %";
     state.textContent = data.state_display;
     size.textContent = data.size_display;
-    for (const name of ["rows", "imported", "rejected", "duplicates"]) {
+    if (note) {
+      note.textContent = data.note || "";
+      note.hidden = !data.note;
+    }
+    for (const name of ["rows", "imported", "rejected", "duplicates", "confirmed"]) {
       const cell = panel.querySelector('[data-count="' + name + '"]');
       if (cell) cell.textContent = data[name];
     }

@@ -1,0 +1,441 @@
+"""One reader of callee files: CSV/TSV/TXT (encodings, delimiters, Excel's sep= line) and XLSX
+(streaming, first sheet), yielding (row in the file, raw number cell), with guards against files
+that cannot be read, each refused with a sentence saying why."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from campaigns.services.numbers import InvalidNumber, _shown, normalise_number
+
+#: Header names of the number column, matched case-insensitively; other columns are ignored.
+NUMBER_HEADERS = ("number", "phone", "mobile", "callee", "msisdn")
+
+_READ_BLOCK = 1 << 20
+_HEADER_HINT = ", ".join(NUMBER_HEADERS[:-1]) + " or " + NUMBER_HEADERS[-1]
+
+
+class ImportFileError(Exception):
+    """The file cannot be read; the message says why, fit to show to the person who sent it."""
+
+
+class _Unclosable(io.RawIOBase):
+    """A caller's binary file seen through a wrapper that must not close it (TextIOWrapper and
+    openpyxl close what they are given)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:  # the owner closes the inner file
+        super().close()
+
+
+def _binary(source: Any) -> tuple[Any, bool]:
+    """(seekable binary file at offset 0, whether we opened it)."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            return open(source, "rb"), True
+        except OSError as exc:
+            raise ImportFileError(f"Cannot open {os.fspath(source)}: {exc.strerror}.") from exc
+    inner = source
+    # Django's File / UploadedFile / FieldFile wrap the real file object.
+    while not isinstance(inner, io.IOBase) and hasattr(inner, "file") and inner.file is not inner:
+        if getattr(inner, "closed", False) and hasattr(inner, "open"):
+            inner.open("rb")
+        inner = inner.file
+    inner.seek(0)
+    return inner, False
+
+
+def _size(fh: Any) -> int:
+    pos = fh.tell()
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(pos)
+    return size
+
+
+def _find_number_column(cells: list[str], where: str) -> int:
+    for index, cell in enumerate(cells):
+        if cell.strip().strip("\ufeff").strip().casefold() in NUMBER_HEADERS:
+            return index
+    first = cells[0].strip() if cells else ""
+    try:
+        normalise_number(first)
+    except InvalidNumber:
+        pass
+    else:
+        raise ImportFileError(
+            f"No header row: {where} starts with {_shown(first)}, which looks like a phone number. "
+            f"Add a first line naming the column: {_HEADER_HINT}."
+        )
+    found = ", ".join(_shown(c.strip()) if c.strip() else "(blank)" for c in cells[:20])
+    if len(cells) > 20:
+        found += f" and {len(cells) - 20} more"
+    raise ImportFileError(
+        f"No number column: the columns found are {found}. "
+        f"Name the column with the numbers {_HEADER_HINT} (any case)."
+    )
+
+
+class RowReader:
+    """Iterates (row number in the file, raw number cell) over a callee file; knows its columns,
+    its size and how far it has read. Close it (or use `with`) when done."""
+
+    kind = ""
+    encoding = ""
+    delimiter = ""
+    columns: list[str]
+    number_column = ""
+
+    def __init__(self, fh: Any, owned: bool, name: str) -> None:
+        self._fh = fh
+        self._owned = owned
+        self.name = name
+        self.total_bytes = _size(fh)
+
+    @property
+    def bytes_read(self) -> int:
+        return self.total_bytes
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._owned:
+            self._fh.close()
+
+    def __enter__(self) -> RowReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_decodes(fh: Any, encoding: str) -> tuple[int, int] | None:
+    """None when the whole file decodes strictly, else (offset, byte value) of the first error."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    fh.seek(0)
+    offset = 0
+    while True:
+        block = fh.read(_READ_BLOCK)
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            pending = len(exc.object) - len(block)  # bytes the decoder held back from before
+            at = max(0, offset - pending + exc.start)
+            return at, exc.object[exc.start]
+        if not block:
+            return None
+        offset += len(block)
+
+
+def _detect_encoding(fh: Any, head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        # UTF-16 without a byte-order mark: ASCII text has a zero in every other byte.
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd > 0.8 * len(head[1::2]) and even == 0:
+            encoding = "utf-16-le"
+        elif even > 0.8 * len(head[0::2]) and odd == 0:
+            encoding = "utf-16-be"
+        else:
+            raise ImportFileError(
+                "This is not a text file (it contains NUL bytes) nor an XLSX workbook. "
+                "Save the list as CSV (UTF-8) or XLSX."
+            )
+    else:
+        failure = _check_decodes(fh, "utf-8")
+        if failure is None:
+            return "utf-8"
+        # Not UTF-8: Excel's "CSV" on Windows writes the ANSI code page, Windows-1252 in the West.
+        failure = _check_decodes(fh, "cp1252")
+        if failure is None:
+            return "cp1252"
+        at, byte = failure
+        raise ImportFileError(
+            f"The file cannot be decoded: it is not UTF-8, and byte 0x{byte:02X} at offset {at:,} "
+            "is not Windows-1252 either. Save the list as “CSV UTF-8” and try again."
+        )
+    failure = _check_decodes(fh, encoding)
+    if failure is not None:
+        at, byte = failure
+        label = {"utf-8-sig": "UTF-8", "utf-32": "UTF-32"}.get(encoding, "UTF-16")
+        raise ImportFileError(
+            f"The file starts like {label} text but byte 0x{byte:02X} at offset {at:,} cannot be "
+            "decoded (is it truncated?). Save the list again as CSV UTF-8."
+        )
+    return encoding
+
+
+def _count_outside_quotes(line: str, char: str) -> int:
+    return re.sub(r'"[^"]*"', "", line).count(char)
+
+
+class CsvRows(RowReader):
+    """CSV, TSV or TXT: encoding from the byte-order mark, else strict UTF-8, else Windows-1252;
+    the delimiter (comma, semicolon or tab) from the header line; blank lines skipped."""
+
+    kind = "csv"
+
+    def __init__(self, fh: Any, owned: bool, name: str, head: bytes) -> None:
+        super().__init__(fh, owned, name)
+        self.encoding = _detect_encoding(fh, head)
+        fh.seek(0)
+        self._text = io.TextIOWrapper(
+            io.BufferedReader(_Unclosable(fh), _READ_BLOCK), encoding=self.encoding, newline=""
+        )
+        line_no, line = self._next_nonblank(0)
+        delimiter = None
+        sep = re.fullmatch(r"\s*sep=(.)\s*", line or "")
+        if sep:  # Excel's "sep=;" first line
+            delimiter = sep.group(1)
+            line_no, line = self._next_nonblank(line_no)
+        if line is None:
+            raise ImportFileError("The file is empty." if not sep else "No header row after sep=.")
+        if delimiter is None:
+            counts = {d: _count_outside_quotes(line, d) for d in (",", ";", "\t")}
+            best = max(counts, key=lambda d: counts[d])
+            delimiter = best if counts[best] else ","
+        self.delimiter = delimiter
+        self.columns = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+        self._index = _find_number_column(self.columns, f"line {line_no}")
+        self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
+        self._header_line = line_no
+
+    def _next_nonblank(self, line_no: int) -> tuple[int, str | None]:
+        while True:
+            try:
+                line = self._text.readline()
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(
+                    f"The file cannot be decoded as {self.encoding}: {exc.reason}."
+                ) from exc
+            if not line:
+                return line_no, None
+            line_no += 1
+            if line.strip().strip("\ufeff").strip(",;\t ").strip():
+                return line_no, line.lstrip("\ufeff")
+
+    @property
+    def bytes_read(self) -> int:
+        try:
+            return min(self._fh.tell(), self.total_bytes)
+        except (ValueError, OSError):
+            return self.total_bytes
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        reader = csv.reader(self._text, delimiter=self.delimiter)
+        index, base, previous = self._index, self._header_line, 0
+        try:
+            for record in reader:
+                row = base + previous + 1  # the line this record starts on
+                previous = reader.line_num
+                value = record[index] if index < len(record) else ""
+                if (value and value.strip(" \t,;")) or any(c.strip(" \t,;") for c in record):
+                    yield row, value
+        except csv.Error as exc:
+            raise ImportFileError(
+                f"Line {base + previous + 1} cannot be read as CSV: {exc}."
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                f"Line {base + previous + 1} cannot be decoded as {self.encoding}: {exc.reason}."
+            ) from exc
+
+    def close(self) -> None:
+        try:
+            self._text.detach()
+        except ValueError:
+            pass
+        super().close()
+
+
+def _xlsx_damaged(exc: BaseException, where: str = "") -> ImportFileError:
+    detail = str(exc).strip() or type(exc).__name__
+    if len(detail) > 160:
+        detail = detail[:159] + "…"
+    return ImportFileError(
+        f"The XLSX workbook is damaged or truncated{where} ({detail}). Open it in Excel and save "
+        "it again, or save the list as CSV."
+    )
+
+
+class XlsxRows(RowReader):
+    """The first sheet of an XLSX workbook, read with openpyxl in read-only (streaming) mode."""
+
+    kind = "xlsx"
+
+    def __init__(self, fh: Any, owned: bool, name: str) -> None:
+        super().__init__(fh, owned, name)
+        try:
+            with zipfile.ZipFile(_Unclosable(fh)) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise _xlsx_damaged(exc) from exc
+        if "xl/workbook.xml" not in names:
+            if "mimetype" in names and "content.xml" in names:
+                raise ImportFileError(
+                    "This is an OpenDocument spreadsheet (.ods), which is not supported: "
+                    "save it as XLSX or CSV."
+                )
+            raise ImportFileError("This is a ZIP archive, not an XLSX workbook.")
+        import openpyxl
+
+        fh.seek(0)
+        try:
+            self._book = openpyxl.load_workbook(_Unclosable(fh), read_only=True, data_only=True)
+            if not self._book.worksheets:
+                raise ImportFileError("The workbook has no sheets.")
+            sheet = self._book.worksheets[0]
+            self.sheet_title = sheet.title
+            self.max_row = sheet.max_row or 0  # from the sheet's dimension tag: may be wrong
+            sheet.reset_dimensions()  # so rows past a wrong dimension are not lost
+            self._rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+            header_row, header = 0, None
+            for row_no, cells in self._rows:
+                if any(c is not None and str(c).strip() for c in cells):
+                    header_row, header = row_no, cells
+                    break
+        except ImportFileError:
+            raise
+        except Exception as exc:
+            raise _xlsx_damaged(exc) from exc
+        if header is None:
+            raise ImportFileError(f"The first sheet ({self.sheet_title!r}) is empty.")
+        self.columns = ["" if c is None else str(c) for c in header]
+        self._index = _find_number_column(self.columns, f"row {header_row} of the first sheet")
+        self.number_column = self.columns[self._index].strip()
+        self._row = header_row
+
+    @property
+    def bytes_read(self) -> int:
+        if not self.max_row:
+            return 0
+        return min(self.total_bytes, self.total_bytes * self._row // self.max_row)
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        index = self._index
+        try:
+            for row, cells in self._rows:
+                self._row = row
+                value = cells[index] if index < len(cells) else None
+                if isinstance(value, str):
+                    blank = not value.strip()
+                else:
+                    blank = value is None
+                if not blank or any(c is not None and str(c).strip() for c in cells):
+                    yield row, value
+        except Exception as exc:
+            raise _xlsx_damaged(exc, f" after row {self._row}") from exc
+        self._row = self.max_row
+
+    def close(self) -> None:
+        try:
+            self._book.close()
+        except Exception:  # noqa: S110 - closing a damaged workbook may fail; nothing to do
+            pass
+        super().close()
+
+
+def open_rows(source: Any, name: str | None = None) -> RowReader:
+    """A streaming reader of (row number, raw number cell) for a CSV/TSV/TXT or XLSX file (path
+    or binary file). The header is read at once, so a file without a number column (or that
+    cannot be decoded) fails here with ImportFileError, not halfway through."""
+    fh, owned = _binary(source)
+    name = name or os.path.basename(os.fspath(source) if isinstance(source, str | Path) else "")
+    try:
+        head = fh.read(4096)
+        fh.seek(0)
+        suffix = Path(name).suffix.lower()
+        if not head:
+            raise ImportFileError("The file is empty.")
+        if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+            return XlsxRows(fh, owned, name)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise ImportFileError(
+                "This is an Excel 97–2003 workbook (.xls) or a password-protected XLSX, which "
+                "cannot be read: save it as XLSX without a password, or as CSV."
+            )
+        if suffix in (".xlsx", ".xlsm"):
+            raise _xlsx_damaged(ValueError("it is not a ZIP archive"))
+        if head.startswith(b"%PDF"):
+            raise ImportFileError("This is a PDF document: export the list as CSV or XLSX.")
+        return CsvRows(fh, owned, name, head)
+    except BaseException:
+        if owned:
+            fh.close()
+        raise
+
+
+def count_rows(source: Any, name: str | None = None, *, stop_after: int | None = None) -> int:
+    """Data rows in a file, counted cheaply (newlines of a text file, the dimension of an XLSX
+    sheet); stops counting past `stop_after`. An estimate for choosing the import path only."""
+    fh, owned = _binary(source)
+    try:
+        head = fh.read(4096)
+        fh.seek(0)
+        if head.startswith(b"PK\x03\x04"):
+            try:
+                with XlsxRows(fh, False, name or "") as reader:
+                    if reader.max_row > 1:
+                        return reader.max_row - 1
+                    count = 0
+                    for _ in reader:
+                        count += 1
+                        if stop_after is not None and count > stop_after:
+                            break
+                    return count
+            except ImportFileError:
+                return 0
+        wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        newline = b"\n\x00" if head.startswith(codecs.BOM_UTF16_LE) else b"\x00\n"
+        newline = newline if wide else b"\n"
+        count, last = 0, b""
+        while True:
+            block = fh.read(_READ_BLOCK)
+            if not block:
+                break
+            count += (last[-1:] + block).count(newline) if wide else block.count(newline)
+            last = block
+            if stop_after is not None and count > stop_after + 1:
+                break
+        if last and not last.endswith(b"\n") and not last.endswith(b"\n\x00"):
+            count += 1  # a last line without a newline
+        return max(0, count - 1)  # the header
+    finally:
+        fh.seek(0)
+        if owned:
+            fh.close()
