@@ -111,7 +111,9 @@ def test_a_body_that_cannot_be_stored_gets_a_non_2xx(web, voice_app, monkeypatch
     def down(*args, **kwargs):
         raise DatabaseError("the database is away")
 
-    monkeypatch.setattr(PushEvent.objects, "create", down)
+    import campaigns.services.pushes as pushes
+
+    monkeypatch.setattr(pushes, "insert_event", down)
     response = post(web, voice_app.push_path, json.dumps(final_report()))
 
     assert response.status_code == 503  # ITNIO sends it again (it retries on HTTP errors)

@@ -19,7 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,18 +61,38 @@ def push_store(*, app: ItnioApp, kind: str, raw: bytes, remote_addr: str | None)
         except MalformedPush as exc:
             problem = str(exc)
     faithful = text.encode("utf-8", "surrogatepass") == raw
-    event = PushEvent.objects.create(
+    now = timezone.now()
+    event = PushEvent(
         app=app,
         kind=kind,
         body=text,
         body_bytes=None if faithful else raw,
         remote_addr=remote_addr,
+        received_at=now,
         reports=reports,
         state=PushEvent.State.FAILED if problem else PushEvent.State.PENDING,
         error=_("Malformed: %(reason)s") % {"reason": problem} if problem else "",
-        processed_at=timezone.now() if problem else None,
+        processed_at=now if problem else None,
     )
+    event.pk = insert_event(event)
     return Stored(event, problem)
+
+
+_STORED_FIELDS = [f for f in PushEvent._meta.concrete_fields if not f.primary_key]
+
+
+def insert_event(event: PushEvent) -> int:
+    """One INSERT … RETURNING id of an inbox row. The receiver's hot path: a model save costs
+    twice the CPU for the same statement (compiling it each time), and at hundreds of pushes a
+    second on two cores that is what decides the rate."""
+    ops = connection.ops
+    table = ops.quote_name(PushEvent._meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in _STORED_FIELDS)
+    marks = ", ".join(["%s"] * len(_STORED_FIELDS))
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _STORED_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id", params)
+        return cursor.fetchone()[0]
 
 
 # ---------------------------------------------------------------------------
