@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn itnio_portal.wsgi)."""
+"""WSGI entry point (gunicorn itnio_portal.wsgi): Django, with ITNIO's pushes on a fast path."""
 
 import os
 
@@ -6,4 +6,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itnio_portal.settings.base")
 
-application = get_wsgi_application()
+from itnio_portal.push_wsgi import PushFastPath
+
+application = PushFastPath(get_wsgi_application())
