@@ -337,3 +337,28 @@ def test_file_id_of_another_account_is_refused(api: Api, server: Any) -> None:
     answer = api.call("POST", SG, {"callee": "91856321412", "fileId": foreign, "appId": APP})
     assert answer["status"] == "-22"
     assert "fileId" in answer["reason"]
+
+
+def test_numbers_sent_as_strings_work_like_numbers(api: Api) -> None:
+    """The PHP samples' strings are read as the numbers they spell, not merely let through."""
+    sip = base_body(api, SA) | {"quantity": "3"}
+    api.ok("POST", SA, sip)
+    assert api.state.sip_groups[0].phones == ["sip_001", "sip_002", "sip_003"]
+
+    callees = [f"9185632{i:04d}" for i in range(1, 21)]
+    items = api.send_group(callees, maxDuration="5", maxRingingTime="20")
+    lives = [api.state.calls[item["voiceId"]].life for item in items]
+    assert all(life.call_duration <= 5 for life in lives)  # maxDuration "5" caps the talk
+    assert any(life.answer_at is not None and life.call_duration == 5 for life in lives)
+    unanswered = [life for life in lives if life.outcome == "no_answer"]
+    assert unanswered and all(life.hangup_at - life.ringing_at == 20 for life in unanswered)
+
+    api.ok("POST", TS, {"appId": AI_APP, "jobId": str(AI_JOB)})
+    assert api.state.ai_jobs[(AI_APP, AI_JOB)].status == "RUNNING"
+
+
+def test_empty_optional_strings_read_as_not_sent(api: Api) -> None:
+    body = base_body(api, SG) | {"displayNum": "", "calledInfo": "", "loopCount": ""}
+    items = api.ok("POST", SG, body)
+    record = api.ok("GET", f"/voice/recordGroup/{items[0]['voiceId']}")
+    assert (record["displayNum"], record["calledInfo"]) == ("", "")
