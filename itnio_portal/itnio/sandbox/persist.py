@@ -15,13 +15,13 @@ counters, and nothing else touches them.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import json
 import logging
 import os
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,16 +43,24 @@ class StateFileError(Exception):
 
 
 def _plain(value: Any) -> Any:
-    """json.dumps' default: Decimals as strings (exact), tuples are already lists."""
+    """json.dumps' default: Decimals as strings (exact); tuples are written as lists."""
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def snapshot(state: SandboxState) -> dict[str, Any]:
-    """Everything worth keeping, as JSON-ready values (takes the state's lock)."""
+    """Everything worth keeping, as JSON-ready values.
+
+    The state's lock is held only to copy what can still change (a call's final flag, AI tasks
+    and their customers, queued pushes, balances); calls, files and SIP groups are otherwise
+    never modified once made, so they are rendered after the lock is let go.
+    """
     with state.lock:
-        return {
+        calls = [(c, c.final) for c in state.calls.values()]
+        ai_calls = [(c, c.final) for c in state.ai_calls.values()]
+        files, groups = list(state.files.values()), list(state.sip_groups)
+        doc = {
             "format": FORMAT,
             "version": VERSION,
             "savedAt": state.now(),
@@ -62,21 +70,40 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
                 key: {"balance": a.balance, "gift": a.gift, "credit": a.credit}
                 for key, a in state.accounts.items()
             },
-            "files": [dataclasses.asdict(f) for f in state.files.values()],
-            "sipGroups": [dataclasses.asdict(g) for g in state.sip_groups],
-            "aiJobs": [dataclasses.asdict(j) for j in state.ai_jobs.values()],
-            "calls": [dataclasses.asdict(c) for c in state.calls.values()],
-            "aiCalls": [_ai_call(c) for c in state.ai_calls.values()],
-            "pushQueue": [dataclasses.asdict(p) for p in state.pending_pushes()],
+            "aiJobs": [_ai_job_row(j) for j in state.ai_jobs.values()],
+            "pushQueue": [dict(vars(p)) for p in state.pending_pushes()],
         }
+    doc["files"] = [dict(vars(f)) for f in files]
+    doc["sipGroups"] = [dict(vars(g)) for g in groups]
+    doc["calls"] = [_call_row(c, final) for c, final in calls]
+    doc["aiCalls"] = [_ai_call_row(c, final) for c, final in ai_calls]
+    return doc
 
 
-def _ai_call(call: AiCall) -> dict[str, Any]:
-    fields = {f.name: getattr(call, f.name) for f in dataclasses.fields(call)}
-    fields.pop("job"), fields.pop("person")
+def _call_row(call: Call, final: bool) -> dict[str, Any]:
     return {
-        **fields,
-        "life": dataclasses.asdict(call.life),
+        **vars(call),
+        "life": dict(vars(call.life)),
+        "pricing": dict(vars(call.pricing)),
+        "final": final,
+    }
+
+
+def _ai_job_row(job: AiJob) -> dict[str, Any]:
+    return {
+        **vars(job),
+        "persons": [dict(vars(p)) for p in job.persons],
+        "robot_free_at": list(job.robot_free_at),
+    }
+
+
+def _ai_call_row(call: AiCall, final: bool) -> dict[str, Any]:
+    row = {k: v for k, v in vars(call).items() if k not in ("job", "person")}
+    life = dict(vars(call.life), turns=[dict(vars(t)) for t in call.life.turns])
+    return {
+        **row,
+        "final": final,
+        "life": life,
         "jobKey": [call.job.app_id, call.job.job_id],
         "personId": call.person.person_id,
     }
@@ -182,6 +209,7 @@ class StateFile:
         self._closing = threading.Event()
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._last_duration = 0.0
 
     def load(self) -> bool:
         """Restore the file into the state; False when there is none yet (it is created)."""
@@ -203,7 +231,9 @@ class StateFile:
     def save(self) -> None:
         """Write the state now: a temporary file, flushed, then renamed over the old one."""
         with self._write_lock:
-            text = json.dumps(snapshot(self.state), default=_plain, ensure_ascii=False)
+            began = time.monotonic()
+            doc = snapshot(self.state)
+            text = json.dumps(doc, default=_plain, ensure_ascii=False, separators=(",", ":"))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             with open(temporary, "w", encoding="utf-8") as out:
@@ -211,6 +241,7 @@ class StateFile:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)
+            self._last_duration = time.monotonic() - began
             try:  # the rename itself survives a power cut once the folder is flushed
                 folder = os.open(self.path.parent, os.O_RDONLY)
             except OSError:
@@ -242,7 +273,9 @@ class StateFile:
     def _run(self) -> None:
         while True:
             self._dirty.wait()
-            if self._closing.wait(self.debounce):
+            # Coalesce a burst of changes; a big state (a save that takes long) is saved less
+            # often, so writing never takes more than about a fifth of the sandbox's time.
+            if self._closing.wait(max(self.debounce, 4 * self._last_duration)):
                 return  # stop() saves
             self._dirty.clear()
             try:
