@@ -23,3 +23,23 @@ def test_the_demo_seed_makes_a_login_an_account_and_a_month_of_calls(db, capsys)
     out = capsys.readouterr().out
     assert "Demo data ready." in out and "3,000 calls" in out
     assert account.api_secret not in out
+
+
+def test_the_demo_sandbox_keeps_its_state_for_this_database(db, settings, tmp_path):
+    """`./portal demo` starts the sandbox with --state, so a restarted demo can still launch the
+    seeded campaign (its voice file stays known); a new database starts a new sandbox world."""
+    from campaigns.management.commands.portal_demo import Command, demo_sandbox_state_file
+
+    settings.BASE_DIR = tmp_path
+    state_file = demo_sandbox_state_file()
+    assert state_file.parent == tmp_path / "var"
+    argv = Command()._commands(8000, 8765, state_file)["sandbox"]
+    assert argv[argv.index("--state") + 1] == str(state_file)
+
+    state_file.parent.mkdir()
+    state_file.write_text("{}")  # left by the sandbox of an earlier, deleted database
+    call_command("portal_demo", "--seed-only")  # this database is new: the old world goes
+    assert not state_file.exists()
+    state_file.write_text("{}")  # what this database's sandbox wrote
+    call_command("portal_demo", "--seed-only")  # the same database again: kept
+    assert state_file.read_text() == "{}"

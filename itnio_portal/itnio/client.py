@@ -216,7 +216,7 @@ class ItnioClient:
             lim.check_recall_count(recall_count)
         # Only used by ITNIO when recallCount > 0, but a given value is still checked.
         if recall_interval is not None:
-            lim.check_recall_interval(recall_interval)
+            lim.check_recall_interval(recall_interval, recall_count)
         if max_duration is not None:
             lim.check_max_duration(max_duration)
         if max_ringing_time is not None:

@@ -208,10 +208,15 @@ class Limits:
     def check_recall_count(self, value: object) -> int:
         return self.check_int("recallCount", value, self.recall_count_min, self.recall_count_max)
 
-    def check_recall_interval(self, value: object) -> int:
-        return self.check_int(
-            "recallInterval", value, self.recall_interval_min, self.recall_interval_max
-        )
+    def check_recall_interval(self, value: object, recall_count: object = None) -> int:
+        """Minutes between re-calls: 1-999 when re-calls are asked for (recallCount > 0).
+
+        Without re-calls (recallCount 0 or not sent, its default) ITNIO does not use the value
+        and seed 001's own sample sends ``"recallCount":0, "recallInterval":0``: 0 is accepted.
+        """
+        wanted = isinstance(recall_count, int) and _is_int(recall_count) and recall_count > 0
+        low = self.recall_interval_min if wanted else 0
+        return self.check_int("recallInterval", value, low, self.recall_interval_max)
 
     def check_called_info(self, value: object) -> str:
         return self.check_length("calledInfo", value, 0, self.called_info_max)

@@ -57,7 +57,8 @@ CASES = [
     ("send_code", SEND_CODE, {"called_info": "x" * 1001}, "calledInfo"),
     ("send_code", SEND_CODE, {"recall_count": -1}, "recallCount"),
     ("send_code", SEND_CODE, {"recall_count": 10}, "recallCount"),
-    ("send_code", SEND_CODE, {"recall_interval": 0}, "recallInterval"),
+    ("send_code", SEND_CODE, {"recall_count": 1, "recall_interval": 0}, "recallInterval"),
+    ("send_code", SEND_CODE, {"recall_count": 0, "recall_interval": -1}, "recallInterval"),
     ("send_code", SEND_CODE, {"recall_interval": 1000}, "recallInterval"),
     ("send_code", SEND_CODE, {"max_duration": 0}, "maxDuration"),
     ("send_code", SEND_CODE, {"max_duration": 121}, "maxDuration"),
@@ -143,6 +144,9 @@ BOUNDARY_OK = [
     ("send_code", SEND_CODE, {"loop_count": 1, "max_duration": 1, "max_ringing_time": 20}),
     ("send_code", SEND_CODE, {"loop_count": 9, "max_duration": 120, "max_ringing_time": 120}),
     ("send_code", SEND_CODE, {"recall_count": 0, "recall_interval": 1}),
+    # seed 001's own sample: no re-call, so the interval ITNIO will not use may be 0
+    ("send_code", SEND_CODE, {"recall_count": 0, "recall_interval": 0}),
+    ("send_code", SEND_CODE, {"recall_interval": 0}),  # recallCount not sent: its default, 0
     ("send_code", SEND_CODE, {"recall_count": 9, "recall_interval": 999}),
     ("send_code", SEND_CODE, {"language": "VN", "text": "x" * 299}),
     ("send_code", SEND_CODE, {"language": "EN", "text": "x" * 800}),

@@ -155,7 +155,7 @@ def test_hold_hook_runs_while_the_client_waits(api: Api) -> None:
 def test_hold_hook_not_called_for_invalid_or_read_requests(api: Api) -> None:
     seen: list[RequestRecord] = []
     api.state.on_send_held = seen.append
-    api.call("POST", SC, CODE_BODY | {"loopCount": "2"})
+    api.call("POST", SC, CODE_BODY | {"loopCount": "two"})
     api.call("GET", "/sms/getBalance")
     assert seen == []
 

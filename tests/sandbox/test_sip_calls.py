@@ -75,6 +75,15 @@ def test_seed_004s_three_character_phone_name_makes_usable_phones(api: Api) -> N
     assert send(api, "sip_030")["status"] == "0"
 
 
+def test_an_empty_display_number_means_the_groups_own(api: Api) -> None:
+    # §3.4 "7-15 digits or null": the PHP sample sends "" for a blank one, read as not sent
+    add_group(api)
+    answer = send(api, displayNum="")
+    assert answer["status"] == "0", answer
+    record = api.ok("GET", f"/voice/recordSip/{answer['data']}")
+    assert record["displayNum"] == api.state.sip_groups[0].display_num != ""
+
+
 def test_send_sip_refusals(api: Api, server: SandboxServer) -> None:
     add_group(api)
     add_group(api, "other", "booth", 1, app=EUR_APP)
@@ -91,7 +100,7 @@ def test_send_sip_refusals(api: Api, server: SandboxServer) -> None:
     refused(send(api, callee="123456"), "-22", "callee")
     refused(send(api, callee="919876540000"), "-22", "invalid number")
     refused(send(api, displayNum="1234567890123456"), "-22", "displayNum")
-    refused(send(api, displayNum=""), "-22", "omit it")
+    refused(send(api, displayNum="10081 22211"), "-22", "displayNum")
     other = Api(server, OTHER_KEY, OTHER_SECRET)
     refused(send(other), "-22", "not a voice application of this account")
     api.state.accounts[api.key].balance = 0
@@ -111,7 +120,7 @@ def test_record_sip_has_the_sip_fields_and_a_recording_when_answered(api: Api) -
         assert record["hangupTime"] and record["cost"] != "" and record["billPeriod"]
         if call.life.answer_at is not None:
             answered += 1
-            assert record["terminationCode"] == "200"
+            assert record["terminationCode"] == "1000"  # seed 003's success code
             assert record["recordingFileId"] == f"rec{voice_id}.mp3"
         else:
             assert record["recordingFileId"] == ""

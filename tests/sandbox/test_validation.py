@@ -85,20 +85,30 @@ SC, SG, FU = "/voice/sendCode", "/voice/sendGroup", "/voice/fileUpload"
 RQ, SA, TS = "/voice/recordGroupQuery", "/voice/sipAdd", "/aivoice/taskStart"
 
 BAD = [
-    # sendCode (§3.3): types as the seeds send them
-    (SC, {"loopCount": "2"}, "-22", "loopCount"),
+    # sendCode (§3.3): an Int as a number or a string of digits (seed 001's Java and PHP), no more
+    (SC, {"loopCount": "two"}, "-22", "loopCount"),
+    (SC, {"loopCount": "2.0"}, "-22", "loopCount"),
+    (SC, {"loopCount": " 2"}, "-22", "loopCount"),
+    (SC, {"loopCount": "+2"}, "-22", "loopCount"),
+    (SC, {"loopCount": "0x2"}, "-22", "loopCount"),
+    (SC, {"loopCount": "２"}, "-22", "loopCount"),  # a full-width digit is not an ASCII digit
+    (SC, {"loopCount": ""}, "-22", "loopCount"),
+    (SC, {"loopCount": "10"}, "-22", "loopCount"),  # a string of digits still meets the range
     (SC, {"loopCount": 2.0}, "-22", "loopCount"),
     (SC, {"loopCount": True}, "-22", "loopCount"),
     (SC, {"loopCount": 0}, "-22", "loopCount"),
     (SC, {"loopCount": 10}, "-22", "loopCount"),
     (SC, {"maxDuration": 0}, "-22", "maxDuration"),
     (SC, {"maxDuration": 121}, "-22", "maxDuration"),
-    (SC, {"maxDuration": "120"}, "-22", "maxDuration"),
+    (SC, {"maxDuration": "121"}, "-22", "maxDuration"),
+    (SC, {"maxDuration": ""}, "-22", "maxDuration"),
     (SC, {"maxRingingTime": 19}, "-22", "maxRingingTime"),
     (SC, {"maxRingingTime": 121}, "-22", "maxRingingTime"),
     (SC, {"recallCount": 10}, "-22", "recallCount"),
     (SC, {"recallCount": -1}, "-22", "recallCount"),
     (SC, {"recallCount": 2, "recallInterval": 0}, "-22", "recallInterval"),
+    (SC, {"recallCount": "2", "recallInterval": "0"}, "-22", "recallInterval"),
+    (SC, {"recallCount": "-1"}, "-22", "recallCount"),
     (SC, {"recallInterval": 1000}, "-22", "recallInterval"),
     (SC, {"callee": "123456"}, "-22", "callee"),
     (SC, {"callee": "1234567890123456"}, "-22", "callee"),
@@ -106,11 +116,12 @@ BAD = [
     (SC, {"callee": 932111111111}, "-22", "callee"),
     (SC, {"callee": "932111111111,932111111112"}, "-22", "callee"),
     (SC, {"callee": DROP}, "-22", "callee is required"),
-    (SC, {"displayNum": ""}, "-22", "omit"),
+    (SC, {"displayNum": " "}, "-22", "displayNum"),
     (SC, {"displayNum": 1008122211}, "-22", "displayNum"),
     (SC, {"displayNum": "100812"}, "-22", "displayNum"),
-    (SC, {"calledInfo": ""}, "-22", "omit"),
+    (SC, {"calledInfo": 42}, "-22", "calledInfo"),
     (SC, {"calledInfo": "x" * 1001}, "-22", "calledInfo"),
+    (SC, {"accent": ""}, "-22", "omit"),  # no "may be empty" in the docs for accent
     (SC, {"language": "FR"}, "-22", "language"),
     (SC, {"language": "en"}, "-22", "language"),
     (SC, {"language": DROP}, "-22", "language"),
@@ -125,6 +136,9 @@ BAD = [
     (SC, {"appId": "otherApp"}, "-22", "appId"),  # another account's app
     (SC, {"speakingRate": 5}, "-22", "speakingRate"),
     (SC, {"ssmlGender": 3}, "-22", "ssmlGender"),
+    (SC, {"ssmlGender": "3"}, "-22", "ssmlGender"),
+    (SC, {"speakingRate": "fast"}, "-22", "speakingRate"),
+    (SC, {"speakingRate": "1,5"}, "-22", "speakingRate"),
     (SC, {"callee": "932111110000"}, "-22", "invalid number"),
     # sendGroup (§3.2)
     (SG, {"callee": "91856321412, 91856321300"}, "-22", "callee"),
@@ -135,10 +149,14 @@ BAD = [
     (SG, {"fileId": "12022022570cc2484c59d4f8b9745d34226285b1e.mp3"}, "-22", "fileId"),
     (SG, {"fileId": DROP}, "-22", "fileId"),
     (SG, {"loopCount": 10}, "-22", "loopCount"),
-    (SG, {"maxRingingTime": "60"}, "-22", "maxRingingTime"),
+    (SG, {"maxRingingTime": "sixty"}, "-22", "maxRingingTime"),
+    (SG, {"maxRingingTime": ""}, "-22", "maxRingingTime"),  # seed 002: not "may be empty"
+    (SG, {"maxRingingTime": "19"}, "-22", "maxRingingTime"),
     (SG, {"maxDuration": 50.5}, "-22", "maxDuration"),
-    (SG, {"displayNum": ""}, "-22", "omit"),
-    (SG, {"calledInfo": ""}, "-22", "omit"),
+    (SG, {"maxDuration": "50.5"}, "-22", "maxDuration"),
+    (SG, {"loopCount": "10"}, "-22", "loopCount"),
+    (SG, {"displayNum": "100812"}, "-22", "displayNum"),
+    (SG, {"calledInfo": "x" * 1001}, "-22", "calledInfo"),
     (SG, {"appId": "unknownApp"}, "-22", "appId"),
     # fileUpload (§3.1)
     (FU, {"fileName": "b.mp"}, "-22", "fileName"),
@@ -153,9 +171,11 @@ BAD = [
     # recordGroupQuery (§3.6)
     (RQ, {"size": 0}, "-22", "size"),
     (RQ, {"size": 101}, "-22", "size"),
-    (RQ, {"size": "10"}, "-22", "size"),
+    (RQ, {"size": "ten"}, "-22", "size"),
+    (RQ, {"size": "101"}, "-22", "size"),
     (RQ, {"current": 0}, "-22", "current"),
-    (RQ, {"current": "1"}, "-22", "current"),
+    (RQ, {"current": "0"}, "-22", "current"),
+    (RQ, {"current": "1.0"}, "-22", "current"),
     (RQ, {"params": DROP}, "-22", "params"),
     (RQ, {"params": "x"}, "-22", "params"),
     (RQ, {"params.strTime": "2022-01-17T00:00:00"}, "-22", "params.strTime"),
@@ -183,12 +203,16 @@ BAD += [
     (SA, {"phoneName": ""}, "-22", "phoneName"),
     (SA, {"quantity": 0}, "-22", "quantity"),
     (SA, {"quantity": 51}, "-22", "quantity"),
-    (SA, {"quantity": "30"}, "-22", "quantity"),
+    (SA, {"quantity": "3O"}, "-22", "quantity"),  # a letter O
+    (SA, {"quantity": "51"}, "-22", "quantity"),
+    (SA, {"quantity": ""}, "-22", "quantity"),
     (SA, {"displayNum": "12345678901234"}, "-22", "displayNum"),
     (SA, {"displayNum": DROP}, "-22", "displayNum"),
     (SA, {"appId": AI_APP}, "-22", "appId"),
     # taskStart (§5.3, seed 000): the aivoice family answers -27
-    (TS, {"jobId": "10886"}, "-27", "jobId"),
+    (TS, {"jobId": "10886x"}, "-27", "jobId"),
+    (TS, {"jobId": "0"}, "-27", "jobId"),
+    (TS, {"jobId": ""}, "-27", "jobId"),
     (TS, {"jobId": 10886.0}, "-27", "jobId"),
     (TS, {"jobId": DROP}, "-27", "jobId"),
     (TS, {"appId": 123}, "-27", "appId"),
@@ -233,21 +257,39 @@ GOOD = [
     (SC, {"recallCount": DROP, "recallInterval": 0}),
     (SC, {"recallCount": 3, "recallInterval": 999}),
     (SC, {"displayNum": None, "calledInfo": None}),  # JSON null counts as absent
+    # seed 001's PHP sample: every number as a string of digits
+    (
+        SC,
+        {
+            "loopCount": "2",
+            "recallCount": "0",
+            "recallInterval": "0",
+            "maxDuration": "120",
+            "maxRingingTime": "60",
+        },
+    ),
+    (SC, {"recallCount": "3", "recallInterval": "999", "ssmlGender": "2", "speakingRate": "1.5"}),
+    (SC, {"displayNum": "", "calledInfo": ""}),  # "7-15 digits or null", "0-1000 characters"
     (SC, {"displayNum": DROP, "loopCount": DROP, "calledInfo": DROP, "maxDuration": DROP}),
     (SC, {"unknownExtra": "ignored", "speakingRate": 1.5, "ssmlGender": 2, "accent": "91"}),
     (SG, {}),
     (SG, {"displayNum": DROP, "maxDuration": DROP, "maxRingingTime": DROP}),
     (SG, {"maxRingingTime": 20, "maxDuration": 1, "loopCount": 9}),
+    (SG, {"maxRingingTime": "20", "maxDuration": "1", "loopCount": "9"}),  # seed 002's PHP
+    (SG, {"displayNum": "", "calledInfo": "", "maxDuration": "", "loopCount": ""}),  # 允许为空
     (FU, {"fileName": "a.mp3"}),
     (FU, {"fileName": "VOICE.WAV"}),
     (FU, {"fileName": "x" * 28 + ".m4a"}),
     (RQ, {}),
     (RQ, {"current": DROP, "size": DROP}),
+    (RQ, {"current": "1", "size": "100"}),
     (RQ, {"params.strTime": "D-31", "params.endTime": "D0"}),
     (RQ, {"params.strTime": "2022-01-17T06:00:00Z", "params.endTime": "2022-01-18T06:00:00Z"}),
     (SA, {}),
     (SA, {"displayNum": "1234567890123", "quantity": 50}),
+    (SA, {"quantity": "30"}),  # seed 004's PHP
     (TS, {}),
+    (TS, {"jobId": "10886"}),  # seed 000's PHP
 ]
 
 
@@ -295,3 +337,28 @@ def test_file_id_of_another_account_is_refused(api: Api, server: Any) -> None:
     answer = api.call("POST", SG, {"callee": "91856321412", "fileId": foreign, "appId": APP})
     assert answer["status"] == "-22"
     assert "fileId" in answer["reason"]
+
+
+def test_numbers_sent_as_strings_work_like_numbers(api: Api) -> None:
+    """The PHP samples' strings are read as the numbers they spell, not merely let through."""
+    sip = base_body(api, SA) | {"quantity": "3"}
+    api.ok("POST", SA, sip)
+    assert api.state.sip_groups[0].phones == ["sip_001", "sip_002", "sip_003"]
+
+    callees = [f"9185632{i:04d}" for i in range(1, 21)]
+    items = api.send_group(callees, maxDuration="5", maxRingingTime="20")
+    lives = [api.state.calls[item["voiceId"]].life for item in items]
+    assert all(life.call_duration <= 5 for life in lives)  # maxDuration "5" caps the talk
+    assert any(life.answer_at is not None and life.call_duration == 5 for life in lives)
+    unanswered = [life for life in lives if life.outcome == "no_answer"]
+    assert unanswered and all(life.hangup_at - life.ringing_at == 20 for life in unanswered)
+
+    api.ok("POST", TS, {"appId": AI_APP, "jobId": str(AI_JOB)})
+    assert api.state.ai_jobs[(AI_APP, AI_JOB)].status == "RUNNING"
+
+
+def test_empty_optional_strings_read_as_not_sent(api: Api) -> None:
+    body = base_body(api, SG) | {"displayNum": "", "calledInfo": "", "loopCount": ""}
+    items = api.ok("POST", SG, body)
+    record = api.ok("GET", f"/voice/recordGroup/{items[0]['voiceId']}")
+    assert (record["displayNum"], record["calledInfo"]) == ("", "")

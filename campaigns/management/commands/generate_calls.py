@@ -174,7 +174,7 @@ class Command(PortalCommand):
             "hangup_time": hangup,
             "call_duration": talk,
             "charged_duration": charged,
-            "termination_code": "200" if answered else rng.choice(["480", "486", "487"]),
+            "termination_code": "1000" if answered else rng.choice(["480", "486", "487"]),
             "termination_reason": "success" if answered else "no answer",
             "cost": cost,
             "rate": quote,

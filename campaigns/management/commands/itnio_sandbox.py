@@ -6,10 +6,16 @@ import argparse
 from typing import Any
 
 from campaigns.fields import UndecryptableSecret
-from campaigns.management.base import PortalCommand
+from campaigns.management.base import PortalCommand, usage_error
 from campaigns.models import ItnioAccount
 from itnio_portal.itnio.sandbox import SandboxServer
-from itnio_portal.itnio.sandbox.__main__ import build_parser, build_state
+from itnio_portal.itnio.sandbox.__main__ import (
+    build_parser,
+    build_state,
+    open_state_file,
+    serve_until_stopped,
+)
+from itnio_portal.itnio.sandbox.persist import StateFileError
 
 
 class Command(PortalCommand):
@@ -52,11 +58,16 @@ class Command(PortalCommand):
                     )
                 for app in account.apps.all():
                     state.add_app(account.api_key, app.app_id, kind=app.kind, push_url=app.push_url)
+        try:  # after the accounts: the file restores their balances and what they did
+            state_file, state_line = open_state_file(options["state"], state)
+        except StateFileError as exc:
+            raise usage_error(str(exc)) from None
         server = SandboxServer(
             state,
             host=options["host"],
             port=options["port"],
             push_interval=options["push_interval"],
+            state_file=state_file,
         )
         self.stdout.write(
             f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)"
@@ -64,10 +75,6 @@ class Command(PortalCommand):
         for account in state.accounts.values():
             apps = ", ".join(f"{a.app_id} ({a.kind})" for a in account.apps.values())
             self.stdout.write(f"  account {account.api_key}: apps {apps or '-'}")
+        self.stdout.write(state_line)
         self.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        serve_until_stopped(server)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from campaigns.management.base import PortalCommand, usage_error
 from campaigns.models import ItnioApp
@@ -31,6 +34,22 @@ DEMO_WORKERS = [
     ("sync worker", "sync"),
     ("figures worker", "figures"),
 ]
+
+
+def demo_sandbox_state_file() -> Path:
+    """The demo sandbox's --state file, one per portal database (var/sandbox-state-<id>.json).
+
+    The files the sandbox was sent, its SIP groups, AI tasks and records survive a restart, so
+    what the portal lists as uploaded is still known to the sandbox. Another database (a test
+    run's, another DATABASE_URL) never reads or clears this one's.
+    """
+    db, base = connection.settings_dict, Path(settings.BASE_DIR)
+    name = str(db["NAME"])
+    if connection.vendor == "sqlite" and Path(name).is_relative_to(base):
+        name = str(Path(name).relative_to(base))  # the same file after the clone moves
+    identity = f"{connection.vendor}:{db.get('HOST') or ''}:{db.get('PORT') or ''}:{name}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return base / "var" / f"sandbox-state-{digest}.json"
 
 
 def _port_free(port: int) -> bool:
@@ -60,7 +79,11 @@ class Command(PortalCommand):
         port, sandbox_port = options["port"], options["sandbox_port"]
         portal_url = f"http://127.0.0.1:{port}"
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        self._seed(sandbox_url)
+        state_file = demo_sandbox_state_file()
+        if self._seed(sandbox_url):
+            # A new database: a state file left from an earlier one would know file names and
+            # calls this portal never sent (and refuse its uploads as duplicates).
+            state_file.unlink(missing_ok=True)
         if options["seed_only"]:
             self.stdout.write("Demo data ready.")
             return
@@ -76,35 +99,7 @@ class Command(PortalCommand):
             "ITNIO_BASE_URL": sandbox_url,
             "PYTHONUNBUFFERED": "1",
         }
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        commands = {
-            "sandbox": [
-                *manage,
-                "itnio_sandbox",
-                "--port",
-                str(sandbox_port),
-                "--from-db",
-                "--life-scale",
-                "0.2",
-            ],
-            # A worker per queue: a long campaign dispatch, record sync or figures refresh must
-            # not hold up the quick housekeeping (ticks, sweeps, heartbeat) or each other.
-            **{
-                label: [
-                    *manage,
-                    "portal_worker",
-                    "--no-reload",
-                    "--queue-name",
-                    queue,
-                    "--no-startup-delay",
-                ]
-                for label, queue in DEMO_WORKERS
-            },
-            # Pushes are stored by the web server and applied by this worker within a second.
-            "push worker": [*manage, "apply_pushes"],
-            "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
-            "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-        }
+        commands = self._commands(port, sandbox_port, state_file)
         procs: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
 
@@ -147,7 +142,42 @@ class Command(PortalCommand):
         if failed and not stopping:
             sys.exit(1)
 
-    def _seed(self, sandbox_url: str) -> None:
+    def _commands(self, port: int, sandbox_port: int, state_file: Path) -> dict[str, list[str]]:
+        """The demo's processes: name -> command line."""
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        return {
+            "sandbox": [
+                *manage,
+                "itnio_sandbox",
+                "--port",
+                str(sandbox_port),
+                "--from-db",
+                "--life-scale",
+                "0.2",
+                "--state",
+                str(state_file),
+            ],
+            # A worker per queue: a long campaign dispatch, record sync or figures refresh must
+            # not hold up the quick housekeeping (ticks, sweeps, heartbeat) or each other.
+            **{
+                label: [
+                    *manage,
+                    "portal_worker",
+                    "--no-reload",
+                    "--queue-name",
+                    queue,
+                    "--no-startup-delay",
+                ]
+                for label, queue in DEMO_WORKERS
+            },
+            # Pushes are stored by the web server and applied by this worker within a second.
+            "push worker": [*manage, "apply_pushes"],
+            "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
+            "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        }
+
+    def _seed(self, sandbox_url: str) -> bool:
+        """The demo's data; True when the database was new (the demo user was just made)."""
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
             username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
@@ -168,6 +198,7 @@ class Command(PortalCommand):
                 app.label = "Demo voice" if app.kind == ItnioApp.Kind.VOICE else "Demo AI voice"
                 app.save(update_fields=["label"])
         self._seed_history()
+        return created
 
     def _seed_history(self) -> None:
         """A month of generated final calls, so the dashboard has something to show."""

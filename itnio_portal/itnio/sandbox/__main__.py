@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
+from .persist import StateFile, StateFileError
 from .server import SandboxServer
 from .state import APP_KINDS, SandboxState
 
@@ -81,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ai-max-robots", type=int, default=5, help="the account maximum of AI robots (-52)"
     )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep uploaded files, SIP groups, AI tasks, call records and balances in FILE "
+        "across restarts (loaded on start, saved after changes and on stop); without it the "
+        "sandbox starts empty",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -113,6 +123,37 @@ def build_state(args: argparse.Namespace) -> SandboxState:
     return state
 
 
+def open_state_file(path: str | None, state: SandboxState) -> tuple[StateFile | None, str]:
+    """The --state file loaded into ``state`` and a line saying so; StateFileError if damaged."""
+    if not path:
+        return None, "  state: none (starts empty; --state FILE keeps it across restarts)"
+    state_file = StateFile(path, state)
+    if state_file.load():
+        with state.lock:
+            kept = f"{len(state.files)} files, {len(state.calls)} calls"
+        return state_file, f"  state: {path} (loaded: {kept})"
+    return state_file, f"  state: {path} (new)"
+
+
+def serve_until_stopped(server: SandboxServer) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop cleanly (so --state is saved)."""
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # A second signal (the demo sends SIGTERM after the terminal's Ctrl-C) must not cut
+        # the last save short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        server.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -122,20 +163,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         state = build_state(args)
+        state_file, state_line = open_state_file(args.state, state)
     except (KeyError, ValueError) as exc:
         parser.error(str(exc))
-    server = SandboxServer(state, host=args.host, port=args.port, push_interval=args.push_interval)
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = SandboxServer(
+        state,
+        host=args.host,
+        port=args.port,
+        push_interval=args.push_interval,
+        state_file=state_file,
+    )
     print(f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)")
     for account in state.accounts.values():
         apps = ", ".join(f"{a.app_id} ({a.kind}, {a.currency})" for a in account.apps.values())
         print(f"  account {account.api_key}: apps {apps or '-'}")
+    print(state_line)
     sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server)
     return 0
 
 

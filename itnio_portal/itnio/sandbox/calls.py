@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from .countries import country_of
+
 # Record times carry the +08:00 offset of the vendor's sample (seed 003).
 VENDOR_TZ = timezone(timedelta(hours=8))
 
@@ -22,16 +24,28 @@ NO_ANSWER = "no_answer"
 BUSY = "busy"
 FAILED = "failed"
 
-# Country prefix, country, operators, USD rate per minute, billPeriod (itnio-api.md §3.5).
+# Operators, USD rate per minute and billPeriod (itnio-api.md §3.5) of the countries the demo
+# and the tests call most, by ISO region; every other country gets _OTHER_TARIFF. The country
+# itself always follows the callee's calling code (countries.py): +65 is Singapore, +84 Vietnam.
 # Every rate is a multiple of 0.0003 so rate x seconds / 60 is an exact decimal.
-_OPERATORS: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
-    ("91", "India", ("Airtel", "Jio", "Vodafone Idea"), "0.0120", "60+60"),
-    ("62", "Indonesia", ("Telkomsel", "Indosat", "XL Axiata"), "0.0450", "20+20"),
-    ("84", "Vietnam", ("Viettel", "Vinaphone", "Mobifone"), "0.0390", "20+20"),
-    ("93", "Afghanistan", ("Kandahar", "Kabul"), "0.1200", "60+60"),
-    ("63", "Philippines", ("Globe", "Smart"), "0.0210", "1+1"),
-    ("880", "Bangladesh", ("Grameenphone", "Robi"), "0.0180", "60+60"),
-)
+_TARIFFS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "IN": (("Airtel", "Jio", "Vodafone Idea"), "0.0120", "60+60"),
+    "ID": (("Telkomsel", "Indosat", "XL Axiata"), "0.0450", "20+20"),
+    "VN": (("Viettel", "Vinaphone", "Mobifone"), "0.0390", "20+20"),
+    "AF": (("Kandahar", "Kabul"), "0.1200", "60+60"),  # seed 003: "Afghanistan(Kandahar)"
+    "PH": (("Globe", "Smart"), "0.0210", "1+1"),
+    "BD": (("Grameenphone", "Robi"), "0.0180", "60+60"),
+    "SG": (("Singtel", "StarHub", "M1"), "0.0300", "60+60"),
+    "MY": (("Maxis", "CelcomDigi", "U Mobile"), "0.0270", "60+60"),
+    "TH": (("AIS", "TrueMove H", "dtac"), "0.0330", "60+60"),
+    "CN": (("China Mobile", "China Unicom", "China Telecom"), "0.0240", "60+60"),
+}
+_OTHER_TARIFF: tuple[tuple[str, ...], str, str] = (("Mobile",), "0.0600", "60+60")
+UNKNOWN_COUNTRY = "Unknown"  # a number that starts with no assigned calling code
+
+# Seed 003 (a recordGroup sample): an answered call's record says "1000" / "success". The failure
+# codes stay SIP-like (480, 486, 487): no sample shows ITNIO's own.
+SUCCESS_CODE = "1000"
 
 # Units of the quote currency per 1 USD (the record's quoteExchange).
 EXCHANGE: dict[str, Decimal] = {"USD": Decimal(1), "EUR": Decimal("0.92"), "GBP": Decimal("0.79")}
@@ -104,14 +118,16 @@ def _fractions(voice_id: str, callee: str) -> list[float]:
     return [int.from_bytes(digest[i : i + 2], "big") / 65536 for i in range(0, 32, 2)]
 
 
-def _operator(callee: str, pick: float) -> tuple[str, str, str, str]:
-    matches = [op for op in _OPERATORS if callee.startswith(op[0])]
-    if matches:
-        prefix, country, operators, rate, period = max(matches, key=lambda op: len(op[0]))
-    else:  # unknown prefix: still a realistic operator, chosen by the hash
-        prefix, country, operators, rate, period = _OPERATORS[int(pick * len(_OPERATORS))]
+def _operator(callee: str, pick: float) -> tuple[str, str, str]:
+    """(record code "Country(Operator)", USD rate, billPeriod) of a callee."""
+    found = country_of(callee)
+    if found is None:
+        _, rate, period = _OTHER_TARIFF
+        return UNKNOWN_COUNTRY, rate, period
+    _code, region, country = found
+    operators, rate, period = _TARIFFS.get(region, _OTHER_TARIFF)
     operator = operators[int(pick * len(operators))]
-    return f"{country}({operator})", rate, period, prefix
+    return f"{country}({operator})", rate, period
 
 
 def make_life(
@@ -123,11 +139,11 @@ def make_life(
 ) -> Life:
     """Derive a call's whole life from a hash of its voiceId and callee (runs repeat).
 
-    About 65 % answered (SIP 200), 25 % no answer (480, rings maxRingingTime), 10 % busy (486)
-    or failed (487). Offsets are seconds from submission.
+    About 65 % answered (terminationCode 1000, as seed 003), 25 % no answer (480, rings
+    maxRingingTime), 10 % busy (486) or failed (487). Offsets are seconds from submission.
     """
     u = _fractions(voice_id, callee)
-    code, rate, period, _prefix = _operator(callee, u[0])
+    code, rate, period = _operator(callee, u[0])
     ring_limit = max_ringing_time or DEFAULT_MAX_RINGING
     call_at = 1 + int(u[2] * 4)  # dialled 1-4 s after submission
     if u[1] < 0.65:
@@ -146,7 +162,7 @@ def make_life(
             hangup_at=answer_at + talk,
             call_duration=talk,
             charged_duration=charged_seconds(talk, period),
-            termination_code="200",
+            termination_code=SUCCESS_CODE,
             termination_reason="success",
             feedback_value=feedback,
             bill_period=period,

@@ -188,9 +188,12 @@ def _query_window(values: dict[str, Any], state: SandboxState) -> str | None:
     return None
 
 
-# ---- schemas (types from the vendor tables; seeds send Int as JSON numbers) ---------------------
+# ---- schemas (types from the vendor tables; an Int may come as a number or a string of digits) --
+# may_be_empty: the docs let the field be empty (seed 002's "允许为空", "0-1000 characters",
+# "7-15 digits or null"); the PHP samples then send "" and ITNIO reads it as absent.
 
-_CALLED_INFO = Field("calledInfo", STRING, required=False, check=length(0, 1000))
+_CALLED_INFO = Field("calledInfo", STRING, required=False, check=length(0, 1000), may_be_empty=True)
+_DISPLAY_NUM = Field("displayNum", STRING, required=False, check=digits(7, 15), may_be_empty=True)
 
 FILE_UPLOAD = Schema(  # §3.1
     (
@@ -202,7 +205,7 @@ FILE_UPLOAD = Schema(  # §3.1
 SEND_CODE = Schema(  # §3.3, seed 001
     (
         Field("callee", STRING, check=digits(7, 15)),
-        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        _DISPLAY_NUM,
         Field("language", STRING, check=one_of(LANGUAGES)),
         Field("text", STRING, check=length(1, 800)),
         Field("appId", STRING),
@@ -222,12 +225,13 @@ SEND_CODE = Schema(  # §3.3, seed 001
 SEND_GROUP = Schema(  # §3.2, seed 002
     (
         Field("callee", STRING),
-        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        _DISPLAY_NUM,
         Field("fileId", STRING),
         Field("appId", STRING),
-        Field("maxDuration", INT, required=False, check=int_range(1, 120)),
+        # seed 002: maxDuration and loopCount "允许为空" (may be empty), maxRingingTime not
+        Field("maxDuration", INT, required=False, check=int_range(1, 120), may_be_empty=True),
         Field("maxRingingTime", INT, required=False, check=int_range(20, 120)),
-        Field("loopCount", INT, required=False, check=int_range(1, 9)),
+        Field("loopCount", INT, required=False, check=int_range(1, 9), may_be_empty=True),
         _CALLED_INFO,
     ),
     checks=(_callee_list,),
@@ -273,7 +277,7 @@ RECORD_SIP_QUERY = Schema(  # §3.8: recordGroupQuery's paging and window, two e
 SEND_SIP = Schema(  # §3.4
     (
         Field("callee", STRING, check=digits(7, 15)),
-        Field("displayNum", STRING, required=False, check=digits(7, 15)),
+        _DISPLAY_NUM,
         # A phone account sipAdd created, e.g. test_001: phoneName (3-32) + "_" + 3 digits.
         Field("account", STRING, check=length(1, 64)),
         Field("appId", STRING),

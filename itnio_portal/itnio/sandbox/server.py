@@ -19,6 +19,7 @@ from .ai import recording_wav
 from .auth import AuthError, Family, authenticate, sign_label
 from .endpoints import BusinessError, Ctx, Reply, Route, match
 from .faults import Hook
+from .persist import StateFile
 from .state import RequestRecord, SandboxState
 from .validation import ParamError, validate
 
@@ -120,9 +121,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             status, obj = control.handle(sandbox, self.command, path, query, raw)
+            if self.command != "GET":
+                sandbox.changed()
             self._send_json(status, obj)
             return
-        state.advance()
+        if state.advance():  # calls became final: balances, records and pushes changed
+            sandbox.changed()
         headers = dict(self.headers.items())
         for name in list(headers):
             if name.lower() == "sign":
@@ -133,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_routed(record, path, allowed)
         else:
             self._serve(state, record, route, params, raw)
+            if route.send:
+                sandbox.changed()
         outcome = record.response if isinstance(record.response, str) else None
         if outcome is None:
             outcome = f"status {record.business_status}"
@@ -305,9 +311,12 @@ class SandboxServer:
         port: int = 0,
         *,
         push_interval: float | None = 1.0,
+        state_file: StateFile | None = None,
     ) -> None:
         self.state = state if state is not None else SandboxState()
         self.push_interval = push_interval
+        # --state FILE (already loaded by the caller): saved after changes and on stop().
+        self.state_file = state_file
         self._httpd = _HTTPServer((host, port), self)
         if not self.state.public_url:
             # Recording URLs in AI records and pushes point back at this server.
@@ -337,15 +346,23 @@ class SandboxServer:
         def run() -> None:
             while not self._stopping.wait(interval):
                 try:
-                    self.state.flush_pushes()
+                    if self.state.flush_pushes():
+                        self.changed()
                 except Exception:
                     log.exception("sandbox pusher failed")
 
         self._pusher = threading.Thread(target=run, name="itnio-sandbox-pusher", daemon=True)
         self._pusher.start()
 
+    def changed(self) -> None:
+        """Something the state file keeps changed (a no-op without --state)."""
+        if self.state_file is not None:
+            self.state_file.changed()
+
     def start(self) -> SandboxServer:
         """Serve in a background thread; returns self."""
+        if self.state_file is not None:
+            self.state_file.start()
         if self._thread is None:
             self._serving = True
             self._thread = threading.Thread(
@@ -361,6 +378,8 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() or KeyboardInterrupt."""
+        if self.state_file is not None:
+            self.state_file.start()
         self._start_pusher()
         self._serving = True
         log.info("ITNIO sandbox listening on %s", self.base_url)
@@ -379,6 +398,8 @@ class SandboxServer:
         for thread in (self._thread, self._pusher):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=5)
+        if self.state_file is not None:
+            self.state_file.stop()  # the last save, once nothing can change the state
 
     def __enter__(self) -> SandboxServer:
         return self.start()

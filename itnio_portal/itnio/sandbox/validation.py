@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-# Types as the vendor tables name them. The seeds (001, 002, 004, 000) send every Int field as a
-# JSON number and every String field as a JSON string, so a "2" for an Int is a type error.
+# Types as the vendor tables name them. The seeds' Java samples send an Int as a JSON number,
+# their PHP samples as a JSON string of digits ("loopCount":"2", "jobId":"10886"): ITNIO takes
+# both, so an Int (or a Double) may come as either; "two", "2.5" for an Int, "" or true never.
 STRING = "String"
 INT = "Int"
 DOUBLE = "Double"
@@ -17,6 +18,10 @@ ARRAY = "Array"
 BOOLEAN = "Boolean"
 
 _DIGITS = re.compile(r"[0-9]+")
+# A number written as a JSON string, as PHP's json_encode writes "$x = '30'": ASCII digits with an
+# optional minus (so "-1" gets the range error, not a type error); Doubles may have a fraction.
+_INT_TEXT = re.compile(r"-?[0-9]+")
+_DOUBLE_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class ParamError(Exception):
@@ -41,6 +46,8 @@ class Field:
     required: bool = True
     check: FieldCheck | None = None
     schema: Schema | None = None
+    # The docs say the field may be empty ("允许为空", "0-1000 characters"): "" means absent.
+    may_be_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,19 @@ def _type_name(value: Any) -> str:
     return "object"
 
 
+def _number(text: str) -> int | float:
+    """A number sent as a string, as the JSON number it stands for ("30" -> 30, "1.5" -> 1.5)."""
+    return int(text) if _INT_TEXT.fullmatch(text) else float(text)
+
+
+def _describe(value: Any) -> str:
+    """The JSON type, and for a string its value (so "two" for an Int reads as such)."""
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        return f"string {shown!r}"
+    return _type_name(value)
+
+
 def _type_ok(kind: str, value: Any) -> bool:
     if kind == BOOLEAN:
         return isinstance(value, bool)
@@ -73,9 +93,13 @@ def _type_ok(kind: str, value: Any) -> bool:
     if kind == STRING:
         return isinstance(value, str)
     if kind == INT:
-        return isinstance(value, int)
+        return isinstance(value, int) or (
+            isinstance(value, str) and bool(_INT_TEXT.fullmatch(value))
+        )
     if kind == DOUBLE:
-        return isinstance(value, int | float)
+        return isinstance(value, int | float) or (
+            isinstance(value, str) and bool(_DOUBLE_TEXT.fullmatch(value))
+        )
     if kind == ARRAY:
         return isinstance(value, list)
     return isinstance(value, dict)
@@ -83,8 +107,8 @@ def _type_ok(kind: str, value: Any) -> bool:
 
 _EXPECTED = {
     STRING: "a String (JSON string)",
-    INT: "an Int (JSON integer number)",
-    DOUBLE: "a Double (JSON number)",
+    INT: "an Int (a JSON integer or a string of digits)",
+    DOUBLE: "a Double (a JSON number or a string like 1.5)",
     OBJECT: "an Object (JSON object)",
     ARRAY: "an Array (JSON array)",
     BOOLEAN: "a Boolean (JSON true or false)",
@@ -95,8 +119,10 @@ def validate(body: Any, schema: Schema, state: Any = None, *, prefix: str = "") 
     """Return the cleaned values of ``body`` or raise ParamError naming the first bad field.
 
     Unknown extra fields are ignored. JSON null counts as "absent" (the docs say "or null" /
-    "允许为空" for optional fields), but an empty string for an optional field is an error:
-    optional fields must be omitted, not sent empty.
+    "允许为空" for optional fields); so does an empty string for a field the docs say may be
+    empty (``may_be_empty``). An empty string for any other field is an error: required ones
+    must have a value, other optional ones must be omitted. Numbers sent as strings come back
+    as int / float, so handlers see one type.
     """
     if not isinstance(body, dict):
         where = f"{prefix[:-1]} " if prefix else "request body "
@@ -109,8 +135,12 @@ def validate(body: Any, schema: Schema, state: Any = None, *, prefix: str = "") 
             if field.required:
                 raise ParamError(f"{name} is required")
             continue
+        if value == "" and field.may_be_empty and not field.required:
+            continue
         if not _type_ok(field.kind, value):
-            raise ParamError(f"{name} must be {_EXPECTED[field.kind]}, got {_type_name(value)}")
+            raise ParamError(f"{name} must be {_EXPECTED[field.kind]}, got {_describe(value)}")
+        if isinstance(value, str) and field.kind in (INT, DOUBLE):
+            value = _number(value)
         if value == "":
             if field.required:
                 raise ParamError(f"{name} is required and must not be empty")
