@@ -265,7 +265,7 @@ def test_applied_entries_are_pruned_after_the_retention(web, voice_app, settings
         push(web, voice_app, final_report(voice_id))
     post(web, voice_app.push_path, "not json")
     old = timezone.now() - timedelta(days=31)
-    PushEvent.objects.update(processed_at=old)
+    PushEvent.objects.update(received_at=old, processed_at=old)
     push(web, voice_app, final_report("3"))
 
     assert pushes_prune() == 2
@@ -273,7 +273,7 @@ def test_applied_entries_are_pruned_after_the_retention(web, voice_app, settings
     assert sorted(PushEvent.objects.values_list("state", flat=True)) == ["failed", "processed"]
     assert Call.objects.count() == 3  # pruning the inbox never touches calls
     settings.PUSH_RETENTION_DAYS = 0
-    PushEvent.objects.update(processed_at=old)
+    PushEvent.objects.update(received_at=old, processed_at=old)
     assert pushes_prune() == 0
 
 

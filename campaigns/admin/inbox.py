@@ -31,7 +31,8 @@ class PushEventAdmin(ReadOnlyAdmin):
         "error_short",
     ]
     list_filter = ["state", "kind", "app"]
-    date_hierarchy = "received_at"
+    ordering = ["-id"]
+    sortable_by = ["id", "kind", "app", "state_badge", "reports", "foreign"]
     actions = ["reprocess"]
     fields = [
         "app",

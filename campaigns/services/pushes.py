@@ -27,7 +27,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -269,19 +269,31 @@ def pushes_reprocess(queryset: Any) -> tuple[int, int]:
 # ---------------------------------------------------------------------------
 # Housekeeping
 # ---------------------------------------------------------------------------
+def _first_id_since(moment: datetime) -> int | None:
+    """The id of the first entry received at or after `moment` (ids follow arrival; walked in
+    key order, so it reads only the entries before it)."""
+    return (
+        PushEvent.objects.filter(received_at__gte=moment)
+        .order_by("id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def pushes_prune(*, now: datetime | None = None, chunk: int = 5000) -> int:
-    """Delete applied entries older than PUSH_RETENTION_DAYS (failed ones are kept)."""
+    """Delete applied entries older than PUSH_RETENTION_DAYS (failed ones are kept), by key
+    range: the inbox keeps no index on its times."""
     days = settings.PUSH_RETENTION_DAYS
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    boundary = _first_id_since(cutoff)
+    old = PushEvent.objects.filter(state=PushEvent.State.PROCESSED, processed_at__lt=cutoff)
+    if boundary is not None:
+        old = old.filter(pk__lt=boundary)
     deleted = 0
     while True:
-        ids = list(
-            PushEvent.objects.filter(state=PushEvent.State.PROCESSED, processed_at__lt=cutoff)
-            .order_by("id")
-            .values_list("pk", flat=True)[:chunk]
-        )
+        ids = list(old.order_by("id").values_list("pk", flat=True)[:chunk])
         if not ids:
             return deleted
         deleted += PushEvent.objects.filter(pk__in=ids).delete()[0]
@@ -291,15 +303,10 @@ def pushes_prune(*, now: datetime | None = None, chunk: int = 5000) -> int:
 class Backlog:
     pending: int
     oldest: datetime | None
-    failed_last_hour: int
 
 
-def pushes_backlog(*, now: datetime | None = None) -> Backlog:
-    now = now or timezone.now()
-    pending = PushEvent.objects.filter(state=PushEvent.State.PENDING).aggregate(
-        n=Count("id"), oldest=Min("received_at")
-    )
-    failed = PushEvent.objects.filter(
-        state=PushEvent.State.FAILED, received_at__gte=now - timedelta(hours=1)
-    ).count()
-    return Backlog(pending["n"], pending["oldest"], failed)
+def pushes_backlog() -> Backlog:
+    """How many entries wait to be applied, and since when (both read from the queue index)."""
+    pending = PushEvent.objects.filter(state=PushEvent.State.PENDING)
+    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
+    return Backlog(pending.count(), oldest)
