@@ -172,9 +172,7 @@ class ItnioAppAdmin(PortalModelAdmin):
             "title": _("Regenerate push URL?"),
             "rows": [(app, app.push_url, app.push_url_with(planned[str(app.pk)])) for app in apps],
             "tokens": signing.dumps(planned, salt=ROTATE_SALT),
-            "grace": timeuntil(
-                timezone.now() + timedelta(seconds=settings.PUSH_TOKEN_GRACE_SECONDS), depth=2
-            ),
+            "grace": _duration(settings.PUSH_TOKEN_GRACE_SECONDS),
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(
@@ -230,6 +228,12 @@ class ItnioAppAdmin(PortalModelAdmin):
                 messages.WARNING,
             )
         return None
+
+
+def _duration(seconds: int) -> str:
+    """“2 hours”, “1 hour, 30 minutes”: how long an old push URL keeps working."""
+    now = timezone.now()
+    return timeuntil(now + timedelta(seconds=seconds), now=now)
 
 
 @admin.register(Heartbeat)
