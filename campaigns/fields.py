@@ -7,20 +7,30 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test.signals import setting_changed
 from django.utils.functional import cached_property
-from encrypted_fields.fields import EncryptedCharField
+from django.utils.translation import gettext as _
+from encrypted_fields.fields import EncryptedCharField, EncryptedFieldMixin
 
 logger = logging.getLogger(__name__)
 
 
 class UndecryptableSecret(str):
-    """A stored secret that none of the configured keys can decrypt (its value is empty)."""
+    """A stored secret that none of the configured keys can decrypt (its value is empty; the
+    ciphertext is kept so a fixture of it still carries what was stored)."""
 
-    __slots__ = ()
+    ciphertext: str
 
-    def __new__(cls) -> UndecryptableSecret:
-        return super().__new__(cls, "")
+    def __new__(cls, ciphertext: str = "") -> UndecryptableSecret:
+        secret = super().__new__(cls, "")
+        secret.ciphertext = ciphertext
+        return secret
+
+
+def _looks_encrypted(value: str) -> bool:
+    """A Fernet token: URL-safe base64 of version byte 0x80 (so it starts "gAAAAA")."""
+    return value.startswith("gAAAAA") and len(value) >= 100
 
 
 class SecretField(EncryptedCharField):
@@ -51,7 +61,35 @@ class SecretField(EncryptedCharField):
                 self.model.__name__,
                 self.name,
             )
-            return UndecryptableSecret()
+            return UndecryptableSecret(value)
+
+    def value_to_string(self, obj: Any) -> str:
+        """Serialized (dumpdata, fixtures) as ciphertext, never the secret itself."""
+        value = self.value_from_object(obj)
+        if isinstance(value, UndecryptableSecret):
+            return value.ciphertext
+        return self.get_prep_value(value) or ""
+
+    def to_python(self, value: Any) -> Any:
+        """A fixture's ciphertext is decrypted with this portal's keys; one they cannot decrypt
+        is refused (the library would keep the ciphertext as if it were the secret)."""
+        if (
+            not isinstance(value, str)
+            or hasattr(self, "_already_decrypted")
+            or not _looks_encrypted(value)
+        ):
+            return super(EncryptedFieldMixin, self).to_python(value)  # CharField's
+        try:
+            return self.f.decrypt(value.encode("utf-8")).decode("utf-8")
+        except InvalidToken as exc:
+            raise ValidationError(
+                _(
+                    "This encrypted %(field)s cannot be decrypted with this portal's keys "
+                    "(ITNIO_FIELD_KEYS, or SECRET_KEY when that is empty)."
+                )
+                % {"field": self.verbose_name},
+                code="undecryptable",
+            ) from exc
 
 
 def _reset_cached_keys(*, setting: str, **kwargs: Any) -> None:

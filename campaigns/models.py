@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import time
 from typing import Any
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.fields import SecretField
+from campaigns.validators import validate_base_url
 
 
 def new_push_token() -> str:
@@ -38,7 +40,9 @@ class ItnioAccount(models.Model):
     base_url = models.URLField(
         "base URL override",
         blank=True,
-        help_text="Empty: the portal's ITNIO_BASE_URL. Only superusers may change it.",
+        validators=[validate_base_url],
+        help_text="Empty: the portal's ITNIO_BASE_URL. Only superusers may change it; "
+        "https:// only.",
     )
     # Last "Verify credentials" (GET /sms/getBalance, itnio-api.md §2).
     balance = models.DecimalField("balance", max_digits=18, decimal_places=6, null=True, blank=True)
@@ -56,6 +60,7 @@ class ItnioAccount(models.Model):
         permissions = [
             ("place_calls", "Can place calls and spend money through ITNIO"),
             ("manage_credentials", "Can see and change ITNIO credentials"),
+            ("query_itnio", "Can ask ITNIO for records, balances and lists (spends nothing)"),
         ]
 
     def __str__(self) -> str:
@@ -88,24 +93,47 @@ class ItnioApp(models.Model):
     push_token = models.CharField(
         "push token", max_length=64, unique=True, default=new_push_token, editable=False
     )
+    # After a regeneration the old token keeps working until this moment (ITNIO retries a
+    # failed push for about 90 minutes, itnio-api.md §6.4), so no push is lost meanwhile.
+    previous_push_token = models.CharField(
+        "previous push token", max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    previous_push_token_expires_at = models.DateTimeField(
+        "previous push URL works until", null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         verbose_name = "ITNIO app"
         verbose_name_plural = "ITNIO apps"
         ordering = ["account__name", "app_id"]
+        permissions = [("rotate_push_token", "Can regenerate an app's push URL")]
 
     def __str__(self) -> str:
         return f"{self.label or self.app_id} ({self.get_kind_display()})"
 
     @property
     def push_path(self) -> str:
-        segment = "ai" if self.kind == self.Kind.AI else "voice"
-        return f"/itnio/push/{self.push_token}/{segment}/"
+        return push_path_for(self.push_token, self.kind)
 
     @property
     def push_url(self) -> str:
-        return settings.PORTAL_PUBLIC_URL.rstrip("/") + self.push_path
+        return self.push_url_with(self.push_token)
+
+    def push_url_with(self, token: str) -> str:
+        """This app's push URL as it is (or will be) with this token."""
+        return settings.PORTAL_PUBLIC_URL.rstrip("/") + push_path_for(token, self.kind)
+
+    @property
+    def previous_push_url_works(self) -> bool:
+        expires = self.previous_push_token_expires_at
+        return bool(self.previous_push_token) and expires is not None and expires > timezone.now()
+
+
+def push_path_for(token: str, kind: str) -> str:
+    """The path of an app's push receiver: the token in it is the only key (ITNIO signs none)."""
+    segment = "ai" if kind == ItnioApp.Kind.AI else "voice"
+    return f"/itnio/push/{token}/{segment}/"
 
 
 class Heartbeat(models.Model):
@@ -144,7 +172,10 @@ class ScheduledJobRun(models.Model):
 
 
 def voice_file_upload_to(instance: VoiceFile, filename: str) -> str:
-    return f"voice/{instance.app.account_id}/{instance.file_name}"
+    # The ITNIO file name is checked to be a plain name; this keeps the path inside voice/ even
+    # for a name that was not (an older row, a script).
+    name = os.path.basename(instance.file_name.replace("\\", "/")).lstrip(".") or "audio"
+    return f"voice/{instance.app.account_id}/{name}"
 
 
 class VoiceFile(models.Model):

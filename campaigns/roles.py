@@ -1,5 +1,9 @@
 """The three roles (Viewer, Operator, Admin) as permission rules.
 
+Viewer sees and never triggers (not even a request to ITNIO that spends nothing); Operator
+places calls and asks ITNIO for records; Admin also manages credentials, push URLs and users
+(Viewers, Operators and Admins: only a superuser grants superuser status or edits a superuser).
+
 Rules rather than lists, so models added by later work join the right role: the roles are
 created by a data migration and brought up to date after every migrate (post_migrate).
 """
@@ -9,6 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 ROLE_APPS = ("campaigns", "sipphones")
+
+#: Permissions of their own an Operator has besides the models' (regenerating push URLs and
+#: managing credentials stay with Admins).
+OPERATOR_PERMISSIONS = {"place_calls", "query_itnio"}
 
 #: Models whose rows an Operator adds and edits (names of models that do not exist are ignored).
 OPERATOR_MODELS = {
@@ -34,7 +42,7 @@ def role_permissions(name: str, permissions: Any) -> list[Any]:
         operator = [
             p
             for p in scoped
-            if p.codename == "place_calls"
+            if p.codename in OPERATOR_PERMISSIONS
             or any(p.codename in (f"add_{m}", f"change_{m}") for m in OPERATOR_MODELS)
         ]
         return list(view) + operator

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -94,26 +97,44 @@ def _respond(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     return JsonResponse(payload, status=status)
 
 
-# token -> (app id, kind, read at): saves a query per push. A regenerated token stops working
-# within APP_CACHE_SECONDS on every worker.
+# token -> (app id, kind, works until (None: the app's current token), read at): saves a query
+# per push. A regenerated or revoked token stops within APP_CACHE_SECONDS on every worker; a
+# previous token's grace period ends on time, cached or not.
 APP_CACHE_SECONDS = 10.0
-_apps: dict[str, tuple[int, str, float]] = {}
+_apps: dict[str, tuple[int, str, datetime | None, float]] = {}
+
+
+def _lookup(token: str) -> tuple[int, str, datetime | None] | None:
+    row = (
+        ItnioApp.objects.filter(Q(push_token=token) | Q(previous_push_token=token))
+        .values_list("id", "kind", "push_token", "previous_push_token_expires_at")
+        .first()
+    )
+    if row is None:
+        return None
+    app_id, kind, current, previous_until = row
+    if current == token:
+        return app_id, kind, None
+    if previous_until is None:
+        return None  # revoked
+    return app_id, kind, previous_until
 
 
 def _app(token: str, kind: str) -> ItnioApp:
     now = time.monotonic()
     cached = _apps.get(token)
-    if cached is None or now - cached[2] > APP_CACHE_SECONDS:
-        app = ItnioApp.objects.filter(push_token=token).values_list("id", "kind").first()
-        if app is None:
+    if cached is None or now - cached[3] > APP_CACHE_SECONDS:
+        found = _lookup(token)
+        if found is None:
             _apps.pop(token, None)
             raise Http404("unknown push URL")
         if len(_apps) > 1000:
             _apps.clear()
-        cached = _apps[token] = (app[0], app[1], now)
-    if cached[1] != kind:
+        cached = _apps[token] = (*found, now)
+    app_id, app_kind, until, _read_at = cached
+    if app_kind != kind or (until is not None and timezone.now() >= until):
         raise Http404("unknown push URL")
-    return ItnioApp(id=cached[0], kind=cached[1])
+    return ItnioApp(id=app_id, kind=app_kind)
 
 
 @csrf_exempt

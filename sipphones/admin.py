@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -13,8 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.models import Call
 from campaigns.services.actors import Actor
@@ -149,7 +148,7 @@ class SipGroupAdmin(PortalModelAdmin):
             ),
             path(
                 "<int:pk>/create-on-itnio/",
-                wrap(require_POST(self.create_view)),
+                wrap(self.create_view),
                 name="sipphones_sipgroup_create_on_itnio",
             ),
             *super().get_urls(),
@@ -164,9 +163,8 @@ class SipGroupAdmin(PortalModelAdmin):
         }
         return super().changelist_view(request, extra)
 
+    @requires("place_calls", methods=["POST"])
     def create_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         group = get_object_or_404(SipGroup, pk=pk)
         self._create(request, group)
         return HttpResponseRedirect(reverse("admin:sipphones_sipgroup_change", args=[pk]))
@@ -198,9 +196,8 @@ class SipGroupAdmin(PortalModelAdmin):
             level = messages.ERROR
             self.message_user(request, f"SIP group {group.group_name}: {group.last_error}", level)
 
+    @requires("place_calls")
     def call_from_phone_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         form = SipCallForm(request.POST or None, initial=self._call_initial(request))
         if request.method == "POST" and form.is_valid():
             kwargs = form.send_kwargs()

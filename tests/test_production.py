@@ -53,3 +53,51 @@ def test_csrf_is_enforced_on_admin_posts_but_not_on_push_receivers(voice_app):
         content_type="application/json",
     )
     assert push.status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Behind a TLS proxy: client addresses from X-Forwarded-For, as far as our proxies vouch
+# ---------------------------------------------------------------------------
+def proxied_login(username: str, password: str, forwarded_for: str):
+    """A login through one proxy of ours on this machine: it appends the address it saw."""
+    return Client(REMOTE_ADDR="127.0.0.1").post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password},
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    from itnio_portal.settings.base import axes_client_ip_settings
+
+    for name, value in axes_client_ip_settings(1).items():
+        setattr(settings, name, value)
+    settings.AXES_FAILURE_LIMIT = 3
+
+
+def test_behind_a_proxy_two_clients_are_counted_apart(behind_one_proxy):
+    User.objects.create_superuser("ops", "ops@example.com", "right-password")
+    for _ in range(3):
+        proxied_login("ops", "wrong", "198.51.100.7")  # someone guessing, from one address
+    assert proxied_login("ops", "right-password", "198.51.100.7").status_code == 429
+    # The real operator, from another address behind the same proxy, is not locked out.
+    assert proxied_login("ops", "right-password", "203.0.113.20").status_code == 302
+
+
+def test_a_spoofed_forwarded_for_is_ignored(behind_one_proxy):
+    User.objects.create_superuser("ops", "ops@example.com", "right-password")
+    # The guesser writes a new address of their own each time; the proxy appends the real one.
+    for fake in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        proxied_login("ops", "wrong", f"{fake}, 198.51.100.7")
+    assert proxied_login("ops", "right-password", "10.9.9.9, 198.51.100.7").status_code == 429
+    assert proxied_login("ops", "right-password", "203.0.113.20").status_code == 302
+
+
+def test_without_a_trusted_proxy_the_header_is_not_read(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    User.objects.create_superuser("ops", "ops@example.com", "right-password")
+    for fake in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        proxied_login("ops", "wrong", fake)
+    # Every attempt came from REMOTE_ADDR: a header cannot spread them over many addresses.
+    assert proxied_login("ops", "right-password", "203.0.113.20").status_code == 429

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from campaigns.models import Call, VoiceFile
+from campaigns.models import AiTask, Call, VoiceFile
+from tests.admin_objects import one_of_each
 from tests.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -58,11 +59,11 @@ def test_spending_actions_are_offered_only_to_who_may_spend(client, voice_app):
         assert ('id="upload-to-itnio"' in page) is may, role
         calls = client.get("/admin/campaigns/call/").content.decode()
         assert ('id="send-tts-link"' in calls) is may, role
-        # Refreshing a record spends nothing: every role may.
+        # Refreshing a record spends nothing but asks ITNIO: a read-only role never triggers it.
         assert (
             'id="refresh-from-itnio"'
             in client.get(f"/admin/campaigns/call/{call.pk}/change/").content.decode()
-        )
+        ) is may, role
 
 
 def test_forged_upload_post_by_a_viewer_uploads_nothing(
@@ -96,3 +97,44 @@ def test_a_refused_page_says_why_in_the_portal_not_a_bare_forbidden(client, view
     page = response.content.decode()
     assert "Not allowed" in page and "need the Operator or Admin role" in page
     assert 'href="/admin/"' in page
+
+
+def test_read_only_roles_never_see_or_press_a_button_that_calls_itnio(
+    client, account, sandbox, sandbox_state
+):
+    rows = one_of_each(account)
+    call, task = rows[Call], rows[AiTask]
+    AiTask.objects.filter(pk=task.pk).update(state="created", remote_job_id=77)
+    pages = {
+        f"/admin/campaigns/itnioaccount/{account.pk}/change/": ['id="verify-credentials"'],
+        "/admin/campaigns/call/": ['id="sync-records"'],
+        f"/admin/campaigns/call/{call.pk}/change/": ['id="refresh-from-itnio"'],
+        "/admin/campaigns/aitask/": ['id="sync-all"'],
+        f"/admin/campaigns/aitask/{task.pk}/change/": ["/sync/", 'id="not-called-link"'],
+        "/admin/campaigns/aicallrecord/": ['id="sync-ai-records"'],
+    }
+    presses = [
+        ("post", f"/admin/campaigns/itnioaccount/{account.pk}/verify/", {}),
+        ("post", "/admin/campaigns/call/sync/", {}),
+        ("post", f"/admin/campaigns/call/{call.pk}/refresh/", {}),
+        ("post", "/admin/campaigns/aitask/sync/", {}),
+        ("post", f"/admin/campaigns/aitask/{task.pk}/sync/", {}),
+        ("get", f"/admin/campaigns/aitask/{task.pk}/not-called/", {}),
+        (
+            "post",
+            "/admin/campaigns/call/",
+            {"action": "refresh_from_itnio", "index": "0", "_selected_action": [call.pk]},
+        ),
+    ]
+    for role, may in (("Viewer", False), ("Operator", True)):
+        client.force_login(make_staff(f"u-{role}", role))
+        for url, markers in pages.items():
+            page = client.get(url)
+            assert page.status_code == 200, (role, url)
+            for marker in markers:
+                assert (marker in page.content.decode()) is may, (role, url, marker)
+        if may:
+            continue
+        for method, url, data in presses:
+            assert getattr(client, method)(url, data).status_code == 403, (role, url)
+        assert sandbox_state.requests_for() == [], role

@@ -109,3 +109,48 @@ def test_secret_never_leaks_across_a_days_work(
         for text in texts:
             assert secret not in text, f"{secret[:4]}… leaked in: {text[:200]}"
     assert ItnioAccount.objects.get().api_secret == API_SECRET
+
+
+def test_dumpdata_carries_the_ciphertext_and_loaddata_restores_a_working_account(
+    account, sandbox, tmp_path
+):
+    import io
+    import json
+
+    from campaigns.services.accounts import account_verify
+
+    out = io.StringIO()
+    call_command("dumpdata", "campaigns.itnioaccount", "campaigns.itnioapp", stdout=out)
+    dump = out.getvalue()
+    assert API_SECRET not in dump
+    stored = next(r for r in json.loads(dump) if r["model"] == "campaigns.itnioaccount")
+    assert stored["fields"]["api_secret"].startswith("gAAAAA")
+
+    fixture = tmp_path / "accounts.json"
+    fixture.write_text(dump)
+    ItnioApp.objects.all().delete()
+    ItnioAccount.objects.all().delete()
+    call_command("loaddata", str(fixture), verbosity=0)
+
+    restored = ItnioAccount.objects.get(name=account.name)
+    assert restored.api_secret == API_SECRET
+    assert restored.apps.count() == 2
+    assert account_verify(account=restored, actor=Actor.system("test")).balance is not None
+
+
+def test_loaddata_with_other_keys_refuses_the_secret_instead_of_storing_ciphertext(
+    account, settings, tmp_path
+):
+    import io
+
+    from cryptography.fernet import Fernet
+    from django.core.serializers.base import DeserializationError
+
+    out = io.StringIO()
+    call_command("dumpdata", "campaigns.itnioaccount", stdout=out)
+    fixture = tmp_path / "accounts.json"
+    fixture.write_text(out.getvalue())
+    settings.ITNIO_FIELD_KEYS = [Fernet.generate_key().decode()]
+
+    with pytest.raises(DeserializationError, match="cannot be decrypted with this portal's keys"):
+        call_command("loaddata", str(fixture), verbosity=0)

@@ -186,3 +186,28 @@ def test_upload_voice_file_command_errors(sandbox, voice_app, tmp_path):
             "upload_voice_file", "--app", voice_app.app_id, str(BEEP_WAV), "--name", "b.wa"
         )
     assert exc.value.returncode == 2 and "5–32" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["../../etc/x.wav", "..\\boot.wav", "sub/dir.wav", "a\x00b.wav"])
+def test_a_file_name_that_is_a_path_is_a_form_error_not_a_bad_request(
+    client, operator, voice_app, settings, name
+):
+    client.force_login(operator)
+
+    response = add_via_admin(client, voice_app, name=name)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    why = "Null characters are not allowed" if "\x00" in name else "cannot contain / or"
+    assert 'class="errorlist' in page and why in page
+    assert not VoiceFile.objects.exists()
+    assert not any(p.name == "x.wav" for p in settings.MEDIA_ROOT.parent.rglob("*.wav"))
+
+
+def test_the_upload_command_refuses_a_path_as_a_file_name(voice_app):
+    with pytest.raises(CommandError) as exc:
+        call_command(
+            "upload_voice_file", "--app", voice_app.app_id, str(BEEP_WAV), "--name", "../x.wav"
+        )
+    assert exc.value.returncode == 2 and "cannot contain" in str(exc.value)
+    assert not VoiceFile.objects.exists()

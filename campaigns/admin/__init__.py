@@ -1,3 +1,12 @@
-"""Admin of the campaigns app, one module per area."""
+"""Admin of the campaigns app, one module per area (users: the portal's user and role admins)."""
 
-from campaigns.admin import accounts, ai, callees, calls, campaigns, inbox, voice_files  # noqa: F401
+from campaigns.admin import (  # noqa: F401
+    accounts,
+    ai,
+    callees,
+    calls,
+    campaigns,
+    inbox,
+    users,
+    voice_files,
+)

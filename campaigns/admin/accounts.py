@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
+from django.utils.timesince import timeuntil
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from campaigns.admin.base import ReadOnlyAdmin
+from campaigns.admin.access import requires
+from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin
 from campaigns.forms import ItnioAccountForm
 from campaigns.models import (
     ApiRequestLog,
@@ -23,9 +33,14 @@ from campaigns.models import (
     ScheduledJobRun,
     new_push_token,
 )
-from campaigns.services.accounts import account_verify
+from campaigns.services.accounts import account_verify, app_rotate_push_token
 from campaigns.services.actors import Actor
 from itnio_portal.itnio import ItnioError
+
+# The new tokens shown on the confirmation page are carried to its POST signed, so the second
+# step applies exactly the URLs the Admin saw, and nothing a form could choose.
+ROTATE_SALT = "campaigns.itnioapp.rotate"
+ROTATE_MAX_AGE = 3600
 
 
 class ItnioAppInline(admin.TabularInline):
@@ -36,7 +51,7 @@ class ItnioAppInline(admin.TabularInline):
 
 
 @admin.register(ItnioAccount)
-class ItnioAccountAdmin(admin.ModelAdmin):
+class ItnioAccountAdmin(PortalModelAdmin):
     form = ItnioAccountForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "api_key", "app_count", "effective_base_url", "updated_at"]
@@ -76,12 +91,13 @@ class ItnioAccountAdmin(admin.ModelAdmin):
         return readonly
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view(require_POST(self.verify_view))
+        view = self.admin_site.admin_view(self.verify_view)
         return [
             path("<int:pk>/verify/", view, name="campaigns_itnioaccount_verify"),
             *super().get_urls(),
         ]
 
+    @requires("query_itnio", methods=["POST"])
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         account = get_object_or_404(ItnioAccount, pk=pk)
         if not self.has_view_permission(request, account):
@@ -101,11 +117,12 @@ class ItnioAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(ItnioApp)
-class ItnioAppAdmin(admin.ModelAdmin):
+class ItnioAppAdmin(PortalModelAdmin):
     list_display = ["app_id", "label", "kind", "account", "active"]
     list_filter = ["kind", "active", "account"]
     search_fields = ["app_id", "label"]
     readonly_fields = ["push_url_display"]
+    actions = ["regenerate_push_token"]
 
     def get_fields(self, request: HttpRequest, obj: ItnioApp | None = None) -> list[str]:
         fields = ["account", "app_id", "kind", "label", "active"]
@@ -114,33 +131,113 @@ class ItnioAppAdmin(admin.ModelAdmin):
             fields.append("push_url_display")
         return fields
 
-    actions = ["regenerate_push_token"]
+    def has_rotate_push_token_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.rotate_push_token")
 
-    @admin.display(description="push URL")
+    @admin.display(description=gettext_lazy("push URL"))
     def push_url_display(self, obj: ItnioApp) -> str:
         if not obj.pk:
-            return "Shown after saving."
+            return _("Shown after saving.")
+        old = ""
+        if obj.previous_push_url_works:
+            old = format_html(
+                '<br><span class="help" id="previous-push-url">{}</span>',
+                _("The previous push URL still works until %(when)s.")
+                % {"when": date_format(obj.previous_push_token_expires_at, "DATETIME_FORMAT")},
+            )
         return format_html(
-            '<code id="push-url">{}</code><br><span class="help">Paste this into ITNIO\'s '
-            "console (Account Management → Voice App Management) as the status report address. "
-            "ITNIO does not sign pushes, so this URL is the only key: keep it private.</span>",
+            '<code id="push-url">{}</code>{}<br><span class="help">{}</span>',
             obj.push_url,
+            old,
+            _(
+                "Paste this into ITNIO's console (Account Management → Voice App Management) as "
+                "the status report address. ITNIO does not sign pushes, so this URL is the only "
+                "key: keep it private. A leaked one is replaced with the list action "
+                "“Regenerate push URL”."
+            ),
         )
 
-    @admin.action(description="Regenerate push token (the old push URL stops working)")
-    def regenerate_push_token(self, request: HttpRequest, queryset: Any) -> None:
-        for app in queryset:
-            app.push_token = new_push_token()
-            app.save(update_fields=["push_token"])
-        self.message_user(
-            request,
-            f"New push URL for {queryset.count()} app(s): update ITNIO's console.",
-            messages.WARNING,
+    @admin.action(
+        description=gettext_lazy("Regenerate push URL…"), permissions=["rotate_push_token"]
+    )
+    def regenerate_push_token(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """Convention 4 (design.md): the first POST shows the new URLs; post=yes applies them."""
+        apps = list(queryset)
+        if request.POST.get("post") == "yes":
+            return self._apply_new_tokens(request, apps)
+        planned = {str(app.pk): new_push_token() for app in apps}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Regenerate push URL?"),
+            "rows": [(app, app.push_url, app.push_url_with(planned[str(app.pk)])) for app in apps],
+            "tokens": signing.dumps(planned, salt=ROTATE_SALT),
+            "grace": _duration(settings.PUSH_TOKEN_GRACE_SECONDS),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/campaigns/itnioapp/regenerate_confirm.html", context
         )
+
+    def _apply_new_tokens(self, request: HttpRequest, apps: list[ItnioApp]) -> None:
+        try:
+            planned = signing.loads(
+                request.POST.get("tokens", ""), salt=ROTATE_SALT, max_age=ROTATE_MAX_AGE
+            )
+        except signing.BadSignature:
+            self.message_user(
+                request,
+                _(
+                    "That confirmation page is too old or was altered: nothing was changed. "
+                    "Start again."
+                ),
+                messages.ERROR,
+            )
+            return None
+        revoke = request.POST.get("revoke_now") == "on"
+        done = []
+        for app in apps:
+            token = planned.get(str(app.pk))
+            if token is None:
+                continue  # not on the page the Admin confirmed
+            app = app_rotate_push_token(app=app, new_token=token, revoke_now=revoke)
+            self.log_change(
+                request,
+                app,
+                _("Regenerated the push URL; the old one was revoked at once.")
+                if revoke
+                else _("Regenerated the push URL; the old one works until %(when)s.")
+                % {"when": app.previous_push_token_expires_at},
+            )
+            done.append(app)
+        if done:
+            self.message_user(
+                request,
+                (
+                    _(
+                        "New push URL for %(n)s app(s); the old URL was revoked. "
+                        "Update ITNIO's console now."
+                    )
+                    if revoke
+                    else _(
+                        "New push URL for %(n)s app(s); the old URL keeps working for now. "
+                        "Update ITNIO's console."
+                    )
+                )
+                % {"n": len(done)},
+                messages.WARNING,
+            )
+        return None
+
+
+def _duration(seconds: int) -> str:
+    """“2 hours”, “1 hour, 30 minutes”: how long an old push URL keeps working."""
+    now = timezone.now()
+    return timeuntil(now + timedelta(seconds=seconds), now=now)
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(PortalModelAdmin):
     list_display = ["name", "last_seen_at", "detail"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -151,7 +248,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScheduledJobRun)
-class ScheduledJobRunAdmin(admin.ModelAdmin):
+class ScheduledJobRunAdmin(PortalModelAdmin):
     list_display = ["name", "last_enqueued_at", "last_result_id"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,7 +9,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -18,11 +17,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin, ReadOnlyAdmin
 from campaigns.forms_ai import AiTaskForm
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
@@ -84,12 +83,6 @@ def _badge(state: str, label: str) -> str:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
-
-
-def _can_sync(request: HttpRequest) -> bool:
-    return request.user.has_perm("campaigns.change_aitask") or request.user.has_perm(
-        "campaigns.place_calls"
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -246,19 +239,15 @@ class AiTaskAdmin(PortalModelAdmin):
     # --- views -----------------------------------------------------------------
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
-
-        def post(view: Any) -> Any:
-            return wrap(require_POST(view))
-
         return [
-            path("<int:pk>/create/", post(self.create_view), name="campaigns_aitask_create"),
-            path("<int:pk>/update/", post(self.update_view), name="campaigns_aitask_update"),
-            path("<int:pk>/start/", post(self.start_view), name="campaigns_aitask_start"),
-            path("<int:pk>/sync/", post(self.sync_view), name="campaigns_aitask_sync"),
-            path("<int:pk>/push/", post(self.push_view), name="campaigns_aitask_push"),
-            path("<int:pk>/remove/", post(self.remove_view), name="campaigns_aitask_remove"),
+            path("<int:pk>/create/", wrap(self.create_view), name="campaigns_aitask_create"),
+            path("<int:pk>/update/", wrap(self.update_view), name="campaigns_aitask_update"),
+            path("<int:pk>/start/", wrap(self.start_view), name="campaigns_aitask_start"),
+            path("<int:pk>/sync/", wrap(self.sync_view), name="campaigns_aitask_sync"),
+            path("<int:pk>/push/", wrap(self.push_view), name="campaigns_aitask_push"),
+            path("<int:pk>/remove/", wrap(self.remove_view), name="campaigns_aitask_remove"),
             path("<int:pk>/not-called/", wrap(self.no_call_view), name="campaigns_aitask_nocall"),
-            path("sync/", post(self.sync_all_view), name="campaigns_aitask_sync_all"),
+            path("sync/", wrap(self.sync_all_view), name="campaigns_aitask_sync_all"),
             *super().get_urls(),
         ]
 
@@ -272,7 +261,7 @@ class AiTaskAdmin(PortalModelAdmin):
         extra = {
             **(extra_context or {}),
             "can_place_calls": self.has_place_calls_permission(request),
-            "can_sync": _can_sync(request),
+            "can_sync": self.has_query_itnio_permission(request),
             "no_pause_note": NO_PAUSE_NOTE,
         }
         task = AiTask.objects.filter(pk=object_id).first() if object_id else None
@@ -293,22 +282,20 @@ class AiTaskAdmin(PortalModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra = {**(extra_context or {}), "can_sync": _can_sync(request)}
+        extra = {**(extra_context or {}), "can_sync": self.has_query_itnio_permission(request)}
         return super().changelist_view(request, extra)
 
     def _back(self, pk: int) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:campaigns_aitask_change", args=[pk]))
 
-    def _task(self, request: HttpRequest, pk: int, *, spend: bool = True) -> AiTask:
-        allowed = self.has_place_calls_permission(request) if spend else _can_sync(request)
-        if not allowed:
-            raise PermissionDenied
+    def _task(self, request: HttpRequest, pk: int) -> AiTask:
         return get_object_or_404(AiTask.objects.select_related("app__account"), pk=pk)
 
     def _fail(self, request: HttpRequest, task: AiTask, exc: Exception) -> None:
         text = ai_error_message(exc) if isinstance(exc, ItnioError) else str(exc)
         self.message_user(request, f"Task {task.name}: {text}", messages.ERROR)
 
+    @requires("place_calls", methods=["POST"])
     def create_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         task = self._task(request, pk)
         try:
@@ -328,6 +315,7 @@ class AiTaskAdmin(PortalModelAdmin):
             self.message_user(request, f"Task {task.name}: {task.last_error}", level)
         return self._back(pk)
 
+    @requires("place_calls", methods=["POST"])
     def update_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         task = self._task(request, pk)
         try:
@@ -340,6 +328,7 @@ class AiTaskAdmin(PortalModelAdmin):
             )
         return self._back(pk)
 
+    @requires("place_calls", methods=["POST"])
     def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """First POST: what starting means (design.md convention 4); post=yes: start it."""
         task = self._task(request, pk)
@@ -369,15 +358,15 @@ class AiTaskAdmin(PortalModelAdmin):
             )
         return self._back(pk)
 
+    @requires("query_itnio", methods=["POST"])
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        task = self._task(request, pk, spend=False)
+        task = self._task(request, pk)
         result = ai_sync(actor=Actor.from_user(request.user), app=task.app)
         self._sync_message(request, result)
         return self._back(pk)
 
+    @requires("query_itnio", methods=["POST"])
     def sync_all_view(self, request: HttpRequest) -> HttpResponseRedirect:
-        if not _can_sync(request):
-            raise PermissionDenied
         result = ai_sync(actor=Actor.from_user(request.user))
         self._sync_message(request, result)
         target = request.POST.get("next", "")
@@ -401,6 +390,7 @@ class AiTaskAdmin(PortalModelAdmin):
         for error in result.errors:
             self.message_user(request, error, messages.ERROR)
 
+    @requires("place_calls", methods=["POST"])
     def push_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         task = self._task(request, pk)
         try:
@@ -422,6 +412,7 @@ class AiTaskAdmin(PortalModelAdmin):
             self.message_user(request, result.error, messages.ERROR)
         return self._back(pk)
 
+    @requires("place_calls", methods=["POST"])
     def remove_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         task = self._task(request, pk)
         try:
@@ -435,10 +426,9 @@ class AiTaskAdmin(PortalModelAdmin):
             self.message_user(request, result.error, messages.ERROR)
         return self._back(pk)
 
+    @requires("query_itnio", methods=["GET"])  # asks ITNIO (taskNoCall)
     def no_call_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        task = get_object_or_404(AiTask.objects.select_related("app__account"), pk=pk)
-        if not self.has_view_permission(request, task):
-            raise PermissionDenied
+        task = self._task(request, pk)
         rows, total, error = [], 0, ""
         try:
             rows, total = ai_task_no_call(task=task, actor=Actor.from_user(request.user))
@@ -565,6 +555,14 @@ class AiCustomerAdmin(ImportMixin, PortalModelAdmin):
         return request.user.has_perm("campaigns.add_aicustomer") and request.user.has_perm(
             "campaigns.place_calls"
         )
+
+    @requires("import")
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return super().import_action(request, **kwargs)
+
+    @requires("import", methods=["POST"])
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return super().process_import(request, **kwargs)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers arrive through imports, where every row is checked
@@ -806,5 +804,5 @@ class AiCallRecordAdmin(ReadOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra = {**(extra_context or {}), "can_sync": _can_sync(request)}
+        extra = {**(extra_context or {}), "can_sync": self.has_query_itnio_permission(request)}
         return super().changelist_view(request, extra)

@@ -1,4 +1,4 @@
-"""Helpers shared by the admin modules: object-tool buttons that POST, permission checks."""
+"""Helpers shared by the admin modules: the portal's ModelAdmin base, permission checks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 from import_export.forms import ImportForm
 
+from campaigns.admin.access import LeastPrivilegeMixin
+
 PLACE_CALLS = "campaigns.place_calls"
 
 
-class PortalModelAdmin(admin.ModelAdmin):
-    """A ModelAdmin with the `place_calls` permission used by spending actions."""
+class PortalModelAdmin(LeastPrivilegeMixin, admin.ModelAdmin):
+    """Every ModelAdmin of the portal: least privilege (campaigns/admin/access.py) and the
+    `place_calls` permission used by spending actions."""
 
     def has_place_calls_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(PLACE_CALLS)

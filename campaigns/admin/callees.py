@@ -31,16 +31,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 from import_export import fields, resources, widgets
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm
 from import_export.signals import post_import
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
@@ -446,9 +445,8 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
         else:
             super().add_data_read_fail_error_to_form(form, e)
 
+    @requires("import")
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        if not self.has_import_permission(request):
-            raise PermissionDenied
         if request.method == "POST":
             form = self.create_import_form(request)
             if form.is_valid():
@@ -520,12 +518,10 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.import_template_name], context)
 
-    @method_decorator(require_POST)
+    @requires("import", methods=["POST"])
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         """The confirm step, which sends back to the import page with a message when the preview
         is no longer usable (expired, already imported, campaign closed meanwhile)."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
         back = HttpResponseRedirect(reverse("admin:campaigns_callee_import"))
         form = self.create_confirm_form(request)
         if not form.is_valid():
@@ -595,10 +591,9 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
         )
         return HttpResponseRedirect(url)
 
+    @requires("import", methods=["GET"])
     def import_rejected_view(self, request: HttpRequest) -> HttpResponse:
         """The preview's rejected rows as CSV, read again from the uploaded file."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
         try:
             preview = signing.loads(
                 request.GET.get("t", ""), salt=REJECTED_SALT, max_age=PREVIEW_MAX_AGE
@@ -753,12 +748,12 @@ class CalleeImportAdmin(PortalModelAdmin):
             ),
             path(
                 "<int:pk>/confirm/",
-                view(require_POST(self.confirm_view)),
+                view(self.confirm_view),
                 name="campaigns_calleeimport_confirm",
             ),
             path(
                 "<int:pk>/cancel/",
-                view(require_POST(self.cancel_view)),
+                view(self.cancel_view),
                 name="campaigns_calleeimport_cancel",
             ),
             path(
@@ -776,6 +771,7 @@ class CalleeImportAdmin(PortalModelAdmin):
             raise PermissionDenied
         return obj
 
+    @requires("view", methods=["GET"])
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         obj = self._get_viewable(request, pk)
         return JsonResponse(
@@ -798,9 +794,8 @@ class CalleeImportAdmin(PortalModelAdmin):
             }
         )
 
+    @requires("act", methods=["POST"])
     def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        if not self.has_act_permission(request):
-            raise PermissionDenied
         obj = self._get_viewable(request, pk)
         staged = obj.imported
         if confirms_in_background(obj):
@@ -834,9 +829,8 @@ class CalleeImportAdmin(PortalModelAdmin):
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
 
+    @requires("act", methods=["POST"])
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        if not self.has_act_permission(request):
-            raise PermissionDenied
         obj = self._get_viewable(request, pk)
         try:
             count = import_cancel(callee_import=obj, actor=Actor.from_user(request.user))
@@ -848,6 +842,7 @@ class CalleeImportAdmin(PortalModelAdmin):
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
 
+    @requires("view", methods=["GET"])
     def rejected_view(self, request: HttpRequest, pk: int) -> FileResponse:
         obj = self._get_viewable(request, pk)
         if not obj.rejected_file:
@@ -860,6 +855,7 @@ class CalleeImportAdmin(PortalModelAdmin):
             content_type="text/csv; charset=utf-8",
         )
 
+    @requires("view", methods=["GET"])
     def file_view(self, request: HttpRequest, pk: int) -> FileResponse:
         obj = self._get_viewable(request, pk)
         if not obj.file:

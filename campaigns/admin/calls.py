@@ -15,7 +15,6 @@ from django.contrib.admin import ShowFacets
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, SEARCH_VAR
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import (
@@ -31,8 +30,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.exports import stream_calls_export
 from campaigns.forms_calls import SendTtsForm
@@ -444,19 +443,14 @@ class CallAdmin(PortalModelAdmin):
             path(
                 "dashboard/csv/", wrap(self.dashboard_csv_view), name="campaigns_call_dashboard_csv"
             ),
-            path("sync/", wrap(require_POST(self.sync_view)), name="campaigns_call_sync"),
+            path("sync/", wrap(self.sync_view), name="campaigns_call_sync"),
             path("export/<str:fmt>/", wrap(self.export_view), name="campaigns_call_export"),
-            path(
-                "<int:pk>/refresh/",
-                wrap(require_POST(self.refresh_view)),
-                name="campaigns_call_refresh",
-            ),
+            path("<int:pk>/refresh/", wrap(self.refresh_view), name="campaigns_call_refresh"),
             *super().get_urls(),
         ]
 
+    @requires("view", methods=["GET"])
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         form = DashboardForm(request.GET)
         context = {
             **self.admin_site.each_context(request),
@@ -473,9 +467,8 @@ class CallAdmin(PortalModelAdmin):
             )
         return TemplateResponse(request, "admin/campaigns/call/dashboard.html", context)
 
+    @requires("view", methods=["GET"])
     def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         form = DashboardForm(request.GET)
         if form.is_bound and not form.is_valid():
             errors = "; ".join(e for errs in form.errors.values() for e in errs)
@@ -493,9 +486,8 @@ class CallAdmin(PortalModelAdmin):
         )
         return response
 
+    @requires("place_calls")
     def send_tts_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         form = SendTtsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             kwargs = form.send_kwargs()
@@ -526,10 +518,9 @@ class CallAdmin(PortalModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/call/send_tts.html", context)
 
+    @requires("query_itnio", methods=["POST"])
     def sync_view(self, request: HttpRequest) -> HttpResponseRedirect:
         """Queue the same record sync the scheduler runs (calls not final yet, via recordGroup)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         from campaigns.tasks import sync_records
 
         result = sync_records.enqueue()
@@ -541,14 +532,12 @@ class CallAdmin(PortalModelAdmin):
         )
         return HttpResponseRedirect(reverse("admin:campaigns_call_changelist"))
 
+    @requires("query_itnio", methods=["POST"])
     def refresh_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        call = get_object_or_404(Call, pk=pk)
-        if not self.has_view_permission(request, call):
-            raise PermissionDenied
-        self._refresh(request, call)
+        self._refresh(request, get_object_or_404(Call, pk=pk))
         return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[pk]))
 
-    @admin.action(description="Refresh selected calls from ITNIO")
+    @admin.action(description="Refresh selected calls from ITNIO", permissions=["query_itnio"])
     def refresh_from_itnio(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
         for call in queryset.select_related("app__account")[:200]:
             self._refresh(request, call)
@@ -565,9 +554,8 @@ class CallAdmin(PortalModelAdmin):
                 messages.SUCCESS,
             )
 
+    @requires("view", methods=["GET"])
     def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         try:
             cl = self.get_changelist_instance(request)
         except IncorrectLookupParameters:

@@ -7,15 +7,14 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.calls import figures_context
 from campaigns.models import Campaign, DispatchBatch, ItnioApp, VoiceFile
@@ -279,7 +278,7 @@ class CampaignAdmin(PortalModelAdmin):
             path("<int:pk>/launch/", wrap(self.launch_view), name="campaigns_campaign_launch"),
             path(
                 "<int:pk>/steer/<str:verb>/",
-                wrap(require_POST(self.steer_view)),
+                wrap(self.steer_view),
                 name="campaigns_campaign_steer",
             ),
             path(
@@ -290,10 +289,9 @@ class CampaignAdmin(PortalModelAdmin):
             *super().get_urls(),
         ]
 
+    @requires("view", methods=["GET"])
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         campaign = get_object_or_404(Campaign, pk=pk)
-        if not self.has_view_permission(request, campaign):
-            raise PermissionDenied
         data = campaign_progress(campaign).as_dict()
         data.update(
             state=campaign.state,
@@ -302,10 +300,9 @@ class CampaignAdmin(PortalModelAdmin):
         )
         return JsonResponse(data)
 
+    @requires("place_calls")
     def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Convention 4 (design.md): the first request shows the plan; post=yes launches."""
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         campaign = get_object_or_404(
             Campaign.objects.select_related("app__account", "voice_file"), pk=pk
         )
@@ -331,9 +328,8 @@ class CampaignAdmin(PortalModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/campaign/launch_confirm.html", context)
 
+    @requires("place_calls", methods=["POST"])
     def steer_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponseRedirect:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=pk)
         self._steer(request, campaign, verb)
         return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
@@ -367,9 +363,8 @@ class CampaignAdmin(PortalModelAdmin):
             request, f"{campaign.name}: {campaign.get_state_display()}.", messages.SUCCESS
         )
 
+    @requires("place_calls")
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=pk)
         unknown = campaign_progress(campaign).counts.get("unknown", 0)
         if request.method == "POST" and request.POST.get("post") == "yes":

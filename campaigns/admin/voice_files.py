@@ -6,21 +6,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
+from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.models import ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
-from campaigns.services.itnio import itnio_limits
 from campaigns.services.voice_files import (
     UNKNOWN_EXPLANATION,
     VoiceFileError,
     voice_file_check_audio,
+    voice_file_check_name,
     voice_file_upload,
 )
 from itnio_portal.itnio import ItnioError, ItnioLimitError
@@ -43,10 +42,9 @@ class VoiceFileForm(forms.ModelForm):
     def clean_file_name(self) -> str:
         name = self.cleaned_data["file_name"].strip()
         try:
-            itnio_limits().check_file_name(name)
-        except ItnioLimitError as exc:
+            return voice_file_check_name(name)
+        except (ItnioLimitError, VoiceFileError) as exc:
             raise forms.ValidationError(str(exc)) from exc
-        return name
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -189,23 +187,21 @@ class VoiceFileAdmin(PortalModelAdmin):
             ),
             path(
                 "<int:pk>/upload/",
-                self.admin_site.admin_view(require_POST(self.upload_view)),
+                self.admin_site.admin_view(self.upload_view),
                 name="campaigns_voicefile_upload",
             ),
             *super().get_urls(),
         ]
 
+    @requires("view", methods=["GET"])
     def audio_view(self, request: HttpRequest, pk: int) -> FileResponse:
         obj = get_object_or_404(VoiceFile, pk=pk)
-        if not self.has_view_permission(request, obj):
-            raise PermissionDenied
         return FileResponse(
             obj.audio.open("rb"), content_type=obj.content_type or "application/octet-stream"
         )
 
+    @requires("place_calls", methods=["POST"])
     def upload_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        if not self.has_place_calls_permission(request):
-            raise PermissionDenied
         obj = get_object_or_404(VoiceFile, pk=pk)
         self._upload(request, obj)
         return HttpResponseRedirect(reverse("admin:campaigns_voicefile_change", args=[pk]))

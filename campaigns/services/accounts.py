@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import ItnioAccount, ItnioApp
+from campaigns.models import ItnioAccount, ItnioApp, new_push_token
 from campaigns.services.actors import Actor
 from itnio_portal.itnio import ItnioError
 
@@ -85,3 +87,30 @@ def account_verify(*, account: ItnioAccount, actor: Actor) -> ItnioAccount:
     )
     account.refresh_from_db()
     return account
+
+
+def app_rotate_push_token(
+    *, app: ItnioApp, new_token: str | None = None, revoke_now: bool = False
+) -> ItnioApp:
+    """Give the app a new push token. The old one keeps working for PUSH_TOKEN_GRACE_SECONDS
+    (ITNIO retries a failed push for about 90 minutes, itnio-api.md §6.4), unless `revoke_now`
+    (a leaked URL): then the old token, and any earlier one still in its grace period, stop
+    at once (within the receiver's cache time, campaigns/webhooks.py).
+
+    Applying the same `new_token` twice (a form sent twice) changes nothing the second time.
+    """
+    grace = settings.PUSH_TOKEN_GRACE_SECONDS
+    with transaction.atomic():
+        app = ItnioApp.objects.select_for_update().get(pk=app.pk)
+        if new_token is not None and new_token == app.push_token:
+            return app
+        keep_old = not revoke_now and grace > 0
+        app.previous_push_token = app.push_token if keep_old else None
+        app.previous_push_token_expires_at = (
+            timezone.now() + timedelta(seconds=grace) if keep_old else None
+        )
+        app.push_token = new_token or new_push_token()
+        app.save(
+            update_fields=["push_token", "previous_push_token", "previous_push_token_expires_at"]
+        )
+    return app

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.itnio import itnio_limits
 from campaigns.services.request_log import logged_client
 from itnio_portal.itnio import (
     DuplicateDataError,
@@ -32,6 +33,18 @@ UNKNOWN_EXPLANATION = (
 
 class VoiceFileError(Exception):
     """A voice file cannot be stored or uploaded; the message says why and what to do."""
+
+
+def voice_file_check_name(name: str) -> str:
+    """The ITNIO fileName: ITNIO's limits (itnio-api.md §3.1), and a plain name, since the portal
+    stores the audio under it. Raise VoiceFileError or ItnioLimitError with the reason."""
+    itnio_limits().check_file_name(name)
+    if any(c in name for c in "/\\") or ".." in name or any(ord(c) < 32 for c in name):
+        raise VoiceFileError(
+            "A file name cannot contain / or \\, “..” or control characters; "
+            "use letters, digits, dashes and one dot before the extension."
+        )
+    return name
 
 
 def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str:

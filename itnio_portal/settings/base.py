@@ -128,12 +128,35 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-# Behind a reverse proxy, the client address comes from X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
-    else ["REMOTE_ADDR"]
+
+
+def axes_client_ip_settings(trusted_proxies: int) -> dict[str, object]:
+    """How axes (through django-ipware) finds the client address behind this many proxies.
+
+    0: REMOTE_ADDR, and X-Forwarded-For is never read. N: each proxy of ours appends the
+    address it saw to X-Forwarded-For, so the client is the N-th entry from the right; entries
+    further left were written by the client and are ignored. (ipware counts the proxies listed
+    in the header, N - 1, the last one being REMOTE_ADDR; not strict, so a longer header is
+    read from the right instead of being dropped.)"""
+    behind = trusted_proxies > 0
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ["HTTP_X_FORWARDED_FOR" if behind else "REMOTE_ADDR"],
+        "AXES_IPWARE_PROXY_ORDER": "left-most",
+        "AXES_IPWARE_PROXY_COUNT": trusted_proxies - 1 if behind else None,
+        "IPWARE_STRICT": False,
+    }
+
+
+# Proxies of our own in front of the portal (default: 1 behind a TLS proxy, else 0).
+TRUSTED_PROXY_COUNT = env.int(
+    "DJANGO_TRUSTED_PROXY_COUNT",
+    default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
 )
+_client_ip = axes_client_ip_settings(TRUSTED_PROXY_COUNT)
+AXES_IPWARE_META_PRECEDENCE_ORDER = _client_ip["AXES_IPWARE_META_PRECEDENCE_ORDER"]
+AXES_IPWARE_PROXY_ORDER = _client_ip["AXES_IPWARE_PROXY_ORDER"]
+AXES_IPWARE_PROXY_COUNT = _client_ip["AXES_IPWARE_PROXY_COUNT"]
+IPWARE_STRICT = _client_ip["IPWARE_STRICT"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
@@ -192,6 +215,9 @@ SALT_KEY = "itnio-portal:encrypted-fields"
 # One root for /voice/…, /sms/… and /aivoice/…. Live value: https://api.itniotech.com.
 # The default points at the built-in sandbox the demo starts.
 ITNIO_BASE_URL = env.str("ITNIO_BASE_URL", default="http://127.0.0.1:8765")
+# An account's base URL override must be https://; http:// to this machine (the sandbox) is
+# accepted too when this is on (by default in development, never needed in production).
+ITNIO_ALLOW_LOCAL_BASE_URL = env.bool("ITNIO_ALLOW_LOCAL_BASE_URL", default=DEBUG)
 ITNIO_CONNECT_TIMEOUT = env.float("ITNIO_CONNECT_TIMEOUT", default=5.0)
 ITNIO_READ_TIMEOUT = env.float("ITNIO_READ_TIMEOUT", default=30.0)
 ITNIO_MAX_READ_RETRIES = env.int("ITNIO_MAX_READ_RETRIES", default=3)
@@ -233,6 +259,9 @@ PUSH_APPLY_MAX_SECONDS = env.float("PUSH_APPLY_MAX_SECONDS", default=20.0)
 # Applied inbox entries are deleted after this many days (0 keeps them forever; failed entries
 # are always kept).
 PUSH_RETENTION_DAYS = env.int("PUSH_RETENTION_DAYS", default=30)
+# After "Regenerate push URL" the old URL keeps working this long (ITNIO retries a failed push
+# for about 90 minutes), unless the Admin revokes it at once.
+PUSH_TOKEN_GRACE_SECONDS = env.int("PUSH_TOKEN_GRACE_SECONDS", default=2 * 3600)
 # Public URL of this portal, used to show the push URL to paste into ITNIO's console.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 

@@ -28,5 +28,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not env.st
         "NAME": os.path.join(tempfile.gettempdir(), f"itnio-portal-test-{os.getpid()}.sqlite3")
     }
 ITNIO_BASE_URL = "http://127.0.0.1:9"  # nothing listens: a test that forgets the sandbox fails
+# Accounts point at the sandbox on 127.0.0.1 (http://).
+ITNIO_ALLOW_LOCAL_BASE_URL = True
 # Tests run with DEBUG off; do not scan a STATIC_ROOT that collectstatic never filled.
 WHITENOISE_AUTOREFRESH = True

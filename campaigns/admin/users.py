@@ -1,0 +1,65 @@
+"""Admin of portal users and roles: Admins manage Viewers, Operators and Admins; only a superuser
+grants superuser status, grants single permissions, edits a superuser or changes a role.
+
+Without this an Admin could tick "superuser" on their own page and then point an account's
+signed requests at any host (the base URL override is superuser-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.http import HttpRequest, HttpResponse
+
+from campaigns.admin.access import LeastPrivilegeMixin, requires
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+def _touches_superuser(request: HttpRequest, obj: Any) -> bool:
+    return obj is not None and obj.is_superuser and not request.user.is_superuser
+
+
+@admin.register(User)
+class PortalUserAdmin(LeastPrivilegeMixin, UserAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Roles (groups) are what an Admin hands out; these go beyond any role.
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if _touches_superuser(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if _touches_superuser(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @requires("change")
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # Django checks the user being changed too (has_change_permission with the object).
+        return super().user_change_password(request, id, form_url)
+
+
+@admin.register(Group)
+class PortalGroupAdmin(LeastPrivilegeMixin, GroupAdmin):
+    """The roles are rules in code (campaigns/roles.py), brought up to date after every
+    migrate: an Admin sees what each role may do, only a superuser changes one."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
