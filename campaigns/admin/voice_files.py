@@ -21,6 +21,7 @@ from campaigns.services.voice_files import (
     UNKNOWN_EXPLANATION,
     VoiceFileError,
     voice_file_check_audio,
+    voice_file_check_name,
     voice_file_upload,
 )
 from itnio_portal.itnio import ItnioError, ItnioLimitError
@@ -44,7 +45,8 @@ class VoiceFileForm(forms.ModelForm):
         name = self.cleaned_data["file_name"].strip()
         try:
             itnio_limits().check_file_name(name)
-        except ItnioLimitError as exc:
+            voice_file_check_name(name)
+        except (ItnioLimitError, VoiceFileError) as exc:
             raise forms.ValidationError(str(exc)) from exc
         return name
 

@@ -8,6 +8,7 @@ import filetype
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -32,6 +33,22 @@ UNKNOWN_EXPLANATION = (
 
 class VoiceFileError(Exception):
     """A voice file cannot be stored or uploaded; the message says why and what to do."""
+
+
+def voice_file_check_name(name: str) -> str:
+    """A file name that is a name, not a path: it becomes the stored file's name as well, so
+    `../` or a separator would reach outside the voice folder (the storage refuses it with a
+    bare 400 page). Raise VoiceFileError with the reason."""
+    if any(sep in name for sep in ("/", "\\")) or name.startswith(".") or ".." in name:
+        raise VoiceFileError(
+            gettext(
+                "A file name cannot contain / or \\ or .., nor start with a dot: it is a name, "
+                "not a path."
+            )
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise VoiceFileError(gettext("A file name cannot contain control characters."))
+    return name
 
 
 def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str:

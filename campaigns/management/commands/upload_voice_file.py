@@ -11,7 +11,12 @@ from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.itnio import itnio_limits
-from campaigns.services.voice_files import VoiceFileError, voice_file_check_audio, voice_file_upload
+from campaigns.services.voice_files import (
+    VoiceFileError,
+    voice_file_check_audio,
+    voice_file_check_name,
+    voice_file_upload,
+)
 from itnio_portal.itnio import ItnioError, ItnioLimitError
 
 
@@ -36,7 +41,8 @@ class Command(PortalCommand):
         name = options["name"] or path.name
         try:
             itnio_limits().check_file_name(name)
-        except ItnioLimitError as exc:
+            voice_file_check_name(name)
+        except (ItnioLimitError, VoiceFileError) as exc:
             raise usage_error(str(exc)) from exc
         if VoiceFile.objects.filter(account_id=app.account_id, file_name=name).exists():
             raise data_error(f"A voice file named {name} already exists for this account.")
