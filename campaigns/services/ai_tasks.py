@@ -29,6 +29,7 @@ from import_export import fields, resources, widgets
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.personal_data import number_is_erased, scrub_ai_record
 from campaigns.services.request_log import logged_client
 from campaigns.services.tabular_guards import (
     BoundedLines,
@@ -836,6 +837,9 @@ def ai_record_upsert(*, app: ItnioApp, record: AiRecord, source: str) -> tuple[A
                 row.raw = {**(row.raw or {}), source: record.raw}
                 row.source = source
                 row.synced_at = timezone.now()
+                if row.erased_at is not None or number_is_erased(row.called_phone_number):
+                    scrub_ai_record(row)  # an erased number: keep the figures, not the person
+                    row.erased_at = row.erased_at or row.synced_at
                 row.save()
                 return row, created
         except IntegrityError:

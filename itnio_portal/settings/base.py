@@ -237,6 +237,23 @@ PUSH_RETENTION_DAYS = env.int("PUSH_RETENTION_DAYS", default=30)
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # ---------------------------------------------------------------------------
+# Personal data (campaigns/services/retention.py, personal_data.py): all off by default (0)
+# ---------------------------------------------------------------------------
+# Callees of campaigns that ended this many days ago, AI customers imported this many days ago,
+# and the stored import files (callee lists, rejected rows) are deleted.
+CALLEE_RETENTION_DAYS = env.int("CALLEE_RETENTION_DAYS", default=0)
+# Calls (and AI call records) placed this many days ago lose the callee's number, name, raw
+# record and transcript; their figures (status, durations, cost) stay.
+CALL_NUMBER_RETENTION_DAYS = env.int("CALL_NUMBER_RETENTION_DAYS", default=0)
+# Calls and AI call records placed this many days ago lose their recording links.
+RECORDING_LINK_RETENTION_DAYS = env.int("RECORDING_LINK_RETENTION_DAYS", default=0)
+# Push inbox entries (applied or failed) received this many days ago lose their raw body.
+PUSH_BODY_RETENTION_DAYS = env.int("PUSH_BODY_RETENTION_DAYS", default=0)
+# Salt of the erased-number digests (manage.py erase_number). Unset: derived from SECRET_KEY.
+# Set it once and never change it: a new salt forgets which numbers were erased.
+ERASED_NUMBER_SALT = env.str("ERASED_NUMBER_SALT", default="")
+
+# ---------------------------------------------------------------------------
 # Background work: django.tasks API through the django-tasks backport
 # ---------------------------------------------------------------------------
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")  # database | rq | immediate
