@@ -315,6 +315,9 @@ class Call(models.Model):
     raw_record = models.JSONField("raw record", null=True, blank=True)
     record_source = models.CharField("record source", max_length=16, blank=True)
     synced_at = models.DateTimeField("last synced", null=True, blank=True)
+    # Set when the callee's number was removed (erase_number, or the retention job): later
+    # records of this call keep their figures, never the number (services/personal_data.py).
+    erased_at = models.DateTimeField("personal data erased", null=True, blank=True, editable=False)
     # When the call was placed: ITNIO's submit time, or our creation while it has not told us.
     # Computed by the database (a stored generated column), so raw SQL writers keep it right;
     # lists sort by it and the date filter and the daily figures select on it.
@@ -831,6 +834,8 @@ class AiCallRecord(models.Model):
     source = models.CharField("last source", max_length=16, choices=Source.choices)
     created_at = models.DateTimeField("first seen", auto_now_add=True)
     synced_at = models.DateTimeField("last updated", null=True, blank=True)
+    # Set when the number, name and transcript were removed (see Call.erased_at).
+    erased_at = models.DateTimeField("personal data erased", null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "AI call record"
@@ -927,3 +932,23 @@ class CallStatMark(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class ErasedNumber(models.Model):
+    """A number erased from the portal (manage.py erase_number, the calls' admin action), kept
+    only as a salted SHA-256 of its digits so it can be refused later without being stored."""
+
+    digest = models.CharField("salted SHA-256 of the digits", max_length=64, unique=True)
+    erased_at = models.DateTimeField("erased", default=timezone.now)
+    erased_by = models.CharField("erased by", max_length=150)
+
+    class Meta:
+        verbose_name = "erased number"
+        verbose_name_plural = "erased numbers"
+        ordering = ["-erased_at", "-id"]
+        permissions = [
+            ("erase_personal_data", "Can erase a person's number and name from every table"),
+        ]
+
+    def __str__(self) -> str:
+        return f"erased number #{self.pk}"

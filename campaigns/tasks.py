@@ -2,8 +2,8 @@
 
 Queues (settings.TASK_QUEUES), each served by a worker of its own so nothing long delays the
 quick housekeeping: "default" only has short jobs (heartbeat, tick, stale-send sweep);
-"dispatch" the campaign dispatchers; "sync" record sync, callee imports and pruning; "figures"
-the daily figures refresh, which is time-boxed as well.
+"dispatch" the campaign dispatchers; "sync" record sync, callee imports, pruning and the
+personal-data retention; "figures" the daily figures refresh, which is time-boxed as well.
 """
 
 from __future__ import annotations
@@ -79,6 +79,17 @@ def prune_push_inbox() -> int:
     from campaigns.services.pushes import pushes_prune
 
     return pushes_prune()
+
+
+@periodic(every=timedelta(hours=1), label=_("Personal data retention"))
+@task(queue_name="sync")
+def apply_retention() -> str:
+    """Delete or blank the personal data older than the retention settings (all off by default:
+    CALLEE_RETENTION_DAYS, CALL_NUMBER_RETENTION_DAYS, RECORDING_LINK_RETENTION_DAYS,
+    PUSH_BODY_RETENTION_DAYS; see services/retention.py)."""
+    from campaigns.services.retention import retention_apply
+
+    return str(retention_apply())
 
 
 @periodic(every=timedelta(minutes=5), label=_("Call record sync"))

@@ -20,6 +20,7 @@ from campaigns.models import (
     Callee,
     CalleeImport,
     Campaign,
+    ErasedNumber,
     Heartbeat,
     ItnioAccount,
     PushEvent,
@@ -96,6 +97,7 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
         ApiRequestLog: log,
         Heartbeat: Heartbeat.objects.create(name="scheduler"),
         ScheduledJobRun: ScheduledJobRun.objects.create(name="sync_records"),
+        ErasedNumber: ErasedNumber.objects.create(digest="0" * 64, erased_by="admin"),
         Group: Group.objects.get(name="Viewer"),
     }
     group = make_group(voice_app)

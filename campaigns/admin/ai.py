@@ -22,7 +22,12 @@ from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm
 
 from campaigns.admin.access import requires
-from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin, ReadOnlyAdmin
+from campaigns.admin.base import (
+    FileDecidesImportForm,
+    PortalModelAdmin,
+    ReadOnlyAdmin,
+    UploadImportMixin,
+)
 from campaigns.forms_ai import AiTaskForm
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -510,7 +515,7 @@ class AiCustomerConfirmForm(ConfirmImportForm):
 
 
 @admin.register(AiCustomer)
-class AiCustomerAdmin(ImportMixin, PortalModelAdmin):
+class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     list_display = [
         "name",
         "phone_number",

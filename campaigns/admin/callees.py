@@ -40,7 +40,7 @@ from import_export.forms import ConfirmImportForm
 from import_export.signals import post_import
 
 from campaigns.admin.access import requires
-from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin
+from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin, UploadImportMixin
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import (
@@ -341,7 +341,7 @@ def _can_import(request: HttpRequest) -> bool:
 
 
 @admin.register(Callee)
-class CalleeAdmin(ImportMixin, PortalModelAdmin):
+class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     list_display = ["number", "campaign", "state_badge", "batch", "voice_id", "reason"]
     list_filter = ["campaign", "state"]
     search_fields = ["number"]  # see get_search_results: the beginning of the number
@@ -452,7 +452,8 @@ class CalleeAdmin(ImportMixin, PortalModelAdmin):
             if form.is_valid():
                 upload = form.cleaned_data["import_file"]
                 limit = settings.CALLEE_IMPORT_BACKGROUND_ROWS
-                if count_rows(upload, upload.name, stop_after=limit) > limit:
+                too_big = upload.size > settings.IMPORT_IN_MEMORY_MAX_BYTES  # for the preview
+                if too_big or count_rows(upload, upload.name, stop_after=limit) > limit:
                     return self._import_in_background(request, form)
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None)

@@ -33,6 +33,7 @@ from django.utils.html import format_html, format_html_join
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
+from campaigns.admin.erasure import EraseNumbersMixin
 from campaigns.exports import stream_calls_export
 from campaigns.forms_calls import SendTtsForm
 from campaigns.forms_reports import DashboardForm
@@ -141,7 +142,7 @@ def _gap(a: datetime | None, b: datetime | None) -> str:
 
 
 @admin.register(Call)
-class CallAdmin(PortalModelAdmin):
+class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     list_display = [
         "callee",
         "kind",
@@ -166,7 +167,7 @@ class CallAdmin(PortalModelAdmin):
     show_full_result_count = False
     # Facet counts would be one COUNT over the whole table per filter choice.
     show_facets = ShowFacets.NEVER
-    actions = ["refresh_from_itnio"]
+    actions = ["refresh_from_itnio", "erase_numbers"]
     change_list_template = "admin/campaigns/call/change_list.html"
     change_form_template = "admin/campaigns/call/change_form.html"
 

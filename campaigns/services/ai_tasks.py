@@ -10,6 +10,7 @@ taskNoCall for customers), never by resending blindly. ITNIO's API has no pause 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import zipfile
@@ -28,7 +29,19 @@ from import_export import fields, resources, widgets
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.personal_data import number_is_erased, scrub_ai_record
 from campaigns.services.request_log import logged_client
+from campaigns.services.tabular_guards import (
+    BoundedLines,
+    FileLimits,
+    ImportFileError,
+    check_in_memory,
+    check_row,
+    load_workbook,
+    long_cell_error,
+    refuse_binary,
+    too_many_rows,
+)
 from itnio_portal.itnio import (
     AIVOICE_CODES,
     AiCustomerRow,
@@ -824,6 +837,9 @@ def ai_record_upsert(*, app: ItnioApp, record: AiRecord, source: str) -> tuple[A
                 row.raw = {**(row.raw or {}), source: record.raw}
                 row.source = source
                 row.synced_at = timezone.now()
+                if row.erased_at is not None or number_is_erased(row.called_phone_number):
+                    scrub_ai_record(row)  # an erased number: keep the figures, not the person
+                    row.erased_at = row.erased_at or row.synced_at
                 row.save()
                 return row, created
         except IntegrityError:
@@ -945,29 +961,58 @@ def _decode(data: bytes) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+def _bounded(rows: Iterable[tuple[str, Any]], limits: FileLimits) -> list[list[object]]:
+    """The rows, each checked (columns, cell length), refused past AI_CUSTOMER_IMPORT_MAX_ROWS:
+    the whole file is held in memory."""
+    limits = dataclasses.replace(
+        limits, max_rows=min(limits.max_rows, settings.AI_CUSTOMER_IMPORT_MAX_ROWS)
+    )
+    out: list[list[object]] = []
+    for where, row in rows:
+        if len(out) > limits.max_rows:  # the header and max_rows rows below it
+            raise too_many_rows(limits, "AI_CUSTOMER_IMPORT_MAX_ROWS")
+        cells = list(row)
+        check_row(cells, where, limits)
+        out.append(cells)
+    return out
+
+
 def _raw_rows(data: bytes, file_name: str) -> list[list[object]]:
     if not data.strip():
         raise CustomerFileError("The file is empty.")
-    if data.startswith(b"PK\x03\x04"):
-        import openpyxl
-
+    limits = FileLimits.current()
+    try:  # the bomb guards of the file reader (tabular_guards.py)
+        check_in_memory(len(data), limits)
+        if data.startswith(b"PK\x03\x04"):
+            try:
+                book = load_workbook(io.BytesIO(data), limits)
+            except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+                raise CustomerFileError(f"The XLSX file cannot be read ({exc}).") from exc
+            try:
+                sheet = book.worksheets[0]
+                sheet.reset_dimensions()  # a sheet may hold more rows than it declares
+                rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+                return _bounded(((f"Row {n}", cells) for n, cells in rows), limits)
+            finally:
+                book.close()
+        if Path(file_name).suffix.lower() in (".xls", ".xlsx"):
+            raise CustomerFileError("This is not an XLSX file: save it as XLSX or CSV.")
+        refuse_binary(data[:4096])
+        text = _decode(data)
         try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise CustomerFileError(f"The XLSX file cannot be read ({exc}).") from exc
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(BoundedLines(io.StringIO(text), limits), dialect)
         try:
-            sheet = book.worksheets[0]
-            return [list(row) for row in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
-    if Path(file_name).suffix.lower() in (".xls", ".xlsx"):
-        raise CustomerFileError("This is not an XLSX file: save it as XLSX or CSV.")
-    text = _decode(data)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+            return _bounded(((f"Line {reader.line_num}", r) for r in reader), limits)
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise long_cell_error(f"Line {reader.line_num}", limits) from exc
+            message = f"Line {reader.line_num} cannot be read as CSV: {exc}."
+            raise CustomerFileError(message) from exc
+    except ImportFileError as exc:
+        raise CustomerFileError(str(exc)) from exc
 
 
 def read_customer_file(data: bytes, file_name: str = "") -> tablib.Dataset:

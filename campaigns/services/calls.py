@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.personal_data import scrub_call
 from campaigns.services.request_log import RequestLogBuffer, logged_client
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -247,6 +248,8 @@ def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datet
         # ITNIO has a record, so the call was placed, whatever we believed.
         call.state = Call.State.SUBMITTED
         call.state_reason = ""
+    if call.erased_at is not None:
+        scrub_call(call)  # the callee's number was erased: the record brings it back
     return True
 
 

@@ -15,16 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from campaigns.services.numbers import InvalidNumber, _shown, normalise_number
+from campaigns.services.tabular_guards import (
+    BoundedLines,
+    FileLimits,
+    ImportFileError,
+    check_header,
+    check_row,
+    load_workbook,
+    long_cell_error,
+    refuse_binary,
+    too_many_rows,
+)
 
 #: Header names of the number column, matched case-insensitively; other columns are ignored.
 NUMBER_HEADERS = ("number", "phone", "mobile", "callee", "msisdn")
 
 _READ_BLOCK = 1 << 20
 _HEADER_HINT = ", ".join(NUMBER_HEADERS[:-1]) + " or " + NUMBER_HEADERS[-1]
-
-
-class ImportFileError(Exception):
-    """The file cannot be read; the message says why, fit to show to the person who sent it."""
 
 
 class _Unclosable(io.RawIOBase):
@@ -120,6 +127,7 @@ class RowReader:
         self._owned = owned
         self.name = name
         self.total_bytes = _size(fh)
+        self.limits = FileLimits.current()
 
     @property
     def bytes_read(self) -> int:
@@ -206,7 +214,8 @@ def _count_outside_quotes(line: str, char: str) -> int:
 
 class CsvRows(RowReader):
     """CSV, TSV or TXT: encoding from the byte-order mark, else strict UTF-8, else Windows-1252;
-    the delimiter (comma, semicolon or tab) from the header line; blank lines skipped."""
+    the delimiter (comma, semicolon or tab) from the header line; blank lines skipped. Lines are
+    read with a bounded length (tabular_guards.BoundedLines)."""
 
     kind = "csv"
 
@@ -217,12 +226,13 @@ class CsvRows(RowReader):
         self._text = io.TextIOWrapper(
             io.BufferedReader(_Unclosable(fh), _READ_BLOCK), encoding=self.encoding, newline=""
         )
-        line_no, line = self._next_nonblank(0)
+        self._lines = BoundedLines(self._text, self.limits)
+        line_no, line = self._next_nonblank()
         delimiter = None
         sep = re.fullmatch(r"\s*sep=(.)\s*", line or "")
         if sep:  # Excel's "sep=;" first line
             delimiter = sep.group(1)
-            line_no, line = self._next_nonblank(line_no)
+            line_no, line = self._next_nonblank()
         if line is None:
             raise ImportFileError("The file is empty." if not sep else "No header row after sep=.")
         if delimiter is None:
@@ -230,24 +240,28 @@ class CsvRows(RowReader):
             best = max(counts, key=lambda d: counts[d])
             delimiter = best if counts[best] else ","
         self.delimiter = delimiter
-        self.columns = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+        where = f"line {line_no}"
+        try:
+            self.columns = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+        except csv.Error as exc:  # a column name longer than the csv module's field limit
+            raise long_cell_error(f"The header row ({where})", self.limits) from exc
+        check_header(self.columns, where, self.limits)
         self._index = _find_number_column(self.columns, f"line {line_no}")
         self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
         self._header_line = line_no
 
-    def _next_nonblank(self, line_no: int) -> tuple[int, str | None]:
+    def _next_nonblank(self) -> tuple[int, str | None]:
         while True:
             try:
-                line = self._text.readline()
+                line = self._lines.readline()
             except UnicodeDecodeError as exc:
                 raise ImportFileError(
                     f"The file cannot be decoded as {self.encoding}: {exc.reason}."
                 ) from exc
             if not line:
-                return line_no, None
-            line_no += 1
+                return self._lines.line_no, None
             if line.strip().strip("\ufeff").strip(",;\t ").strip():
-                return line_no, line.lstrip("\ufeff")
+                return self._lines.line_no, line.lstrip("\ufeff")
 
     @property
     def bytes_read(self) -> int:
@@ -257,12 +271,16 @@ class CsvRows(RowReader):
             return self.total_bytes
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        reader = csv.reader(self._text, delimiter=self.delimiter)
+        reader = csv.reader(self._lines, delimiter=self.delimiter)
         index, base, previous = self._index, self._header_line, 0
+        limits = self.limits
         try:
             for record in reader:
                 row = base + previous + 1  # the line this record starts on
                 previous = reader.line_num
+                if row - base > limits.max_rows:
+                    raise too_many_rows(limits)
+                check_row(record, f"Line {row}", limits)
                 value = record[index] if index < len(record) else ""
                 if (value and value.strip(" \t,;")) or any(c.strip(" \t,;") for c in record):
                     yield row, value
@@ -294,7 +312,8 @@ def _xlsx_damaged(exc: BaseException, where: str = "") -> ImportFileError:
 
 
 class XlsxRows(RowReader):
-    """The first sheet of an XLSX workbook, read with openpyxl in read-only (streaming) mode."""
+    """The first sheet of an XLSX workbook, read with openpyxl in read-only (streaming) mode,
+    after the archive checks of tabular_guards (sizes, ratios, one token never too long)."""
 
     kind = "xlsx"
 
@@ -312,11 +331,9 @@ class XlsxRows(RowReader):
                     "save it as XLSX or CSV."
                 )
             raise ImportFileError("This is a ZIP archive, not an XLSX workbook.")
-        import openpyxl
-
         fh.seek(0)
         try:
-            self._book = openpyxl.load_workbook(_Unclosable(fh), read_only=True, data_only=True)
+            self._book = load_workbook(_Unclosable(fh), self.limits)
             if not self._book.worksheets:
                 raise ImportFileError("The workbook has no sheets.")
             sheet = self._book.worksheets[0]
@@ -326,6 +343,8 @@ class XlsxRows(RowReader):
             self._rows = enumerate(sheet.iter_rows(values_only=True), start=1)
             header_row, header = 0, None
             for row_no, cells in self._rows:
+                if row_no > self.limits.max_rows:
+                    raise too_many_rows(self.limits)
                 if any(c is not None and str(c).strip() for c in cells):
                     header_row, header = row_no, cells
                     break
@@ -336,9 +355,10 @@ class XlsxRows(RowReader):
         if header is None:
             raise ImportFileError(f"The first sheet ({self.sheet_title!r}) is empty.")
         self.columns = ["" if c is None else str(c) for c in header]
+        check_header(self.columns, f"row {header_row} of the first sheet", self.limits)
         self._index = _find_number_column(self.columns, f"row {header_row} of the first sheet")
         self.number_column = self.columns[self._index].strip()
-        self._row = header_row
+        self._row = self._header_row = header_row
 
     @property
     def bytes_read(self) -> int:
@@ -347,10 +367,13 @@ class XlsxRows(RowReader):
         return min(self.total_bytes, self.total_bytes * self._row // self.max_row)
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        index = self._index
+        index, limits, header_row = self._index, self.limits, self._header_row
         try:
             for row, cells in self._rows:
                 self._row = row
+                if row - header_row > limits.max_rows:
+                    raise too_many_rows(limits)
+                check_row(cells, f"Row {row}", limits)
                 value = cells[index] if index < len(cells) else None
                 if isinstance(value, str):
                     blank = not value.strip()
@@ -358,6 +381,8 @@ class XlsxRows(RowReader):
                     blank = value is None
                 if not blank or any(c is not None and str(c).strip() for c in cells):
                     yield row, value
+        except ImportFileError:
+            raise
         except Exception as exc:
             raise _xlsx_damaged(exc, f" after row {self._row}") from exc
         self._row = self.max_row
@@ -393,6 +418,7 @@ def open_rows(source: Any, name: str | None = None) -> RowReader:
             raise _xlsx_damaged(ValueError("it is not a ZIP archive"))
         if head.startswith(b"%PDF"):
             raise ImportFileError("This is a PDF document: export the list as CSV or XLSX.")
+        refuse_binary(head)
         return CsvRows(fh, owned, name, head)
     except BaseException:
         if owned:
@@ -401,8 +427,9 @@ def open_rows(source: Any, name: str | None = None) -> RowReader:
 
 
 def count_rows(source: Any, name: str | None = None, *, stop_after: int | None = None) -> int:
-    """Data rows in a file, counted cheaply (newlines of a text file, the dimension of an XLSX
-    sheet); stops counting past `stop_after`. An estimate for choosing the import path only."""
+    """Data rows in a file, counted cheaply (newlines of a text file; the rows of an XLSX sheet,
+    streamed, unless its dimension already claims more than `stop_after`); stops counting past
+    `stop_after`. An estimate for choosing the import path only."""
     fh, owned = _binary(source)
     try:
         head = fh.read(4096)
@@ -410,8 +437,10 @@ def count_rows(source: Any, name: str | None = None, *, stop_after: int | None =
         if head.startswith(b"PK\x03\x04"):
             try:
                 with XlsxRows(fh, False, name or "") as reader:
-                    if reader.max_row > 1:
-                        return reader.max_row - 1
+                    claimed = reader.max_row - 1
+                    if claimed > (0 if stop_after is None else stop_after):
+                        return claimed  # the streaming import checks what the sheet really has
+                    # A sheet's dimension may claim 3 rows and hold 30 million: count them.
                     count = 0
                     for _ in reader:
                         count += 1

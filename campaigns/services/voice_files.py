@@ -8,6 +8,7 @@ import filetype
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -36,14 +37,19 @@ class VoiceFileError(Exception):
 
 
 def voice_file_check_name(name: str) -> str:
-    """The ITNIO fileName: ITNIO's limits (itnio-api.md §3.1), and a plain name, since the portal
-    stores the audio under it. Raise VoiceFileError or ItnioLimitError with the reason."""
+    """The ITNIO fileName: ITNIO's limits (itnio-api.md §3.1), and a name, not a path: it becomes
+    the stored file's name as well, so `../` or a separator would reach outside the voice folder.
+    Raise VoiceFileError or ItnioLimitError with the reason."""
     itnio_limits().check_file_name(name)
-    if any(c in name for c in "/\\") or ".." in name or any(ord(c) < 32 for c in name):
+    if any(sep in name for sep in ("/", "\\")) or name.startswith(".") or ".." in name:
         raise VoiceFileError(
-            "A file name cannot contain / or \\, “..” or control characters; "
-            "use letters, digits, dashes and one dot before the extension."
+            gettext(
+                "A file name cannot contain / or \\ or .., nor start with a dot: it is a name, "
+                "not a path."
+            )
         )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise VoiceFileError(gettext("A file name cannot contain control characters."))
     return name
 
 

@@ -266,6 +266,23 @@ PUSH_TOKEN_GRACE_SECONDS = env.int("PUSH_TOKEN_GRACE_SECONDS", default=2 * 3600)
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # ---------------------------------------------------------------------------
+# Personal data (campaigns/services/retention.py, personal_data.py): all off by default (0)
+# ---------------------------------------------------------------------------
+# Callees of campaigns that ended this many days ago, AI customers imported this many days ago,
+# and the stored import files (callee lists, rejected rows) are deleted.
+CALLEE_RETENTION_DAYS = env.int("CALLEE_RETENTION_DAYS", default=0)
+# Calls (and AI call records) placed this many days ago lose the callee's number, name, raw
+# record and transcript; their figures (status, durations, cost) stay.
+CALL_NUMBER_RETENTION_DAYS = env.int("CALL_NUMBER_RETENTION_DAYS", default=0)
+# Calls and AI call records placed this many days ago lose their recording links.
+RECORDING_LINK_RETENTION_DAYS = env.int("RECORDING_LINK_RETENTION_DAYS", default=0)
+# Push inbox entries (applied or failed) received this many days ago lose their raw body.
+PUSH_BODY_RETENTION_DAYS = env.int("PUSH_BODY_RETENTION_DAYS", default=0)
+# Salt of the erased-number digests (manage.py erase_number). Unset: derived from SECRET_KEY.
+# Set it once and never change it: a new salt forgets which numbers were erased.
+ERASED_NUMBER_SALT = env.str("ERASED_NUMBER_SALT", default="")
+
+# ---------------------------------------------------------------------------
 # Background work: django.tasks API through the django-tasks backport
 # ---------------------------------------------------------------------------
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")  # database | rq | immediate
@@ -324,6 +341,34 @@ CALLEE_IMPORT_CHUNK_ROWS = env.int("CALLEE_IMPORT_CHUNK_ROWS", default=10000)
 IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=60)
 # An import whose worker stopped more often than this fails instead of stopping the next one.
 IMPORT_MAX_RESUMES = env.int("IMPORT_MAX_RESUMES", default=5)
+
+# --- What an uploaded list may hold (campaigns/services/tabular_guards.py); a file past any of
+# these is refused with a sentence saying which, before it costs memory.
+# Rows below the header of one file (blank rows included), for every list import.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
+# Columns of one row (empty trailing cells do not count).
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=1000)
+# Characters of one line of a CSV/TSV/TXT file (read with a bounded length).
+IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1_048_576)
+# Characters of one cell (and of a column name): Excel's own limit.
+IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=32_767)
+# An XLSX workbook's parts unpacked, all together (checked in the ZIP directory, before parsing).
+IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env.int(
+    "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", default=256 * 1024 * 1024
+)
+# How many times one part (over 1 MB unpacked) may expand: ZIP bombs expand a thousand times.
+IMPORT_XLSX_MAX_RATIO = env.int("IMPORT_XLSX_MAX_RATIO", default=100)
+# The workbook's shared text table, which openpyxl holds whole in memory, unpacked.
+IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES = env.int(
+    "IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES", default=32 * 1024 * 1024
+)
+# Files read whole into memory (the callee preview page, the AI customer import); larger callee
+# files go to the background import, larger AI customer files are refused.
+IMPORT_IN_MEMORY_MAX_BYTES = env.int("IMPORT_IN_MEMORY_MAX_BYTES", default=20 * 1024 * 1024)
+# Rows of an AI customer file (the whole file is checked and previewed in memory).
+AI_CUSTOMER_IMPORT_MAX_ROWS = env.int("AI_CUSTOMER_IMPORT_MAX_ROWS", default=50_000)
+# Uploads wait between the import preview and its confirmation here (written in linear time).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "campaigns.upload_storage.UploadTempStorage"
 # The dashboard's longest date range, in days.
 DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
 # The call list counts searches and filters the daily figures cannot answer up to this many

@@ -14,6 +14,7 @@ from campaigns.services.ai_tasks import (
     ai_customers_import,
     ai_customers_push,
 )
+from campaigns.services.tabular_guards import ImportFileError, check_in_memory
 
 SHOWN = 50
 
@@ -39,6 +40,10 @@ class Command(PortalCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise usage_error(f"FILE: {path} is not a file")
+        try:
+            check_in_memory(path.stat().st_size)  # the file is read whole
+        except ImportFileError as exc:
+            raise data_error(f"{path.name}: {exc}") from exc
         try:
             summary = ai_customers_import(
                 task=task,
