@@ -119,7 +119,7 @@ def main() -> int:
         ItnioApp,
         VoiceFile,
     )
-    from campaigns.services.campaigns import campaign_dispatch
+    from campaigns.services.dispatch import campaign_dispatch
     from campaigns.services.itnio import itnio_client_for
 
     sandbox, url = start_sandbox(args.latency_ms)
