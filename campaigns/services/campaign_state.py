@@ -1,23 +1,10 @@
 """The one state machine of a campaign's callees, their counts, completion and the calling window.
 
 Shared by the dispatcher (dispatch.py) and the steering, tick and reconciliation (campaigns.py),
-so neither imports the other's internals. The callee states (the table of the Callee model,
-the README and the legend of the campaign page, all read from CALLEE_STATES):
-
-| state | meaning | terminal |
-|---|---|---|
-| pending | may be claimed now | no |
-| sending | in a request in flight | no |
-| submitted | ITNIO accepted it, no final record yet | no |
-| reached | the record is final and the call was answered | yes |
-| not reached | the record is final and unanswered, or not final 48 h after submission | yes |
-| rejected | ITNIO refused the number | yes |
-| unknown | the request's outcome is unknown; reconciliation decides | no |
-
-Reached and not reached are read from the callee's Call (the record), not stored on the callee.
-Progress = terminal ÷ all. A campaign is sent ("completed") once no callee is pending or
-sending; it is finished once nothing is unknown either: until then it reads "N callees wait for
-reconciliation".
+so neither imports the other's internals. The table itself is written in the Callee model's
+docstring and the README; CALLEE_STATES below holds its words for the campaign page's legend,
+and every count, the progress bar and completion are computed from it here: reached and not
+reached are read from the callee's Call, not stored on the callee.
 """
 
 from __future__ import annotations
