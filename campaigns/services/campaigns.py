@@ -35,7 +35,8 @@ from campaigns.services.campaign_state import (
     stored_state_counts,
     terminal_count,
 )
-from campaigns.services.dispatch import lease_stale_before, orphans_to_unknown
+from campaigns.services.dispatch import lease_stale_before
+from campaigns.services.dispatch_outcomes import orphans_to_unknown
 from campaigns.services.records import next_second, record_windows, records_in
 from campaigns.services.request_log import logged_client
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Q, QuerySet
+from django.db.models import Exists, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Callee, Campaign, DispatchBatch
@@ -44,6 +44,7 @@ from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.dispatch_outcomes import (
     DispatchReport,
     insert_columns,
+    orphans_to_unknown,
     record_failure,
     record_success,
 )
@@ -94,25 +95,6 @@ def _release_lease(campaign_id: int, lease: str) -> None:
     Campaign.objects.filter(pk=campaign_id, dispatch_lease=lease).update(
         dispatch_lease="", dispatch_heartbeat_at=timezone.now()
     )
-
-
-def orphans_to_unknown(campaign_id: int, reason: str) -> int:
-    """SENDING batches of a dispatcher that is gone: their outcome is unknown."""
-    with transaction.atomic():
-        batch_ids = list(
-            DispatchBatch.objects.select_for_update()
-            .filter(campaign_id=campaign_id, state=DispatchBatch.State.SENDING)
-            .values_list("id", flat=True)
-        )
-        if not batch_ids:
-            return 0
-        DispatchBatch.objects.filter(id__in=batch_ids).update(
-            state=DispatchBatch.State.UNKNOWN, reason=reason
-        )
-        Callee.objects.filter(batch_id__in=batch_ids, state=Callee.State.SENDING).update(
-            state=Callee.State.UNKNOWN, reason=reason
-        )
-    return len(batch_ids)
 
 
 # ---------------------------------------------------------------------------
@@ -208,20 +190,12 @@ class _Claimer:
                     reason=(batch.reason + " Its callees were re-batched.").strip(),
                 )
             else:
-                batch.state = DispatchBatch.State.SENDING
-                batch.size = len(pairs)
-                batch.request_started_at = timezone.now()
-                batch.request_finished_at = None
-                batch.attempts += 1
-                batch.save(
-                    update_fields=[
-                        "state",
-                        "size",
-                        "request_started_at",
-                        "request_finished_at",
-                        "attempts",
-                    ]
+                marked = {"state": DispatchBatch.State.SENDING, "size": len(pairs)}
+                marked.update(request_started_at=timezone.now(), request_finished_at=None)
+                DispatchBatch.objects.filter(pk=batch.pk).update(
+                    **marked, attempts=F("attempts") + 1
                 )
+                batch.refresh_from_db()
                 Callee.objects.filter(id__in=[i for i, _n in pairs]).update(
                     state=Callee.State.SENDING
                 )
@@ -592,12 +566,3 @@ def _recorder(
                 logger.exception("Could not record the outcome of %s", batch)
     finally:
         connection.close()
-
-
-__all__ = [
-    "DispatchReport",
-    "campaign_dispatch",
-    "lease_stale_before",
-    "orphans_to_unknown",
-    "sendable_callees",
-]

@@ -100,8 +100,9 @@ def test_cli_release_after_a_502_sends_the_released_callees_exactly_once(
 
 
 def test_admin_release_sends_them_and_the_list_says_they_wait(
-    client, operator, campaign, sandbox_state
+    client, operator, campaign, sandbox_state, settings
 ):
+    settings.ITNIO_DISPATCH_CONCURRENCY = 1  # the failed request is a full batch of 10
     sandbox_state.fail_next(SEND)
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     dispatch.campaign_dispatch(campaign.pk)
@@ -128,8 +129,9 @@ def test_admin_release_sends_them_and_the_list_says_they_wait(
 
 
 def test_release_in_a_paused_campaign_waits_for_resume_and_a_cancelled_one_refuses(
-    campaign, sandbox_state
+    campaign, sandbox_state, settings
 ):
+    settings.ITNIO_DISPATCH_CONCURRENCY = 1
     sandbox_state.fail_next(SEND)
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     dispatch.campaign_dispatch(campaign.pk)
@@ -232,8 +234,9 @@ def test_progress_counts_final_records_and_48_hours_without_one_as_not_reached(
 
 
 def test_a_sent_campaign_is_finished_once_reconciliation_resolves_its_unknown(
-    campaign, sandbox_state
+    campaign, sandbox_state, settings
 ):
+    settings.ITNIO_DISPATCH_CONCURRENCY = 1
     sandbox_state.drop_next(SEND)  # placed, but the answer never came: unknown
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     dispatch.campaign_dispatch(campaign.pk)
