@@ -348,7 +348,7 @@ async def run(args) -> int:
         if not args.no_background:
             procs += [
                 django_loop(
-                    "from campaigns.services.campaigns import campaign_dispatch\n"
+                    "from campaigns.services.dispatch import campaign_dispatch\n"
                     f"campaign_dispatch({campaign_id})\n",
                     env,
                 ),

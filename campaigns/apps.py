@@ -12,7 +12,7 @@ class CampaignsConfig(AppConfig):
         # Periodic jobs register themselves with the scheduler when their module is imported.
         from django.db.models.signals import post_migrate
 
-        from campaigns import tasks  # noqa: F401
+        from campaigns import checks, tasks  # noqa: F401
         from campaigns.roles import sync_roles_after_migrate
 
         # Roles follow new models: bring the groups up to date after every migrate.

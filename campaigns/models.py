@@ -589,7 +589,23 @@ class DispatchBatch(models.Model):
 
 
 class Callee(models.Model):
-    """One number of a campaign's list."""
+    """One number of a campaign's list, in the one state machine of callees.
+
+    | state | meaning | terminal |
+    |---|---|---|
+    | pending | may be claimed now | no |
+    | sending | in a request in flight | no |
+    | submitted | ITNIO accepted it, no final record yet | no |
+    | final: reached / not reached | the record is final (answered or not); a record not final
+      48 h after submission counts as not reached | yes |
+    | rejected | ITNIO refused the number | yes |
+    | unknown | the request's outcome is unknown; reconciliation decides | no |
+
+    Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
+    here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
+    holds the words of the campaign page's legend). Progress = terminal / all; a campaign is sent
+    once nothing is pending or sending, and finished once nothing is unknown either.
+    """
 
     class State(models.TextChoices):
         STAGED = "staged", "Staged (import not confirmed)"

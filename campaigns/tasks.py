@@ -104,8 +104,8 @@ def sync_records() -> str:
 
 @task(queue_name="dispatch")
 def dispatch_campaign(campaign_id: int) -> str:
-    """Send a running campaign's pending callees (see campaigns.services.campaigns)."""
-    from campaigns.services.campaigns import campaign_dispatch
+    """Send a running campaign's pending callees (see campaigns.services.dispatch)."""
+    from campaigns.services.dispatch import campaign_dispatch
 
     return str(campaign_dispatch(campaign_id))
 

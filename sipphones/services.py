@@ -22,8 +22,8 @@ from campaigns.services.calls import (
     SyncResult,
     call_send_single,
     call_upsert_record,
-    record_query_windows,
 )
+from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import logged_client
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -257,7 +257,7 @@ def sip_records_backfill(
     or phone name (exact match), creating the SIP calls the portal did not know and resolving
     unknown sends that turn out to have been placed."""
     result = SyncResult()
-    windows = record_query_windows(since, until)
+    windows = record_windows(since, until)
     if not windows:
         return result
     accounts = [account] if account else list(ItnioAccount.objects.all())
@@ -281,31 +281,28 @@ def _backfill_window(
     phone_name: str | None,
     result: SyncResult,
 ) -> None:
-    page = 1
-    while True:
-        batch = client.record_sip_query(
+    def fetch(start: datetime, end: datetime, page: int, size: int) -> Any:
+        return client.record_sip_query(
             start=start,
             end=end,
             current=page,
-            size=100,
+            size=size,
             sip_group_name=group_name,
             phone_name=phone_name,
         )
-        for record in batch.records:
-            result.checked += 1
-            if _resolve_unknown_sip(record):
-                result.resolved_unknown += 1
-            _call, created = call_upsert_record(
-                app=_app_for_record(account, default_app, record),
-                record=record,
-                source="recordSipQuery",
-                kind=Call.Kind.SIP,
-            )
-            result.created += int(created)
-            result.updated += int(not created)
-        if page >= batch.pages or not batch.records:
-            break
-        page += 1
+
+    for record in records_in(fetch, [(start, end)]):
+        result.checked += 1
+        if _resolve_unknown_sip(record):
+            result.resolved_unknown += 1
+        _call, created = call_upsert_record(
+            app=_app_for_record(account, default_app, record),
+            record=record,
+            source="recordSipQuery",
+            kind=Call.Kind.SIP,
+        )
+        result.created += int(created)
+        result.updated += int(not created)
 
 
 def _app_for_record(account: ItnioAccount, default_app: ItnioApp, record: VoiceRecord) -> ItnioApp:

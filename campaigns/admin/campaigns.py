@@ -7,18 +7,26 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.calls import figures_context
-from campaigns.models import Campaign, DispatchBatch, ItnioApp, VoiceFile
+from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
+from campaigns.services.campaign_state import (
+    CALLEE_STATES,
+    state_display,
+    waiting_for_reconciliation,
+)
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_cancel,
@@ -229,12 +237,32 @@ class CampaignAdmin(PortalModelAdmin):
             obj.created_by = request.user.get_username()
         super().save_model(request, obj, form, change)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
+        # The unknown callees of each campaign (one index range per row): a sent campaign
+        # with unknown callees is not finished, and its badge says so.
+        unknown = (
+            Callee.objects.filter(campaign=OuterRef("pk"), state=Callee.State.UNKNOWN)
+            .order_by()
+            .values("campaign")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(unknown_callees=Coalesce(Subquery(unknown, output_field=IntegerField()), 0))
+        )
+
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj: Campaign) -> str:
+        unknown = getattr(obj, "unknown_callees", None)
+        if unknown is None:
+            unknown = Callee.objects.filter(campaign=obj, state=Callee.State.UNKNOWN).count()
+        waiting = obj.state == Campaign.State.COMPLETED and unknown
         return format_html(
             '<span class="portal-state portal-state-{}">{}</span>',
-            obj.state,
-            obj.get_state_display(),
+            "unknown" if waiting else obj.state,
+            state_display(obj, unknown),
         )
 
     # --- the page ----------------------------------------------------------------
@@ -248,7 +276,15 @@ class CampaignAdmin(PortalModelAdmin):
         extra_context = dict(extra_context or {})
         campaign = self.get_object(request, object_id)
         if campaign is not None:
-            extra_context["progress"] = campaign_progress(campaign)
+            progress = campaign_progress(campaign)
+            extra_context["progress"] = progress
+            # The state table, once: its words head the counters and make the legend.
+            extra_context["callee_states"] = [
+                (row, progress.counts.get(row.key, 0)) for row in CALLEE_STATES
+            ]
+            extra_context["waiting_text"] = (
+                waiting_for_reconciliation(progress.waiting) if progress.waiting else ""
+            )
             extra_context["can_place_calls"] = self.has_place_calls_permission(request)
             try:
                 extra_context["import_url"] = (
@@ -292,10 +328,13 @@ class CampaignAdmin(PortalModelAdmin):
     @requires("view", methods=["GET"])
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         campaign = get_object_or_404(Campaign, pk=pk)
-        data = campaign_progress(campaign).as_dict()
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        progress = campaign_progress(campaign)
+        data = progress.as_dict()
         data.update(
             state=campaign.state,
-            state_display=campaign.get_state_display(),
+            state_display=progress.state_display,
             state_reason=campaign.state_reason,
         )
         return JsonResponse(data)
@@ -366,14 +405,16 @@ class CampaignAdmin(PortalModelAdmin):
     @requires("place_calls")
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = get_object_or_404(Campaign, pk=pk)
-        unknown = campaign_progress(campaign).counts.get("unknown", 0)
+        unknown = Callee.objects.filter(campaign=campaign, state=Callee.State.UNKNOWN).count()
         if request.method == "POST" and request.POST.get("post") == "yes":
-            released = campaign_release_unknown(
-                campaign=campaign, actor=Actor.from_user(request.user)
-            )
-            self.message_user(
-                request, f"Released {released} unknown callee(s) for resending.", messages.WARNING
-            )
+            try:
+                released = campaign_release_unknown(
+                    campaign=campaign, actor=Actor.from_user(request.user)
+                )
+            except CampaignError as exc:
+                self.message_user(request, f"{campaign.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, _released_message(campaign, released), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -419,6 +460,23 @@ class CampaignAdmin(PortalModelAdmin):
     def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
             self._steer(request, campaign, "reconcile")
+
+
+def _released_message(campaign: Campaign, released: int) -> str:
+    """What became of a release: when the released callees will be sent."""
+    text = ngettext(
+        "Released %(n)s unknown callee for resending (it may be called twice).",
+        "Released %(n)s unknown callees for resending (they may be called twice).",
+        released,
+    ) % {"n": f"{released:,}"}
+    campaign.refresh_from_db()
+    if not released:
+        return gettext("No callee was unknown any more: nothing was released.")
+    if campaign.state == Campaign.State.PAUSED:
+        return text + " " + gettext("They are sent when the campaign is resumed.")
+    if campaign.state == Campaign.State.RUNNING:
+        return text + " " + gettext("The dispatcher sends them now, once.")
+    return text + " " + gettext("They have been sent: see the counts.")
 
 
 def _has_url(name: str) -> bool:

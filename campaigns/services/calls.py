@@ -22,6 +22,7 @@ from django.utils import timezone
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.personal_data import scrub_call
+from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -131,8 +132,12 @@ def call_send_tts(
 
 def call_send_single(call: Call, send: Callable[[], str]) -> Call:
     """The money rule for one-number sends (sendCode, sendSip): commit the unsaved `call` as
-    SENDING, run `send` (the request, returning the voiceId), then write what came of it."""
-    call.save()  # committed: the intent exists before the request (autocommit, no atomic block)
+    SENDING, run `send` (the request, returning the voiceId), then write what came of it.
+
+    The SENDING row is committed in a durable block: called inside a caller's transaction this
+    raises instead of sending a request whose intent is not committed yet."""
+    with transaction.atomic(durable=True):
+        call.save()  # committed: the intent exists before the request
     try:
         voice_id = send()
     except ItnioNotSentError as exc:
@@ -401,24 +406,6 @@ def calls_sync_due(*, actor: Actor, limit: int | None = None) -> SyncResult:
     return result
 
 
-def record_query_windows(
-    since: datetime, until: datetime | None = None
-) -> list[tuple[datetime, datetime]]:
-    """The [start, end) windows a record backfill asks for: no later than now, no earlier than
-    ITNIO keeps records (itnio-api.md §3.5), at most 31 days each (§3.6; recordSipQuery
-    presumably has the same window, §3.8)."""
-    now = timezone.now()
-    until = min(until or now, now)
-    floor = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS) + timedelta(minutes=5)
-    start = max(since, floor)
-    windows = []
-    while start < until:
-        end = min(start + timedelta(days=31), until)
-        windows.append((start, end))
-        start = end
-    return windows
-
-
 def calls_backfill(
     *,
     since: datetime,
@@ -430,7 +417,7 @@ def calls_backfill(
     last two months only, pages of 100), creating calls the portal did not know and resolving
     unknown sends that turn out to have been placed."""
     result = SyncResult()
-    windows = record_query_windows(since, until)
+    windows = record_windows(since, until)
     if not windows:
         return result
     accounts = [account] if account else list(ItnioAccount.objects.all())
@@ -439,22 +426,19 @@ def calls_backfill(
         if app is None:
             continue
         client = logged_client(acct, actor=actor, obj=acct)
-        for start, end in windows:
-            page = 1
-            while True:
-                batch = client.record_group_query(start=start, end=end, current=page, size=100)
-                for record in batch.records:
-                    result.checked += 1
-                    if _resolve_unknown(record):
-                        result.resolved_unknown += 1
-                    _call, created = call_upsert_record(
-                        app=app, record=record, source="recordGroupQuery"
-                    )
-                    result.created += int(created)
-                    result.updated += int(not created)
-                if page >= batch.pages or not batch.records:
-                    break
-                page += 1
+
+        def fetch(
+            start: datetime, end: datetime, page: int, size: int, client: Any = client
+        ) -> Any:
+            return client.record_group_query(start=start, end=end, current=page, size=size)
+
+        for record in records_in(fetch, windows):
+            result.checked += 1
+            if _resolve_unknown(record):
+                result.resolved_unknown += 1
+            _call, created = call_upsert_record(app=app, record=record, source="recordGroupQuery")
+            result.created += int(created)
+            result.updated += int(not created)
     return result
 
 

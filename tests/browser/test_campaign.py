@@ -1,5 +1,6 @@
 """A campaign in the browser: read the plan, launch, watch the progress bar reach 100 %,
-while a real task worker (portal_worker) sends the batches to the sandbox."""
+while a real task worker (portal_worker) sends the batches to the sandbox and the push worker
+applies the final records it pushes back."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ from campaigns.services.voice_files import voice_file_upload
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.audio import wav_bytes
 from tests.conftest import API_KEY, VOICE_APP_ID
-from tests.procs import task_worker
+from tests.procs import apply_worker, task_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def slow_sandbox(sandbox_state, account):
-    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
+def slow_sandbox(sandbox_state, account, voice_app, live_server):
+    # Status pushes to the portal (applied by the push worker) bring the final records the
+    # progress bar counts.
+    push_url = live_server.url + voice_app.push_path
+    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice", push_url=push_url)
     sandbox_state.faults.latency_by_path["/voice/sendGroup"] = 0.4
-    server = SandboxServer(sandbox_state, push_interval=None).start()
+    server = SandboxServer(sandbox_state, push_interval=0.2).start()
     account.base_url = server.base_url
     account.save()
     yield server
@@ -51,6 +55,7 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
     )
     User.objects.create_superuser("ops", "ops@example.com", "pw")
     worker = task_worker(ITNIO_SEND_GROUP_MAX="50", ITNIO_DISPATCH_CONCURRENCY="1")
+    pushes = apply_worker()
     try:
         page.goto(
             f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/"
@@ -88,12 +93,16 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
         assert not page.locator("#cancel-campaign").is_visible()
         screenshot("progress-done")
     finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+        for process in (worker, pushes):
+            process.terminate()
+            process.wait(timeout=20)
     campaign.refresh_from_db()
     page.reload()
     assert campaign.state == "completed"
-    assert page.locator("#count-submitted").inner_text() == "600"
+    # Every accepted callee has its final record: reached or not reached, none still waiting.
+    final = [page.locator(f"#count-{key}").inner_text() for key in ("reached", "not_reached")]
+    assert sum(int(n) for n in final) == 600
+    assert page.locator("#count-submitted").inner_text() == "0"
     assert "Completed" in page.locator("#content-main").inner_text()
     assert max(sandbox_state.accepted_callees().values()) == 1
     screenshot("completed")

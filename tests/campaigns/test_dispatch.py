@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.calls import calls_sync_due
+from campaigns.services.campaign_state import in_calling_window
 from campaigns.services.campaigns import (
     CampaignError,
-    campaign_dispatch,
     campaign_launch,
     campaign_pause,
     campaign_plan,
@@ -19,8 +20,8 @@ from campaigns.services.campaigns import (
     campaign_reconcile,
     campaign_release_unknown,
     campaigns_tick,
-    in_calling_window,
 )
+from campaigns.services.dispatch import campaign_dispatch
 from itnio_portal.itnio import ItnioNotSentError
 from tests.campaigns.conftest import add_callees
 from tests.pg import lost_connection_error
@@ -61,8 +62,14 @@ def test_launch_sends_every_callee_once_in_batches(
     callee = Callee.objects.filter(campaign=campaign).first()
     assert callee.call.voice_id == callee.voice_id
     assert DispatchBatch.objects.filter(campaign=campaign, state="sent").count() == 4
+    # Accepted is not final: progress counts terminal callees (the state table), so it
+    # reaches 100 % once ITNIO's records are final.
     progress = campaign_progress(campaign)
-    assert (progress.percent, progress.counts["submitted"]) == (100.0, 35)
+    assert (progress.percent, progress.counts["submitted"]) == (0.0, 35)
+    calls_sync_due(actor=SYSTEM)
+    progress = campaign_progress(campaign)
+    assert progress.percent == 100.0
+    assert progress.counts["reached"] + progress.counts["not_reached"] == 35
 
 
 def test_rejected_numbers_are_marked_with_the_reason(campaign, sandbox_state):
@@ -247,7 +254,7 @@ def sent_once_each(campaign, sandbox_state) -> None:
 def test_a_batch_claimed_as_the_connection_was_lost_is_sent_once_not_left_unknown(
     campaign, sandbox_state, monkeypatch
 ):
-    from campaigns.services import campaigns as service
+    from campaigns.services import dispatch as service
 
     original = service._Claimer._claim_new_after
     cut = []
@@ -271,9 +278,9 @@ def test_a_batch_claimed_as_the_connection_was_lost_is_sent_once_not_left_unknow
 def test_an_answer_whose_write_was_cut_is_written_once_the_database_is_back(
     campaign, sandbox_state, monkeypatch, moment
 ):
-    from campaigns.services import campaigns as service
+    from campaigns.services import dispatch as service
 
-    original = service._record_success
+    original = service.record_success
     cut = []
 
     def record_cut(*args, **kwargs):
@@ -284,7 +291,7 @@ def test_an_answer_whose_write_was_cut_is_written_once_the_database_is_back(
             raise lost_connection_error()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_record_success", record_cut)
+    monkeypatch.setattr(service, "record_success", record_cut)
     report = campaign_launch_now(campaign)
     assert cut
     sent_once_each(campaign, sandbox_state)  # no second Call for a write repeated after commit
@@ -295,9 +302,9 @@ def test_an_answer_whose_write_was_cut_is_written_once_the_database_is_back(
 def test_a_dispatch_run_cut_outright_starts_again_under_its_lease(
     campaign, sandbox_state, monkeypatch
 ):
-    from campaigns.services import campaigns as service
+    from campaigns.services import dispatch as service
 
-    original = service._orphans_to_unknown
+    original = service.orphans_to_unknown
     cut = []
 
     def lose_the_connection_once(*args, **kwargs):
@@ -306,7 +313,7 @@ def test_a_dispatch_run_cut_outright_starts_again_under_its_lease(
             raise lost_connection_error()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_orphans_to_unknown", lose_the_connection_once)
+    monkeypatch.setattr(service, "orphans_to_unknown", lose_the_connection_once)
     report = campaign_launch_now(campaign)
     assert cut and report.stopped == "nothing left to send"
     sent_once_each(campaign, sandbox_state)
@@ -325,17 +332,17 @@ def test_launch_needs_permission_and_a_ready_campaign(campaign, viewer, operator
 def test_a_not_placed_outcome_written_again_leaves_a_batch_claimed_anew_alone(campaign):
     # A recorder's write that committed just before the connection was lost is written again
     # once the database is back; meanwhile a sender may have claimed the batch anew.
-    from campaigns.services import campaigns as service
+    from campaigns.services import dispatch as service
 
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     claimer = service._Claimer(campaign)
     batch, _pairs = claimer.claim()
     report = service.DispatchReport()
     error = ItnioNotSentError()
-    service._record_failure(campaign, batch, error, report)  # landed, then the cut
+    service.record_failure(campaign, batch, error, report)  # landed, then the cut
     claimer.retry_pending = True
     again, _ = claimer.claim()  # in flight again
     assert again.pk == batch.pk
-    service._record_failure(campaign, batch, error, report)  # the repeat
+    service.record_failure(campaign, batch, error, report)  # the repeat
     assert DispatchBatch.objects.get(pk=batch.pk).state == "sending"
     assert set(Callee.objects.filter(batch=batch).values_list("state", flat=True)) == {"sending"}

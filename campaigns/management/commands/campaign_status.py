@@ -7,6 +7,7 @@ from typing import Any
 from campaigns.management.base import PortalCommand
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.models import DispatchBatch
+from campaigns.services.campaign_state import waiting_for_reconciliation
 from campaigns.services.campaigns import campaign_progress
 
 
@@ -20,14 +21,19 @@ class Command(PortalCommand):
         campaign = get_campaign(options["name"])
         progress = campaign_progress(campaign)
         self.stdout.write(
-            f"{campaign.name}: {campaign.get_state_display()}  ({campaign.state_reason or '-'})"
+            f"{campaign.name}: {progress.state_display}  ({campaign.state_reason or '-'})"
         )
+        if progress.waiting:
+            self.stdout.write(
+                f"not finished: {waiting_for_reconciliation(progress.waiting)} "
+                f"(manage.py reconcile_campaign {campaign.name!r})"
+            )
         self.stdout.write(
             "callees: "
             + " ".join(f"{state}={n}" for state, n in progress.counts.items())
             + f" total={progress.total}"
         )
-        self.stdout.write(f"progress: {progress.percent:.1f}%")
+        self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
         if progress.eta:
             self.stdout.write(
                 f"estimated finish: {progress.eta:%Y-%m-%d %H:%M:%S %Z} "

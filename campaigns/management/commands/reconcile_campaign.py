@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns.management.base import PortalCommand, usage_error
+from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.services.actors import Actor
-from campaigns.services.campaigns import campaign_reconcile, campaign_release_unknown
+from campaigns.services.campaigns import (
+    CampaignError,
+    campaign_reconcile,
+    campaign_release_unknown,
+)
 
 
 class Command(PortalCommand):
@@ -35,5 +39,15 @@ class Command(PortalCommand):
         report = campaign_reconcile(campaign=campaign, actor=actor)
         self.stdout.write(str(report))
         if options["release_unknown"]:
-            released = campaign_release_unknown(campaign=campaign, actor=actor)
-            self.stdout.write(f"released={released} (back to pending; they may be called twice)")
+            try:
+                released = campaign_release_unknown(campaign=campaign, actor=actor)
+            except CampaignError as exc:
+                raise data_error(str(exc)) from exc
+            self.stdout.write(
+                f"released={released} (back to pending and sent by the next dispatch; "
+                "they may be called twice)"
+            )
+        campaign.refresh_from_db()
+        self.stdout.write(
+            f"{campaign.name}: {campaign.get_state_display()}. {campaign.state_reason}"
+        )

@@ -1,4 +1,5 @@
-// Campaign progress: poll the JSON endpoint while the campaign is running or scheduled.
+// Campaign progress: poll the JSON endpoint while the campaign is running or scheduled, and
+// while a sent campaign still waits for final records (progress counts final callees).
 (function () {
   "use strict";
   var box = document.getElementById("campaign-progress");
@@ -31,20 +32,24 @@
       var button = document.getElementById(id);
       if (button) { button.closest("li").style.display = "none"; }
     });
+    // Beside the status line, not in it: polling for final records rewrites that line.
+    if (document.getElementById("progress-reload")) { return; }
     var eta = document.getElementById("progress-eta");
     var link = document.createElement("a");
     link.href = window.location.pathname;
     link.id = "progress-reload";
     link.textContent = " Show the updated page";
-    eta.appendChild(link);
+    eta.insertAdjacentElement("afterend", link);
   }
+  function active(state) { return state === "running" || state === "scheduled"; }
+  function recordsDue(data) { return data.state === "completed" && data.counts.submitted > 0; }
   function poll() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
       var was = box.dataset.state;
       render(data);
-      if (data.state === "running" || data.state === "scheduled") { setTimeout(poll, 2000); }
-      else if (data.state !== was) { stopped(data); }
+      if (!active(data.state) && data.state !== was) { stopped(data); }
+      if (active(data.state) || recordsDue(data)) { setTimeout(poll, 2000); }
     }).catch(function () { setTimeout(poll, 5000); });
   }
-  if (box.dataset.state === "running" || box.dataset.state === "scheduled") { setTimeout(poll, 1000); }
+  if (active(box.dataset.state) || box.dataset.recordsDue === "yes") { setTimeout(poll, 1000); }
 })();

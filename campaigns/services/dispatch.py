@@ -1,0 +1,568 @@
+"""The campaign dispatcher: lease, claims (with their eligibility step), senders and recorders.
+
+Exactly-once rules (design.md conventions 2, 3, 10):
+- a batch and its callees are committed as SENDING before its sendGroup request, in a durable
+  transaction (no caller can wrap the request in one of its own);
+- per-callee results are committed after (dispatch_outcomes.py); accepted numbers get a Call;
+- a connection that never opened, or a refusal, puts the batch back to PENDING (nothing reached
+  ITNIO); its callees are re-batched under the current ITNIO_SEND_GROUP_MAX when claimed again;
+- a read timeout, a dropped connection or a 5xx makes the batch and its callees UNKNOWN, and
+  nothing UNKNOWN is ever resent automatically: reconciliation looks it up in ITNIO's records,
+  and only an operator may release what is still unknown for resending;
+- one dispatcher per campaign at a time, by a lease renewed as a heartbeat; a dispatcher that
+  dies leaves a stale lease, and the scheduler tick starts a new one, which first marks the
+  dead one's SENDING batches UNKNOWN;
+- a lost database connection does not end a dispatch: each thread reconnects (dbretry), answers
+  in flight are written once the database is back, and a cut run starts again under its lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, Max, Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Callee, Campaign, DispatchBatch
+from campaigns.services.actors import Actor
+from campaigns.services.campaign_state import (
+    complete_if_done,
+    in_calling_window,
+    may_send,
+    set_campaign_state,
+)
+from campaigns.services.dbretry import retrying, surviving_lost_connection
+from campaigns.services.dispatch_outcomes import (
+    DispatchReport,
+    insert_columns,
+    orphans_to_unknown,
+    record_failure,
+    record_success,
+)
+from campaigns.services.request_log import RequestLogBuffer
+from itnio_portal.itnio import (
+    ItnioApiError,
+    ItnioLimitError,
+    ItnioNotSentError,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------
+# Lease
+# ---------------------------------------------------------------------------
+def lease_stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+
+
+def _acquire_lease(campaign_id: int, lease: str) -> bool:
+    now = timezone.now()
+    taken = (
+        Campaign.objects.filter(pk=campaign_id)
+        .filter(
+            Q(dispatch_lease="")
+            | Q(dispatch_lease=lease)  # retried after a lost connection: it may have landed
+            | Q(dispatch_heartbeat_at__isnull=True)
+            | Q(dispatch_heartbeat_at__lt=lease_stale_before(now))
+            | Q(dispatch_lease__startswith="queued")
+        )
+        .update(dispatch_lease=lease, dispatch_heartbeat_at=now)
+    )
+    return taken == 1
+
+
+def _heartbeat(campaign_id: int, lease: str) -> bool:
+    return (
+        Campaign.objects.filter(pk=campaign_id, dispatch_lease=lease).update(
+            dispatch_heartbeat_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def _release_lease(campaign_id: int, lease: str) -> None:
+    Campaign.objects.filter(pk=campaign_id, dispatch_lease=lease).update(
+        dispatch_lease="", dispatch_heartbeat_at=timezone.now()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Claims
+# ---------------------------------------------------------------------------
+def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
+    """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
+
+    Today: every pending callee. This is where the audience (do-not-call, frequency caps),
+    timing (the callee's local window, retries due) and money (budget) rules plug in, each as
+    a filter, a join or an Exists on this queryset: the claim compiles it into its own SQL
+    statement, so a rule costs no extra query and no per-number Python loop however long the
+    list is. Callees it leaves out stay pending (later: waiting, with their reason).
+    """
+    return Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
+
+
+def _while_running(campaign: Campaign) -> Exists:
+    # Checked in the claim's own statement: a pause or cancel stops the very next claim.
+    return Exists(Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING))
+
+
+def _called_info(campaign: Campaign, batch: DispatchBatch) -> str:
+    tag = batch.tag
+    base = campaign.called_info[: 1000 - len(tag) - 1].strip()
+    return f"{base} {tag}" if base else tag
+
+
+def _compiled(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
+    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+Claimed = tuple[DispatchBatch, list[tuple[int, str]]]
+
+
+class _Claimer:
+    """Commits the next batch as SENDING before its request: a batch put back to pending
+    first, else a new one. Only the lease holder claims, so the sequence is kept in memory."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        last = DispatchBatch.objects.filter(campaign=campaign).aggregate(m=Max("sequence"))["m"]
+        self.next_sequence = (last or 0) + 1
+        self.retry_pending = DispatchBatch.objects.filter(
+            campaign=campaign, state=DispatchBatch.State.PENDING
+        ).exists()
+        self.last_id = 0
+        # The sequence of a claim not yet handed to a sender (its batch is found by it).
+        self.claiming: int | None = None
+
+    def claim(self) -> Claimed | None:
+        if self.retry_pending:
+            claimed = self._claim_pending()
+            if claimed is not None:
+                self.claiming = None
+                return claimed
+            self.retry_pending = False
+        claimed = self._claim_new()
+        self.claiming = None
+        return claimed
+
+    def _claim_pending(self) -> Claimed | None:
+        """A batch that went back to pending (not placed) is sent again with the sendable
+        callees it still holds, at most ITNIO_SEND_GROUP_MAX of them; the rest leave it and are
+        re-batched by the next new claims."""
+        with transaction.atomic(durable=True):
+            if not Campaign.objects.filter(
+                pk=self.campaign.pk, state=Campaign.State.RUNNING
+            ).exists():
+                return None
+            batch = (
+                DispatchBatch.objects.select_for_update()
+                .filter(campaign=self.campaign, state=DispatchBatch.State.PENDING)
+                .order_by("sequence")
+                .first()
+            )
+            if batch is None:
+                return None
+            self.claiming = batch.sequence
+            pairs = list(
+                sendable_callees(self.campaign)
+                .filter(batch=batch)
+                .order_by("id")
+                .values_list("id", "number")[: settings.ITNIO_SEND_GROUP_MAX]
+            )
+            Callee.objects.filter(batch=batch, state=Callee.State.PENDING).exclude(
+                id__in=[callee_id for callee_id, _number in pairs]
+            ).update(batch=None)
+            if not pairs:
+                DispatchBatch.objects.filter(pk=batch.pk).update(
+                    state=DispatchBatch.State.FAILED,
+                    reason=(batch.reason + " Its callees were re-batched.").strip(),
+                )
+            else:
+                marked = {"state": DispatchBatch.State.SENDING, "size": len(pairs)}
+                marked.update(request_started_at=timezone.now(), request_finished_at=None)
+                DispatchBatch.objects.filter(pk=batch.pk).update(
+                    **marked, attempts=F("attempts") + 1
+                )
+                batch.refresh_from_db()
+                Callee.objects.filter(id__in=[i for i, _n in pairs]).update(
+                    state=Callee.State.SENDING
+                )
+        if not pairs:
+            self.last_id = 0  # its callees sit below the cursor now
+            return self._claim_pending()
+        return batch, pairs
+
+    def _claim_new(self) -> Claimed | None:
+        claimed = self._claim_new_after(self.last_id)
+        if claimed is None and self.last_id:
+            # Numbers released back to pending sit below the cursor: one full look.
+            self.last_id = 0
+            claimed = self._claim_new_after(0)
+        if claimed is not None:
+            self.last_id = max(self.last_id, claimed[1][-1][0])
+        return claimed
+
+    def after_lost_connection(self) -> None:
+        """A claim cut by a lost connection may have committed before the cut. Its batch was
+        never sent (the sender had not got it), so it goes back to pending; its sequence is never
+        reused."""
+        if self.claiming is not None:
+            with transaction.atomic(durable=True):
+                batch_ids = list(
+                    DispatchBatch.objects.filter(
+                        campaign=self.campaign,
+                        sequence=self.claiming,
+                        state=DispatchBatch.State.SENDING,
+                    ).values_list("id", flat=True)
+                )
+                if batch_ids:
+                    DispatchBatch.objects.filter(id__in=batch_ids).update(
+                        state=DispatchBatch.State.PENDING,
+                        reason="Claimed as the database connection was lost; not sent.",
+                    )
+                    Callee.objects.filter(
+                        batch_id__in=batch_ids, state=Callee.State.SENDING
+                    ).update(state=Callee.State.PENDING)
+            self.claiming = None
+        self.next_sequence += 1
+        self.retry_pending = True
+
+    def _claim_new_after(self, last_id: int) -> Claimed | None:
+        """Commit a new batch of the next sendable callees as SENDING; None when none is left.
+
+        Callees are taken in id order by the only lease holder, so starting after the last id
+        taken skips the index entries of rows already sent (on PostgreSQL those stay in the
+        index until vacuum, and rescanning them made each claim slower than the last).
+        """
+        batch = DispatchBatch(
+            campaign=self.campaign,
+            sequence=self.next_sequence,
+            state=DispatchBatch.State.SENDING,
+            request_started_at=timezone.now(),
+            attempts=1,
+        )
+        batch.called_info = _called_info(self.campaign, batch)
+        picked = (
+            sendable_callees(self.campaign)
+            .filter(_while_running(self.campaign), batch__isnull=True, id__gt=last_id)
+            .order_by("id")
+            .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
+        )
+        self.claiming = batch.sequence
+        if connection.vendor == "postgresql":
+            pairs = self._mark_in_one_statement(batch, picked)
+        else:
+            with transaction.atomic(durable=True):
+                pairs = self._mark(batch, picked)
+        if not pairs:
+            return None
+        batch.size = len(pairs)
+        self.next_sequence += 1
+        return batch, pairs
+
+    def _mark(self, batch: DispatchBatch, picked: QuerySet[Any]) -> list[tuple[int, str]]:
+        """Insert the batch, then take the picked callees and mark them (SQLite ≥ 3.35)."""
+        table = connection.ops.quote_name(Callee._meta.db_table)
+        batch.save()
+        sql, params = _compiled(picked)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET batch_id = %s, state = %s WHERE id IN ({sql}) "
+                "RETURNING id, number",
+                [batch.pk, Callee.State.SENDING, *params],
+            )
+            pairs = sorted(cursor.fetchall())
+        if not pairs:
+            transaction.set_rollback(True)
+        return pairs
+
+    def _mark_in_one_statement(
+        self, batch: DispatchBatch, picked: QuerySet[Any]
+    ) -> list[tuple[int, str]]:
+        """PostgreSQL: pick, insert the batch (only if something was picked) and mark the
+        callees SENDING in one statement, committed on its own (autocommit): one round trip."""
+        _outside_transactions()
+        callee_table = connection.ops.quote_name(Callee._meta.db_table)
+        batch_table = connection.ops.quote_name(DispatchBatch._meta.db_table)
+        known = {
+            "campaign_id": self.campaign.pk,
+            "sequence": batch.sequence,
+            "state": batch.state,
+            "called_info": batch.called_info,
+            "request_started_at": batch.request_started_at,
+            "attempts": batch.attempts,
+        }
+        columns, exprs, batch_params = insert_columns(
+            DispatchBatch, known, {"size": "(SELECT count(*) FROM picked)"}
+        )
+        picked_sql, picked_params = _compiled(picked)
+        sql = (
+            f"WITH picked AS MATERIALIZED ({picked_sql}), "
+            f"b AS (INSERT INTO {batch_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(exprs)} WHERE EXISTS (SELECT 1 FROM picked) RETURNING id) "
+            f"UPDATE {callee_table} SET batch_id = b.id, state = %s FROM b "
+            f"WHERE {callee_table}.id IN (SELECT id FROM picked) "
+            f"RETURNING {callee_table}.id, {callee_table}.number, b.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*picked_params, *batch_params, Callee.State.SENDING])
+            rows = cursor.fetchall()
+        if rows:
+            batch.pk = rows[0][2]
+        return sorted((callee_id, number) for callee_id, number, _b in rows)
+
+
+def _outside_transactions() -> None:
+    """The check of transaction.atomic(durable=True), for a SENDING mark that is one autocommit
+    statement: it raises when a caller holds a transaction open, which would keep the mark
+    uncommitted while the request is out. An empty block sends nothing to the database (no
+    BEGIN, no COMMIT), so the mark stays one round trip."""
+    with transaction.atomic(durable=True):
+        pass
+
+
+def _post(
+    client: Any, campaign: Campaign, batch: DispatchBatch, numbers: list[str]
+) -> list[SendResult]:
+    """The HTTP part only (runs in a pool thread; no database access here)."""
+    return client.send_group(
+        app_id=campaign.app.app_id,
+        file_id=campaign.voice_file.remote_file_id,
+        callees=numbers,
+        display_num=campaign.display_num or None,
+        max_duration=campaign.max_duration,
+        max_ringing_time=campaign.max_ringing_time,
+        loop_count=campaign.loop_count,
+        called_info=batch.called_info,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The run: senders, recorders, the supervising thread
+# ---------------------------------------------------------------------------
+@dataclass
+class _Control:
+    """What the dispatcher's supervisor tells its senders, and what they report back."""
+
+    may_send: bool = True
+    stop: bool = False
+    retry_after: float = 0.0
+    not_sent_streak: int = 0
+    pause_reason: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    claim_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def campaign_dispatch(campaign_id: int) -> DispatchReport:
+    """Send a running campaign's pending callees.
+
+    ITNIO_DISPATCH_CONCURRENCY senders each loop: commit a batch as SENDING, POST it, hand the
+    answer over; a few recorders commit the answers, each sender and recorder on its own
+    database connection, so the database work of one batch overlaps the requests of the
+    others. The calling thread supervises: the lease heartbeat, pause/cancel/window checks.
+
+    A run cut by a lost database connection starts again under the same lease once the
+    database is back (what it left SENDING becomes UNKNOWN first, as after a crash).
+    """
+    report = DispatchReport()
+    lease = uuid.uuid4().hex
+    if not retrying(_acquire_lease, campaign_id, lease):
+        report.stopped = "another dispatcher is running"
+        return report
+    try:
+        retrying(_dispatch_run, campaign_id, lease, report)
+    finally:
+        retrying(_release_lease, campaign_id, lease)
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if not report.stopped:
+        report.stopped = (
+            "nothing left to send"
+            if campaign.state == Campaign.State.RUNNING and in_calling_window(campaign)
+            else f"campaign {campaign.state}"
+            if campaign.state != Campaign.State.RUNNING
+            else "outside the calling window"
+        )
+    complete_if_done(campaign)
+    return report
+
+
+def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
+    """One run of the senders and recorders under the lease, until they stop."""
+    if not _heartbeat(campaign_id, lease):  # a run started again: the lease may be gone
+        report.stopped = "lost the dispatch lease"
+        return
+    orphans_to_unknown(
+        campaign_id,
+        "The dispatcher stopped while this request was in flight; its outcome is unknown.",
+    )
+    campaign = Campaign.objects.select_related("app__account", "voice_file").get(pk=campaign_id)
+    buffer = RequestLogBuffer(actor=Actor.system(f"dispatch:{campaign.name}"))
+    client = buffer.client(campaign.app.account)
+    claimer = _Claimer(campaign)
+    control = _Control(may_send=may_send(campaign))
+    concurrency = max(1, settings.ITNIO_DISPATCH_CONCURRENCY)
+    # Bounded: answers not yet written are what a crash turns into UNKNOWN.
+    answers: queue.Queue[Any] = queue.Queue(maxsize=concurrency)
+    senders = [
+        threading.Thread(
+            target=_sender,
+            args=(campaign, client, claimer, control, answers),
+            name=f"dispatch-{campaign_id}-send-{i}",
+            daemon=True,
+        )
+        for i in range(concurrency)
+    ]
+    recorders = [
+        threading.Thread(
+            target=_recorder,
+            args=(campaign, claimer, control, answers, report),
+            name=f"dispatch-{campaign_id}-record-{i}",
+            daemon=True,
+        )
+        for i in range(max(1, concurrency // 2))
+    ]
+    heartbeat_every = max(0.5, settings.DISPATCH_LEASE_SECONDS / 4)
+    last_heartbeat = last_flush = time.monotonic()
+    for thread in senders + recorders:
+        thread.start()
+    try:
+        while any(sender.is_alive() for sender in senders):
+            for sender in senders:
+                sender.join(timeout=0.2 / concurrency)
+            now = time.monotonic()
+            with surviving_lost_connection("The dispatcher", should_stop=lambda: control.stop):
+                if now - last_heartbeat >= heartbeat_every:
+                    if not _heartbeat(campaign_id, lease):
+                        report.stopped = "lost the dispatch lease"
+                        control.stop = True
+                    last_heartbeat = now
+                campaign.refresh_from_db(fields=["state"])
+                control.may_send = may_send(campaign)
+                if not control.may_send:
+                    control.stop = True
+                if now - last_flush >= 2:
+                    buffer.flush()
+                    last_flush = now
+    finally:
+        control.stop = True
+        for sender in senders:
+            sender.join()
+        for _recorder_thread in recorders:
+            answers.put(_DONE)
+        for recorder in recorders:
+            recorder.join()
+        retrying(buffer.flush)
+    if control.pause_reason:
+        retrying(_pause_if_running, campaign, control.pause_reason)
+
+
+def _pause_if_running(campaign: Campaign, reason: str) -> None:
+    campaign.refresh_from_db()
+    if campaign.state == Campaign.State.RUNNING:
+        set_campaign_state(campaign, Campaign.State.PAUSED, reason, "portal")
+
+
+_DONE = object()
+
+
+def _sender(
+    campaign: Campaign,
+    client: Any,
+    claimer: _Claimer,
+    control: _Control,
+    answers: queue.Queue[Any],
+) -> None:
+    """Claim, POST, hand the answer to a recorder; until nothing is left or told to stop.
+    Pause and cancel are honoured by the claim itself (it takes nothing from a campaign that is
+    not running), the calling window between batches. A lost database connection is waited out
+    (the POST needs none)."""
+
+    def stopped() -> bool:
+        return control.stop
+
+    try:
+        while not control.stop and control.may_send:
+            if not in_calling_window(campaign):
+                return
+            wait_s = control.retry_after - time.time()
+            if wait_s > 0:
+                time.sleep(min(wait_s, 0.5))
+                continue
+            with control.claim_lock:
+                if control.stop:
+                    return
+                with surviving_lost_connection("A sender", should_stop=stopped) as cut:
+                    claimed = claimer.claim()
+                if cut.lost:
+                    retrying(claimer.after_lost_connection, should_stop=stopped)
+                    continue
+            if claimed is None:
+                return
+            batch, pairs = claimed
+            results, error = None, None
+            try:
+                results = _post(client, campaign, batch, [number for _id, number in pairs])
+            except BaseException as exc:  # written down by a recorder
+                error = exc
+            with control.lock:
+                if isinstance(error, ItnioApiError | ItnioLimitError):
+                    # A refusal stops every sender before its batch can be claimed again.
+                    control.stop = True
+                elif isinstance(error, ItnioNotSentError):
+                    control.not_sent_streak += 1
+                    control.retry_after = time.time() + min(2**control.not_sent_streak, 30)
+                    if control.not_sent_streak >= settings.DISPATCH_PAUSE_AFTER_NOT_SENT:
+                        control.pause_reason = (
+                            f"ITNIO could not be reached {control.not_sent_streak} times "
+                            f"in a row: {error}"
+                        )
+                        control.stop = True
+                elif error is None:
+                    control.not_sent_streak = 0
+            answers.put((batch, pairs, results, error))
+            if error is not None and not isinstance(error, Exception):
+                raise error
+    finally:
+        connection.close()
+
+
+def _recorder(
+    campaign: Campaign,
+    claimer: _Claimer,
+    control: _Control,
+    answers: queue.Queue[Any],
+    report: DispatchReport,
+) -> None:
+    """Commit the senders' answers, waiting for the database when its connection was lost (both
+    writes are safe to repeat). A batch whose outcome cannot be written stays SENDING, which
+    the recovery tick turns into UNKNOWN: never resent."""
+    try:
+        while (item := answers.get()) is not _DONE:
+            batch, pairs, results, error = item
+            try:
+                if error is None:
+                    retrying(record_success, campaign, batch, pairs, results, report)
+                    continue
+                pause_reason = retrying(record_failure, campaign, batch, error, report)
+                if isinstance(error, ItnioNotSentError | ItnioApiError | ItnioLimitError):
+                    claimer.retry_pending = True  # back to pending: send it again
+                if pause_reason:
+                    with control.lock:
+                        control.pause_reason = control.pause_reason or pause_reason
+                        control.stop = True
+            except Exception:
+                logger.exception("Could not record the outcome of %s", batch)
+    finally:
+        connection.close()
