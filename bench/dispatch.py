@@ -72,6 +72,30 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the sandbox did not start")
 
 
+def running_campaign(base_url: str):
+    """The bench account and app (on the sandbox at base_url), a voice file uploaded to it, and
+    a running campaign without callees (the caller adds them its own way)."""
+    from campaigns.models import Campaign, ItnioAccount, ItnioApp, VoiceFile
+    from campaigns.services.itnio import itnio_client_for
+
+    account = ItnioAccount.objects.create(
+        name="bench", api_key=KEY, api_secret=SECRET, base_url=base_url
+    )
+    app = ItnioApp.objects.create(account=account, app_id=APP)
+    wav = (ROOT / "tests" / "data" / "beep.wav").read_bytes()
+    file_id = itnio_client_for(account).file_upload(file_name="bench.wav", content=wav)
+    voice_file = VoiceFile.objects.create(
+        app=app,
+        file_name="bench.wav",
+        audio="voice/bench.wav",
+        state="uploaded",
+        remote_file_id=file_id,
+    )
+    return Campaign.objects.create(
+        name="bench", app=app, voice_file=voice_file, state="running", called_info="bench"
+    )
+
+
 def bare_pool(url: str, bodies: list[dict], threads: int) -> float:
     import requests
 
@@ -120,7 +144,6 @@ def main() -> int:
         VoiceFile,
     )
     from campaigns.services.dispatch import campaign_dispatch
-    from campaigns.services.itnio import itnio_client_for
 
     sandbox, url = start_sandbox(args.latency_ms)
     try:
@@ -132,22 +155,7 @@ def main() -> int:
         ApiRequestLog.objects.all().delete()
         ItnioApp.objects.all().delete()
         ItnioAccount.objects.all().delete()
-        account = ItnioAccount.objects.create(
-            name="bench", api_key=KEY, api_secret=SECRET, base_url=url
-        )
-        app = ItnioApp.objects.create(account=account, app_id=APP)
-        wav = (ROOT / "tests" / "data" / "beep.wav").read_bytes()
-        file_id = itnio_client_for(account).file_upload(file_name="bench.wav", content=wav)
-        voice_file = VoiceFile.objects.create(
-            app=app,
-            file_name="bench.wav",
-            audio="voice/bench.wav",
-            state="uploaded",
-            remote_file_id=file_id,
-        )
-        campaign = Campaign.objects.create(
-            name="bench", app=app, voice_file=voice_file, state="running", called_info="bench"
-        )
+        campaign = running_campaign(url)
         with (
             connection.cursor() as cursor,
             cursor.copy(

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT
-from dispatch import APP, KEY, SECRET, free_port, start_sandbox
+from dispatch import free_port, running_campaign, start_sandbox
 
 DB_NAME = "itnio_bench_pushes"
 TARGETS = {"ratio": 0.6, "p99_ms": 100.0, "array_rps": 10_000.0, "lag_p99_s": 5.0}
@@ -256,25 +256,8 @@ def seed(db_url: str, sandbox_url: str, callees: int) -> tuple[str, int]:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    from campaigns.models import Campaign, ItnioAccount, ItnioApp, VoiceFile
-    from campaigns.services.itnio import itnio_client_for
-
-    account = ItnioAccount.objects.create(
-        name="bench", api_key=KEY, api_secret=SECRET, base_url=sandbox_url
-    )
-    app = ItnioApp.objects.create(account=account, app_id=APP)
-    wav = (ROOT / "tests" / "data" / "beep.wav").read_bytes()
-    file_id = itnio_client_for(account).file_upload(file_name="bench.wav", content=wav)
-    voice_file = VoiceFile.objects.create(
-        app=app,
-        file_name="bench.wav",
-        audio="voice/b.wav",
-        state="uploaded",
-        remote_file_id=file_id,
-    )
-    campaign = Campaign.objects.create(
-        name="bench", app=app, voice_file=voice_file, state="running", called_info="bench"
-    )
+    campaign = running_campaign(sandbox_url)
+    app = campaign.app
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO campaigns_callee (campaign_id, number, state, voice_id, reason) "
