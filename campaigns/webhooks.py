@@ -89,7 +89,7 @@ def receive(token: str, kind: str, meta: Mapping[str, Any], stream: Any) -> Repl
         return _error(_("the portal could not store the push; please send it again"), 503)
     if stored.malformed:
         return _error(stored.malformed, 400)
-    return 200, {"status": "0", "reason": "success", "event": stored.event.pk}
+    return 200, {"status": "0", "reason": "success", "event": stored.event_id}
 
 
 def _respond(request: HttpRequest, token: str, kind: str) -> HttpResponse:
@@ -97,11 +97,11 @@ def _respond(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     return JsonResponse(payload, status=status)
 
 
-# token -> (app id, kind, works until (None: the app's current token), read at): saves a query
-# per push. A regenerated or revoked token stops within APP_CACHE_SECONDS on every worker; a
-# previous token's grace period ends on time, cached or not.
+# token -> (app, works until (None: the app's current token), read at): saves a query per push.
+# A regenerated or revoked token stops within APP_CACHE_SECONDS on every worker; a previous
+# token's grace period ends on time, cached or not.
 APP_CACHE_SECONDS = 10.0
-_apps: dict[str, tuple[int, str, datetime | None, float]] = {}
+_apps: dict[str, tuple[ItnioApp, datetime | None, float]] = {}
 
 
 def _lookup(token: str) -> tuple[int, str, datetime | None] | None:
@@ -123,18 +123,19 @@ def _lookup(token: str) -> tuple[int, str, datetime | None] | None:
 def _app(token: str, kind: str) -> ItnioApp:
     now = time.monotonic()
     cached = _apps.get(token)
-    if cached is None or now - cached[3] > APP_CACHE_SECONDS:
+    if cached is None or now - cached[2] > APP_CACHE_SECONDS:
         found = _lookup(token)
         if found is None:
             _apps.pop(token, None)
             raise Http404("unknown push URL")
         if len(_apps) > 1000:
             _apps.clear()
-        cached = _apps[token] = (*found, now)
-    app_id, app_kind, until, _read_at = cached
-    if app_kind != kind or (until is not None and timezone.now() >= until):
+        app_id, app_kind, until = found
+        cached = _apps[token] = (ItnioApp(id=app_id, kind=app_kind), until, now)
+    app, until, _read_at = cached
+    if app.kind != kind or (until is not None and timezone.now() >= until):
         raise Http404("unknown push URL")
-    return ItnioApp(id=app_id, kind=app_kind)
+    return app
 
 
 @csrf_exempt

@@ -120,6 +120,31 @@ def test_a_body_that_cannot_be_stored_gets_a_non_2xx(web, voice_app, monkeypatch
     assert "send it again" in response.json()["reason"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_push_on_a_connection_that_died_while_idle_is_stored_on_a_new_one(voice_app):
+    """The fast path makes no health check before its INSERT (a round trip per push): a
+    connection the database ended while idle is replaced, and the push is stored, once."""
+    from django.db import connection
+
+    from campaigns.services.pushes import push_store
+    from tests.pg import Killer
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    body = json.dumps(final_report("5101")).encode()
+    push_store(app=voice_app, kind=PushEvent.Kind.VOICE, raw=body, remote_addr=None)
+    old_pid = connection.connection.info.backend_pid
+    assert Killer().kill(pid=old_pid) == 1
+    connection.health_check_done = True  # as the fast path leaves it
+
+    stored = push_store(app=voice_app, kind=PushEvent.Kind.VOICE, raw=body, remote_addr=None)
+
+    assert stored.malformed is None
+    assert connection.connection.info.backend_pid != old_pid
+    assert PushEvent.objects.filter(pk=stored.event_id).exists()
+    assert PushEvent.objects.count() == 2
+
+
 # ---------------------------------------------------------------------------
 # Acknowledged is never dropped: transient errors retry, permanent ones say why
 # ---------------------------------------------------------------------------

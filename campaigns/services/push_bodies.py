@@ -127,15 +127,19 @@ def read_reports(body: str, id_key: str) -> list[dict[str, Any]]:
     reports = payload if isinstance(payload, list) else [payload]
     if not reports:
         raise MalformedPush(_("The body is an empty list."))
-    for index, report in enumerate(reports):
-        where = (
+    def where(index: int) -> str:
+        return (
             _("report %(n)s") % {"n": index + 1} if isinstance(payload, list) else _("the report")
         )
+
+    for index, report in enumerate(reports):
         if not isinstance(report, dict):
-            raise MalformedPush(_("%(where)s is not a JSON object.") % {"where": where})
+            raise MalformedPush(_("%(where)s is not a JSON object.") % {"where": where(index)})
         identifier = report.get(id_key)
         if isinstance(identifier, bool) or not isinstance(identifier, str | int):
             identifier = ""
         if not str(identifier).strip():
-            raise MalformedPush(_("%(where)s has no %(key)s.") % {"where": where, "key": id_key})
+            raise MalformedPush(
+                _("%(where)s has no %(key)s.") % {"where": where(index), "key": id_key}
+            )
     return reports
