@@ -127,6 +127,7 @@ def read_reports(body: str, id_key: str) -> list[dict[str, Any]]:
     reports = payload if isinstance(payload, list) else [payload]
     if not reports:
         raise MalformedPush(_("The body is an empty list."))
+
     def where(index: int) -> str:
         return (
             _("report %(n)s") % {"n": index + 1} if isinstance(payload, list) else _("the report")

@@ -25,9 +25,9 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connection,
+    models,
     transaction,
 )
-from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -124,9 +124,7 @@ def insert_event(row: dict[str, Any]) -> int:
             f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id"
         )
     params = [
-        value
-        if value is None or isinstance(f, _AS_IS)
-        else f.get_db_prep_save(value, connection)
+        value if value is None or isinstance(f, _AS_IS) else f.get_db_prep_save(value, connection)
         for f in _STORED_FIELDS
         for value in (row[f.attname],)
     ]
