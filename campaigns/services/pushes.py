@@ -25,7 +25,6 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connection,
-    models,
     transaction,
 )
 from django.db.models import Q
@@ -33,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import ItnioApp, PushEvent
-from campaigns.services.bulk import bulk_update_rows
+from campaigns.services.bulk import bulk_update_rows, execute_bound, preparer
 from campaigns.services.push_apply import ID_KEYS, EntryOutcome, apply_entries, describe_foreign
 from campaigns.services.push_bodies import MalformedPush, decode_body, read_reports
 
@@ -98,9 +97,7 @@ def _insert(row: dict[str, Any]) -> int:
 
 
 _STORED_FIELDS = [f for f in PushEvent._meta.concrete_fields if not f.primary_key]
-# Text, number and foreign-key values go to the driver as they are; the others (dates, the IP
-# address, bytes) through their field's own conversion for this database.
-_AS_IS = (models.CharField, models.TextField, models.IntegerField, models.ForeignKey)
+_PREPARERS = [(f.attname, preparer(f)) for f in _STORED_FIELDS]
 _INSERTS: dict[str, str] = {}
 # The columns a new entry starts with (attempts, next attempt, foreign reports), once.
 _ROW_DEFAULTS = {
@@ -123,17 +120,10 @@ def insert_event(row: dict[str, Any]) -> int:
         sql = _INSERTS[connection.vendor] = (
             f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id"
         )
-    params = [
-        value if value is None or isinstance(f, _AS_IS) else f.get_db_prep_save(value, connection)
-        for f in _STORED_FIELDS
-        for value in (row[f.attname],)
-    ]
+    params = [prepare(row[attname]) for attname, prepare in _PREPARERS]
     if connection.vendor == "postgresql":
-        # Server-side binding on the same connection: psycopg prepares the statement after a few
-        # runs, so neither side composes or parses it again for every push.
-        connection.ensure_connection()
-        with connection.wrap_database_errors:
-            return connection.connection.execute(sql, params, prepare=True).fetchone()[0]
+        # Prepared once per connection: neither side composes or parses it again for every push.
+        return execute_bound(sql, params).fetchone()[0]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
