@@ -79,8 +79,7 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int
     names = [connection.ops.quote_name(f.column) for f in columns]
     prepared = [(f.attname, preparer(f)) for f in columns]
     rows = [
-        [obj.pk] + [prepare(getattr(obj, attname)) for attname, prepare in prepared]
-        for obj in objs
+        [obj.pk] + [prepare(getattr(obj, attname)) for attname, prepare in prepared] for obj in objs
     ]
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
     updated = 0
