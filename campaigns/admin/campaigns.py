@@ -19,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
-from campaigns.admin.calls import figures_context
+from campaigns.admin.call_figures import figures_context
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.campaign_state import (

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .state import Account, SandboxState
+from .entities import Account
+from .state import SandboxState
 
 _INTEGER = re.compile(r"[0-9]+")
 

@@ -28,8 +28,9 @@ from typing import Any
 
 from .ai import AiCall, AiJob, AiLife, AiPerson, AiTurnLife
 from .calls import Call, Life, Pricing
+from .entities import SipGroup, UploadedFile
 from .pushes import PushJob
-from .state import SandboxState, SipGroup, UploadedFile
+from .state import SandboxState
 
 log = logging.getLogger("itnio_portal.itnio.sandbox")
 

@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 from . import control
 from .ai import recording_wav
 from .auth import AuthError, Family, authenticate, sign_label
-from .endpoints import BusinessError, Ctx, Reply, Route, match
+from .endpoints import match
+from .entities import RequestRecord
 from .faults import Hook
+from .handler import BusinessError, Ctx, Reply, Route
 from .persist import StateFile
-from .state import RequestRecord, SandboxState
+from .state import SandboxState
 from .validation import ParamError, validate
 
 log = logging.getLogger("itnio_portal.itnio.sandbox")

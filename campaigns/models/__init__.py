@@ -1,0 +1,43 @@
+"""Models of the campaigns app, one module per area, all importable from `campaigns.models`.
+
+- accounts: ITNIO accounts and apps, push tokens and push URLs
+- voice: uploaded voice files and calls (TTS, group, SIP) with their ITNIO records
+- campaigns: voice broadcast campaigns, callee imports, dispatch batches and callees
+- ai: AI tasks, AI customers and AI call records
+- figures: pre-aggregated daily call figures and the marks of days to recompute
+- operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
+- personal_data: erased numbers (salted digests only)
+"""
+
+from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
+from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
+from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
+from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
+from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
+from campaigns.models.personal_data import ErasedNumber
+from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
+
+__all__ = [
+    "AiCallRecord",
+    "AiCustomer",
+    "AiTask",
+    "ApiRequestLog",
+    "Call",
+    "CallDayStat",
+    "CallDayValue",
+    "CallStatMark",
+    "Callee",
+    "CalleeImport",
+    "Campaign",
+    "DispatchBatch",
+    "ErasedNumber",
+    "Heartbeat",
+    "ItnioAccount",
+    "ItnioApp",
+    "PushEvent",
+    "ScheduledJobRun",
+    "VoiceFile",
+    "new_push_token",
+    "push_path_for",
+    "voice_file_upload_to",
+]

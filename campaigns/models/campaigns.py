@@ -1,0 +1,212 @@
+"""Voice broadcast campaigns: the campaign, its callee imports, its sendGroup batches and its
+callees (the callee state machine)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from campaigns.models.accounts import ItnioApp
+from campaigns.models.voice import Call, VoiceFile
+
+
+class Campaign(models.Model):
+    """A voice broadcast: one uploaded voice file played to a list of callees via sendGroup."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField("name", max_length=100, unique=True)
+    app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="campaigns")
+    voice_file = models.ForeignKey(VoiceFile, on_delete=models.PROTECT, related_name="campaigns")
+    display_num = models.CharField("display number", max_length=15, blank=True)
+    loop_count = models.PositiveSmallIntegerField("loop count", null=True, blank=True)
+    max_duration = models.PositiveSmallIntegerField("max duration (s)", null=True, blank=True)
+    max_ringing_time = models.PositiveSmallIntegerField(
+        "max ringing time (s)", null=True, blank=True
+    )
+    called_info = models.CharField(
+        "calledInfo",
+        max_length=1000,
+        blank=True,
+        help_text="Sent with every request, followed by a short batch tag so records and "
+        "pushes can be traced to their batch.",
+    )
+    scheduled_start = models.DateTimeField("scheduled start", null=True, blank=True)
+    window_start = models.TimeField("calling window from", null=True, blank=True)
+    window_end = models.TimeField("calling window until", null=True, blank=True)
+    window_tz = models.CharField("window time zone", max_length=64, default="UTC")
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.DRAFT)
+    state_reason = models.TextField("reason for the last change", blank=True)
+    state_changed_at = models.DateTimeField("state changed", null=True, blank=True)
+    state_changed_by = models.CharField("state changed by", max_length=150, blank=True)
+    created_by = models.CharField("created by", max_length=150, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    launched_at = models.DateTimeField("launched", null=True, blank=True)
+    completed_at = models.DateTimeField("finished", null=True, blank=True)
+    # The running dispatcher's lease: only the holder sends; a stale lease means it died.
+    dispatch_lease = models.CharField("dispatcher", max_length=64, blank=True)
+    dispatch_heartbeat_at = models.DateTimeField("dispatcher last seen", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "campaign"
+        verbose_name_plural = "campaigns"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalleeImport(models.Model):
+    """One callee file imported into a campaign: progress, counts, rejected rows."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Reading"
+        STAGED = "staged", "Read: waiting for confirmation"
+        CONFIRMING = "confirming", "Confirming: callees becoming pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField("file", upload_to="imports/")
+    original_name = models.CharField("file name", max_length=255)
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.QUEUED)
+    total_bytes = models.PositiveBigIntegerField("size (bytes)", default=0)
+    processed_bytes = models.PositiveBigIntegerField("bytes read", default=0)
+    rows = models.PositiveIntegerField("rows read", default=0)
+    imported = models.PositiveIntegerField("imported", default=0)
+    rejected = models.PositiveIntegerField("rejected", default=0)
+    duplicates = models.PositiveIntegerField("duplicates", default=0)
+    confirmed = models.PositiveIntegerField("made pending", default=0)
+    rejected_file = models.FileField("rejected rows", upload_to="imports/rejected/", blank=True)
+    error = models.TextField("error", blank=True)
+    created_by = models.CharField("imported by", max_length=150, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
+    # The worker reading the file holds a lease renewed with every chunk it commits; a lease
+    # silent for IMPORT_LEASE_SECONDS belongs to a worker that stopped, and the import resumes.
+    lease = models.CharField("worker lease", max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField("worker last seen", null=True, blank=True)
+    resumes = models.PositiveSmallIntegerField("times resumed", default=0)
+    resumed_after_rows = models.PositiveIntegerField("rows read before the last resume", default=0)
+
+    class Meta:
+        verbose_name = "callee import"
+        verbose_name_plural = "callee imports"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} → {self.campaign}"
+
+
+class DispatchBatch(models.Model):
+    """One sendGroup request of a campaign (≤ ITNIO_SEND_GROUP_MAX callees)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (outcome not known)"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.PositiveIntegerField("sequence")
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
+    size = models.PositiveIntegerField("callees", default=0)
+    called_info = models.CharField("calledInfo sent", max_length=1000, blank=True)
+    request_started_at = models.DateTimeField("request started", null=True, blank=True)
+    request_finished_at = models.DateTimeField("request finished", null=True, blank=True)
+    code = models.CharField("business code", max_length=16, blank=True)
+    reason = models.TextField("reason", blank=True)
+    accepted = models.PositiveIntegerField("accepted", default=0)
+    rejected = models.PositiveIntegerField("rejected", default=0)
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+
+    class Meta:
+        verbose_name = "dispatch batch"
+        verbose_name_plural = "dispatch batches"
+        ordering = ["campaign", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "sequence"], name="batch_unique_sequence")
+        ]
+        indexes = [models.Index(fields=["state", "request_started_at"], name="batch_state_started")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} batch {self.sequence}"
+
+    @property
+    def tag(self) -> str:
+        """Appended to calledInfo so ITNIO's records and pushes name their batch."""
+        return f"[c{self.campaign_id}b{self.sequence}]"
+
+
+class Callee(models.Model):
+    """One number of a campaign's list, in the one state machine of callees.
+
+    | state | meaning | terminal |
+    |---|---|---|
+    | pending | may be claimed now | no |
+    | sending | in a request in flight | no |
+    | submitted | ITNIO accepted it, no final record yet | no |
+    | final: reached / not reached | the record is final (answered or not); a record not final
+      48 h after submission counts as not reached | yes |
+    | rejected | ITNIO refused the number | yes |
+    | unknown | the request's outcome is unknown; reconciliation decides | no |
+
+    Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
+    here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
+    holds the words of the campaign page's legend). Progress = terminal / all; a campaign is sent
+    once nothing is pending or sending, and finished once nothing is unknown either.
+    """
+
+    class State(models.TextChoices):
+        STAGED = "staged", "Staged (import not confirmed)"
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUBMITTED = "submitted", "Submitted"
+        REJECTED = "rejected", "Rejected"
+        UNKNOWN = "unknown", "Unknown (send outcome not known)"
+
+    # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="callees", db_index=False
+    )
+    number = models.CharField("number", max_length=15)
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
+    row_number = models.PositiveIntegerField("row in file", null=True, blank=True)
+    source = models.ForeignKey(
+        CalleeImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+    )
+    batch = models.ForeignKey(
+        DispatchBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+    )
+    voice_id = models.CharField("voiceId", max_length=64, blank=True)
+    reason = models.TextField("reason", blank=True)
+    call = models.OneToOneField(
+        Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_callee"
+    )
+
+    class Meta:
+        verbose_name = "callee"
+        verbose_name_plural = "callees"
+        constraints = [
+            # Staged callees are an unconfirmed import's proposal, not the list: two imports may
+            # stage the same number, and confirming skips the numbers already listed meanwhile.
+            models.UniqueConstraint(
+                fields=["campaign", "number"],
+                condition=~models.Q(state="staged"),
+                name="callee_unique_listed_number",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
