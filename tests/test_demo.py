@@ -43,3 +43,16 @@ def test_the_demo_sandbox_keeps_its_state_for_this_database(db, settings, tmp_pa
     state_file.write_text("{}")  # what this database's sandbox wrote
     call_command("portal_demo", "--seed-only")  # the same database again: kept
     assert state_file.read_text() == "{}"
+
+
+def test_the_portal_script_names_an_unknown_command_and_exits_2():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "portal"
+    wrong = subprocess.run([str(script), "deom"], capture_output=True, text=True, timeout=30)
+    assert wrong.returncode == 2
+    assert "unknown command 'deom'" in wrong.stderr
+    assert "./portal demo" in wrong.stderr and "set -euo" not in wrong.stderr + wrong.stdout
+    shown = subprocess.run([str(script), "help"], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "./portal test" in shown.stdout
