@@ -56,3 +56,34 @@ def test_the_portal_script_names_an_unknown_command_and_exits_2():
     assert "./portal demo" in wrong.stderr and "set -euo" not in wrong.stderr + wrong.stdout
     shown = subprocess.run([str(script), "help"], capture_output=True, text=True, timeout=30)
     assert shown.returncode == 0 and "./portal test" in shown.stdout
+
+
+def test_a_second_demo_says_the_first_is_running_before_touching_the_database(db):
+    """`./portal demo` runs `portal_demo --check-ports` before migrating."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import pytest
+    from django.core.management.base import CommandError
+
+    class LoginPage(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"<title>Log in | ITNIO Portal</title>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), LoginPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        with pytest.raises(CommandError, match="A demo is already running at") as raised:
+            call_command("portal_demo", "--check-ports", "--port", str(port))
+        assert f"http://127.0.0.1:{port}/admin/" in str(raised.value)
+    finally:
+        server.shutdown()
+        server.server_close()

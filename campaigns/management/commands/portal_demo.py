@@ -62,6 +62,17 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _is_portal(port: int) -> bool:
+    """Whether the portal's login page answers on this port."""
+    import requests
+
+    try:
+        page = requests.get(f"http://127.0.0.1:{port}/admin/login/", timeout=3)
+    except requests.RequestException:
+        return False
+    return page.ok and "ITNIO" in page.text
+
+
 class Command(PortalCommand):
     help = (
         "Seed a demo superuser and an account wired to the built-in ITNIO sandbox, then run "
@@ -74,11 +85,20 @@ class Command(PortalCommand):
         parser.add_argument(
             "--seed-only", action="store_true", help="create the demo data and exit"
         )
+        parser.add_argument(
+            "--check-ports",
+            action="store_true",
+            help="only check that both ports are free (./portal demo does, before migrating)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port, sandbox_port = options["port"], options["sandbox_port"]
         portal_url = f"http://127.0.0.1:{port}"
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        if not options["seed_only"]:
+            self._check_ports(port, sandbox_port)
+            if options["check_ports"]:
+                return
         state_file = demo_sandbox_state_file()
         if self._seed(sandbox_url):
             # A new database: a state file left from an earlier one would know file names and
@@ -87,12 +107,6 @@ class Command(PortalCommand):
         if options["seed_only"]:
             self.stdout.write("Demo data ready.")
             return
-        for label, p in (("web server", port), ("sandbox", sandbox_port)):
-            if not _port_free(p):
-                raise usage_error(
-                    f"Port {p} for the {label} is already in use: stop what uses it or pass "
-                    f"{'--port' if label == 'web server' else '--sandbox-port'} N."
-                )
         env = {
             **os.environ,
             "PORTAL_PUBLIC_URL": portal_url,
@@ -175,6 +189,21 @@ class Command(PortalCommand):
             "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
             "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
         }
+
+    def _check_ports(self, port: int, sandbox_port: int) -> None:
+        """Both ports free, or a plain error; a demo already running says so, with its URL."""
+        if not _port_free(port) and _is_portal(port):
+            raise usage_error(
+                f"A demo is already running at http://127.0.0.1:{port}/admin/ "
+                f"(login {DEMO_USER} / {DEMO_PASSWORD}); stop it with Ctrl-C in its terminal, "
+                "or pass --port N to start another."
+            )
+        for label, p in (("web server", port), ("sandbox", sandbox_port)):
+            if not _port_free(p):
+                raise usage_error(
+                    f"Port {p} for the {label} is already in use: stop what uses it or pass "
+                    f"{'--port' if label == 'web server' else '--sandbox-port'} N."
+                )
 
     def _seed(self, sandbox_url: str) -> bool:
         """The demo's data; True when the database was new (the demo user was just made)."""
