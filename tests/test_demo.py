@@ -67,7 +67,7 @@ def test_a_second_demo_says_the_first_is_running_before_touching_the_database(db
     from django.core.management.base import CommandError
 
     class LoginPage(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = b"<title>Log in | ITNIO Portal</title>"
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
