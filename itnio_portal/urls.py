@@ -1,4 +1,4 @@
-"""URL routes: the admin is the product; the root redirects to it."""
+"""URL routes: the admin is the product; the root redirects to it, the icon to its file."""
 
 from django.contrib import admin
 from django.urls import path, re_path
@@ -13,6 +13,8 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # Public, like the static files: browsers ask for it before any page names its icon.
+    path("favicon.ico", RedirectView.as_view(url="/static/portal/favicon.svg", permanent=True)),
     # With or without the trailing slash: a redirect (APPEND_SLASH) would lose ITNIO's POST.
     re_path(r"^itnio/push/(?P<token>[^/]+)/voice/?$", webhooks.voice_push, name="itnio-push-voice"),
     re_path(r"^itnio/push/(?P<token>[^/]+)/ai/?$", webhooks.ai_push, name="itnio-push-ai"),

@@ -88,6 +88,13 @@ def test_push_url_is_shown_only_to_who_may_change_apps(client, voice_app, viewer
     assert voice_app.push_token in client.get(url).content.decode()
 
 
+def test_the_viewers_read_only_account_page_has_no_secret_field(client, account, viewer):
+    client.force_login(viewer)
+    page = client.get(f"/admin/campaigns/itnioaccount/{account.pk}/change/").content.decode()
+    assert account.api_key in page  # the page itself is shown
+    assert "New api secret" not in page and "None" not in page.split("Credentials", 1)[1][:2000]
+
+
 def test_a_refused_page_says_why_in_the_portal_not_a_bare_forbidden(client, viewer):
     client.force_login(viewer)
 
@@ -138,3 +145,11 @@ def test_read_only_roles_never_see_or_press_a_button_that_calls_itnio(
         for method, url, data in presses:
             assert getattr(client, method)(url, data).status_code == 403, (role, url)
         assert sandbox_state.requests_for() == [], role
+
+
+def test_every_page_names_the_portal_icon_and_favicon_ico_finds_it(client, viewer):
+    client.force_login(viewer)
+    page = client.get("/admin/").content.decode()
+    assert 'rel="icon"' in page and "portal/favicon.svg" in page
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301 and answer["Location"].endswith("portal/favicon.svg")

@@ -67,9 +67,10 @@ class ItnioAccountAdmin(PortalModelAdmin):
         return obj.effective_base_url
 
     def get_fieldsets(self, request: HttpRequest, obj: ItnioAccount | None = None) -> Any:
-        fieldsets: list[Any] = [
-            ("Credentials", {"fields": ["name", "api_key", "new_api_secret", "base_url"]})
-        ]
+        credentials = ["name", "api_key", "new_api_secret", "base_url"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            credentials.remove("new_api_secret")  # a form field: read-only it would say "None"
+        fieldsets: list[Any] = [("Credentials", {"fields": credentials})]
         if obj is not None:
             fieldsets.append(
                 (
