@@ -256,6 +256,9 @@ PUSH_MAX_BYTES = env.int("PUSH_MAX_BYTES", default=10 * 1024 * 1024)
 PUSH_APPLY_BATCH = env.int("PUSH_APPLY_BATCH", default=500)
 PUSH_APPLY_IDLE_SECONDS = env.float("PUSH_APPLY_IDLE_SECONDS", default=0.2)
 PUSH_APPLY_MAX_SECONDS = env.float("PUSH_APPLY_MAX_SECONDS", default=20.0)
+# The apply worker's CPU priority below the web workers' (Unix nice increment): the receiver
+# must answer at once, applying may lag a second.
+PUSH_APPLY_NICE = env.int("PUSH_APPLY_NICE", default=5)
 # Applied inbox entries are deleted after this many days (0 keeps them forever; failed entries
 # are always kept).
 PUSH_RETENTION_DAYS = env.int("PUSH_RETENTION_DAYS", default=30)

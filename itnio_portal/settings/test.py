@@ -32,3 +32,5 @@ ITNIO_BASE_URL = "http://127.0.0.1:9"  # nothing listens: a test that forgets th
 ITNIO_ALLOW_LOCAL_BASE_URL = True
 # Tests run with DEBUG off; do not scan a STATIC_ROOT that collectstatic never filled.
 WHITENOISE_AUTOREFRESH = True
+# call_command("apply_pushes") runs in the test process: it must not lower the suite's priority.
+PUSH_APPLY_NICE = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -35,6 +36,8 @@ class Command(PortalCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PUSH_APPLY_NICE > 0 and hasattr(os, "nice"):
+            os.nice(settings.PUSH_APPLY_NICE)  # the receivers answer first (settings)
         stop = threading.Event()
         if not options["once"]:
             for sig in (signal.SIGINT, signal.SIGTERM):
