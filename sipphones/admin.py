@@ -30,7 +30,7 @@ from sipphones.services import (
 )
 
 DERIVED_NOTE = (
-    "Derived, not confirmed by ITNIO (no list endpoint, itnio-api.md §3.9/§9): the names follow "
+    "Derived, not confirmed by ITNIO (its API cannot list the phones of a group): the names follow "
     "the {phone name}_NNN shape of the API's example test_001."
 )
 DETAIL_FIELDS = [

@@ -69,9 +69,7 @@ def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str
     detected = AUDIO_KINDS.get(kind.extension) if kind else None
     if detected is None:
         what = f"{kind.mime} data" if kind else "not audio ITNIO accepts"
-        raise VoiceFileError(
-            f"The content is {what}; ITNIO accepts MP3, M4A or WAV audio (itnio-api.md §3.1)."
-        )
+        raise VoiceFileError(f"The content is {what}; ITNIO accepts MP3, M4A or WAV audio.")
     if not file_name.lower().endswith(detected):
         raise VoiceFileError(
             f"The content is {detected[1:].upper()} audio but the file name ends differently; "
