@@ -17,6 +17,13 @@ class CampaignsConfig(AppConfig):
 
         # Roles follow new models: bring the groups up to date after every migrate.
         post_migrate.connect(sync_roles_after_migrate, sender=self)
+        # A user put in a role gets staff status with it (the admin is the product).
+        from django.contrib.auth.models import User
+        from django.db.models.signals import m2m_changed
+
+        from campaigns.roles import staff_by_role
+
+        m2m_changed.connect(staff_by_role, sender=User.groups.through)
         # The dirty-day triggers of the daily call figures (SQLite drops them on table rebuilds).
         from campaigns.triggers import ensure_after_migrate
 

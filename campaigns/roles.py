@@ -53,6 +53,22 @@ def role_permissions(name: str, permissions: Any) -> list[Any]:
     raise ValueError(name)
 
 
+def staff_by_role(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kw: Any):
+    """m2m_changed of User.groups: a user put in a role may log in to the admin (staff status
+    follows the role; nobody has to tick it as well)."""
+    if action != "post_add" or not pk_set:
+        return
+    from django.contrib.auth.models import Group, User
+
+    roles = Group.objects.filter(name__in=(VIEWER, OPERATOR, ADMIN))
+    if reverse:  # group.user_set.add(users…)
+        if instance.name in (VIEWER, OPERATOR, ADMIN):
+            User.objects.filter(pk__in=pk_set, is_staff=False).update(is_staff=True)
+    elif roles.filter(pk__in=pk_set).exists() and not instance.is_staff:
+        User.objects.filter(pk=instance.pk).update(is_staff=True)
+        instance.is_staff = True
+
+
 def sync_roles(group_model: Any, permission_model: Any) -> None:
     permissions = permission_model.objects.select_related("content_type")
     for name in (VIEWER, OPERATOR, ADMIN):

@@ -166,3 +166,29 @@ def test_itnio_setup_refuses_a_plain_http_base_url(db, settings):
             "http://evil.example",
         )
     assert not ItnioAccount.objects.exists()
+
+
+def test_a_user_put_in_a_role_may_log_in_without_ticking_staff_status(client):
+    """Through the admin's user form (staff status left unticked) and from code alike."""
+    client.force_login(make_staff("boss", "Admin"))
+    newcomer = User.objects.create_user("newcomer", password="pw-12345-long")
+    assert not newcomer.is_staff
+
+    response = change(
+        client, newcomer, is_staff=None, groups=[Group.objects.get(name="Operator").pk]
+    )
+
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.is_staff
+    other = User.objects.create_user("other", password="pw-12345-long")
+    Group.objects.get(name="Viewer").user_set.add(other)
+    other.refresh_from_db()
+    assert other.is_staff
+    client.logout()
+    client.post("/admin/login/", {"username": "other", "password": "pw-12345-long"})
+    assert client.get("/admin/").status_code == 200  # logged in, not sent to the login page
+    outsider = User.objects.create_user("outsider")
+    outsider.groups.add(Group.objects.create(name="Book club"))
+    outsider.refresh_from_db()
+    assert not outsider.is_staff  # only the portal's roles grant it
