@@ -118,3 +118,30 @@ def test_env_example_lists_every_variable_the_settings_read():
         read |= set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', path.read_text()))
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - listed == set()
+
+
+def test_a_refused_page_is_logged_as_one_line_without_a_traceback(client, db, caplog):
+    import logging
+
+    from django.contrib.auth.models import User
+
+    from itnio_portal.log_filters import RefusalsWithoutTraceback
+
+    client.force_login(User.objects.create_user("nobody", is_staff=True))
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.get("/admin/campaigns/itnioaccount/add/").status_code == 403
+    refused = [r for r in caplog.records if getattr(r, "status_code", None) == 403]
+    assert refused
+    for record in refused:
+        RefusalsWithoutTraceback().filter(record)
+        assert record.exc_info is None
+    forbidden = logging.LogRecord("django.request", logging.WARNING, "", 0, "no", None, None)
+    forbidden.status_code = 403
+    forbidden.exc_info = (PermissionError, PermissionError("x"), None)
+    RefusalsWithoutTraceback().filter(forbidden)
+    assert forbidden.exc_info is None
+    failed = logging.LogRecord("django.request", logging.ERROR, "", 0, "boom", None, None)
+    failed.status_code = 500
+    failed.exc_info = (ValueError, ValueError("x"), None)
+    RefusalsWithoutTraceback().filter(failed)
+    assert failed.exc_info is not None  # a server error keeps its traceback

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ class Command(PortalCommand):
             "PORTAL_PUBLIC_URL": portal_url,
             "ITNIO_BASE_URL": sandbox_url,
             "PYTHONUNBUFFERED": "1",
+            # Only warnings and errors from the processes: a task line every few seconds would
+            # scroll the URL and login away (LOG_LEVEL=INFO ./portal demo shows them).
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         }
         commands = self._commands(port, sandbox_port, state_file)
         procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -132,17 +136,17 @@ class Command(PortalCommand):
             self._wait_until_up(port)
             self._wait_until_up(sandbox_port)
             self._seed_campaign()
-            self.stdout.write(
-                self.style.SUCCESS(
-                    "\n"
-                    "  ITNIO Portal demo is running (SQLite, database task workers, ITNIO sandbox)"
-                    "\n"
-                    f"  URL:      {portal_url}/admin/\n"
-                    f"  Login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
-                    f"  Sandbox:  {sandbox_url}  (fake ITNIO; no real calls, no real money)\n"
-                    "  Stop:     Ctrl-C\n"
-                )
+            banner = self.style.SUCCESS(
+                "\n"
+                "  ITNIO Portal demo is running (SQLite, database task workers, ITNIO sandbox)"
+                "\n"
+                f"  URL:      {portal_url}/admin/\n"
+                f"  Login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
+                f"  Sandbox:  {sandbox_url}  (fake ITNIO; no real calls, no real money)\n"
+                "  Stop:     Ctrl-C       (Enter shows this again)\n"
             )
+            self.stdout.write(banner)
+            self._repeat_on_enter(banner)
             while not stopping:
                 for name, proc in procs.items():
                     if proc.poll() is not None:
@@ -155,6 +159,17 @@ class Command(PortalCommand):
         failed = [n for n, p in procs.items() if p.returncode not in (0, -15, -2)]
         if failed and not stopping:
             sys.exit(1)
+
+    def _repeat_on_enter(self, banner: str) -> None:
+        """Show the URL and login again whenever Enter is pressed (a terminal only)."""
+        if not sys.stdin or not sys.stdin.isatty():
+            return
+
+        def read() -> None:
+            for _line in sys.stdin:
+                self.stdout.write(banner)
+
+        threading.Thread(target=read, daemon=True, name="demo-banner").start()
 
     def _commands(self, port: int, sandbox_port: int, state_file: Path) -> dict[str, list[str]]:
         """The demo's processes: name -> command line."""
@@ -186,7 +201,7 @@ class Command(PortalCommand):
             },
             # Pushes are stored by the web server and applied by this worker within a second.
             "push worker": [*manage, "apply_pushes"],
-            "scheduler": [*manage, "portal_scheduler", "--interval", "15"],
+            "scheduler": [*manage, "portal_scheduler", "--interval", "15", "--verbosity", "0"],
             "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
         }
 
