@@ -9,15 +9,11 @@ taskNoCall for customers), never by resending blindly. ITNIO's API has no pause 
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import io
 import logging
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import tablib
@@ -31,17 +27,8 @@ from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.personal_data import number_is_erased, scrub_ai_record
 from campaigns.services.request_log import logged_client
-from campaigns.services.tabular_guards import (
-    BoundedLines,
-    FileLimits,
-    ImportFileError,
-    check_in_memory,
-    check_row,
-    load_workbook,
-    long_cell_error,
-    refuse_binary,
-    too_many_rows,
-)
+from campaigns.services.tabular import RowReader, open_table
+from campaigns.services.tabular_guards import FileLimits, ImportFileError, check_in_memory
 from itnio_portal.itnio import (
     AIVOICE_CODES,
     AiCustomerRow,
@@ -949,82 +936,28 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
-        return text
-    return data.decode("cp1252", errors="replace")
-
-
-def _bounded(rows: Iterable[tuple[str, Any]], limits: FileLimits) -> list[list[object]]:
-    """The rows, each checked (columns, cell length), refused past AI_CUSTOMER_IMPORT_MAX_ROWS:
-    the whole file is held in memory."""
-    limits = dataclasses.replace(
-        limits, max_rows=min(limits.max_rows, settings.AI_CUSTOMER_IMPORT_MAX_ROWS)
+def _customer_limits() -> FileLimits:
+    """The file reader's limits, with the AI import's own row cap: the list is held in memory."""
+    return FileLimits.current().capped_rows(
+        settings.AI_CUSTOMER_IMPORT_MAX_ROWS, "AI_CUSTOMER_IMPORT_MAX_ROWS"
     )
-    out: list[list[object]] = []
-    for where, row in rows:
-        if len(out) > limits.max_rows:  # the header and max_rows rows below it
-            raise too_many_rows(limits, "AI_CUSTOMER_IMPORT_MAX_ROWS")
-        cells = list(row)
-        check_row(cells, where, limits)
-        out.append(cells)
-    return out
-
-
-def _raw_rows(data: bytes, file_name: str) -> list[list[object]]:
-    if not data.strip():
-        raise CustomerFileError("The file is empty.")
-    limits = FileLimits.current()
-    try:  # the bomb guards of the file reader (tabular_guards.py)
-        check_in_memory(len(data), limits)
-        if data.startswith(b"PK\x03\x04"):
-            try:
-                book = load_workbook(io.BytesIO(data), limits)
-            except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-                raise CustomerFileError(f"The XLSX file cannot be read ({exc}).") from exc
-            try:
-                sheet = book.worksheets[0]
-                sheet.reset_dimensions()  # a sheet may hold more rows than it declares
-                rows = enumerate(sheet.iter_rows(values_only=True), start=1)
-                return _bounded(((f"Row {n}", cells) for n, cells in rows), limits)
-            finally:
-                book.close()
-        if Path(file_name).suffix.lower() in (".xls", ".xlsx"):
-            raise CustomerFileError("This is not an XLSX file: save it as XLSX or CSV.")
-        refuse_binary(data[:4096])
-        text = _decode(data)
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(BoundedLines(io.StringIO(text), limits), dialect)
-        try:
-            return _bounded(((f"Line {reader.line_num}", r) for r in reader), limits)
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise long_cell_error(f"Line {reader.line_num}", limits) from exc
-            message = f"Line {reader.line_num} cannot be read as CSV: {exc}."
-            raise CustomerFileError(message) from exc
-    except ImportFileError as exc:
-        raise CustomerFileError(str(exc)) from exc
 
 
 def read_customer_file(data: bytes, file_name: str = "") -> tablib.Dataset:
     """A CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first sheet)
-    customer list as a dataset with the columns COLUMNS: name, phone number (headers phone,
-    phoneNumber, phone_number, mobile, number), gender, and every other column in properties."""
-    rows = _raw_rows(data, file_name)
-    while rows and not any(_cell(v) for v in rows[0]):
-        rows.pop(0)
-    if not rows:
-        raise CustomerFileError("The file is empty.")
-    headers = [_cell(h) for h in rows[0]]
+    customer list, read by the file reader (tabular.py, with its guards), as a dataset with the
+    columns COLUMNS: name, phone number (headers phone, phoneNumber, phone_number, mobile,
+    number), gender, and every other column in properties. Rows are numbered as in the file."""
+    try:
+        check_in_memory(len(data))
+        with open_table(io.BytesIO(data), file_name, limits=_customer_limits()) as reader:
+            return _customer_dataset(reader)
+    except ImportFileError as exc:
+        raise CustomerFileError(str(exc)) from exc
+
+
+def _customer_dataset(reader: RowReader) -> tablib.Dataset:
+    headers = [_cell(h) for h in reader.columns]
     keys = [_key(h) for h in headers]
 
     def find(options: tuple[str, ...]) -> int | None:
@@ -1048,7 +981,7 @@ def read_customer_file(data: bytes, file_name: str = "") -> tablib.Dataset:
         if i not in (phone_at, name_at, gender_at) and h and not h.startswith("Unnamed")
     ]
     dataset = tablib.Dataset(headers=list(COLUMNS))
-    for number, raw in enumerate(rows[1:], start=2):
+    for number, raw in reader:
         cells = [_cell(v) for v in raw] + [""] * (len(headers) - len(raw))
         if not any(cells):
             continue
