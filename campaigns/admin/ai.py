@@ -23,6 +23,7 @@ from import_export.forms import ConfirmImportForm
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import (
+    BinaryFormat,
     FileDecidesImportForm,
     PortalModelAdmin,
     ReadOnlyAdmin,
@@ -454,13 +455,7 @@ class AiTaskAdmin(PortalModelAdmin):
 # ---------------------------------------------------------------------------
 # Customers and their import
 # ---------------------------------------------------------------------------
-class _CustomerReader:
-    def is_binary(self) -> bool:
-        return True
-
-    def get_read_mode(self) -> str:
-        return "rb"
-
+class _CustomerReader(BinaryFormat):
     def create_dataset(self, in_stream: bytes, **kwargs: Any) -> Any:
         return read_customer_file(in_stream, "")
 

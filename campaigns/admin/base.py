@@ -35,6 +35,17 @@ class ReadOnlyAdmin(PortalModelAdmin):
         return False
 
 
+class BinaryFormat:
+    """Goes before a django-import-export format: the file is stored and read as bytes, so the
+    portal's reader (tabular.py) decides encodings, delimiters and XLSX alike."""
+
+    def is_binary(self) -> bool:
+        return True
+
+    def get_read_mode(self) -> str:
+        return "rb"
+
+
 class UploadImportMixin:
     """Goes before django-import-export's ImportMixin: the upload is written to temporary storage
     chunk by chunk (ImportMixin joins the chunks with `data += chunk`, which took 40 s for a

@@ -1,5 +1,6 @@
-"""Admin for callees and callee imports: django-import-export's preview → confirm for small files,
-a background job with a progress bar for large ones, both through campaigns.services.imports."""
+"""Admin for callees and callee imports: the import page (django-import-export's form and
+temporary storage) with a preview → confirm for small files and a background job with a progress
+bar for large ones, both through the one import pipeline (campaigns.services.imports)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ import io
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
-import tablib
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.db.models import Q, QuerySet
 from django.http import (
     FileResponse,
@@ -30,17 +30,19 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
-from import_export import fields, resources, widgets
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm
-from import_export.signals import post_import
 
 from campaigns.admin.access import requires
-from campaigns.admin.base import FileDecidesImportForm, PortalModelAdmin, UploadImportMixin
+from campaigns.admin.base import (
+    BinaryFormat,
+    FileDecidesImportForm,
+    PortalModelAdmin,
+    UploadImportMixin,
+)
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import (
@@ -49,63 +51,39 @@ from campaigns.services.import_jobs import (
     import_note,
     import_start,
 )
-from campaigns.services.import_records import CANCELLABLE_STATES, import_cancel, import_confirm
+from campaigns.services.import_records import (
+    CANCELLABLE_STATES,
+    import_cancel,
+    import_confirm,
+    import_now,
+)
 from campaigns.services.imports import (
     IMPORTABLE_STATES,
     SAMPLE_SIZE,
-    VALID,
+    ImportCounts,
     ImportStateError,
-    RejectedRow,
-    RejectedWriter,
-    RowValidator,
-    import_stream,
+    import_preview,
 )
-from campaigns.services.tabular import NUMBER_HEADERS, ImportFileError, count_rows, open_rows
+from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 
 REJECTED_SALT = "campaigns.callee-import.rejected"
 PREVIEW_MAX_AGE = 24 * 3600
 ADD_CALLEE = "campaigns.add_callee"
 PLACE_CALLS = "campaigns.place_calls"
-#: Valid rows listed on the preview page (all of them are imported).
-PREVIEW_ROWS = 100
 
 
 # ---------------------------------------------------------------------------
 # Formats: binary, so the portal's reader handles encodings, delimiters and XLSX alike
 # ---------------------------------------------------------------------------
-def rows_dataset(data: bytes) -> tablib.Dataset:
-    """The file as a dataset of (row in the file, raw number cell), read by open_rows."""
-    with open_rows(io.BytesIO(data)) as reader:
-        dataset = tablib.Dataset(headers=["row", "number"])
-        for row, raw in reader:
-            dataset.append((row, raw))
-    if not dataset:
-        raise ImportFileError(
-            f"The file has a header (number column {reader.number_column!r}) but no rows below it."
-        )
-    return dataset
-
-
-class _PortalReader:
-    def is_binary(self) -> bool:
-        return True
-
-    def get_read_mode(self) -> str:
-        return "rb"
-
-    def create_dataset(self, in_stream: bytes, **kwargs: Any) -> tablib.Dataset:
-        return rows_dataset(in_stream)
-
-
-class CalleeCSV(_PortalReader, base_formats.CSV):
+class CalleeCSV(BinaryFormat, base_formats.CSV):
     pass
 
 
-class CalleeTSV(_PortalReader, base_formats.TSV):
+class CalleeTSV(BinaryFormat, base_formats.TSV):
     pass
 
 
-class CalleeXLSX(_PortalReader, base_formats.XLSX):
+class CalleeXLSX(BinaryFormat, base_formats.XLSX):
     pass
 
 
@@ -172,161 +150,17 @@ class CalleeConfirmImportForm(ConfirmImportForm):
         return name
 
 
-# ---------------------------------------------------------------------------
-# Resource: django-import-export's row loop, with the portal's RowValidator deciding each row
-# ---------------------------------------------------------------------------
-class CalleeResource(resources.ModelResource):
-    row_number = fields.Field(
-        attribute="row_number", column_name="row", widget=widgets.IntegerWidget()
+def preview_result(counts: ImportCounts) -> SimpleNamespace:
+    """The preview page's figures, as its template reads them."""
+    return SimpleNamespace(
+        callee_rows=counts.rows,
+        callee_valid=counts.imported,
+        callee_rejected=counts.rejected,
+        callee_duplicates=counts.duplicates,
+        callee_skipped=counts.sample,
+        callee_skipped_more=counts.skipped_unlisted,
+        callee_preview=counts.preview,
     )
-    number = fields.Field(attribute="number", column_name="number")
-
-    class Meta:
-        model = Callee
-        fields = ("row_number", "number")
-        import_id_fields: list[str] = []
-        force_init_instance = True  # every row is a new callee; duplicates are skipped rows
-        skip_diff = True
-        use_bulk = True
-        batch_size = 1000
-        store_instance = True
-        report_skipped = True
-
-    def __init__(
-        self,
-        campaign: Campaign | None = None,
-        callee_import: CalleeImport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.campaign = campaign
-        self.callee_import = callee_import
-        self.validator: RowValidator | None = None
-        self.skipped: list[RejectedRow] = []
-        self.rejected = self.duplicates = 0
-        self._verdict: tuple[str, str] = (VALID, "")
-
-    @classmethod
-    def get_display_name(cls) -> str:
-        return "callees"
-
-    def before_import(self, dataset: tablib.Dataset, **kwargs: Any) -> None:
-        if self.campaign is None:
-            raise ImportStateError("Choose the campaign to import into.")
-        self._map_headers(dataset)
-        self.validator = RowValidator.for_campaign(self.campaign)
-
-    @staticmethod
-    def _map_headers(dataset: tablib.Dataset) -> None:
-        """Accept a dataset with the file's own header too (number/phone/mobile/callee/msisdn in
-        any case, other columns ignored), numbering rows as in the file."""
-        headers = [str(h or "").strip() for h in dataset.headers or []]
-        if "number" in headers and "row" in headers:
-            return
-        lowered = [h.casefold() for h in headers]
-        for name in NUMBER_HEADERS:
-            if name in lowered:
-                headers[lowered.index(name)] = "number"
-                break
-        else:
-            found = ", ".join(repr(h) for h in headers) or "none"
-            raise ImportFileError(f"No number column: the columns found are {found}.")
-        dataset.headers = headers
-        if "row" not in headers:
-            dataset.append_col(list(range(2, len(dataset) + 2)), header="row")
-
-    def before_import_row(self, row: dict[str, Any], **kwargs: Any) -> None:
-        assert self.validator is not None
-        verdict, number, reason = self.validator.check(int(row["row"]), row["number"])
-        self._verdict = (verdict, reason)
-        if verdict == VALID:
-            row["number"] = number
-
-    def skip_row(
-        self, instance: Callee, original: Any, row: dict[str, Any], import_validation_errors=None
-    ) -> bool:
-        verdict, reason = self._verdict
-        if verdict == VALID:
-            return False
-        if reason.startswith(("duplicate", "already")):
-            self.duplicates += 1
-        else:
-            self.rejected += 1
-        raw = row["number"]
-        value = "" if raw is None else str(int(raw) if isinstance(raw, float) else raw)
-        self.skipped.append(RejectedRow(int(row["row"]), value, reason))
-        return True
-
-    def init_instance(self, row: dict[str, Any] | None = None) -> Callee:
-        return Callee(campaign=self.campaign, state=Callee.State.PENDING, source=self.callee_import)
-
-    def bulk_create(
-        self, using_transactions, dry_run, raise_errors, batch_size=None, result=None
-    ) -> None:
-        if dry_run or self.callee_import is None:
-            self.create_instances.clear()  # the preview writes nothing
-            return
-        batch = list(self.create_instances)
-        self.create_instances.clear()
-        if not batch:
-            return
-        try:
-            # A concurrent import may have added some numbers since the check: skip, never crash.
-            Callee.objects.bulk_create(batch, batch_size=batch_size, ignore_conflicts=True)
-            mine = set(
-                Callee.objects.filter(
-                    source=self.callee_import, number__in=[c.number for c in batch]
-                ).values_list("number", flat=True)
-            )
-            for callee in batch:
-                if callee.number not in mine:
-                    self.duplicates += 1
-                    self.skipped.append(
-                        RejectedRow(
-                            callee.row_number or 0,
-                            callee.number,
-                            "already in the campaign (added meanwhile)",
-                        )
-                    )
-        except Exception as exc:
-            self.handle_import_error(result, exc, raise_errors)
-
-    def after_import(self, dataset: tablib.Dataset, result: Any, **kwargs: Any) -> None:
-        self.skipped.sort(key=lambda r: r.row)
-        valid = len(dataset) - self.rejected - self.duplicates
-        result.callee_rows = len(dataset)
-        result.callee_valid = valid
-        result.callee_rejected = self.rejected
-        result.callee_duplicates = self.duplicates
-        result.callee_skipped = self.skipped[:SAMPLE_SIZE]
-        result.callee_skipped_more = max(0, len(self.skipped) - SAMPLE_SIZE)
-        result.callee_preview = [
-            (r.instance.row_number, r.instance.number)
-            for r in result.rows[: PREVIEW_ROWS + len(self.skipped)]
-            if r.import_type == r.IMPORT_TYPE_NEW and r.instance is not None
-        ][:PREVIEW_ROWS]
-        if self.callee_import is None:
-            return
-        ci = self.callee_import
-        buffer = io.StringIO()
-        writer = RejectedWriter([buffer])
-        for skipped in self.skipped:
-            writer.add(skipped.row, skipped.value, skipped.reason)
-        if self.skipped:
-            stem = Path(ci.original_name).stem[:80] or "callees"
-            ci.rejected_file.save(
-                f"{stem}-rejected.csv",
-                ContentFile(buffer.getvalue().encode("utf-8-sig")),
-                save=False,
-            )
-        ci.rows = len(dataset)
-        ci.imported = valid
-        ci.rejected = self.rejected
-        ci.duplicates = self.duplicates
-        ci.processed_bytes = ci.total_bytes
-        ci.state = CalleeImport.State.CONFIRMED
-        ci.finished_at = timezone.now()
-        ci.save()
 
 
 # ---------------------------------------------------------------------------
@@ -362,8 +196,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     ]
     readonly_fields = fields
 
-    # django-import-export
-    resource_classes = [CalleeResource]
+    # django-import-export's import page; the rows go through services.imports, not a resource
     import_formats = IMPORT_FORMATS
     import_form_class = CalleeImportForm
     confirm_form_class = CalleeConfirmImportForm
@@ -429,54 +262,59 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             initial["campaign"] = import_form.cleaned_data["campaign"].pk
         return initial
 
-    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
-        form = kwargs.get("form")
-        cleaned = getattr(form, "cleaned_data", None) or {}
-        return {"campaign": cleaned.get("campaign")}
-
-    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
-        kwargs.pop("form", None)
-        kwargs.pop("request", None)
-        return kwargs
-
-    def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
-        if isinstance(e, ImportFileError):
-            form.add_error("import_file", str(e))
-        else:
-            super().add_data_read_fail_error_to_form(form, e)
-
     @requires("import")
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        if request.method == "POST":
-            form = self.create_import_form(request)
-            if form.is_valid():
-                upload = form.cleaned_data["import_file"]
-                limit = settings.CALLEE_IMPORT_BACKGROUND_ROWS
-                too_big = upload.size > settings.IMPORT_IN_MEMORY_MAX_BYTES  # for the preview
-                if too_big or count_rows(upload, upload.name, stop_after=limit) > limit:
-                    return self._import_in_background(request, form)
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None)
-        confirm_form = context.get("confirm_form") if context else None
-        if confirm_form is not None:
-            # Signed, so the download can only read back the file this preview stored.
-            token = signing.dumps(
-                {
-                    "file": confirm_form.initial["import_file_name"],
-                    "name": confirm_form.initial["original_file_name"],
-                    "campaign": confirm_form.initial["campaign"],
-                },
-                salt=REJECTED_SALT,
+        """The import page (django-import-export's form and temporary storage); a POST reads the
+        file with the import pipeline: a preview (writing nothing) of a small file, the
+        background import of a large one."""
+        if request.method != "POST":
+            response = super().import_action(request, **kwargs)
+            response.context_data["background_rows"] = self._background_rows()
+            return response
+        form = self.create_import_form(request)
+        if not form.is_valid():
+            return self._import_page(request, form)
+        upload = form.cleaned_data["import_file"]
+        limit = settings.CALLEE_IMPORT_BACKGROUND_ROWS
+        too_big = upload.size > settings.IMPORT_IN_MEMORY_MAX_BYTES  # for the preview
+        if too_big or count_rows(upload, upload.name, stop_after=limit) > limit:
+            return self._import_in_background(request, form)
+        return self._preview(request, form)
+
+    def _preview(self, request: HttpRequest, form: Any) -> TemplateResponse:
+        upload = form.cleaned_data["import_file"]
+        campaign = form.cleaned_data["campaign"]
+        input_format = self.get_import_formats()[int(form.cleaned_data["format"])]()
+        storage = self.write_to_tmp_storage(upload, input_format)
+        upload.tmp_storage_name = storage.name  # what the confirm step reads again
+        try:
+            counts = import_preview(
+                campaign=campaign, source=io.BytesIO(storage.read()), name=upload.name
             )
-            context["rejected_url"] = (
-                reverse("admin:campaigns_callee_import_rejected") + "?" + urlencode({"t": token})
-            )
-            context["campaign"] = Campaign.objects.filter(
-                pk=confirm_form.initial["campaign"]
-            ).first()
-        if context is not None:
-            context.setdefault("background_rows", f"{settings.CALLEE_IMPORT_BACKGROUND_ROWS:,}")
-        return response
+        except ImportFileError as exc:
+            storage.remove()
+            form.add_error("import_file", str(exc))
+            return self._import_page(request, form)
+        confirm_form = self.create_confirm_form(request, import_form=form)
+        # Signed, so the download can only read back the file this preview stored.
+        token = signing.dumps(
+            {"file": storage.name, "name": upload.name, "campaign": campaign.pk},
+            salt=REJECTED_SALT,
+        )
+        return self._import_page(
+            request,
+            form,
+            confirm_form=confirm_form,
+            result=preview_result(counts),
+            campaign=campaign,
+            rejected_url=reverse("admin:campaigns_callee_import_rejected")
+            + "?"
+            + urlencode({"t": token}),
+        )
+
+    @staticmethod
+    def _background_rows() -> str:
+        return f"{settings.CALLEE_IMPORT_BACKGROUND_ROWS:,}"
 
     def _import_in_background(self, request: HttpRequest, form: Any) -> HttpResponse:
         upload = form.cleaned_data["import_file"]
@@ -494,15 +332,15 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return self._import_page(request, form)
         self.message_user(
             request,
-            f"The file {upload.name} has more than {settings.CALLEE_IMPORT_BACKGROUND_ROWS:,} "
-            "rows: it is being imported in the background. Confirm it here when it has been read.",
+            f"The file {upload.name} has more than {self._background_rows()} rows: it is being "
+            "imported in the background. Confirm it here when it has been read.",
             messages.INFO,
         )
         return HttpResponseRedirect(
             reverse("admin:campaigns_calleeimport_change", args=[callee_import.pk])
         )
 
-    def _import_page(self, request: HttpRequest, form: Any) -> TemplateResponse:
+    def _import_page(self, request: HttpRequest, form: Any, **extra: Any) -> TemplateResponse:
         context = self.get_import_context_data()
         context.update(self.admin_site.each_context(request))
         context.update(
@@ -513,7 +351,8 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 "media": self.media + form.media,
                 "fields_list": [],
                 "import_error_display": self.import_error_display,
-                "background_rows": f"{settings.CALLEE_IMPORT_BACKGROUND_ROWS:,}",
+                "background_rows": self._background_rows(),
+                **extra,
             }
         )
         request.current_app = self.admin_site.name
@@ -521,68 +360,42 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
 
     @requires("import", methods=["POST"])
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        """The confirm step, which sends back to the import page with a message when the preview
-        is no longer usable (expired, already imported, campaign closed meanwhile)."""
+        """The confirm step: the stored file goes through the import pipeline (import_now: read
+        again, written and confirmed at once, all or nothing). Back to the import page with a
+        message when the preview is no longer usable (expired, already imported, campaign
+        closed meanwhile)."""
         back = HttpResponseRedirect(reverse("admin:campaigns_callee_import"))
         form = self.create_confirm_form(request)
         if not form.is_valid():
             errors = " ".join(e for field in form.errors.values() for e in field)
             self.message_user(request, f"Nothing was imported: {errors}", messages.ERROR)
             return back
-        try:
-            return super().process_import(request, **kwargs)
-        except (OSError, ImportFileError) as exc:
-            detail = str(exc) if isinstance(exc, ImportFileError) else "the preview has expired"
-            self.message_user(
-                request,
-                f"Nothing was imported: {detail}. Upload the file again.",
-                messages.ERROR,
-            )
-            return back
-
-    def process_dataset(
-        self, dataset: tablib.Dataset, form: Any, request: HttpRequest, **kwargs: Any
-    ) -> Any:
-        """The confirm step: record the import, then let the resource write the rows (pending)."""
-        campaign = form.cleaned_data["campaign"]
         name = os.path.basename(form.cleaned_data.get("original_file_name") or "callees.csv")
         storage = self.get_tmp_storage_class()(
             name=form.cleaned_data["import_file_name"],
             read_mode="rb",
             **self.get_tmp_storage_class_kwargs(),
         )
-        data = storage.read()
-        callee_import = CalleeImport(
-            campaign=campaign,
-            original_name=name[:255],
-            total_bytes=len(data),
-            created_by=request.user.get_username(),
-            state=CalleeImport.State.RUNNING,
-        )
-        callee_import.file.save(name, ContentFile(data), save=False)
-        callee_import.save()
-        resource = CalleeResource(campaign=campaign, callee_import=callee_import)
-        result = resource.import_data(
-            dataset, dry_run=False, raise_errors=False, file_name=name, user=request.user
-        )
-        if result.has_errors():
-            errors = "; ".join(str(e.error) for e in result.base_errors) or "row errors"
-            CalleeImport.objects.filter(pk=callee_import.pk).update(
-                state=CalleeImport.State.FAILED,
-                error=f"Nothing was imported: {errors}",
-                finished_at=timezone.now(),
+        try:
+            data = storage.read()
+            if data is None:
+                raise FileNotFoundError(storage.name)
+            _counts, callee_import = import_now(
+                campaign=form.cleaned_data["campaign"],
+                source=io.BytesIO(data),
+                name=name,
+                actor=Actor.from_user(request.user),
             )
-        result.callee_import = callee_import
-        return result
-
-    def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:
-        callee_import = result.callee_import
-        callee_import.refresh_from_db()
-        url = reverse("admin:campaigns_calleeimport_change", args=[callee_import.pk])
-        if callee_import.state == CalleeImport.State.FAILED:
-            self.message_user(request, callee_import.error, messages.ERROR)
-            return HttpResponseRedirect(url)
-        post_import.send(sender=None, model=self.model)
+        except (OSError, ImportFileError, ImportStateError) as exc:
+            detail = "the preview has expired" if isinstance(exc, OSError) else str(exc)
+            self.message_user(
+                request,
+                f"Nothing was imported: {detail}. Upload the file again.",
+                messages.ERROR,
+            )
+            return back
+        storage.remove()
+        assert callee_import is not None
         self.message_user(
             request,
             f"Imported {callee_import.imported:,} callees into {callee_import.campaign} "
@@ -590,7 +403,9 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             f"{callee_import.duplicates:,} duplicates skipped.",
             messages.SUCCESS,
         )
-        return HttpResponseRedirect(url)
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_calleeimport_change", args=[callee_import.pk])
+        )
 
     @requires("import", methods=["GET"])
     def import_rejected_view(self, request: HttpRequest) -> HttpResponse:
@@ -614,8 +429,12 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             raise Http404("This preview has expired: upload the file again.")
         out = io.StringIO()
         try:
-            with open_rows(io.BytesIO(data)) as rows:
-                import_stream(campaign=campaign, rows=rows, dry_run=True, rejected_csv=out)
+            import_preview(
+                campaign=campaign,
+                source=io.BytesIO(data),
+                name=os.path.basename(preview["name"] or ""),
+                rejected_csv=out,
+            )
         except ImportFileError as exc:
             raise Http404(str(exc)) from exc
         name = Path(os.path.basename(preview["name"] or "callees")).stem or "callees"
