@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
-from campaigns.services.ai_tasks import ai_customers_push, ai_record_upsert
+from campaigns.services.ai_customers import ai_customers_push
+from campaigns.services.ai_records import ai_record_upsert
 from itnio_portal.itnio import AiRecord
 
 from .conftest import SYSTEM, add_customers, make_task, requests_to
