@@ -38,6 +38,7 @@ from campaigns.services.import_jobs import import_start
 from campaigns.services.import_records import import_now
 from campaigns.services.imports import (
     IMPORTABLE_STATES,
+    ImportCancelled,
     ImportCounts,
     ImportStateError,
     import_preview,
@@ -340,7 +341,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 name=name,
                 actor=Actor.from_user(request.user),
             )
-        except (OSError, ImportFileError, ImportStateError) as exc:
+        except (OSError, ImportFileError, ImportStateError, ImportCancelled) as exc:
             detail = "the preview has expired" if isinstance(exc, OSError) else str(exc)
             self.message_user(
                 request,
