@@ -9,7 +9,8 @@ from django import forms
 
 from campaigns.models import AiTask, ItnioApp
 from campaigns.services.actors import Actor
-from campaigns.services.ai_tasks import AiTaskError, ai_channels
+from campaigns.services.ai_errors import AiTaskError
+from campaigns.services.ai_tasks import ai_channels
 from campaigns.services.itnio import itnio_limits
 from itnio_portal.itnio import DAYS_OF_WEEK, ItnioLimitError
 

@@ -152,7 +152,7 @@ def ai_sync_records() -> str:
     a failed push every 30 minutes up to 3 times (itnio-api.md §6.4), so a record whose push never
     arrived is filled in; `manage.py ai_sync --since` reaches further back."""
     from campaigns.services.actors import Actor
-    from campaigns.services.ai_tasks import ai_sync
+    from campaigns.services.ai_records import ai_sync
 
     since = timezone.now() - timedelta(hours=2)
     return str(ai_sync(actor=Actor.system("ai_sync_records"), since=since))

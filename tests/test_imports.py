@@ -537,6 +537,34 @@ def test_admin_imports_xlsx_and_tsv(client, operator, campaign):
 
 
 @pytest.mark.django_db
+def test_the_import_page_and_the_command_write_the_same_import(client, operator, campaign):
+    """One callee-write pipeline: a file confirmed on the import page and the same file given to
+    import_callees leave the same callees, counts and rejected rows."""
+    other = Campaign.objects.create(name="Autumn", app=campaign.app, voice_file=campaign.voice_file)
+    client.force_login(operator)
+    preview = client.post(
+        IMPORT_URL,
+        {"campaign": campaign.pk, "import_file": upload("list.csv", SAMPLE.read_bytes())},
+    )
+    client.post("/admin/campaigns/callee/process_import/", preview.context["confirm_form"].initial)
+    assert run_command("Autumn", str(SAMPLE))[0] == 0
+
+    def written(callee_import: CalleeImport) -> tuple:
+        callees = Callee.objects.filter(source=callee_import)
+        return (
+            callee_import.state,
+            (callee_import.rows, callee_import.imported),
+            (callee_import.rejected, callee_import.duplicates),
+            sorted(callees.values_list("row_number", "number", "state")),
+            read_csv(callee_import.rejected_file.read()),
+        )
+
+    by_page, by_command = (CalleeImport.objects.get(campaign=c) for c in (campaign, other))
+    assert written(by_page) == written(by_command)
+    assert written(by_page)[:3] == ("confirmed", (6, 3), (2, 1))
+
+
+@pytest.mark.django_db
 def test_admin_shows_the_precise_file_error(client, operator, campaign):
     client.force_login(operator)
     page = client.post(

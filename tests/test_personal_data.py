@@ -240,7 +240,7 @@ def test_a_later_push_or_record_does_not_bring_the_number_back(world, admin_user
     assert ada.call_duration == 22  # the report was applied …
     assert (ada.callee, ada.raw_record, ada.called_info) == ("", None, "")  # … without Ada
 
-    from campaigns.services.ai_tasks import ai_record_upsert
+    from campaigns.services.ai_records import ai_record_upsert
     from itnio_portal.itnio.types import AiRecord
 
     ai_app = world["records"][NUMBER].app

@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from campaigns.models import AiCustomer, Callee, CalleeImport, Campaign, VoiceFile
-from campaigns.services.ai_tasks import CustomerFileError, read_customer_file
+from campaigns.services.ai_customer_import import CustomerFileError, read_customer_file
 from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 from campaigns.upload_storage import UploadTempStorage
 from tests import hostile
@@ -280,7 +280,7 @@ import django
 django.setup()
 from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 from campaigns.services.tabular_guards import check_in_memory
-from campaigns.services.ai_tasks import CustomerFileError, read_customer_file
+from campaigns.services.ai_customer_import import CustomerFileError, read_customer_file
 
 results = {}
 for path in sys.argv[1:]:

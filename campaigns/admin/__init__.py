@@ -3,6 +3,9 @@
 from campaigns.admin import (  # noqa: F401
     accounts,
     ai,
+    ai_customers,
+    ai_records,
+    callee_imports,
     callees,
     calls,
     campaigns,

@@ -1,12 +1,17 @@
-"""Helpers shared by the admin modules: the portal's ModelAdmin base, permission checks."""
+"""Helpers shared by the admin modules: the portal's ModelAdmin base, permission checks, the
+state label, and the pieces of the file import pages (binary formats, the upload storage, the
+import and confirm forms)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
-from import_export.forms import ImportForm
+from django.utils.html import format_html
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from campaigns.admin.access import LeastPrivilegeMixin
 from campaigns.services.tabular_guards import ImportFileError
@@ -22,6 +27,11 @@ class PortalModelAdmin(LeastPrivilegeMixin, admin.ModelAdmin):
         return request.user.has_perm(PLACE_CALLS)
 
 
+def badge(state: str, label: str) -> str:
+    """A state as the portal's coloured label (portal-state-STATE in the admin's CSS)."""
+    return format_html('<span class="portal-state portal-state-{}">{}</span>', state, label)
+
+
 class ReadOnlyAdmin(PortalModelAdmin):
     """Rows written only by the portal itself: viewable, never added or edited by hand."""
 
@@ -35,10 +45,23 @@ class ReadOnlyAdmin(PortalModelAdmin):
         return False
 
 
+class BinaryFormat:
+    """Goes before a django-import-export format: the file is stored and read as bytes, so the
+    portal's reader (tabular.py) decides encodings, delimiters and XLSX alike."""
+
+    def is_binary(self) -> bool:
+        return True
+
+    def get_read_mode(self) -> str:
+        return "rb"
+
+
 class UploadImportMixin:
     """Goes before django-import-export's ImportMixin: the upload is written to temporary storage
     chunk by chunk (ImportMixin joins the chunks with `data += chunk`, which took 40 s for a
-    100 MB file), and what the file reader refuses is shown as a form error with its reason."""
+    100 MB file), what the file reader refuses is shown as a form error with its reason, and the
+    import form's target (its `target_field`) is preselected from the URL and carried to the
+    confirm form."""
 
     def write_to_tmp_storage(self, import_file: Any, input_format: Any) -> Any:
         storage = self.get_tmp_storage_class()(
@@ -51,6 +74,23 @@ class UploadImportMixin:
         else:
             storage.save(b"".join(import_file.chunks()))
         return storage
+
+    def get_import_form_initial(self, request: HttpRequest) -> dict[str, Any]:
+        """The target (campaign, AI task) preselected by ?FIELD=ID, e.g. from the target's page."""
+        initial = super().get_import_form_initial(request)
+        field = self.import_form_class.target_field
+        value = request.GET.get(field, "")
+        if value.isdigit():
+            initial[field] = int(value)
+        return initial
+
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        """The target chosen on the import form, carried (hidden) to the confirm form."""
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            field = self.import_form_class.target_field
+            initial[field] = import_form.cleaned_data[field].pk
+        return initial
 
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
         if isinstance(e, ImportFileError):
@@ -92,3 +132,14 @@ class FileDecidesImportForm(ImportForm):
         if not cleaned.get("format") and upload is not None:
             cleaned["format"] = self.format_for(upload.name)
         return cleaned
+
+
+class StoredFileConfirmForm(ConfirmImportForm):
+    """django-import-export's confirm form, taking back only a name its temporary storage made
+    (tmpXXXX, a uuid), never a path or another file of the temporary folder."""
+
+    def clean_import_file_name(self) -> str:
+        name = super().clean_import_file_name()
+        if not re.fullmatch(r"[A-Za-z0-9_]{6,64}", name):
+            raise forms.ValidationError("Not a file this import page stored.")
+        return name

@@ -1,11 +1,13 @@
-"""Callee imports: the row validator and bulk writes (COPY on PostgreSQL), shared by the admin
-preview, the background job and the CLI.
+"""Callee imports: the row validator and bulk writes (COPY on PostgreSQL), the one pipeline of
+the admin's preview and small-file import, the background job and the CLI.
 
 The pipeline (design.md §12): `open_rows` (tabular.py) yields (row in the file, raw cell) →
 `RowValidator` classifies each row as valid, rejected (with the reason) or duplicate →
 `import_stream` writes the valid rows in chunks of CHUNK_SIZE, staged or pending, and the rejected
 ones to a CSV with a reason column → `import_confirm` makes staged callees pending,
-`import_cancel` deletes them (import_records.py). The background job is in import_jobs.py.
+`import_cancel` deletes them (import_records.py). `import_preview` is the same stream writing
+nothing. The small-file import of the admin and the CLI go through `import_now`
+(import_records.py); the background job is in import_jobs.py.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from campaigns.services.numbers import (
     InvalidNumber,
     normalise_number,
 )
-from campaigns.services.tabular import ImportFileError
+from campaigns.services.tabular import ImportFileError, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ IMPORTABLE_STATES = (
 )
 #: Rejected rows kept in memory for the admin page and the command's output.
 SAMPLE_SIZE = 200
+#: Valid rows a preview lists (all of them are imported).
+PREVIEW_ROWS = 100
 
 VALID, REJECTED, DUPLICATE = "valid", "rejected", "duplicate"
 ADDED_MEANWHILE = "already in the campaign (added meanwhile)"
@@ -220,10 +224,17 @@ class ImportCounts:
     total_bytes: int = 0
     #: The first SAMPLE_SIZE rejected or duplicate rows, for a page or the command's output.
     sample: list[RejectedRow] = field(default_factory=list)
+    #: A dry run's first valid rows as (row, number), when asked for (import_preview).
+    preview: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
         return self.rejected + self.duplicates
+
+    @property
+    def skipped_unlisted(self) -> int:
+        """Skipped rows beyond the sample (in the rejected-rows CSV only)."""
+        return self.skipped - len(self.sample)
 
     def summary(self) -> str:
         return f"imported={self.imported} rejected={self.rejected} duplicates={self.duplicates}"
@@ -363,11 +374,13 @@ def import_stream(
     chunk_transactions: bool = True,
     lease: str = "",
     resume_after: int = 0,
+    preview_rows: int = 0,
 ) -> ImportCounts:
     """Validate and write a stream of (row, raw number) in chunks, each in a short transaction that
     also updates the CalleeImport's counters (a cancelled import stops at the next chunk:
     ImportCancelled). Rejected and duplicate rows go to `rejected_csv`, or, for an import, to a
-    CSV saved as its `rejected_file`. A dry run writes nothing.
+    CSV saved as its `rejected_file`. A dry run writes nothing; it keeps its first `preview_rows`
+    valid rows in the counts' `preview`.
 
     With a `lease` (the background job's), each chunk commits only while the import still holds
     it, and renews it: a worker that another one replaced stops (ImportLeaseLost) without writing.
@@ -411,6 +424,9 @@ def import_stream(
         counts.bytes_read = getattr(rows, "bytes_read", 0) if not final else counts.total_bytes
         if dry_run:
             counts.imported += len(pending)
+            wanted = preview_rows - len(counts.preview)
+            if wanted > 0:
+                counts.preview.extend((row, number) for number, row in pending[:wanted])
         else:
             with transaction.atomic() if chunk_transactions else nullcontext():
                 conflicts = []
@@ -490,6 +506,30 @@ def import_stream(
     finally:
         if own_csv is not None:
             own_csv.close()
+    return counts
+
+
+def import_preview(
+    *, campaign: Campaign, source: Any, name: str = "", rejected_csv: IO[str] | None = None
+) -> ImportCounts:
+    """What importing a file (path or binary file) would do, writing nothing: its counts, the
+    first SAMPLE_SIZE skipped rows and the first PREVIEW_ROWS valid ones (the admin's preview;
+    every skipped row to `rejected_csv`). ImportFileError when the file cannot be read or has
+    no row below its header."""
+    with open_rows(source, name) as rows:
+        counts = import_stream(
+            campaign=campaign,
+            rows=rows,
+            dry_run=True,
+            rejected_csv=rejected_csv,
+            preview_rows=PREVIEW_ROWS,
+        )
+        column = rows.number_column
+    if not counts.rows:
+        raise ImportFileError(
+            gettext("The file has a header (number column %(column)r) but no rows below it.")
+            % {"column": column}
+        )
     return counts
 
 

@@ -22,7 +22,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 
 from campaigns.models import AiCallRecord, Call, PushEvent
-from campaigns.services.ai_tasks import ai_record_upsert
+from campaigns.services.ai_records import ai_record_upsert
 from campaigns.services.bulk import bulk_update_rows
 from campaigns.services.calls import (
     APPLIED_FIELDS,

@@ -1,6 +1,7 @@
-"""One reader of callee files: CSV/TSV/TXT (encodings, delimiters, Excel's sep= line) and XLSX
-(streaming, first sheet), yielding (row in the file, raw number cell), with guards against files
-that cannot be read, each refused with a sentence saying why."""
+"""One reader of uploaded lists: CSV/TSV/TXT (encodings, delimiters, Excel's sep= line) and XLSX
+(streaming, first sheet), with guards against files that cannot be read, each refused with a
+sentence saying why. `open_rows` yields (row in the file, raw number cell) of a callee file;
+`open_table` yields (row in the file, every cell) below the header of any list (AI customers)."""
 
 from __future__ import annotations
 
@@ -113,8 +114,9 @@ def _find_number_column(cells: list[str], where: str) -> int:
 
 
 class RowReader:
-    """Iterates (row number in the file, raw number cell) over a callee file; knows its columns,
-    its size and how far it has read. Close it (or use `with`) when done."""
+    """Iterates (row number in the file, raw number cell) over a callee file, or, made with
+    `whole_rows`, (row number in the file, the row's cells) over any list with a header row;
+    knows its columns, its size and how far it has read. Close it (or use `with`) when done."""
 
     kind = ""
     encoding = ""
@@ -122,12 +124,15 @@ class RowReader:
     columns: list[str]
     number_column = ""
 
-    def __init__(self, fh: Any, owned: bool, name: str) -> None:
+    def __init__(
+        self, fh: Any, owned: bool, name: str, limits: FileLimits | None, whole_rows: bool
+    ) -> None:
         self._fh = fh
         self._owned = owned
         self.name = name
         self.total_bytes = _size(fh)
-        self.limits = FileLimits.current()
+        self.limits = limits or FileLimits.current()
+        self.whole_rows = whole_rows
 
     @property
     def bytes_read(self) -> int:
@@ -219,8 +224,8 @@ class CsvRows(RowReader):
 
     kind = "csv"
 
-    def __init__(self, fh: Any, owned: bool, name: str, head: bytes) -> None:
-        super().__init__(fh, owned, name)
+    def __init__(self, fh: Any, owned: bool, name: str, head: bytes, **options: Any) -> None:
+        super().__init__(fh, owned, name, **options)
         self.encoding = _detect_encoding(fh, head)
         fh.seek(0)
         self._text = io.TextIOWrapper(
@@ -244,10 +249,13 @@ class CsvRows(RowReader):
         try:
             self.columns = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
         except csv.Error as exc:  # a column name longer than the csv module's field limit
-            raise long_cell_error(f"The header row ({where})", self.limits) from exc
+            # A table's header is its first line like any other (the AI customer page says so).
+            label = f"Line {line_no}" if self.whole_rows else f"The header row ({where})"
+            raise long_cell_error(label, self.limits) from exc
         check_header(self.columns, where, self.limits)
-        self._index = _find_number_column(self.columns, f"line {line_no}")
-        self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
+        if not self.whole_rows:
+            self._index = _find_number_column(self.columns, f"line {line_no}")
+            self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
         self._header_line = line_no
 
     def _next_nonblank(self) -> tuple[int, str | None]:
@@ -272,8 +280,9 @@ class CsvRows(RowReader):
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         reader = csv.reader(self._lines, delimiter=self.delimiter)
-        index, base, previous = self._index, self._header_line, 0
-        limits = self.limits
+        base, previous = self._header_line, 0
+        limits, whole = self.limits, self.whole_rows
+        index = -1 if whole else self._index
         try:
             for record in reader:
                 row = base + previous + 1  # the line this record starts on
@@ -281,6 +290,10 @@ class CsvRows(RowReader):
                 if row - base > limits.max_rows:
                     raise too_many_rows(limits)
                 check_row(record, f"Line {row}", limits)
+                if whole:
+                    if any(c.strip(" \t,;") for c in record):
+                        yield row, record
+                    continue
                 value = record[index] if index < len(record) else ""
                 if (value and value.strip(" \t,;")) or any(c.strip(" \t,;") for c in record):
                     yield row, value
@@ -317,8 +330,8 @@ class XlsxRows(RowReader):
 
     kind = "xlsx"
 
-    def __init__(self, fh: Any, owned: bool, name: str) -> None:
-        super().__init__(fh, owned, name)
+    def __init__(self, fh: Any, owned: bool, name: str, **options: Any) -> None:
+        super().__init__(fh, owned, name, **options)
         try:
             with zipfile.ZipFile(_Unclosable(fh)) as archive:
                 names = set(archive.namelist())
@@ -356,8 +369,9 @@ class XlsxRows(RowReader):
             raise ImportFileError(f"The first sheet ({self.sheet_title!r}) is empty.")
         self.columns = ["" if c is None else str(c) for c in header]
         check_header(self.columns, f"row {header_row} of the first sheet", self.limits)
-        self._index = _find_number_column(self.columns, f"row {header_row} of the first sheet")
-        self.number_column = self.columns[self._index].strip()
+        if not self.whole_rows:
+            self._index = _find_number_column(self.columns, f"row {header_row} of the first sheet")
+            self.number_column = self.columns[self._index].strip()
         self._row = self._header_row = header_row
 
     @property
@@ -367,13 +381,18 @@ class XlsxRows(RowReader):
         return min(self.total_bytes, self.total_bytes * self._row // self.max_row)
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        index, limits, header_row = self._index, self.limits, self._header_row
+        limits, header_row, whole = self.limits, self._header_row, self.whole_rows
+        index = -1 if whole else self._index
         try:
             for row, cells in self._rows:
                 self._row = row
                 if row - header_row > limits.max_rows:
                     raise too_many_rows(limits)
                 check_row(cells, f"Row {row}", limits)
+                if whole:
+                    if any(c is not None and str(c).strip() for c in cells):
+                        yield row, list(cells)
+                    continue
                 value = cells[index] if index < len(cells) else None
                 if isinstance(value, str):
                     blank = not value.strip()
@@ -399,6 +418,21 @@ def open_rows(source: Any, name: str | None = None) -> RowReader:
     """A streaming reader of (row number, raw number cell) for a CSV/TSV/TXT or XLSX file (path
     or binary file). The header is read at once, so a file without a number column (or that
     cannot be decoded) fails here with ImportFileError, not halfway through."""
+    return _open(source, name, None, whole_rows=False)
+
+
+def open_table(
+    source: Any, name: str | None = None, *, limits: FileLimits | None = None
+) -> RowReader:
+    """A streaming reader of (row number, list of cells) for every non-blank row below the header
+    of a CSV/TSV/TXT or XLSX list (path or binary file); its `columns` are the header's cells,
+    and which of them matter is the caller's to decide. CSV cells are strings, XLSX cells are
+    openpyxl's values (numbers, dates, None). `limits` default to the IMPORT_* settings."""
+    return _open(source, name, limits, whole_rows=True)
+
+
+def _open(source: Any, name: str | None, limits: FileLimits | None, whole_rows: bool) -> RowReader:
+    options = {"limits": limits, "whole_rows": whole_rows}
     fh, owned = _binary(source)
     name = name or os.path.basename(os.fspath(source) if isinstance(source, str | Path) else "")
     try:
@@ -408,7 +442,7 @@ def open_rows(source: Any, name: str | None = None) -> RowReader:
         if not head:
             raise ImportFileError("The file is empty.")
         if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-            return XlsxRows(fh, owned, name)
+            return XlsxRows(fh, owned, name, **options)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
             raise ImportFileError(
                 "This is an Excel 97–2003 workbook (.xls) or a password-protected XLSX, which "
@@ -419,7 +453,7 @@ def open_rows(source: Any, name: str | None = None) -> RowReader:
         if head.startswith(b"%PDF"):
             raise ImportFileError("This is a PDF document: export the list as CSV or XLSX.")
         refuse_binary(head)
-        return CsvRows(fh, owned, name, head)
+        return CsvRows(fh, owned, name, head, **options)
     except BaseException:
         if owned:
             fh.close()
@@ -436,7 +470,7 @@ def count_rows(source: Any, name: str | None = None, *, stop_after: int | None =
         fh.seek(0)
         if head.startswith(b"PK\x03\x04"):
             try:
-                with XlsxRows(fh, False, name or "") as reader:
+                with XlsxRows(fh, False, name or "", limits=None, whole_rows=False) as reader:
                     claimed = reader.max_row - 1
                     if claimed > (0 if stop_after is None else stop_after):
                         return claimed  # the streaming import checks what the sheet really has

@@ -9,7 +9,7 @@ import io
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +41,8 @@ class FileLimits:
     xlsx_max_ratio: int
     xlsx_max_strings_bytes: int
     in_memory_max_bytes: int
+    #: The setting a "too many rows" refusal names (the AI customer import has its own cap).
+    rows_setting: str = "IMPORT_MAX_ROWS"
 
     @classmethod
     def current(cls) -> FileLimits:
@@ -58,6 +60,12 @@ class FileLimits:
     @property
     def max_token_bytes(self) -> int:
         return max(64 * 1024, self.max_cell_chars * TOKEN_BYTES_PER_CHAR)
+
+    def capped_rows(self, max_rows: int, setting: str) -> FileLimits:
+        """These limits with a lower row cap of another setting (named when it is refused)."""
+        if max_rows >= self.max_rows:
+            return self
+        return replace(self, max_rows=max_rows, rows_setting=setting)
 
 
 def _mib(n: int) -> str:
@@ -373,11 +381,11 @@ def check_row(cells: Iterable[Any], where: str, limits: FileLimits) -> None:
         )
 
 
-def too_many_rows(limits: FileLimits, setting: str = "IMPORT_MAX_ROWS") -> ImportFileError:
+def too_many_rows(limits: FileLimits) -> ImportFileError:
     return ImportFileError(
         gettext(
             "The file has more than %(limit)s rows below its header (%(setting)s): split it "
             "into smaller files."
         )
-        % {"limit": f"{limits.max_rows:,}", "setting": setting}
+        % {"limit": f"{limits.max_rows:,}", "setting": limits.rows_setting}
     )

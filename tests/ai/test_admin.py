@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
-from campaigns.services.ai_tasks import ai_customers_push, ai_record_upsert
+from campaigns.services.ai_customers import ai_customers_push
+from campaigns.services.ai_records import ai_record_upsert
 from itnio_portal.itnio import AiRecord
 
 from .conftest import SYSTEM, add_customers, make_task, requests_to
@@ -385,6 +386,27 @@ def test_reimport_updates_local_rows_and_skips_pushed_ones(client, operator, cre
     confirm(client, preview)
     assert AiCustomer.objects.get(phone_number="8613800000001").name == "New name"
     assert AiCustomer.objects.get(phone_number="8613800000002").name == "Sent"
+
+
+def test_hostile_customer_files_are_refused_with_the_reason(
+    client, operator, task, sandbox, tmp_path
+):
+    """The customer page reads files with the callee import's reader and its guards: a ZIP bomb
+    and a line over a megabyte are refused on the form with the reason, and nothing is stored."""
+    from tests import hostile
+
+    client.force_login(operator)
+    bomb = hostile.shared_string_bomb(tmp_path / "customers.xlsx").read_bytes()
+    page = text(import_file(client, task, bomb, "customers.xlsx"))
+    assert 'class="errorlist' in page
+    assert "This XLSX workbook is refused: its part xl/sharedStrings.xml expands" in page
+    assert "IMPORT_XLSX_MAX_RATIO" in page
+    line = b"name,phone,note\nAnn,8613800000001," + b"n" * (1 << 20) + b"\n"
+    page = text(import_file(client, task, line, "customers.csv"))
+    assert 'class="errorlist' in page
+    assert "Line 2 is longer than 1,048,576 characters (IMPORT_MAX_LINE_CHARS)" in page
+    assert "encountered while trying to read file" not in page
+    assert not AiCustomer.objects.exists()
 
 
 # ---- the call record page ----------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_start_refusals_go_to_stderr_in_english(created_task, sandbox_state, cap
     assert "No customers have been imported, so the AI task cannot start." in err
     assert "(ITNIO code -45: “no customers imported, the task cannot start”)" in err
     add_customers(created_task, 1)
-    from campaigns.services.ai_tasks import ai_customers_push
+    from campaigns.services.ai_customers import ai_customers_push
 
     ai_customers_push(task=created_task, actor=SYSTEM)
     assert run_argv("ai_task_start", "--app", AI_APP_ID, "--job-id", job) == 0
@@ -163,7 +163,8 @@ def test_an_unreadable_file_exits_1(task, tmp_path):
 
 def test_sync_reads_tasks_and_records(created_task, sandbox_state, capsys):
     add_customers(created_task, 3)
-    from campaigns.services.ai_tasks import ai_customers_push, ai_task_start
+    from campaigns.services.ai_customers import ai_customers_push
+    from campaigns.services.ai_tasks import ai_task_start
 
     ai_customers_push(task=created_task, actor=SYSTEM)
     ai_task_start(task=created_task, actor=SYSTEM)
@@ -187,7 +188,8 @@ def test_the_periodic_job_is_registered_and_fills_in_missed_pushes(created_task,
     job = next(job for job in registered_jobs() if job.name.endswith("ai_sync_records"))
     assert job.every.total_seconds() == 300
     add_customers(created_task, 2)
-    from campaigns.services.ai_tasks import ai_customers_push, ai_task_start
+    from campaigns.services.ai_customers import ai_customers_push
+    from campaigns.services.ai_tasks import ai_task_start
     from campaigns.tasks import ai_sync_records
 
     ai_customers_push(task=created_task, actor=SYSTEM)

@@ -11,7 +11,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import AiCallRecord, AiCustomer, PushEvent
-from campaigns.services.ai_tasks import ai_customers_push, ai_records_sync, ai_task_start
+from campaigns.services.ai_customers import ai_customers_push
+from campaigns.services.ai_records import ai_records_sync
+from campaigns.services.ai_tasks import ai_task_start
 from campaigns.services.pushes import pushes_reprocess
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.conftest import AI_APP_ID, API_KEY, apply_pushes

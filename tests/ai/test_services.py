@@ -9,15 +9,16 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask, ApiRequestLog, ItnioApp
-from campaigns.services.ai_tasks import (
-    AiTaskError,
-    ai_channels,
+from campaigns.services.ai_customers import (
     ai_customers_push,
     ai_customers_remove_uncalled,
-    ai_records_sync,
-    ai_sync,
-    ai_task_create,
     ai_task_no_call,
+)
+from campaigns.services.ai_errors import AiTaskError
+from campaigns.services.ai_records import ai_records_sync, ai_sync
+from campaigns.services.ai_tasks import (
+    ai_channels,
+    ai_task_create,
     ai_task_start,
     ai_task_start_job,
     ai_task_update,
@@ -336,7 +337,7 @@ SEED_000_CODES = (
 
 @pytest.mark.parametrize("code", SEED_000_CODES)
 def test_every_seed_000_code_reads_in_english_beside_the_vendor_reason(code):
-    from campaigns.services.ai_tasks import AI_CODE_ADVICE, ai_error_message
+    from campaigns.services.ai_errors import AI_CODE_ADVICE, ai_error_message
     from itnio_portal.itnio import AIVOICE_CODES, api_error_for
 
     message = ai_error_message(api_error_for("aivoice", code, "原因", "/aivoice/taskStart"))
@@ -346,7 +347,7 @@ def test_every_seed_000_code_reads_in_english_beside_the_vendor_reason(code):
 
 
 def test_an_undocumented_code_still_reads_in_english():
-    from campaigns.services.ai_tasks import ai_error_message
+    from campaigns.services.ai_errors import ai_error_message
     from itnio_portal.itnio import api_error_for
 
     message = ai_error_message(api_error_for("aivoice", "-99", "", "/aivoice/taskAdd"))

@@ -8,12 +8,9 @@ from typing import Any
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import AiTask
 from campaigns.services.actors import Actor
-from campaigns.services.ai_tasks import (
-    AiTaskError,
-    CustomerFileError,
-    ai_customers_import,
-    ai_customers_push,
-)
+from campaigns.services.ai_customer_import import CustomerFileError, ai_customers_import
+from campaigns.services.ai_customers import ai_customers_push
+from campaigns.services.ai_errors import AiTaskError
 from campaigns.services.tabular_guards import ImportFileError, check_in_memory
 
 SHOWN = 50

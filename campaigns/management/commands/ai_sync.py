@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.management.base import PortalCommand, data_error, parse_moment, usage_error
 from campaigns.models import ItnioApp
 from campaigns.services.actors import Actor
-from campaigns.services.ai_tasks import ai_sync
+from campaigns.services.ai_records import ai_sync
 
 
 class Command(PortalCommand):

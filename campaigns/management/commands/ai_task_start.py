@@ -7,7 +7,8 @@ from typing import Any
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import ItnioApp
 from campaigns.services.actors import Actor
-from campaigns.services.ai_tasks import AiTaskError, ai_task_start_job
+from campaigns.services.ai_errors import AiTaskError
+from campaigns.services.ai_tasks import ai_task_start_job
 
 
 class Command(PortalCommand):
