@@ -44,6 +44,10 @@ def test_spreads_group_calls_over_generated_campaigns(account, voice_app, capsys
     assert {c.state for c in campaigns} == {Campaign.State.COMPLETED}
     assert {c.app_id for c in campaigns} == {voice_app.pk, second.pk}
     assert all(c.voice_file.app_id == c.app_id for c in campaigns)
+    # Each generated voice file has audio behind its player (the list plays it).
+    for voice_file in {c.voice_file for c in campaigns}:
+        with voice_file.audio.open("rb") as audio:
+            assert audio.read(4) == b"RIFF"
     calls = list(Call.objects.all())
     group = [c for c in calls if c.kind == Call.Kind.GROUP]
     others = [c for c in calls if c.kind != Call.Kind.GROUP]

@@ -8,10 +8,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.management.base import PortalCommand, usage_error
+from campaigns.management.demo_audio import tone_wav
 from campaigns.models import Call, Campaign, ItnioApp, VoiceFile
 
 REGIONS = [
@@ -106,6 +108,10 @@ class Command(PortalCommand):
                         "uploaded_by": "generate_calls",
                     },
                 )
+                storage = voice_file.audio.storage
+                if not storage.exists(voice_file.audio.name):
+                    # A file behind the player (the list would show a broken one otherwise).
+                    storage.save(voice_file.audio.name, ContentFile(tone_wav()))
                 campaign = Campaign.objects.create(
                     name=f"Generated campaign {i}",
                     app=app,

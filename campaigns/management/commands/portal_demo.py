@@ -268,11 +268,9 @@ class Command(PortalCommand):
 
     def _seed_campaign(self) -> None:
         """A demo voice file on the sandbox and a draft campaign of 1,000 callees to launch."""
-        import io
-        import math
-        import struct
-        import wave
+        from django.core.files.base import ContentFile
 
+        from campaigns.management.demo_audio import tone_wav
         from campaigns.models import Callee, Campaign, ItnioApp, VoiceFile
         from campaigns.services.actors import Actor
         from campaigns.services.voice_files import voice_file_upload
@@ -282,21 +280,11 @@ class Command(PortalCommand):
             account_id=app.account_id, file_name="welcome.wav"
         ).first()
         if voice_file is None:
-            buffer = io.BytesIO()
-            with wave.open(buffer, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(8000)
-                w.writeframes(
-                    b"".join(
-                        struct.pack("<h", int(6000 * math.sin(2 * math.pi * 523 * i / 8000)))
-                        for i in range(12000)
-                    )
-                )
+            audio = tone_wav()
             voice_file = VoiceFile(
-                app=app, file_name="welcome.wav", size=buffer.tell(), content_type="audio/wav"
+                app=app, file_name="welcome.wav", size=len(audio), content_type="audio/wav"
             )
-            voice_file.audio.save("welcome.wav", buffer, save=True)
+            voice_file.audio.save("welcome.wav", ContentFile(audio), save=True)
         if voice_file.state != VoiceFile.State.UPLOADED:
             try:
                 voice_file_upload(voice_file=voice_file, actor=Actor.system("demo"))
