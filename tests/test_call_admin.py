@@ -183,3 +183,20 @@ def test_sync_records_now_runs_the_scheduler_task(
     assert "Record sync queued" in response.content.decode()
     call.refresh_from_db()  # the immediate test backend ran the task
     assert call.state == "final" and call.record_source == "recordGroup"
+
+
+def test_a_rejected_call_says_it_was_never_placed_not_that_its_record_is_awaited(
+    client, operator, voice_app
+):
+    call = make_call(
+        voice_app,
+        state="rejected",
+        callee="6591230000",
+        termination_code="-22",
+        termination_reason="invalid number (the sandbox rejects every number ending in 0000)",
+    )
+    client.force_login(operator)
+    page = client.get(f"/admin/campaigns/call/{call.pk}/change/").content.decode()
+    assert "ITNIO refused the number, the call was never placed" in page
+    assert "Not known yet" not in page
+    assert "the sandbox rejects every number ending in 0000" in page

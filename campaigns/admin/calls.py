@@ -326,6 +326,10 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             return f"Yes, at {obj.answer_time:%Y-%m-%d %H:%M:%S %Z}"
         if obj.is_final:
             return "No"
+        if obj.state == Call.State.REJECTED:
+            return "No: ITNIO refused the number, the call was never placed"
+        if obj.state == Call.State.EXPIRED:
+            return "Not known: no final record came within 60 days"
         return "Not known yet (no final record)"
 
     @admin.display(description="DTMF key pressed")

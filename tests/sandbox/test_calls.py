@@ -38,7 +38,7 @@ def test_send_group_accepts_and_rejects_numbers_ending_0000(api: Api) -> None:
         "voiceId": "",
         "callee": "84900000000",
         "terminationCode": "-22",
-        "terminationReason": "invalid number",
+        "terminationReason": "invalid number (the sandbox rejects every number ending in 0000)",
     }
     ids = [item["voiceId"] for item in accepted]
     assert all(re.fullmatch(r"[0-9]{19}", voice_id) for voice_id in ids)

@@ -16,6 +16,8 @@ from .validation import ParamError, Schema
 
 # Sandbox rule (documented): a callee whose last four digits are 0000 is rejected.
 REJECTED_SUFFIX = "0000"
+# What the sandbox says of such a number, so a person reading the refusal knows it is on purpose.
+REJECTED_REASON = f"invalid number (the sandbox rejects every number ending in {REJECTED_SUFFIX})"
 
 
 class BusinessError(Exception):

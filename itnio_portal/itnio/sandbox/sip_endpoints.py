@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from .calls import TYPE_SIP
 from .entities import SipGroup
-from .handler import BusinessError, Ctx, Reply, is_rejected, ok, require_balance, voice_app
+from .handler import (
+    REJECTED_REASON,
+    BusinessError,
+    Ctx,
+    Reply,
+    is_rejected,
+    ok,
+    require_balance,
+    voice_app,
+)
 from .validation import (
     INT,
     STRING,
@@ -54,7 +63,7 @@ def send_sip(ctx: Ctx) -> Reply:
         raise ParamError(f"account {v['account']!r} is not a phone of app {app.app_id}")
     require_balance(ctx)
     if is_rejected(v["callee"]):
-        raise ParamError(f"invalid number: callee {v['callee']}")
+        raise ParamError(f"{REJECTED_REASON}: callee {v['callee']}")
     call = state.create_call(
         app=app,
         call_type=TYPE_SIP,

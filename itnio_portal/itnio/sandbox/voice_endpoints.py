@@ -13,7 +13,16 @@ from typing import Any
 
 from .calls import TYPE_CODE, TYPE_GROUP, Call
 from .entities import UploadedFile
-from .handler import BusinessError, Ctx, Reply, is_rejected, ok, require_balance, voice_app
+from .handler import (
+    REJECTED_REASON,
+    BusinessError,
+    Ctx,
+    Reply,
+    is_rejected,
+    ok,
+    require_balance,
+    voice_app,
+)
 from .state import SandboxState
 from .validation import (
     DOUBLE,
@@ -216,7 +225,7 @@ def send_code(ctx: Ctx) -> Reply:
     app = voice_app(ctx, v["appId"])
     require_balance(ctx)
     if is_rejected(v["callee"]):
-        raise ParamError(f"invalid number: callee {v['callee']}")
+        raise ParamError(f"{REJECTED_REASON}: callee {v['callee']}")
     call = ctx.state.create_call(
         app=app,
         call_type=TYPE_CODE,
@@ -248,7 +257,7 @@ def send_group(ctx: Ctx) -> Reply:
                     "voiceId": "",
                     "callee": callee,
                     "terminationCode": "-22",
-                    "terminationReason": "invalid number",
+                    "terminationReason": REJECTED_REASON,
                 }
             )
             continue
