@@ -151,6 +151,10 @@ class CampaignAdmin(PortalModelAdmin):
     inlines = [BatchInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
 
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list[Any]:
+        # A campaign being added has no batches yet: no empty table on the form.
+        return [] if obj is None else list(self.inlines)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         readonly = [
             "state_badge",

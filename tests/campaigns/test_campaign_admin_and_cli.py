@@ -164,3 +164,12 @@ def test_reconcile_command_resolves_and_releases(campaign, sandbox_state, capsys
         "submitted"
     }
     assert max(sandbox_state.accepted_callees().values()) == 1
+
+
+def test_the_add_campaign_form_has_no_empty_batches_table(client, db):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root2", "r@example.com", "pw"))
+    page = client.get("/admin/campaigns/campaign/add/").content.decode()
+    assert page.count('name="_save"') >= 1
+    assert "Dispatch batches" not in page
