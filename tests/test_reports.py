@@ -798,3 +798,28 @@ def test_writers_never_wait_for_a_refresh_and_a_run_ends_under_steady_writes(
     refresh_call_stats()
     assert dirty() == set()
     assert_stored_equals_direct(voice_app)
+
+
+def test_a_one_day_campaign_is_charted_over_its_day_and_cost_names_its_currency(generated):
+    voice_app = generated.app
+    campaign = Campaign.objects.create(
+        name="One day", app=voice_app, voice_file=generated.voice_file, state="completed"
+    )
+    when = timezone.now() - timedelta(days=3)
+    Call.objects.create(
+        app=voice_app,
+        campaign=campaign,
+        kind="group",
+        state="final",
+        callee="6591234567",
+        submit_time=when,
+        cost=Decimal("0.5"),
+        currency="EUR",
+    )
+    month = CallSlice(campaign_id=campaign.pk, since=today() - timedelta(days=29), until=today())
+    charts = call_figures(month)["charts"]
+    assert charts["calls_per_day"]["labels"] == [when.date().isoformat()]
+    assert charts["cost_per_day"]["title"] == "Cost per day (EUR)"
+    everything = call_figures(CallSlice(since=today() - timedelta(days=29), until=today()))
+    assert len(everything["charts"]["calls_per_day"]["labels"]) == 30  # all calls: the range
+    assert everything["charts"]["cost_per_day"]["title"].startswith("Cost per day (")

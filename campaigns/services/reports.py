@@ -395,9 +395,13 @@ def _ratio(part: float, whole: float, digits: int = 1) -> float | None:
 
 
 def _days(slc: CallSlice, seen: Iterable[date]) -> list[date]:
+    """The charts' day axis: the slice's range; for one campaign only the days it has calls in
+    (a one-day campaign is not one bar at the edge of a month of empty days)."""
     seen = sorted(set(seen))
     first = slc.since or (seen[0] if seen else None)
     last = slc.until or (seen[-1] if seen else None)
+    if slc.campaign_id and seen:
+        first, last = max(first, seen[0]), min(last, seen[-1])
     if first is None or last is None or first > last:
         return []
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -495,7 +499,8 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
             },
         },
         "cost_per_day": {
-            "title": "Cost per day",
+            "title": "Cost per day"
+            + (f" ({', '.join(currencies_sorted)})" if currencies_sorted else ""),
             "type": "bar",
             "labels": labels,
             "series": {
