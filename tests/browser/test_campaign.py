@@ -81,9 +81,13 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
             "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
             timeout=60_000,
         )
-        # Once the run has ended the buttons for a running campaign go without a reload, and
-        # a link offers the updated page.
-        page.wait_for_selector("#progress-reload", timeout=15_000)
+        # Once the run has ended the page shows itself anew: state, buttons and batches agree.
+        page.wait_for_selector("#campaign-progress[data-state=completed]", timeout=15_000)
+        page.wait_for_function(
+            "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
+            timeout=60_000,
+        )
+        assert "Running" not in page.locator(".field-state_badge").inner_text()
         page.wait_for_function(
             "() => { const fill = document.getElementById('progress-fill');"
             " const bar = fill.parentElement.getBoundingClientRect();"

@@ -1,10 +1,14 @@
 // Campaign progress: poll the JSON endpoint while the campaign is running or scheduled, and
-// while a sent campaign still waits for final records (progress counts final callees).
+// while a sent campaign still waits for final records (progress counts final callees). When the
+// run ends, or the last record arrives, the page is shown anew (state, buttons, batches and
+// figures all agree), unless the reader has typed into the form: then a link offers it.
 (function () {
   "use strict";
   var box = document.getElementById("campaign-progress");
   if (!box) { return; }
   var url = box.dataset.url;
+  var edited = false;
+  document.addEventListener("input", function () { edited = true; }, true);
   function render(data) {
     var pct = data.percent.toFixed(1);
     document.getElementById("progress-fill").style.width = pct + "%";
@@ -24,9 +28,8 @@
     box.dataset.state = data.state;
   }
   function stopped(data) {
-    // The run ended (completed, paused, cancelled): buttons for a running campaign go, and a
-    // link offers the page as it is now (state, buttons, figures), without reloading under
-    // the reader's eyes.
+    // The run ended (completed, paused, cancelled), or its last record arrived.
+    if (!edited) { window.location.reload(); return; }
     var gone = data.state === "paused" ? ["pause-campaign"] : ["pause-campaign", "cancel-campaign"];
     gone.forEach(function (id) {
       var button = document.getElementById(id);
@@ -46,9 +49,14 @@
   function poll() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
       var was = box.dataset.state;
+      var waited = box.dataset.recordsDue === "yes";
       render(data);
-      if (!active(data.state) && data.state !== was) { stopped(data); }
-      if (active(data.state) || recordsDue(data)) { setTimeout(poll, 2000); }
+      if (!active(data.state) && data.state !== was) { stopped(data); return; }
+      if (waited && !recordsDue(data)) { box.dataset.recordsDue = "no"; stopped(data); return; }
+      if (active(data.state) || recordsDue(data)) {
+        if (recordsDue(data)) { box.dataset.recordsDue = "yes"; }
+        setTimeout(poll, 2000);
+      }
     }).catch(function () { setTimeout(poll, 5000); });
   }
   if (active(box.dataset.state) || box.dataset.recordsDue === "yes") { setTimeout(poll, 1000); }
