@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
+from django_tasks_db.compat import TASKS_LOGGER
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
@@ -88,6 +90,16 @@ class Command(db_worker.Command):
         "Run a database task worker (db_worker's arguments) that survives a lost database "
         "connection: it reconnects, with a backoff while the database is away, and goes on."
     )
+
+    def configure_logging(self, verbosity: int) -> None:
+        """db_worker's levels (a line per task at verbosity 1), but never below LOG_LEVEL: the
+        demo runs its workers at WARNING so task lines do not scroll its URL away."""
+        super().configure_logging(verbosity)
+        floor = logging.getLevelName(str(settings.LOG_LEVEL).upper())
+        if isinstance(floor, int):
+            for name in (TASKS_LOGGER, "django_tasks_db"):
+                named = logging.getLogger(name)
+                named.setLevel(max(named.level, floor))
 
     def handle(
         self,
