@@ -161,6 +161,8 @@ IPWARE_STRICT = _client_ip["IPWARE_STRICT"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
 USE_I18N = True
+# ISO-like dates and times on every page (itnio_portal/formats).
+FORMAT_MODULE_PATH = ["itnio_portal.formats"]
 USE_TZ = True
 
 # ---------------------------------------------------------------------------

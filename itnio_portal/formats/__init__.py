@@ -1,0 +1,1 @@
+"""Per-language date and time formats (Django FORMAT_MODULE_PATH)."""
