@@ -77,7 +77,7 @@ class ItnioAccountAdmin(PortalModelAdmin):
                     "Balance (Verify credentials)",
                     {
                         "fields": ["balance", "gift", "credit", "verified_at", "verify_error"],
-                        "description": "From GET /sms/getBalance when someone last pressed "
+                        "description": "As ITNIO reported it when someone last pressed "
                         "“Verify credentials”.",
                     },
                 )
