@@ -31,6 +31,7 @@ from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import describe_slice, figures_context, list_slice
 from campaigns.admin.erasure import EraseNumbersMixin
 from campaigns.exports import stream_calls_export
+from campaigns.formatting import money_html
 from campaigns.forms_calls import SendTtsForm
 from campaigns.forms_reports import DashboardForm
 from campaigns.models import Call
@@ -253,7 +254,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
                 .order_by("currency")
             )
         return [
-            {**t, "display": f"{Decimal(t['total']).normalize():f}"}
+            {**t, "display": money_html(t["total"], t["currency"])}
             for t in rows
             if t["total"] is not None
         ]
@@ -293,7 +294,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
 
     @admin.display(description="cost", ordering="cost")
     def cost_display(self, obj: Call) -> str:
-        return "–" if obj.cost is None else f"{obj.cost.normalize():f} {obj.currency or 'USD'}"
+        return money_html(obj.cost, obj.currency)
 
     @admin.display(description="rate")
     def rate_display(self, obj: Call) -> str:
@@ -303,9 +304,9 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             else f"{obj.rate.normalize():f} {obj.currency or 'USD'} per minute"
         )
 
-    @admin.display(description="base cost (USD)")
+    @admin.display(description="base cost")
     def base_cost_display(self, obj: Call) -> str:
-        return _amount(obj.base_cost, "USD")
+        return money_html(obj.base_cost, "USD")
 
     @admin.display(description="settlement rate")
     def settle_rate_display(self, obj: Call) -> str:
@@ -317,7 +318,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
 
     @admin.display(description="settled amount")
     def settle_pay_display(self, obj: Call) -> str:
-        return _amount(obj.settle_pay)
+        return money_html(obj.settle_pay, obj.currency)
 
     # --- change page -----------------------------------------------------------
     @admin.display(description="answered")
@@ -336,7 +337,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     def dtmf_display(self, obj: Call) -> str:
         if obj.feedback_value in ("", None):
             return "–"
-        return "None" if obj.feedback_value == "-1" else obj.feedback_value
+        return "No key pressed" if obj.feedback_value == "-1" else obj.feedback_value
 
     @admin.display(description="timeline")
     def timeline(self, obj: Call) -> str:

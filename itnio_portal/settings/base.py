@@ -161,6 +161,8 @@ IPWARE_STRICT = _client_ip["IPWARE_STRICT"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
 USE_I18N = True
+# ITNIO reports balances without a currency; shown in its settlement currency.
+ITNIO_BALANCE_CURRENCY = env.str("ITNIO_BALANCE_CURRENCY", default="USD")
 # ISO-like dates and times on every page (itnio_portal/formats).
 FORMAT_MODULE_PATH = ["itnio_portal.formats"]
 USE_TZ = True
