@@ -22,7 +22,6 @@ from itnio_portal.itnio import ItnioError
 from sipphones.forms import SipCallForm, SipGroupForm
 from sipphones.models import SipGroup
 from sipphones.services import (
-    IN_FLIGHT,
     UNKNOWN_EXPLANATION,
     SipGroupError,
     sip_call,
@@ -108,13 +107,13 @@ class SipGroupAdmin(PortalModelAdmin):
 
     @admin.display(description="what to do")
     def explanation(self, obj: SipGroup) -> str:
+        if obj.state == SipGroup.State.SENDING:
+            return format_html(
+                '<div class="portal-explain">{}<br><br>{}</div>',
+                obj.last_error,
+                UNKNOWN_EXPLANATION,
+            )
         if obj.state == SipGroup.State.UNKNOWN:
-            if obj.last_error.startswith(IN_FLIGHT):
-                return format_html(
-                    '<div class="portal-explain">{}<br><br>{}</div>',
-                    obj.last_error,
-                    UNKNOWN_EXPLANATION,
-                )
             return format_html('<div class="portal-explain">{}</div>', obj.last_error)
         if obj.state == SipGroup.State.FAILED:
             return format_html(
