@@ -199,14 +199,14 @@ class SipGroupAdmin(PortalModelAdmin):
     def call_from_phone_view(self, request: HttpRequest) -> HttpResponse:
         form = SipCallForm(request.POST or None, initial=self._call_initial(request))
         if request.method == "POST" and form.is_valid():
-            kwargs = form.send_kwargs()
-            kwargs.pop("app_id")
+            sip = form.send_sip()
             try:
                 call = sip_call(
                     app=form.cleaned_data["app"],
-                    account_name=kwargs.pop("account"),
+                    account_name=sip.account,
+                    callee=sip.callee,
+                    display_num=sip.display_num,
                     actor=Actor.from_user(request.user),
-                    **kwargs,
                 )
             except (CallError, ItnioError) as exc:
                 form.add_error(None, str(exc))

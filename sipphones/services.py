@@ -34,6 +34,7 @@ from campaigns.services.sends import (
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioError,
+    SendSip,
     VoiceRecord,
 )
 from sipphones.models import ACCOUNT_NUMBER_DIGITS, SipGroup
@@ -207,27 +208,22 @@ def sip_call(
     if not app.active:
         raise CallError(f"App {app.app_id} is inactive.")
     group = sip_group_for_account(app=app, account_name=account_name)
-    arguments = {
-        "app_id": app.app_id,
-        "account": account_name,
-        "callee": callee,
-        "display_num": display_num or None,
-    }
+    sip = SendSip(app_id=app.app_id, account=account_name, callee=callee, display_num=display_num)
     call = Call(
         app=app,
         kind=Call.Kind.SIP,
         state=Call.State.SENDING,
         callee=callee,
         display_num=display_num or "",
-        request={k: v for k, v in arguments.items() if v is not None and k != "app_id"},
+        request=sip.given(),
         created_by=actor.label[:150],
         # Known from the local group; the record (recordSip) confirms or corrects them.
         sip_group_name=group.group_name if group else "",
         phone_name=group.phone_name if group else "",
     )
     client = logged_client(app.account, actor=actor, obj=call)
-    client.send_sip_body(**arguments)  # every documented limit, before anything is stored
-    return call_send_single(call, lambda: client.send_sip(**arguments))
+    client.send_sip_body(sip)  # every documented limit, before anything is stored
+    return call_send_single(call, lambda: client.send_sip(sip))
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from .errors import (
     api_error_for,
 )
 from .limits import DEFAULT_LIMITS, Limits
+from .send_args import SendCode, SendSip
 from .signing import signed_headers
 from .transport import RequestEvent, Transport
 from .types import (
@@ -173,67 +174,19 @@ class ItnioClient:
         envelope = self._call(endpoint, "POST", endpoint, body, send=True)
         return self._data_str(envelope, endpoint, send=True)
 
-    def send_code(self, **kwargs: Any) -> str:
+    def send_code(self, code: SendCode | None = None, /, **kwargs: Any) -> str:
         """POST /voice/sendCode, a TTS call to one number (§3.3, seed 001); returns voiceId.
 
-        Takes the keyword arguments of `send_code_body`.
+        Takes a SendCode (or its fields as keyword arguments).
         """
         endpoint = "/voice/sendCode"
-        body = self.send_code_body(**kwargs)
+        body = self.send_code_body(code, **kwargs)
         envelope = self._call(endpoint, "POST", endpoint, body, send=True)
         return self._data_str(envelope, endpoint, send=True)
 
-    def send_code_body(
-        self,
-        *,
-        app_id: str,
-        callee: str,
-        language: str,
-        text: str,
-        display_num: str | None = None,
-        loop_count: int | None = None,
-        called_info: str | None = None,
-        recall_count: int | None = None,
-        recall_interval: int | None = None,
-        max_duration: int | None = None,
-        max_ringing_time: int | None = None,
-    ) -> dict[str, Any]:
+    def send_code_body(self, code: SendCode | None = None, /, **kwargs: Any) -> dict[str, Any]:
         """Check every limit of sendCode and build its body, without sending anything."""
-        lim = self.limits
-        lim.check_required("appId", app_id)
-        lim.check_callee(callee)
-        lim.check_language(language)
-        lim.check_text(text, language)
-        display_num = _optional_str(display_num)
-        called_info = _optional_str(called_info)
-        if display_num is not None:
-            lim.check_display_num(display_num)
-        if loop_count is not None:
-            lim.check_loop_count(loop_count)
-        if called_info is not None:
-            lim.check_called_info(called_info)
-        if recall_count is not None:
-            lim.check_recall_count(recall_count)
-        # Only used by ITNIO when recallCount > 0, but a given value is still checked.
-        if recall_interval is not None:
-            lim.check_recall_interval(recall_interval, recall_count)
-        if max_duration is not None:
-            lim.check_max_duration(max_duration)
-        if max_ringing_time is not None:
-            lim.check_max_ringing_time(max_ringing_time)
-        return _body(
-            ("callee", callee),
-            ("displayNum", display_num),
-            ("language", language),
-            ("text", text),
-            ("appId", app_id),
-            ("loopCount", loop_count),
-            ("calledInfo", called_info),
-            ("recallCount", recall_count),
-            ("recallInterval", recall_interval),
-            ("maxDuration", max_duration),
-            ("maxRingingTime", max_ringing_time),
-        )
+        return self.limits.check_send_code(code or SendCode(**kwargs)).body()
 
     def send_group(
         self,
@@ -331,36 +284,19 @@ class ItnioClient:
         )
         self._call(endpoint, "POST", endpoint, body, send=True)
 
-    def send_sip(self, **kwargs: Any) -> str:
+    def send_sip(self, sip: SendSip | None = None, /, **kwargs: Any) -> str:
         """POST /voice/sendSip, a call from one SIP phone account (§3.4); returns voiceId.
 
-        A send: never retried. Takes the keyword arguments of `send_sip_body`.
+        A send: never retried. Takes a SendSip (or its fields as keyword arguments).
         """
         endpoint = "/voice/sendSip"
-        body = self.send_sip_body(**kwargs)
+        body = self.send_sip_body(sip, **kwargs)
         envelope = self._call(endpoint, "POST", endpoint, body, send=True)
         return self._data_str(envelope, endpoint, send=True)
 
-    def send_sip_body(
-        self, *, app_id: str, account: str, callee: str, display_num: str | None = None
-    ) -> dict[str, Any]:
+    def send_sip_body(self, sip: SendSip | None = None, /, **kwargs: Any) -> dict[str, Any]:
         """Check every limit of sendSip and build its body, without sending anything."""
-        lim = self.limits
-        lim.check_required("appId", app_id)
-        lim.check_required("account", account)
-        lim.check_callee(callee)
-        display_num = _optional_str(display_num)
-        if display_num is not None:
-            # sendSip's displayNum is 7-15 digits like the other sends (§3.4), not sipAdd's 7-13.
-            lim.check_display_num(display_num)
-        # The key order of the page's sample; appId is listed under the response by mistake
-        # (§3.4) but the sample body sends it.
-        return _body(
-            ("callee", callee),
-            ("displayNum", display_num),
-            ("account", account),
-            ("appId", app_id),
-        )
+        return self.limits.check_send_sip(sip or SendSip(**kwargs)).body()
 
     def record_sip(self, voice_id: str) -> VoiceRecord:
         """GET /voice/recordSip/{voiceId}: one SIP-phone call record, last two months (§3.7)."""
