@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _body(*pairs: tuple[str, Any]) -> dict[str, Any]:
+def request_body(*pairs: tuple[str, Any]) -> dict[str, Any]:
     """A request body in the seeds' key order, leaving out fields that are None."""
     return {key: value for key, value in pairs if value is not None}
 
@@ -51,7 +51,7 @@ class SendCode(_Send):
 
     def body(self) -> dict[str, Any]:
         """The request body in seed 001's key order; unset optional fields are left out."""
-        return _body(
+        return request_body(
             ("callee", self.callee),
             ("displayNum", self.display_num),
             ("language", self.language),
@@ -81,7 +81,7 @@ class SendSip(_Send):
     def body(self) -> dict[str, Any]:
         # The key order of the page's sample; appId is listed under the response by mistake
         # (§3.4) but the sample body sends it.
-        return _body(
+        return request_body(
             ("callee", self.callee),
             ("displayNum", self.display_num),
             ("account", self.account),
