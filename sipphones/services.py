@@ -115,11 +115,10 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
         SipGroup,
         sg.pk,
         started_field="create_started_at",
+        explain_unknown=UNKNOWN_EXPLANATION,
         check=_check_can_create,
-        in_flight=lambda row: SipGroupError(
-            f"A create request for SIP group {row.group_name} is still in flight (started "
-            f"{row.create_started_at:%H:%M:%S}); wait for its answer."
-        ),
+        what=lambda row: f"A create request for SIP group {row.group_name}",
+        error=SipGroupError,
     )
     sg = intent.row
     answer = send_request(

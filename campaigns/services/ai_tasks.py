@@ -32,8 +32,8 @@ from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.personal_data import number_is_erased, scrub_ai_record
 from campaigns.services.request_log import logged_client
 from campaigns.services.sends import (
+    send_check_in_flight,
     send_intent,
-    send_is_stale,
     send_not_sent,
     send_outcome,
     send_request,
@@ -201,8 +201,7 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
     _require(actor, "create AI tasks on ITNIO")
     current = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _check_can_create(current)
-    if current.state == AiTask.State.SENDING and not send_is_stale(current, "create_started_at"):
-        raise _still_in_flight(current)
+    send_check_in_flight(current, "create_started_at", what=_what(current), error=AiTaskError)
     client = _client(current, actor)
     if send_state(current, "create_started_at") == AiTask.State.UNKNOWN:
         # The earlier create may have worked: look for the name first, never create twice.
@@ -218,8 +217,10 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
         AiTask,
         current.pk,
         started_field="create_started_at",
+        explain_unknown=CREATE_UNKNOWN,
         check=_check_can_create,
-        in_flight=_still_in_flight,
+        what=_what,
+        error=AiTaskError,
     )
     locked = intent.row
     answer = send_request(
@@ -268,11 +269,8 @@ def _check_can_create(task: AiTask) -> None:
     _check_app(task.app)
 
 
-def _still_in_flight(task: AiTask) -> AiTaskError:
-    return AiTaskError(
-        f"A create request for task {task.name} is still in flight (started "
-        f"{task.create_started_at:%H:%M:%S}); wait for its answer."
-    )
+def _what(task: AiTask) -> str:
+    return f"A create request for task {task.name}"
 
 
 def _find_by_name(client: Any, task: AiTask) -> AiTaskInfo | None:

@@ -30,6 +30,7 @@ Row = TypeVar("Row", bound=models.Model)
 SENDING = "sending"
 UNKNOWN = "unknown"
 IN_FLIGHT = "Create request in flight"
+STOPPED = "The portal stopped while the request was in flight, so its outcome is not known."
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ def send_is_stale(row: Any, started_field: str) -> bool:
     return started is None or timezone.now() - started >= stale
 
 
+def send_check_in_flight(
+    row: Any, started_field: str, *, what: str, error: type[Exception]
+) -> None:
+    """Raise `error` when the row's request is still in flight: `what` names the request, e.g.
+    "A create request for task X"."""
+    if row.state == SENDING and not send_is_stale(row, started_field):
+        started = getattr(row, started_field)
+        raise error(f"{what} is still in flight (started {started:%H:%M:%S}); wait for its answer.")
+
+
 def send_state(row: Any, started_field: str) -> str:
     """The row's state as the protocol reads it: a stale SENDING row is UNKNOWN."""
     if row.state == SENDING and send_is_stale(row, started_field):
@@ -77,16 +88,19 @@ def send_intent(
     *,
     started_field: str,
     check: Callable[[Row], None],
-    in_flight: Callable[[Row], Exception],
+    what: Callable[[Row], str],
+    error: type[Exception],
+    explain_unknown: str,
     note: str = IN_FLIGHT,
     fields: dict[str, Any] | None = None,
 ) -> Intent[Row]:
-    """Lock the row, run `check` (raises to refuse), refuse a request still in flight with the
-    error `in_flight(row)` builds, then commit the row as SENDING with `note (started …)`."""
+    """Settle a stale SENDING row as UNKNOWN (its sender died; `explain_unknown` says what to
+    do), then lock the row, refuse a request still in flight (see send_check_in_flight), run
+    `check` (raises to refuse) and commit the row as SENDING with `note (started …)`."""
+    _settle_stale(model, pk, started_field, explain_unknown)
     with transaction.atomic(durable=True):
         row = model.objects.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
-        if row.state == SENDING and not send_is_stale(row, started_field):
-            raise in_flight(row)
+        send_check_in_flight(row, started_field, what=what(row), error=error)
         check(row)
         previous_state = send_state(row, started_field)
         previous_error = row.last_error
@@ -101,6 +115,17 @@ def send_intent(
             setattr(row, name, value)
         row.save(update_fields=list(updates))
     return Intent(row, previous_state, previous_error)
+
+
+def _settle_stale(model: type[Row], pk: int, started_field: str, explain_unknown: str) -> None:
+    cutoff = timezone.now() - timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
+    with transaction.atomic(durable=True):
+        model.objects.filter(  # type: ignore[attr-defined]
+            models.Q(**{f"{started_field}__lt": cutoff})
+            | models.Q(**{f"{started_field}__isnull": True}),
+            pk=pk,
+            state=SENDING,
+        ).update(state=UNKNOWN, last_error=f"{STOPPED} {explain_unknown}")
 
 
 def send_request(intent: Intent[Any], request: Callable[[], T], *, crash_note: str) -> Answer[T]:

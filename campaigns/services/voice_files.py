@@ -90,11 +90,10 @@ def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
         VoiceFile,
         voice_file.pk,
         started_field="upload_started_at",
+        explain_unknown=UNKNOWN_EXPLANATION,
         check=_check_can_upload,
-        in_flight=lambda vf: VoiceFileError(
-            f"An upload of {vf.file_name} is still in flight (started "
-            f"{vf.upload_started_at:%H:%M:%S}); wait for its answer."
-        ),
+        what=lambda vf: f"An upload of {vf.file_name}",
+        error=VoiceFileError,
         note="Upload in progress",
         fields={"uploaded_by": actor.label[:150]},
     )
