@@ -46,6 +46,19 @@ def crash_after(monkeypatch, method: str) -> None:
     monkeypatch.setattr(sends, "send_outcome", die)
 
 
+def crashed(monkeypatch, method: str, create, row, error: type[Exception]) -> None:
+    """Crash `create(row)` after its request left; the row then says SENDING, and a second
+    press while it is fresh is refused as still in flight."""
+    with monkeypatch.context() as m:
+        crash_after(m, method)
+        with pytest.raises(Killed):
+            create(row)
+    row.refresh_from_db()
+    assert row.state == "sending"
+    with pytest.raises(error, match="still in flight"):
+        create(row)
+
+
 def age(model, pk: int, field: str) -> None:
     """Let the dead sender's request grow stale (ITNIO_STALE_SEND_MINUTES)."""
     model.objects.filter(pk=pk).update(**{field: timezone.now() - timedelta(hours=1)})
@@ -64,14 +77,8 @@ def test_upload_crash_leaves_sending_then_unknown_and_is_never_resent(
     voice_app, sandbox, sandbox_state, monkeypatch
 ):
     vf = voice_file(voice_app)
-    with monkeypatch.context() as m:
-        crash_after(m, "file_upload")
-        with pytest.raises(Killed):
-            voice_file_upload(voice_file=vf, actor=SYSTEM)
-    vf.refresh_from_db()
-    assert vf.state == VoiceFile.State.SENDING and vf.upload_started_at is not None
-    with pytest.raises(VoiceFileError, match="still in flight"):
-        voice_file_upload(voice_file=vf, actor=SYSTEM)
+    upload = lambda row: voice_file_upload(voice_file=row, actor=SYSTEM)  # noqa: E731
+    crashed(monkeypatch, "file_upload", upload, vf, VoiceFileError)
     age(VoiceFile, vf.pk, "upload_started_at")
     with pytest.raises(VoiceFileError, match="no endpoint to list uploaded files"):
         voice_file_upload(voice_file=vf, actor=SYSTEM)
@@ -99,14 +106,8 @@ def test_sip_create_crash_is_settled_by_the_duplicate_answer(
     voice_app, sandbox, sandbox_state, monkeypatch
 ):
     group = make_group(voice_app)
-    with monkeypatch.context() as m:
-        crash_after(m, "sip_add")
-        with pytest.raises(Killed):
-            sip_group_create_on_itnio(group=group, actor=SYSTEM)
-    group.refresh_from_db()
-    assert group.state == SipGroup.State.SENDING
-    with pytest.raises(SipGroupError, match="still in flight"):
-        sip_group_create_on_itnio(group=group, actor=SYSTEM)
+    create = lambda row: sip_group_create_on_itnio(group=row, actor=SYSTEM)  # noqa: E731
+    crashed(monkeypatch, "sip_add", create, group, SipGroupError)
     assert len(sandbox_state.requests_for(SIP_ADD)) == 1
     age(SipGroup, group.pk, "create_started_at")
     # ITNIO has no list of SIP groups (§9): the retry's -20 (name taken) is the reconciliation.
@@ -131,14 +132,8 @@ def test_ai_create_crash_is_reconciled_by_name_without_a_second_task_add(
     monkeypatch,
 ):
     task = make_task(ai_app)
-    with monkeypatch.context() as m:
-        crash_after(m, "task_add")
-        with pytest.raises(Killed):
-            ai_task_create(task=task, actor=SYSTEM)
-    task.refresh_from_db()
-    assert task.state == AiTask.State.SENDING
-    with pytest.raises(AiTaskError, match="still in flight"):
-        ai_task_create(task=task, actor=SYSTEM)
+    create = lambda row: ai_task_create(task=row, actor=SYSTEM)  # noqa: E731
+    crashed(monkeypatch, "task_add", create, task, AiTaskError)
     age(AiTask, task.pk, "create_started_at")
     created = ai_task_create(task=task, actor=SYSTEM)
     assert created.state == AiTask.State.CREATED and created.remote_job_id

@@ -102,7 +102,7 @@ def send_intent(
         row = model.objects.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
         send_check_in_flight(row, started_field, what=what(row), error=error)
         check(row)
-        previous_state = send_state(row, started_field)
+        previous_state = row.state  # never SENDING here: fresh refused, stale settled
         previous_error = row.last_error
         now = timezone.now()
         updates = {

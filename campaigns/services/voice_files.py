@@ -18,7 +18,6 @@ from campaigns.services.sends import (
     send_not_sent,
     send_outcome,
     send_request,
-    send_state,
 )
 from itnio_portal.itnio import DuplicateDataError
 
@@ -135,6 +134,6 @@ def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
 def _check_can_upload(vf: VoiceFile) -> None:
     if vf.state == VoiceFile.State.UPLOADED:
         raise VoiceFileError(f"{vf.file_name} is already on ITNIO (file ID {vf.remote_file_id}).")
-    if send_state(vf, "upload_started_at") == VoiceFile.State.UNKNOWN:
+    if vf.state == VoiceFile.State.UNKNOWN:
         # ITNIO lists no files (§9): the only check is a duplicate answer under the same name.
         raise VoiceFileError(UNKNOWN_EXPLANATION)
