@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django import forms
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
-from itnio_portal.itnio import LANGUAGES, ItnioLimitError
+from itnio_portal.itnio import LANGUAGES, ItnioLimitError, SendCode
 
 
 class SendTtsForm(forms.Form):
@@ -82,12 +83,9 @@ class SendTtsForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        from itnio_portal.itnio import ItnioClient
-
-        # The client's own checks (the documented limits), without sending anything.
-        probe = ItnioClient("http://validation.invalid", "k", "s", limits=itnio_limits())
+        # ITNIO's documented limits, the same checks the client makes before sending.
         try:
-            probe.send_code_body(**self.send_kwargs())
+            itnio_limits().check_send_code(self.send_code())
         except ItnioLimitError as exc:
             field = {
                 "callee": "callee",
@@ -104,18 +102,8 @@ class SendTtsForm(forms.Form):
             self.add_error(field, str(exc))
         return cleaned
 
-    def send_kwargs(self) -> dict[str, Any]:
+    def send_code(self) -> SendCode:
+        """The call the form describes: the form fields are SendCode's, with the app's ID."""
         data = self.cleaned_data
-        return {
-            "app_id": data["app"].app_id,
-            "callee": data["callee"],
-            "language": data["language"],
-            "text": data["text"],
-            "display_num": data.get("display_num") or None,
-            "loop_count": data.get("loop_count"),
-            "called_info": data.get("called_info") or None,
-            "recall_count": data.get("recall_count"),
-            "recall_interval": data.get("recall_interval"),
-            "max_duration": data.get("max_duration"),
-            "max_ringing_time": data.get("max_ringing_time"),
-        }
+        fields = {f.name for f in dataclasses.fields(SendCode)} - {"app_id"}
+        return SendCode(app_id=data["app"].app_id, **{name: data.get(name) for name in fields})

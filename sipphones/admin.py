@@ -22,7 +22,6 @@ from itnio_portal.itnio import ItnioError
 from sipphones.forms import SipCallForm, SipGroupForm
 from sipphones.models import SipGroup
 from sipphones.services import (
-    IN_FLIGHT,
     UNKNOWN_EXPLANATION,
     SipGroupError,
     sip_call,
@@ -108,13 +107,13 @@ class SipGroupAdmin(PortalModelAdmin):
 
     @admin.display(description="what to do")
     def explanation(self, obj: SipGroup) -> str:
+        if obj.state == SipGroup.State.SENDING:
+            return format_html(
+                '<div class="portal-explain">{}<br><br>{}</div>',
+                obj.last_error,
+                UNKNOWN_EXPLANATION,
+            )
         if obj.state == SipGroup.State.UNKNOWN:
-            if obj.last_error.startswith(IN_FLIGHT):
-                return format_html(
-                    '<div class="portal-explain">{}<br><br>{}</div>',
-                    obj.last_error,
-                    UNKNOWN_EXPLANATION,
-                )
             return format_html('<div class="portal-explain">{}</div>', obj.last_error)
         if obj.state == SipGroup.State.FAILED:
             return format_html(
@@ -200,14 +199,14 @@ class SipGroupAdmin(PortalModelAdmin):
     def call_from_phone_view(self, request: HttpRequest) -> HttpResponse:
         form = SipCallForm(request.POST or None, initial=self._call_initial(request))
         if request.method == "POST" and form.is_valid():
-            kwargs = form.send_kwargs()
-            kwargs.pop("app_id")
+            sip = form.send_sip()
             try:
                 call = sip_call(
                     app=form.cleaned_data["app"],
-                    account_name=kwargs.pop("account"),
+                    account_name=sip.account,
+                    callee=sip.callee,
+                    display_num=sip.display_num,
                     actor=Actor.from_user(request.user),
-                    **kwargs,
                 )
             except (CallError, ItnioError) as exc:
                 form.add_error(None, str(exc))

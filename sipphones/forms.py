@@ -8,7 +8,7 @@ from django import forms
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
-from itnio_portal.itnio import ItnioClient, ItnioLimitError
+from itnio_portal.itnio import ItnioLimitError, SendSip
 from sipphones.models import SipGroup
 from sipphones.services import sip_phone_accounts
 
@@ -162,20 +162,19 @@ class SipCallForm(forms.Form):
             )
         if self.errors:
             return cleaned
-        # The client's own checks (the documented limits), without sending anything.
-        probe = ItnioClient("http://validation.invalid", "k", "s", limits=itnio_limits())
+        # ITNIO's documented limits, the same checks the client makes before sending.
         try:
-            probe.send_sip_body(**self.send_kwargs())
+            itnio_limits().check_send_sip(self.send_sip())
         except ItnioLimitError as exc:
             field = {"callee": "callee", "displayNum": "display_num", "account": "account"}
             self.add_error(field.get(exc.field), str(exc))
         return cleaned
 
-    def send_kwargs(self) -> dict[str, Any]:
+    def send_sip(self) -> SendSip:
         data = self.cleaned_data
-        return {
-            "app_id": data["app"].app_id,
-            "account": data["account"],
-            "callee": data["callee"],
-            "display_num": data.get("display_num") or None,
-        }
+        return SendSip(
+            app_id=data["app"].app_id,
+            account=data["account"],
+            callee=data["callee"],
+            display_num=data.get("display_num") or None,
+        )

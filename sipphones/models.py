@@ -21,6 +21,7 @@ class SipGroup(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft (not on ITNIO yet)"
+        SENDING = "sending", "Sending (create request in flight)"
         CREATED = "created", "Created"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown (create outcome not known)"

@@ -1,8 +1,8 @@
 """SIP phones: creating groups on ITNIO (sipAdd), calling from a phone (sendSip), SIP records.
 
 Money rule (design.md convention 3): every request that creates something at ITNIO is preceded
-by a committed row that says so (the group UNKNOWN "in flight", the Call SENDING), and its
-outcome is written in a second short transaction. A crash in between leaves a row that says
+by a committed row that says so (the group SENDING, services/sends.py; the Call SENDING), and
+its outcome is written in a second short transaction. A crash in between leaves a row that says
 exactly what is unknown; nothing is resent blindly.
 """
 
@@ -25,11 +25,16 @@ from campaigns.services.calls import (
 )
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import logged_client
+from campaigns.services.sends import (
+    send_intent,
+    send_not_sent,
+    send_outcome,
+    send_request,
+)
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioError,
-    ItnioLimitError,
-    ItnioNotSentError,
+    SendSip,
     VoiceRecord,
 )
 from sipphones.models import ACCOUNT_NUMBER_DIGITS, SipGroup
@@ -56,7 +61,6 @@ UNDOCUMENTED_CODE_MESSAGE = (
     "ITNIO refused the request with a code that sipAdd does not document; the group was not "
     "created."
 )
-IN_FLIGHT = "Create request in flight"
 UNKNOWN_EXPLANATION = (
     "ITNIO may have created the group. Press “Create on ITNIO” again without changing anything: "
     "if ITNIO answers -20 (already exists), the first request created the group and the portal "
@@ -91,7 +95,8 @@ def _vendor(exc: ItnioApiError) -> str:
 # Creating a group on ITNIO (POST /voice/sipAdd)
 # ---------------------------------------------------------------------------
 def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
-    """Ask ITNIO to create the group's phones. Returns the group with its new state.
+    """Ask ITNIO to create the group's phones (services/sends.py's protocol). Returns the group
+    with its new state.
 
     created: ITNIO answered "0" (or -20 to a retry after an unknown outcome). failed: a business
     code, explained in `last_error` beside ITNIO's reason; the group stays editable. Back to the
@@ -100,44 +105,47 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
     """
     if not actor.may_place_calls():
         raise PermissionDeniedError(f"{actor.label} may not create SIP phones on ITNIO.")
-    with transaction.atomic():
-        sg = SipGroup.objects.select_for_update().select_related("app__account").get(pk=group.pk)
-        _check_can_create(sg)
-        previous_state, previous_error = sg.state, sg.last_error
-        try:
-            client = logged_client(sg.app.account, actor=actor, obj=sg)
-        except ItnioError as exc:  # e.g. a secret that cannot be decrypted
-            raise SipGroupError(str(exc)) from exc
-        now = timezone.now()
-        sg.state = SipGroup.State.UNKNOWN
-        sg.last_error = f"{IN_FLIGHT} (started {now.isoformat(timespec='seconds')})."
-        sg.create_started_at = now
-        sg.save(update_fields=["state", "last_error", "create_started_at"])
-    # Committed: the row says "in flight" before the request leaves.
+    sg = SipGroup.objects.select_related("app__account").get(pk=group.pk)
+    _check_can_create(sg)
     try:
-        client.sip_add(
+        client = logged_client(sg.app.account, actor=actor, obj=sg)
+    except ItnioError as exc:  # e.g. a secret that cannot be decrypted
+        raise SipGroupError(str(exc)) from exc
+    intent = send_intent(
+        SipGroup,
+        sg.pk,
+        started_field="create_started_at",
+        explain_unknown=UNKNOWN_EXPLANATION,
+        check=_check_can_create,
+        what=lambda row: f"A create request for SIP group {row.group_name}",
+        error=SipGroupError,
+    )
+    sg = intent.row
+    answer = send_request(
+        intent,
+        lambda: client.sip_add(
             app_id=sg.app.app_id,
             group_name=sg.group_name,
             phone_name=sg.phone_name,
             quantity=sg.quantity,
             display_num=sg.display_num,
-        )
-    except (ItnioNotSentError, ItnioLimitError) as exc:
-        note = f"Not sent: {exc}. Nothing reached ITNIO; try again."
-        if previous_state == SipGroup.State.UNKNOWN:
-            note += f" {previous_error}"
-        return _set(sg, previous_state, note)
-    except ItnioApiError as exc:
-        if previous_state == SipGroup.State.UNKNOWN:
+        ),
+        crash_note=f"The portal failed while sending. {UNKNOWN_EXPLANATION}",
+    )
+    if answer.not_sent is not None:
+        return send_not_sent(intent, answer.not_sent)
+    if answer.refused is not None:
+        exc = answer.refused
+        if intent.was_unknown:
+            # The reconciliation: ITNIO names are unique, so -20 means the first request worked.
             if exc.code == "-20":
                 return _created(sg, actor, f"{RETRY_CONFIRMED} {_vendor(exc)}")
-            return _set(sg, SipGroup.State.UNKNOWN, f"{sip_add_message(exc)} {STILL_UNKNOWN}")
-        return _set(sg, SipGroup.State.FAILED, sip_add_message(exc))
-    except ItnioError as exc:
-        return _set(sg, SipGroup.State.UNKNOWN, f"{exc}. {UNKNOWN_EXPLANATION}")
-    except BaseException:
-        _set(sg, SipGroup.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_EXPLANATION}")
-        raise
+            return send_outcome(
+                sg, SipGroup.State.UNKNOWN, f"{sip_add_message(exc)} {STILL_UNKNOWN}"
+            )
+        return send_outcome(sg, SipGroup.State.FAILED, sip_add_message(exc))
+    if answer.unknown is not None:
+        return send_outcome(sg, SipGroup.State.UNKNOWN, f"{answer.unknown}. {UNKNOWN_EXPLANATION}")
     return _created(sg, actor, "")
 
 
@@ -148,34 +156,16 @@ def _check_can_create(sg: SipGroup) -> None:
         raise SipGroupError(f"App {sg.app.app_id} is an AI voice app; SIP phones need a voice app.")
     if not sg.app.active:
         raise SipGroupError(f"App {sg.app.app_id} is inactive.")
-    stale = timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
-    if (
-        sg.state == SipGroup.State.UNKNOWN
-        and sg.last_error.startswith(IN_FLIGHT)
-        and sg.create_started_at
-        and timezone.now() - sg.create_started_at < stale
-    ):
-        raise SipGroupError(
-            f"A create request for SIP group {sg.group_name} is still in flight (started "
-            f"{sg.create_started_at:%H:%M:%S}); wait for its answer."
-        )
 
 
 def _created(sg: SipGroup, actor: Actor, note: str) -> SipGroup:
-    SipGroup.objects.filter(pk=sg.pk).update(
-        state=SipGroup.State.CREATED,
-        last_error=note,
+    return send_outcome(
+        sg,
+        SipGroup.State.CREATED,
+        note,
         created_by=actor.label[:150],
         created_at=timezone.now(),
     )
-    sg.refresh_from_db()
-    return sg
-
-
-def _set(sg: SipGroup, state: str, error: str) -> SipGroup:
-    SipGroup.objects.filter(pk=sg.pk).update(state=state, last_error=error)
-    sg.refresh_from_db()
-    return sg
 
 
 # ---------------------------------------------------------------------------
@@ -217,27 +207,22 @@ def sip_call(
     if not app.active:
         raise CallError(f"App {app.app_id} is inactive.")
     group = sip_group_for_account(app=app, account_name=account_name)
-    arguments = {
-        "app_id": app.app_id,
-        "account": account_name,
-        "callee": callee,
-        "display_num": display_num or None,
-    }
+    sip = SendSip(app_id=app.app_id, account=account_name, callee=callee, display_num=display_num)
     call = Call(
         app=app,
         kind=Call.Kind.SIP,
         state=Call.State.SENDING,
         callee=callee,
         display_num=display_num or "",
-        request={k: v for k, v in arguments.items() if v is not None and k != "app_id"},
+        request=sip.given(),
         created_by=actor.label[:150],
         # Known from the local group; the record (recordSip) confirms or corrects them.
         sip_group_name=group.group_name if group else "",
         phone_name=group.phone_name if group else "",
     )
     client = logged_client(app.account, actor=actor, obj=call)
-    client.send_sip_body(**arguments)  # every documented limit, before anything is stored
-    return call_send_single(call, lambda: client.send_sip(**arguments))
+    client.send_sip_body(sip)  # every documented limit, before anything is stored
+    return call_send_single(call, lambda: client.send_sip(sip))
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from campaigns.services.ai_errors import AiTaskError, ai_error_message
 from campaigns.services.ai_records import ai_sync
 from campaigns.services.ai_tasks import (
     CREATE_UNKNOWN,
-    IN_FLIGHT,
     NO_PAUSE_NOTE,
     ai_task_create,
     ai_task_start,
@@ -119,7 +118,7 @@ class AiTaskAdmin(PortalModelAdmin):
         readonly = list(DETAIL_FIELDS)
         if obj.state != AiTask.State.DRAFT:
             readonly.append("app")  # the task belongs to this app at ITNIO (or may)
-        if obj.state == AiTask.State.UNKNOWN:
+        if obj.state in (AiTask.State.UNKNOWN, AiTask.State.SENDING):
             readonly.append("name")  # the unknown create is found again by this name
         return readonly
 
@@ -175,8 +174,8 @@ class AiTaskAdmin(PortalModelAdmin):
 
     @admin.display(description="what to do")
     def explanation(self, obj: AiTask) -> str:
-        if obj.state == AiTask.State.UNKNOWN:
-            extra = CREATE_UNKNOWN if obj.last_error.startswith(IN_FLIGHT) else ""
+        if obj.state in (AiTask.State.UNKNOWN, AiTask.State.SENDING):
+            extra = CREATE_UNKNOWN if obj.state == AiTask.State.SENDING else ""
             return format_html(
                 '<div class="portal-explain" id="task-error">{} {}</div>', obj.last_error, extra
             )
@@ -300,7 +299,8 @@ class AiTaskAdmin(PortalModelAdmin):
                 messages.SUCCESS,
             )
         else:
-            level = messages.WARNING if task.state == AiTask.State.UNKNOWN else messages.ERROR
+            unsure = (AiTask.State.UNKNOWN, AiTask.State.SENDING)
+            level = messages.WARNING if task.state in unsure else messages.ERROR
             self.message_user(request, f"Task {task.name}: {task.last_error}", level)
         return self._back(pk)
 

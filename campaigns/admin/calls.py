@@ -437,11 +437,11 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     def send_tts_view(self, request: HttpRequest) -> HttpResponse:
         form = SendTtsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            kwargs = form.send_kwargs()
-            kwargs.pop("app_id")
             try:
                 call = call_send_tts(
-                    app=form.cleaned_data["app"], actor=Actor.from_user(request.user), **kwargs
+                    app=form.cleaned_data["app"],
+                    actor=Actor.from_user(request.user),
+                    code=form.send_code(),
                 )
             except (CallError, ItnioError) as exc:
                 form.add_error(None, str(exc))

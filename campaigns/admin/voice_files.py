@@ -165,7 +165,7 @@ class VoiceFileAdmin(PortalModelAdmin):
 
     @admin.display(description="what to do")
     def explanation(self, obj: VoiceFile) -> str:
-        if obj.state == VoiceFile.State.UNKNOWN:
+        if obj.state in (VoiceFile.State.UNKNOWN, VoiceFile.State.SENDING):
             return format_html(
                 '<div class="portal-explain">{}<br><br>{}</div>',
                 obj.last_error,

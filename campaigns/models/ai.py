@@ -19,6 +19,7 @@ class AiTask(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft (not on ITNIO yet)"
+        SENDING = "sending", "Sending (create request in flight)"
         CREATED = "created", "On ITNIO"
         FAILED = "failed", "Refused by ITNIO"
         UNKNOWN = "unknown", "Unknown (create outcome not known)"

@@ -24,6 +24,7 @@ class VoiceFile(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft (not on ITNIO yet)"
+        SENDING = "sending", "Uploading (request in flight)"
         UPLOADED = "uploaded", "Uploaded"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown (upload outcome not known)"

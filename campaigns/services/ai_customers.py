@@ -96,7 +96,7 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
         )
     for start in range(0, len(pending), size):
         ids = pending[start : start + size]
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # the intent, committed before the request
             chunk = list(
                 AiCustomer.objects.select_for_update()
                 .filter(id__in=ids, state=AiCustomer.State.LOCAL)
@@ -137,7 +137,7 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
             raise
         rejected = _match_failed(chunk, failed)
         now = timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             for customer in chunk:
                 if customer.id in rejected:
                     reason = rejected[customer.id]
@@ -158,7 +158,9 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
 
 
 def _mark(customers: Iterable[AiCustomer], state: str, reason: str) -> None:
-    AiCustomer.objects.filter(id__in=[c.id for c in customers]).update(state=state, reason=reason)
+    with transaction.atomic(durable=True):
+        ids = [c.id for c in customers]
+        AiCustomer.objects.filter(id__in=ids).update(state=state, reason=reason)
 
 
 def _match_failed(chunk: Sequence[AiCustomer], failed: list[dict[str, Any]]) -> dict[int, str]:

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.ai_errors import AiTaskError, ai_error_message
 from campaigns.services.request_log import logged_client
+from campaigns.services.sends import (
+    send_check_in_flight,
+    send_intent,
+    send_not_sent,
+    send_outcome,
+    send_request,
+    send_state,
+)
 from itnio_portal.itnio import (
     AiTaskInfo,
     ItnioApiError,
     ItnioError,
     ItnioLimitError,
-    ItnioNotSentError,
 )
 
 logger = logging.getLogger(__name__)
@@ -37,7 +41,6 @@ logger = logging.getLogger(__name__)
 NO_PAUSE_NOTE = (
     "ITNIO's API has no pause endpoint (itnio-api.md §9): pause the task in ITNIO's console."
 )
-IN_FLIGHT = "Create request in flight"
 CREATE_UNKNOWN = (
     "ITNIO may have created the task. Press “Sync from ITNIO”: the portal looks the task up by "
     "its name (names are unique at ITNIO) and attaches its job ID if it exists. Pressing “Create "
@@ -110,60 +113,55 @@ def task_arguments(task: AiTask) -> dict[str, Any]:
 
 
 def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
-    """Create the task on ITNIO (taskAdd) and store its jobId.
+    """Create the task on ITNIO (taskAdd) and store its jobId (services/sends.py's protocol).
 
     created: ITNIO answered with a jobId (or the task turned out to exist under its name after
     an unknown outcome). failed: a business code, explained in last_error. Back to the previous
     state when nothing reached ITNIO. unknown: no usable answer (CREATE_UNKNOWN).
     """
     _require(actor, "create AI tasks on ITNIO")
-    with transaction.atomic():
-        locked = AiTask.objects.select_for_update().select_related("app__account").get(pk=task.pk)
-        _check_can_create(locked)
-        previous_state, previous_error = locked.state, locked.last_error
-    client = _client(locked, actor)
-    if previous_state == AiTask.State.UNKNOWN:
+    current = AiTask.objects.select_related("app__account").get(pk=task.pk)
+    _check_can_create(current)
+    send_check_in_flight(current, "create_started_at", what=_what(current), error=AiTaskError)
+    client = _client(current, actor)
+    if send_state(current, "create_started_at") == AiTask.State.UNKNOWN:
         # The earlier create may have worked: look for the name first, never create twice.
-        found = _find_by_name(client, locked)
+        found = _find_by_name(client, current)
         if found is not None:
-            return _created(locked, found, "Found at ITNIO by name after an unknown outcome.")
-    arguments = task_arguments(locked)
+            return _created(current, found, "Found at ITNIO by name after an unknown outcome.")
+    arguments = task_arguments(current)
     try:
         client.task_body(**arguments)  # every documented limit, before anything is marked
     except ItnioLimitError as exc:
         raise AiTaskError(f"Not sent: {exc}") from exc
-    now = timezone.now()
-    AiTask.objects.filter(pk=locked.pk).update(
-        state=AiTask.State.UNKNOWN,
-        last_error=f"{IN_FLIGHT} (started {now.isoformat(timespec='seconds')}).",
-        create_started_at=now,
+    intent = send_intent(
+        AiTask,
+        current.pk,
+        started_field="create_started_at",
+        explain_unknown=CREATE_UNKNOWN,
+        check=_check_can_create,
+        what=_what,
+        error=AiTaskError,
     )
-    # Committed: the row says "in flight" before the request leaves.
-    try:
-        job_id = client.task_add(**arguments)
-    except ItnioNotSentError as exc:
-        note = f"Not sent: {exc}. Nothing reached ITNIO; try again."
-        if previous_state == AiTask.State.UNKNOWN:
-            note += f" {previous_error}"
-        return _set(locked, previous_state, note)
-    except ItnioApiError as exc:
-        if exc.code == "-33" and previous_state == AiTask.State.UNKNOWN:
+    locked = intent.row
+    answer = send_request(
+        intent,
+        lambda: client.task_add(**arguments),
+        crash_note=f"The portal failed while sending. {CREATE_UNKNOWN}",
+    )
+    if answer.not_sent is not None:
+        return send_not_sent(intent, answer.not_sent)
+    if answer.refused is not None:
+        if answer.refused.code == "-33" and intent.was_unknown:
             found = _find_by_name(client, locked)
             if found is not None:
                 return _created(locked, found, "Found at ITNIO by name after an unknown outcome.")
-        return _set(locked, AiTask.State.FAILED, ai_error_message(exc))
-    except ItnioError as exc:
-        return _set(locked, AiTask.State.UNKNOWN, f"{exc}. {CREATE_UNKNOWN}")
-    except BaseException:
-        _set(locked, AiTask.State.UNKNOWN, f"The portal failed while sending. {CREATE_UNKNOWN}")
-        raise
-    AiTask.objects.filter(pk=locked.pk).update(
-        state=AiTask.State.CREATED,
-        remote_job_id=job_id,
-        last_error="",
-        pushed_at=timezone.now(),
+        return send_outcome(locked, AiTask.State.FAILED, ai_error_message(answer.refused))
+    if answer.unknown is not None:
+        return send_outcome(locked, AiTask.State.UNKNOWN, f"{answer.unknown}. {CREATE_UNKNOWN}")
+    send_outcome(
+        locked, AiTask.State.CREATED, "", remote_job_id=answer.value, pushed_at=timezone.now()
     )
-    locked.refresh_from_db()
     _refresh(locked, client)
     return locked
 
@@ -190,17 +188,10 @@ def _check_can_create(task: AiTask) -> None:
     if task.state == AiTask.State.CREATED:
         raise AiTaskError(f"Task {task.name} is already on ITNIO (job {task.remote_job_id}).")
     _check_app(task.app)
-    stale = timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
-    if (
-        task.state == AiTask.State.UNKNOWN
-        and task.last_error.startswith(IN_FLIGHT)
-        and task.create_started_at
-        and timezone.now() - task.create_started_at < stale
-    ):
-        raise AiTaskError(
-            f"A create request for task {task.name} is still in flight (started "
-            f"{task.create_started_at:%H:%M:%S}); wait for its answer."
-        )
+
+
+def _what(task: AiTask) -> str:
+    return f"A create request for task {task.name}"
 
 
 def _find_by_name(client: Any, task: AiTask) -> AiTaskInfo | None:
@@ -212,10 +203,7 @@ def _find_by_name(client: Any, task: AiTask) -> AiTaskInfo | None:
 
 
 def _created(task: AiTask, info: AiTaskInfo, note: str) -> AiTask:
-    AiTask.objects.filter(pk=task.pk).update(
-        state=AiTask.State.CREATED, remote_job_id=info.job_id, last_error=note
-    )
-    task.refresh_from_db()
+    send_outcome(task, AiTask.State.CREATED, note, remote_job_id=info.job_id)
     _apply_info(task, info)
     return task
 
@@ -423,7 +411,10 @@ def ai_tasks_sync(
             task = AiTask.objects.filter(app=one, remote_job_id=info.job_id).first()
             if task is None:
                 task = AiTask.objects.filter(
-                    app=one, name=info.name, state=AiTask.State.UNKNOWN, remote_job_id=None
+                    app=one,
+                    name=info.name,
+                    state__in=(AiTask.State.UNKNOWN, AiTask.State.SENDING),
+                    remote_job_id=None,
                 ).first()
                 if task is not None:
                     _created(task, info, "Found at ITNIO by name after an unknown outcome.")

@@ -30,6 +30,7 @@ from itnio_portal.itnio import (
     ItnioLimitError,
     ItnioNotSentError,
     ItnioOutcomeUnknownError,
+    SendCode,
     VoiceRecord,
 )
 
@@ -81,53 +82,32 @@ class CallError(Exception):
 # Placing a TTS call (POST /voice/sendCode)
 # ---------------------------------------------------------------------------
 def call_send_tts(
-    *,
-    app: ItnioApp,
-    callee: str,
-    language: str,
-    text: str,
-    actor: Actor,
-    display_num: str | None = None,
-    loop_count: int | None = None,
-    called_info: str | None = None,
-    recall_count: int | None = None,
-    recall_interval: int | None = None,
-    max_duration: int | None = None,
-    max_ringing_time: int | None = None,
+    *, app: ItnioApp, actor: Actor, code: SendCode | None = None, **fields: Any
 ) -> Call:
-    """Place one TTS call. Returns the Call in state submitted, rejected or unknown."""
+    """Place one TTS call: `code` (or SendCode's fields other than app_id, as keyword
+    arguments). Returns the Call in state submitted, rejected or unknown."""
     if not actor.may_place_calls():
         raise PermissionDeniedError(f"{actor.label} may not place calls.")
     if app.kind != ItnioApp.Kind.VOICE:
         raise CallError(f"App {app.app_id} is an AI voice app; TTS calls need a voice app.")
     if not app.active:
         raise CallError(f"App {app.app_id} is inactive.")
-    arguments = {
-        "app_id": app.app_id,
-        "callee": callee,
-        "language": language,
-        "text": text,
-        "display_num": display_num or None,
-        "loop_count": loop_count,
-        "called_info": called_info or None,
-        "recall_count": recall_count,
-        "recall_interval": recall_interval,
-        "max_duration": max_duration,
-        "max_ringing_time": max_ringing_time,
-    }
+    code = code or SendCode(app_id=app.app_id, **fields)
+    if code.app_id != app.app_id:
+        raise CallError(f"The call is for app {code.app_id}, not app {app.app_id}.")
     call = Call(
         app=app,
         kind=Call.Kind.TTS,
         state=Call.State.SENDING,
-        callee=callee,
-        display_num=display_num or "",
-        called_info=called_info or "",
-        request={k: v for k, v in arguments.items() if v is not None and k != "app_id"},
+        callee=code.callee,
+        display_num=code.display_num or "",
+        called_info=code.called_info or "",
+        request=code.given(),
         created_by=actor.label[:150],
     )
     client = logged_client(app.account, actor=actor, obj=call)
-    client.send_code_body(**arguments)  # every documented limit, before anything is stored
-    return call_send_single(call, lambda: client.send_code(**arguments))
+    client.send_code_body(code)  # every documented limit, before anything is stored
+    return call_send_single(call, lambda: client.send_code(code))
 
 
 def call_send_single(call: Call, send: Callable[[], str]) -> Call:
@@ -159,13 +139,14 @@ def call_send_single(call: Call, send: Callable[[], str]) -> Call:
 
 
 def _finish(call: Call, state: str, reason: str) -> None:
-    Call.objects.filter(pk=call.pk).update(state=state, state_reason=reason)
+    with transaction.atomic(durable=True):
+        Call.objects.filter(pk=call.pk).update(state=state, state_reason=reason)
 
 
 def _attach_voice_id(call: Call, voice_id: str) -> None:
     """Mark the call submitted under its voiceId. A push may have created a row for that voiceId
     first (it can beat the HTTP answer): fold that row's record into ours."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         early = (
             Call.objects.select_for_update().filter(voice_id=voice_id).exclude(pk=call.pk).first()
         )

@@ -6,7 +6,6 @@ from typing import IO
 
 import filetype
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -14,13 +13,13 @@ from campaigns.models import VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.request_log import logged_client
-from itnio_portal.itnio import (
-    DuplicateDataError,
-    ItnioApiError,
-    ItnioError,
-    ItnioLimitError,
-    ItnioNotSentError,
+from campaigns.services.sends import (
+    send_intent,
+    send_not_sent,
+    send_outcome,
+    send_request,
 )
+from itnio_portal.itnio import DuplicateDataError
 
 # itnio-api.md §3.1: .mp3, .m4a and .wav only. What the bytes are must match the name.
 AUDIO_KINDS = {"mp3": ".mp3", "m4a": ".m4a", "wav": ".wav"}
@@ -79,65 +78,62 @@ def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str
 
 
 def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
-    """Upload the audio to ITNIO and store the file ID.
+    """Upload the audio to ITNIO and store the file ID (services/sends.py's protocol).
 
-    The row is committed as UNKNOWN ("upload in flight") before the request, so a crash leaves a
-    file that says its outcome is not known instead of one that looks never uploaded.
+    The row is committed as SENDING before the request, so a crash leaves a file that says its
+    upload was in flight (UNKNOWN once stale) instead of one that looks never uploaded.
     """
     if not actor.may_place_calls():
         raise PermissionDeniedError(f"{actor.label} may not upload voice files.")
-    with transaction.atomic():
-        vf = (
-            VoiceFile.objects.select_for_update()
-            .select_related("app__account")
-            .get(pk=voice_file.pk)
-        )
-        if vf.state == VoiceFile.State.UPLOADED:
-            raise VoiceFileError(
-                f"{vf.file_name} is already on ITNIO (file ID {vf.remote_file_id})."
-            )
-        if vf.state == VoiceFile.State.UNKNOWN:
-            raise VoiceFileError(UNKNOWN_EXPLANATION)
-        previous_state = vf.state
-        vf.state = VoiceFile.State.UNKNOWN
-        vf.last_error = (
-            "Upload in progress (started " + timezone.now().isoformat(timespec="seconds") + ")."
-        )
-        vf.upload_started_at = timezone.now()
-        vf.uploaded_by = actor.label[:150]
-        vf.save(update_fields=["state", "last_error", "upload_started_at", "uploaded_by"])
+    intent = send_intent(
+        VoiceFile,
+        voice_file.pk,
+        started_field="upload_started_at",
+        explain_unknown=UNKNOWN_EXPLANATION,
+        check=_check_can_upload,
+        what=lambda vf: f"An upload of {vf.file_name}",
+        error=VoiceFileError,
+        note="Upload in progress",
+        fields={"uploaded_by": actor.label[:150]},
+    )
+    vf = intent.row
     with vf.audio.open("rb") as fh:
         content = fh.read()
     client = logged_client(vf.app.account, actor=actor, obj=vf)
-    try:
-        file_id = client.file_upload(file_name=vf.file_name, content=content)
-    except (ItnioNotSentError, ItnioLimitError) as exc:
-        _set(vf, previous_state, f"Not uploaded: {exc}. Nothing reached ITNIO; try again.")
-        raise
-    except DuplicateDataError as exc:
-        _set(
+    answer = send_request(
+        intent,
+        lambda: client.file_upload(file_name=vf.file_name, content=content),
+        crash_note=f"The portal failed while sending. {UNKNOWN_EXPLANATION}",
+    )
+    if answer.not_sent is not None:
+        send_not_sent(intent, answer.not_sent, prefix="Not uploaded")
+        raise answer.not_sent
+    if isinstance(answer.refused, DuplicateDataError):
+        send_outcome(
             vf,
             VoiceFile.State.FAILED,
-            f"{exc}. ITNIO already has a file named {vf.file_name} (perhaps from an earlier "
-            "upload whose outcome was unknown): change the file name and upload again.",
+            f"{answer.refused}. ITNIO already has a file named {vf.file_name} (perhaps from an "
+            "earlier upload whose outcome was unknown): change the file name and upload again.",
         )
-        raise
-    except ItnioApiError as exc:
-        _set(vf, VoiceFile.State.FAILED, str(exc))
-        raise
-    except ItnioError as exc:
-        _set(vf, VoiceFile.State.UNKNOWN, f"{exc}. {UNKNOWN_EXPLANATION}")
-        raise
-    VoiceFile.objects.filter(pk=vf.pk).update(
-        state=VoiceFile.State.UPLOADED,
-        remote_file_id=file_id,
-        last_error="",
+        raise answer.refused
+    if answer.refused is not None:
+        send_outcome(vf, VoiceFile.State.FAILED, str(answer.refused))
+        raise answer.refused
+    if answer.unknown is not None:
+        send_outcome(vf, VoiceFile.State.UNKNOWN, f"{answer.unknown}. {UNKNOWN_EXPLANATION}")
+        raise answer.unknown
+    return send_outcome(
+        vf,
+        VoiceFile.State.UPLOADED,
+        "",
+        remote_file_id=answer.value,
         uploaded_at=timezone.now(),
     )
-    vf.refresh_from_db()
-    return vf
 
 
-def _set(vf: VoiceFile, state: str, error: str) -> None:
-    VoiceFile.objects.filter(pk=vf.pk).update(state=state, last_error=error)
-    vf.refresh_from_db()
+def _check_can_upload(vf: VoiceFile) -> None:
+    if vf.state == VoiceFile.State.UPLOADED:
+        raise VoiceFileError(f"{vf.file_name} is already on ITNIO (file ID {vf.remote_file_id}).")
+    if vf.state == VoiceFile.State.UNKNOWN:
+        # ITNIO lists no files (§9): the only check is a duplicate answer under the same name.
+        raise VoiceFileError(UNKNOWN_EXPLANATION)

@@ -39,6 +39,7 @@ from .errors import (
     api_error_for,
 )
 from .limits import AI_MODES, DAYS_OF_WEEK, DEFAULT_LIMITS, LANGUAGES, Limits
+from .send_args import SendCode, SendSip
 from .signing import sign, signed_headers
 from .transport import RequestEvent, Transport
 from .types import (
@@ -108,7 +109,9 @@ __all__ = [
     "RecordPage",
     "RequestEvent",
     "ScriptUnboundError",
+    "SendCode",
     "SendResult",
+    "SendSip",
     "TaskNameExistsError",
     "TaskNotFoundError",
     "TaskStateError",

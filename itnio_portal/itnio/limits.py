@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 from .errors import ItnioLimitError, show_value
+from .send_args import SendCode, SendSip
 
 # sendCode's language codes in the order of the (old) vendor list, itnio-api.md §3.3. The new
 # revision points to an uncaptured, possibly longer table: extend `Limits.languages` then.
@@ -244,6 +245,39 @@ class Limits:
                 "text", f"must be {_span(1, limit)} characters for language {language}", got=got
             )
         return value
+
+    def check_send_code(self, code: SendCode) -> SendCode:
+        """Every documented limit of sendCode (§3.3); raises ItnioLimitError naming the field."""
+        self.check_required("appId", code.app_id)
+        self.check_callee(code.callee)
+        self.check_language(code.language)
+        self.check_text(code.text, code.language)
+        if code.display_num is not None:
+            self.check_display_num(code.display_num)
+        if code.loop_count is not None:
+            self.check_loop_count(code.loop_count)
+        if code.called_info is not None:
+            self.check_called_info(code.called_info)
+        if code.recall_count is not None:
+            self.check_recall_count(code.recall_count)
+        # Only used by ITNIO when recallCount > 0, but a given value is still checked.
+        if code.recall_interval is not None:
+            self.check_recall_interval(code.recall_interval, code.recall_count)
+        if code.max_duration is not None:
+            self.check_max_duration(code.max_duration)
+        if code.max_ringing_time is not None:
+            self.check_max_ringing_time(code.max_ringing_time)
+        return code
+
+    def check_send_sip(self, sip: SendSip) -> SendSip:
+        """Every documented limit of sendSip (§3.4); raises ItnioLimitError naming the field."""
+        self.check_required("appId", sip.app_id)
+        self.check_required("account", sip.account)
+        self.check_callee(sip.callee)
+        if sip.display_num is not None:
+            # sendSip's displayNum is 7-15 digits like the other sends (§3.4), not sipAdd's 7-13.
+            self.check_display_num(sip.display_num)
+        return sip
 
     def check_file_name(self, value: object) -> str:
         self.check_length("fileName", value, self.file_name_min, self.file_name_max)

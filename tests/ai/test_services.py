@@ -240,7 +240,9 @@ def test_an_unknown_create_is_resolved_by_the_sync(task, sandbox, sandbox_state)
 def test_a_create_in_flight_is_not_sent_again(task, sandbox, sandbox_state):
     sandbox_state.drop_next("/aivoice/taskAdd")
     ai_task_create(task=task, actor=SYSTEM)
-    AiTask.objects.filter(pk=task.pk).update(last_error="Create request in flight (started x).")
+    AiTask.objects.filter(pk=task.pk).update(
+        state=AiTask.State.SENDING, last_error="Create request in flight (started x)."
+    )
     with pytest.raises(AiTaskError, match="still in flight"):
         ai_task_create(task=task, actor=SYSTEM)
 

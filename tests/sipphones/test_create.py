@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from campaigns.models import ApiRequestLog
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.sends import IN_FLIGHT
 from itnio_portal.itnio import ItnioClient
 from sipphones.models import SipGroup
 from sipphones.services import (
-    IN_FLIGHT,
     SIP_ADD_MESSAGES,
     UNDOCUMENTED_CODE_MESSAGE,
     SipGroupError,
@@ -169,7 +169,7 @@ def test_a_created_group_is_not_sent_again(created_group, sandbox_state):
 
 def test_a_request_in_flight_blocks_a_second_one_until_it_is_stale(group, sandbox, sandbox_state):
     SipGroup.objects.filter(pk=group.pk).update(
-        state="unknown",
+        state="sending",
         last_error=f"{IN_FLIGHT} (started …).",
         create_started_at=timezone.now(),
     )
@@ -194,7 +194,7 @@ def test_the_row_says_in_flight_while_the_request_is_out(group, sandbox, monkeyp
     monkeypatch.setattr(ItnioClient, "sip_add", spy)
     create(group)
     ((state, error),) = seen
-    assert state == "unknown" and error.startswith(IN_FLIGHT)
+    assert state == "sending" and error.startswith(IN_FLIGHT)
 
 
 # ---- the permission that guards creation ---------------------------------------------------------

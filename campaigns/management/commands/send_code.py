@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Call, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_send_tts
-from itnio_portal.itnio import ItnioLimitError
+from itnio_portal.itnio import ItnioLimitError, SendCode
 
 
 class Command(PortalCommand):
@@ -37,21 +38,12 @@ class Command(PortalCommand):
         app = ItnioApp.objects.select_related("account").filter(app_id=options["app"]).first()
         if app is None:
             raise usage_error(f"--app: no app with ITNIO app ID {options['app']!r}")
+        # The options are named after SendCode's fields (--display-num is display_num, …).
+        fields = {f.name for f in dataclasses.fields(SendCode)} - {"app_id"}
+        code = SendCode(app_id=app.app_id, **{name: options[name] for name in fields})
+        code = dataclasses.replace(code, callee=code.callee.removeprefix("+"))
         try:
-            call = call_send_tts(
-                app=app,
-                actor=Actor(label=label, user=user),
-                callee=options["callee"].removeprefix("+"),
-                language=options["language"],
-                text=options["text"],
-                display_num=options["display_num"],
-                loop_count=options["loop_count"],
-                called_info=options["called_info"],
-                recall_count=options["recall_count"],
-                recall_interval=options["recall_interval"],
-                max_duration=options["max_duration"],
-                max_ringing_time=options["max_ringing_time"],
-            )
+            call = call_send_tts(app=app, actor=Actor(label=label, user=user), code=code)
         except ItnioLimitError as exc:
             raise usage_error(str(exc)) from exc
         except CallError as exc:
