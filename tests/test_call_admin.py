@@ -140,9 +140,9 @@ def test_verify_credentials_stores_balance_or_the_exact_reason(
     response = client.post(url, follow=True)
     account.refresh_from_db()
     assert account.balance == Decimal("500.00") and account.verified_at is not None
-    assert "Credentials work. Balance 500" in response.content.decode()
+    assert "Credentials work. Balance 500.00 USD" in response.content.decode()
     page = client.get(f"/admin/campaigns/itnioaccount/{account.pk}/change/").content.decode()
-    assert 'id="verify-credentials"' in page and "500.000000" in page
+    assert 'id="verify-credentials"' in page and ">500.00 USD<" in page  # with its currency
 
     ItnioAccount.objects.filter(pk=account.pk).update()
     account.api_secret = "wrong"

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin
+from campaigns.formatting import balance_currency, money, money_html
 from campaigns.forms import ItnioAccountForm
 from campaigns.models import (
     ApiRequestLog,
@@ -76,7 +77,13 @@ class ItnioAccountAdmin(PortalModelAdmin):
                 (
                     "Balance (Verify credentials)",
                     {
-                        "fields": ["balance", "gift", "credit", "verified_at", "verify_error"],
+                        "fields": [
+                            "balance_display",
+                            "gift_display",
+                            "credit_display",
+                            "verified_at",
+                            "verify_error",
+                        ],
                         "description": "As ITNIO reported it when someone last pressed "
                         "“Verify credentials”.",
                     },
@@ -84,8 +91,26 @@ class ItnioAccountAdmin(PortalModelAdmin):
             )
         return fieldsets
 
+    @admin.display(description="balance")
+    def balance_display(self, obj: ItnioAccount) -> str:
+        return money_html(obj.balance, balance_currency())
+
+    @admin.display(description="gift")
+    def gift_display(self, obj: ItnioAccount) -> str:
+        return money_html(obj.gift, balance_currency())
+
+    @admin.display(description="credit")
+    def credit_display(self, obj: ItnioAccount) -> str:
+        return money_html(obj.credit, balance_currency())
+
     def get_readonly_fields(self, request: HttpRequest, obj: ItnioAccount | None = None) -> Any:
-        readonly = ["balance", "gift", "credit", "verified_at", "verify_error"]
+        readonly = [
+            "balance_display",
+            "gift_display",
+            "credit_display",
+            "verified_at",
+            "verify_error",
+        ]
         # The base URL decides where signed requests go: only superusers may redirect them.
         if not request.user.is_superuser:
             readonly.append("base_url")
@@ -110,8 +135,9 @@ class ItnioAccountAdmin(PortalModelAdmin):
         else:
             self.message_user(
                 request,
-                f"Credentials work. Balance {account.balance}, gift {account.gift}, "
-                f"credit {account.credit}.",
+                f"Credentials work. Balance {money(account.balance, balance_currency())}, "
+                f"gift {money(account.gift, balance_currency())}, "
+                f"credit {money(account.credit, balance_currency())}.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(reverse("admin:campaigns_itnioaccount_change", args=[pk]))
