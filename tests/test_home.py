@@ -30,9 +30,9 @@ QUICK = ["send-tts", "new-campaign", "import-callees", "upload-voice-file"]
 INTERNAL = [
     "/admin/campaigns/heartbeat/",
     "/admin/campaigns/scheduledjobrun/",
-    "/admin/django_tasks_database/dbtaskresult/",
     "/admin/campaigns/erasednumber/",
 ]
+TASK_RESULTS = "/admin/django_tasks_database/dbtaskresult/"  # not the portal's: superusers
 
 
 def _user(role: str) -> User:
@@ -155,17 +155,14 @@ def test_the_home_shows_each_role_its_day(client, busy, role, settings):
     nav = html.split('id="group-operations"', 1)[1]
     for url in INTERNAL:
         assert (f'href="{url}"' in nav) is admin_like, (role, url)
+    assert (f'href="{TASK_RESULTS}"' in nav) is (role == "superuser")
     assert ('id="group-users"' in html) is admin_like
 
 
 def test_the_internal_pages_refuse_viewers_and_operators(client, busy):
     for role, status in (("Viewer", 403), ("Operator", 403), ("Admin", 200)):
         client.force_login(_user(role))
-        for url in (
-            "/admin/campaigns/heartbeat/",
-            "/admin/campaigns/scheduledjobrun/",
-            "/admin/django_tasks_database/dbtaskresult/",
-        ):
+        for url in INTERNAL:
             assert client.get(url).status_code == status, (role, url)
 
 
