@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
 from campaigns.models import (
-    AiTask,
-    Call,
-    Callee,
     CalleeImport,
     Campaign,
     Heartbeat,
-    ItnioAccount,
-    PushEvent,
 )
-from campaigns.services.reports import refresh_call_stats
-from tests.admin_objects import one_of_each
 from tests.conftest import make_staff
+from tests.home_data import busy_portal
 
 pytestmark = pytest.mark.django_db
 
@@ -49,70 +41,14 @@ def _home(client, role: str) -> str:
 
 
 def _box(html: str, box_id: str) -> str:
-    match = re.search(rf'<div class="module" id="{box_id}">(.*?)\n    </div>', html, re.S)
+    match = re.search(rf'<div class="module portal-home-box" id="{box_id}">(.*?)\n    </div>', html, re.S)
     assert match, f"no #{box_id} box"
     return match.group(1)
 
 
 @pytest.fixture
 def busy(account):
-    """A portal with something in every box: campaigns in each state, calls today, trouble."""
-    rows = one_of_each(account)
-    campaign = rows[Campaign]
-    now = timezone.now()
-    Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=now)
-    voice_file, app = campaign.voice_file, campaign.app
-    paused = Campaign.objects.create(
-        name="Autumn sale",
-        app=app,
-        voice_file=voice_file,
-        state="paused",
-        state_reason="Paused by ops: wrong voice file",
-        state_changed_at=now,
-    )
-    Callee.objects.bulk_create(
-        Callee(campaign=paused, number=f"9198000010{i:02}", state=s)
-        for i, s in enumerate(["rejected", "rejected", "pending", "unknown"])
-    )
-    Campaign.objects.create(
-        name="Winter wishes",
-        app=app,
-        voice_file=voice_file,
-        state="scheduled",
-        scheduled_start=now + timedelta(days=1),
-    )
-    Campaign.objects.create(
-        name="Summer done",
-        app=app,
-        voice_file=voice_file,
-        state="completed",
-        state_changed_at=now - timedelta(hours=2),
-        completed_at=now - timedelta(hours=2),
-    )
-    Campaign.objects.create(
-        name="Long gone",
-        app=app,
-        voice_file=voice_file,
-        state="completed",
-        state_changed_at=now - timedelta(days=30),
-    )
-    Call.objects.create(
-        app=app,
-        kind=Call.Kind.TTS,
-        state=Call.State.FINAL,
-        callee="919800000077",
-        voice_id="V77",
-        cost=Decimal("1234.5"),
-        currency="EUR",
-        submit_time=now,
-        answer_time=now,
-        hangup_time=now,
-    )
-    refresh_call_stats()
-    ItnioAccount.objects.filter(pk=account.pk).update(balance=Decimal("3.5"), verified_at=now)
-    PushEvent.objects.create(app=app, kind=PushEvent.Kind.VOICE, body="[]", state="failed")
-    AiTask.objects.filter(pk=rows[AiTask].pk).update(state=AiTask.State.FAILED)
-    return rows
+    return busy_portal(account)
 
 
 @pytest.mark.parametrize("role", ["Viewer", "Operator", "Admin", "superuser"])
@@ -144,7 +80,7 @@ def test_the_home_shows_each_role_its_day(client, busy, role, settings):
 
     attention = _box(html, "needs-attention")
     assert "Autumn sale: 1 callee waits for reconciliation" in attention
-    assert "Push inbox: 1 failed entries" in attention
+    assert "Push inbox: 1 entry failed" in attention
     assert "Import list.csv into Spring promo is waiting for confirmation" in attention
     assert "1 AI task was refused by ITNIO" in attention
     assert "Task worker has never been seen running" in attention

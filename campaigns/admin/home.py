@@ -130,13 +130,22 @@ def attention(
         if trouble["failed"].n:
             add(
                 "push-failed",
-                _("Push inbox: %(n)s failed entries") % {"n": _count(trouble["failed"])},
+                ngettext(
+                    "Push inbox: %(n)s entry failed",
+                    "Push inbox: %(n)s entries failed",
+                    trouble["failed"].n,
+                )
+                % {"n": _count(trouble["failed"])},
                 _list_url("campaigns.PushEvent", f"state__exact={PushEvent.State.FAILED}"),
             )
         if trouble["late"].n:
             add(
                 "push-pending",
-                _("Push inbox: %(n)s entries waiting over 5 minutes to be applied")
+                ngettext(
+                    "Push inbox: %(n)s entry has waited over 5 minutes to be applied",
+                    "Push inbox: %(n)s entries have waited over 5 minutes to be applied",
+                    trouble["late"].n,
+                )
                 % {"n": _count(trouble["late"])},
                 _list_url("campaigns.PushEvent", f"state__exact={PushEvent.State.PENDING}"),
             )
@@ -152,7 +161,12 @@ def attention(
         if n > len(waiting):
             add(
                 "import-staged",
-                _("%(n)s more imports wait for confirmation") % {"n": f"{n - len(waiting):,}"},
+                ngettext(
+                    "%(n)s more import waits for confirmation",
+                    "%(n)s more imports wait for confirmation",
+                    n - len(waiting),
+                )
+                % {"n": f"{n - len(waiting):,}"},
                 _list_url("campaigns.CalleeImport", "state__exact=staged"),
             )
     if user.has_perm("campaigns.view_aitask"):
