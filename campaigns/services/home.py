@@ -20,7 +20,7 @@ from campaigns.services.campaigns import Progress, campaign_progress
 from campaigns.services.reports import CallSlice, call_figures
 
 #: Campaigns listed per state on the board (the rest: "and N more", linking to the list).
-BOARD_LIMIT = 8
+BOARD_LIMIT = 5
 #: Finished campaigns stay on the board this long.
 FINISHED_DAYS = 7
 #: Accounts listed (a portal has a handful).
