@@ -28,7 +28,8 @@ LAYOUT_PROBLEMS = """() => {
     if (r.right > side.left && r.top < side.bottom && r.bottom > side.top)
       problems.push(name + ' runs under Recent actions');
   });
-  if (document.documentElement.scrollWidth > window.innerWidth) problems.push('page scrolls sideways');
+  if (document.documentElement.scrollWidth > window.innerWidth)
+    problems.push('page scrolls sideways');
   return problems;
 }"""
 
@@ -68,7 +69,7 @@ def test_each_role_walks_its_home(live_server, page, screenshot, account, role):
     heartbeats = page.locator("#group-operations th a[href='/admin/campaigns/heartbeat/']")
     assert heartbeats.count() == (1 if admin_like else 0)
 
-    path = screenshot(f"home-{role.lower()}")
+    screenshot(f"home-{role.lower()}")
     assert page.evaluate(LAYOUT_PROBLEMS) == []
 
     if role == "Operator":
