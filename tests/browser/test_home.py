@@ -87,3 +87,4 @@ def test_each_role_walks_its_home(live_server, page, screenshot, account, role):
         page.wait_for_selector("#nav-sidebar")
         sidebar = page.locator("#nav-sidebar caption").all_text_contents()
         assert [s.strip() for s in sidebar] == GROUPS[:-1]
+        screenshot("campaign-list-sidebar")
