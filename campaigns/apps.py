@@ -1,6 +1,16 @@
-"""App config for campaigns: accounts, apps, voice files, calls, campaigns, AI tasks."""
+"""App configs: campaigns (accounts, apps, voice files, calls, campaigns, AI tasks) and the
+admin with the portal's site."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with the portal's site (navigation by task, the operations home); named
+    in INSTALLED_APPS in place of django.contrib.admin."""
+
+    default = False  # campaigns' own config stays the default of this module
+    default_site = "campaigns.admin_site.PortalAdminSite"
 
 
 class CampaignsConfig(AppConfig):

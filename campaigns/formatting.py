@@ -78,4 +78,4 @@ def money_html(value: Any, currency: str | None = None) -> str:
 
 def balance_currency() -> str:
     """ITNIO's balance has no currency field; its settlement currency is the US dollar."""
-    return settings.ITNIO_BALANCE_CURRENCY
+    return settings.PORTAL_BALANCE_CURRENCY

@@ -14,6 +14,12 @@ from typing import Any
 
 ROLE_APPS = ("campaigns", "sipphones")
 
+#: Internal tables (the background machinery's bookkeeping and the erasure register): Admins
+#: only. Viewers and Operators get no permission on them, so neither the pages nor the
+#: navigation show them. (The task results, not the portal's admin, stay with superusers: their
+#: list does not limit its lookups, tests/test_admin_lookups.py.)
+INTERNAL_MODELS = {"heartbeat", "scheduledjobrun", "erasednumber"}
+
 #: Permissions of their own an Operator has besides the models' (regenerating push URLs and
 #: managing credentials stay with Admins).
 OPERATOR_PERMISSIONS = {"place_calls", "query_itnio"}
@@ -35,7 +41,9 @@ VIEWER, OPERATOR, ADMIN = "Viewer", "Operator", "Admin"
 def role_permissions(name: str, permissions: Any) -> list[Any]:
     """Pick the role's permissions from a queryset of auth Permission rows (historical or not)."""
     scoped = permissions.filter(content_type__app_label__in=ROLE_APPS)
-    view = scoped.filter(codename__startswith="view_")
+    view = scoped.filter(codename__startswith="view_").exclude(
+        content_type__model__in=INTERNAL_MODELS
+    )
     if name == VIEWER:
         return list(view)
     if name == OPERATOR:
@@ -71,8 +79,13 @@ def staff_by_role(sender: Any, instance: Any, action: str, reverse: bool, pk_set
 
 def sync_roles(group_model: Any, permission_model: Any) -> None:
     permissions = permission_model.objects.select_related("content_type")
+    internal = permissions.filter(
+        content_type__app_label__in=ROLE_APPS, content_type__model__in=INTERNAL_MODELS
+    )
     for name in (VIEWER, OPERATOR, ADMIN):
         group, _ = group_model.objects.get_or_create(name=name)
+        if name != ADMIN:  # granted by earlier versions of the roles
+            group.permissions.remove(*internal)
         group.permissions.add(*role_permissions(name, permissions))
 
 

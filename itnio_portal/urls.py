@@ -1,14 +1,11 @@
-"""URL routes: the admin is the product; the root redirects to it, the icon to its file."""
+"""URL routes: the admin is the product (its site: campaigns/admin_site.py); the root
+redirects to it, the icon to its file."""
 
 from django.contrib import admin
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from campaigns import webhooks
-
-admin.site.site_header = "ITNIO Portal"
-admin.site.site_title = "ITNIO Portal"
-admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -153,3 +153,21 @@ def test_every_page_names_the_portal_icon_and_favicon_ico_finds_it(client, viewe
     assert 'rel="icon"' in page and "portal/favicon.svg" in page
     answer = client.get("/favicon.ico")
     assert answer.status_code == 301 and answer["Location"].endswith("portal/favicon.svg")
+
+
+def test_the_internal_tables_are_for_admins_only_even_after_an_upgrade():
+    from django.contrib.auth.models import Permission
+
+    from campaigns.roles import sync_roles
+
+    viewer = Group.objects.get(name="Viewer")
+    heartbeat = Permission.objects.get(codename="view_heartbeat")
+    viewer.permissions.add(heartbeat)  # what earlier versions of the roles granted
+
+    sync_roles(Group, Permission)
+
+    perms = {g.name: {p.codename for p in g.permissions.all()} for g in Group.objects.all()}
+    internal = {"view_heartbeat", "view_scheduledjobrun", "view_erasednumber"}
+    assert not internal & perms["Viewer"] and not internal & perms["Operator"]
+    assert internal <= perms["Admin"]
+    assert "view_call" in perms["Viewer"]

@@ -35,7 +35,7 @@ SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "campaigns.apps.PortalAdminConfig",  # django.contrib.admin with the portal's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -161,8 +161,6 @@ IPWARE_STRICT = _client_ip["IPWARE_STRICT"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
 USE_I18N = True
-# ITNIO reports balances without a currency; shown in its settlement currency.
-ITNIO_BALANCE_CURRENCY = env.str("ITNIO_BALANCE_CURRENCY", default="USD")
 # ISO-like dates and times on every page (itnio_portal/formats).
 FORMAT_MODULE_PATH = ["itnio_portal.formats"]
 USE_TZ = True
@@ -271,6 +269,10 @@ PUSH_RETENTION_DAYS = env.int("PUSH_RETENTION_DAYS", default=30)
 PUSH_TOKEN_GRACE_SECONDS = env.int("PUSH_TOKEN_GRACE_SECONDS", default=2 * 3600)
 # Public URL of this portal, used to show the push URL to paste into ITNIO's console.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
+# The operations home warns when an account's last balance read is under this amount.
+PORTAL_LOW_BALANCE = env.float("PORTAL_LOW_BALANCE", default=10.0)
+# The currency of ITNIO balances (getBalance names none; ITNIO quotes in USD unless told).
+PORTAL_BALANCE_CURRENCY = env.str("PORTAL_BALANCE_CURRENCY", default="USD")
 
 # ---------------------------------------------------------------------------
 # Personal data (campaigns/services/retention.py, personal_data.py): all off by default (0)
