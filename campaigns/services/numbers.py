@@ -14,17 +14,18 @@ plan (about 25–50 µs a number): "not a valid Singapore number".
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from django.utils.translation import gettext, gettext_noop
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumberFormat
-from phonenumbers.geocoder import country_name_for_number
 
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
@@ -172,11 +173,33 @@ def check_region(code: str) -> str:
     return region
 
 
+#: Regions libphonenumber's locale table has no English name for.
+_MISSING_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+
+
 @cache
+def _english_names() -> dict[str, str]:
+    """Region → English name, from libphonenumber's locale table, read on its own: importing
+    `phonenumbers.geocoder` would load all its geocoding data (~100 MB) for a few names."""
+    path = Path(phonenumbers.__file__).with_name("geodata") / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    names = dict(_MISSING_NAMES)
+    if spec is None or spec.loader is None:
+        return names
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for region, by_language in module.LOCALE_DATA.items():
+        name = by_language.get("en", "")
+        while name.startswith("*"):  # "*aa": the same as in language aa
+            name = by_language.get(name[1:], "")
+        if name:
+            names[region] = name
+    return names
+
+
 def region_name(region: str) -> str:
     """The country's name in English ("SG" → "Singapore"), else its code."""
-    example = phonenumbers.example_number(region)
-    return (country_name_for_number(example, "en") if example else "") or region
+    return _english_names().get(region, region)
 
 
 _NO_COUNTRY = gettext_noop("not a valid number: no country has the calling code it begins with")
