@@ -871,6 +871,11 @@ def test_callee_list_offers_import_for_the_filtered_campaign(client, operator, c
 REGION_CSV = b"phone\n9123 4567\n+65 9123 4567\n1234 5678\n+44 20 7946 0958\n6123-4567\n"
 
 
+def post_with_region(client, campaign: Campaign, region: str):
+    data = {"campaign": campaign.pk, "default_region": region}
+    return client.post(IMPORT_URL, {**data, "import_file": upload("sg.csv", REGION_CSV)})
+
+
 @pytest.mark.django_db
 def test_command_with_a_default_region_imports_national_numbers(campaign, tmp_path):
     path = tmp_path / "sg.csv"
@@ -939,25 +944,9 @@ def test_admin_import_with_a_default_region(client, operator, campaign):
     client.force_login(operator)
     page = text(client.get(IMPORT_URL))
     assert "Default region" in page and "e.g. SG" in page
-    refused = text(
-        client.post(
-            IMPORT_URL,
-            {
-                "campaign": campaign.pk,
-                "default_region": "Singapore",
-                "import_file": upload("sg.csv", REGION_CSV),
-            },
-        )
-    )
+    refused = text(post_with_region(client, campaign, "Singapore"))
     assert "Unknown region &#x27;Singapore&#x27;" in refused
-    preview = client.post(
-        IMPORT_URL,
-        {
-            "campaign": campaign.pk,
-            "default_region": "sg",
-            "import_file": upload("sg.csv", REGION_CSV),
-        },
-    )
+    preview = post_with_region(client, campaign, "sg")
     html = text(preview)
     assert '5 rows read, <strong id="import-valid-count">3</strong> to import' in html
     assert "numbers without a country code read as SG numbers" in html
@@ -989,14 +978,7 @@ def test_a_large_file_with_a_region_is_read_in_the_background_with_it(
     settings.CALLEE_IMPORT_BACKGROUND_ROWS = 2
     client.force_login(operator)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            IMPORT_URL,
-            {
-                "campaign": campaign.pk,
-                "default_region": "SG",
-                "import_file": upload("sg.csv", REGION_CSV),
-            },
-        )
+        post_with_region(client, campaign, "SG")
     callee_import = CalleeImport.objects.get()
     assert (callee_import.state, callee_import.default_region) == ("staged", "SG")
     assert callee_import.imported == 3 and callee_import.rejected == 1

@@ -159,3 +159,24 @@ def test_hostile_cells_get_a_short_reason_quickly(raw, reason, region):
 )
 def test_strip_number_removes_what_people_type_around_a_number(typed, expected):
     assert strip_number(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "digits", "country"),
+    [
+        ("+44 (0)20 7946 0958", "SG", "442079460958", "GB"),  # a trunk prefix after the code
+        ("+39 02 1234 5678", "SG", "390212345678", "IT"),  # Italy keeps its leading 0
+        ("02 1234 5678", "IT", "390212345678", "IT"),
+        ("(202) 555-0143", "US", "12025550143", "US"),
+        ("1 202 555 0143", "US", "12025550143", "US"),
+        ("+1 416 555 0143", "SG", "14165550143", "CA"),
+        ("6281100000007", "ID", "6281100000007", "ID"),
+    ],
+)
+def test_every_spelling_gives_what_libphonenumber_would(raw, region, digits, country):
+    import phonenumbers
+
+    assert parse_number(raw, region) == Number(digits, country)
+    text = "+" + raw.lstrip("+") if raw.startswith("+") else raw
+    parsed = phonenumbers.parse(text, region)
+    assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == "+" + digits

@@ -25,7 +25,12 @@ from typing import Any
 
 import phonenumbers
 from django.utils.translation import gettext, gettext_noop
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumberFormat
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberFormat,
+)
 
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
@@ -211,6 +216,33 @@ def _not_valid(region: str) -> InvalidNumber:
     )
 
 
+def _valid_as_written(digits: str, international: bool, region: str) -> PhoneNumber | None:
+    """The number as written when it is valid so: country code first if international, else a
+    national number of `region` without its trunk prefix, or one with the region's country code
+    but no +. About a third of what libphonenumber's parser costs; the other spellings (a trunk
+    prefix, "+44 (0)20…") still go through the parser."""
+    if not international:
+        code = phonenumbers.country_code_for_region(region)
+        number = _valid(code, digits)
+        if number is not None or not digits.startswith(str(code)):
+            return number
+    for size in (1, 2, 3):
+        if digits[:size] in _REGIONS_BY_CODE:
+            return _valid(int(digits[:size]), digits[size:])
+    return None
+
+
+def _valid(code: int, national: str) -> PhoneNumber | None:
+    if not national:
+        return None
+    number = PhoneNumber(country_code=code, national_number=int(national))
+    if national[0] == "0" and len(national) > 1:  # as libphonenumber keeps leading zeros
+        number.italian_leading_zero = True
+        zeros = len(national) - len(national.lstrip("0"))
+        number.number_of_leading_zeros = min(zeros, len(national) - 1)
+    return number if phonenumbers.is_valid_number(number) else None
+
+
 def parse_number(raw: Any, default_region: str | None = None) -> Number:
     """A cell as ITNIO's digits and its country, or InvalidNumber with the reason.
 
@@ -224,19 +256,27 @@ def parse_number(raw: Any, default_region: str | None = None) -> Number:
     text, digits, international = _clean(raw)
     if international or len(digits) > MAX_DIGITS + 2:  # room for a trunk prefix
         _check_length(text, digits)
-    try:
-        parsed = phonenumbers.parse(("+" if international else "") + digits, region)
-    except NumberParseException:
-        if international:
-            raise InvalidNumber(gettext(_NO_COUNTRY)) from None
-        raise _not_valid(region) from None
-    if not phonenumbers.is_valid_number(parsed):
-        code = phonenumbers.region_code_for_country_code(parsed.country_code)
-        if code not in phonenumbers.SUPPORTED_REGIONS:
-            raise InvalidNumber(gettext(_NO_COUNTRY))
-        raise _not_valid(region if not international else code)
+    parsed = _valid_as_written(digits, international, region)
+    if parsed is None:
+        try:
+            parsed = phonenumbers.parse(("+" if international else "") + digits, region)
+        except NumberParseException:
+            if international:
+                raise InvalidNumber(gettext(_NO_COUNTRY)) from None
+            raise _not_valid(region) from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise _invalid_for_its_country(parsed, region, international)
     digits = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)[1:]
     return Number(_check_length(text, digits), phonenumbers.region_code_for_number(parsed) or "")
+
+
+def _invalid_for_its_country(
+    parsed: PhoneNumber, region: str, international: bool
+) -> InvalidNumber:
+    code = phonenumbers.region_code_for_country_code(parsed.country_code)
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        return InvalidNumber(gettext(_NO_COUNTRY))
+    return _not_valid(region if not international else code)
 
 
 def normaliser(default_region: str | None = None) -> Callable[[Any], str]:
