@@ -371,6 +371,6 @@ def test_an_undocumented_code_still_reads_in_english():
     ],
 )
 def test_customer_phones_are_read_with_the_one_normaliser(raw, kept):
-    from campaigns.services.ai_tasks import clean_phone
+    from campaigns.services.ai_customer_import import clean_phone
 
     assert clean_phone(raw) == kept
