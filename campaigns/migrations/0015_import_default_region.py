@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0014_personal_data'),
+        ('campaigns', '0016_send_states'),  # landed first on main; one leaf
     ]
 
     operations = [
