@@ -9,6 +9,7 @@ from django import forms
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.numbers import strip_number
 from itnio_portal.itnio import LANGUAGES, ItnioLimitError, SendCode
 
 
@@ -76,8 +77,8 @@ class SendTtsForm(forms.Form):
         return self._digits("display_num") if self.cleaned_data.get("display_num") else ""
 
     def _digits(self, name: str) -> str:
-        value = "".join(ch for ch in self.cleaned_data[name] if ch not in " -.()")
-        return value.removeprefix("+")
+        # What people type around a number goes; anything else is refused by the digit rule.
+        return strip_number(self.cleaned_data[name])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

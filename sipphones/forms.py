@@ -8,15 +8,10 @@ from django import forms
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.numbers import strip_number
 from itnio_portal.itnio import ItnioLimitError, SendSip
 from sipphones.models import SipGroup
 from sipphones.services import sip_phone_accounts
-
-
-def normalise_number(value: str) -> str:
-    """What people type around a number (spaces, dashes, dots, brackets, a leading +) goes;
-    anything else stays and is refused by the digit rule."""
-    return "".join(ch for ch in value if ch not in " -.()").removeprefix("+")
 
 
 def _rule_error(label: str, exc: ItnioLimitError) -> forms.ValidationError:
@@ -76,7 +71,8 @@ class SipGroupForm(forms.ModelForm):
         return value
 
     def clean_display_num(self) -> str:
-        value = normalise_number(self.cleaned_data["display_num"])
+        # What people type around a number goes; anything else is refused by the digit rule.
+        value = strip_number(self.cleaned_data["display_num"])
         try:
             itnio_limits().check_display_num(value, sip=True)
         except ItnioLimitError as exc:
@@ -145,11 +141,11 @@ class SipCallForm(forms.Form):
         return name
 
     def clean_callee(self) -> str:
-        return normalise_number(self.cleaned_data["callee"])
+        return strip_number(self.cleaned_data["callee"])
 
     def clean_display_num(self) -> str:
         value = self.cleaned_data.get("display_num") or ""
-        return normalise_number(value) if value else ""
+        return strip_number(value) if value else ""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

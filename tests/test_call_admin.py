@@ -104,6 +104,7 @@ def test_list_filters_search_and_cost_totals(client, viewer, voice_app):
     assert listed("?q=V3")[1] == {"628100000003"}
     assert listed("?q=6281")[1] == {"628100000003", "628100000004"}
     assert listed("?q=%2B9198")[1] == {"919800000001", "919800000002"}
+    assert listed("?q=0091-98%20000")[1] == {"919800000001", "919800000002"}  # the normaliser
     assert listed("?q=V")[1] == set()  # voiceId is matched exactly, not as a prefix
     assert listed("?answered=yes")[1] == {"919800000001"}
     assert listed("?answered=no")[1] == {"919800000002", "628100000003"}

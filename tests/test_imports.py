@@ -863,3 +863,133 @@ def test_callee_list_offers_import_for_the_filtered_campaign(client, operator, c
     found = client.get("/admin/campaigns/callee/?q=%2B62 811").content.decode()
     assert "6281100000001" in found
     assert "6281100000001" not in client.get("/admin/campaigns/callee/?q=999").content.decode()
+
+
+# ---------------------------------------------------------------------------
+# A default region: national numbers become international, checked by country
+# ---------------------------------------------------------------------------
+REGION_CSV = b"phone\n9123 4567\n+65 9123 4567\n1234 5678\n+44 20 7946 0958\n6123-4567\n"
+
+
+def post_with_region(client, campaign: Campaign, region: str):
+    data = {"campaign": campaign.pk, "default_region": region}
+    return client.post(IMPORT_URL, {**data, "import_file": upload("sg.csv", REGION_CSV)})
+
+
+@pytest.mark.django_db
+def test_command_with_a_default_region_imports_national_numbers(campaign, tmp_path):
+    path = tmp_path / "sg.csv"
+    path.write_bytes(REGION_CSV)
+    rejected = tmp_path / "rejected.csv"
+    code, out, err = run_command(
+        "Spring", str(path), "--default-region", "sg", "--rejected", str(rejected)
+    )
+    assert (code, out) == (0, "imported=3 rejected=1 duplicates=1\n")
+    assert "row 4: '1234 5678': not a valid Singapore number" in err
+    assert read_csv(rejected.read_bytes())[1:] == [
+        ["3", "+65 9123 4567", "duplicate of row 2"],
+        ["4", "1234 5678", "not a valid Singapore number"],
+    ]
+    assert sorted(Callee.objects.values_list("number", flat=True)) == [
+        "442079460958",
+        "6561234567",
+        "6591234567",
+    ]
+    assert CalleeImport.objects.get().default_region == "SG"
+
+
+@pytest.mark.django_db
+def test_command_refuses_an_unknown_region_and_writes_nothing(campaign, tmp_path):
+    path = tmp_path / "sg.csv"
+    path.write_bytes(REGION_CSV)
+    code, out, err = run_command("Spring", str(path), "--default-region", "XX")
+    assert code == 2 and out == ""
+    assert "Unknown region 'XX': give a two-letter country code such as SG." in err
+    assert not CalleeImport.objects.exists() and not Callee.objects.exists()
+
+
+@pytest.mark.django_db
+def test_without_a_region_national_numbers_stay_as_today(campaign, tmp_path):
+    path = tmp_path / "sg.csv"
+    path.write_bytes(REGION_CSV)
+    code, out, _ = run_command("Spring", str(path))
+    assert (code, out) == (0, "imported=5 rejected=0 duplicates=0\n")
+    assert Callee.objects.filter(number="91234567").exists()
+
+
+@pytest.mark.django_db
+def test_the_background_job_reads_with_the_imports_region(campaign):
+    callee_import = CalleeImport.objects.create(
+        campaign=campaign,
+        original_name="sg.csv",
+        file="imports/sg.csv",
+        state="running",
+        default_region="SG",
+    )
+    with open_rows(io.BytesIO(REGION_CSV), "sg.csv") as rows:
+        counts = import_stream(campaign=campaign, rows=rows, callee_import=callee_import)
+    assert counts.summary() == "imported=3 rejected=1 duplicates=1"
+    staged = Callee.objects.filter(source=callee_import).order_by("row_number")
+    assert [(c.row_number, c.number) for c in staged] == [
+        (2, "6591234567"),
+        (5, "442079460958"),
+        (6, "6561234567"),
+    ]
+    rejected = read_csv(callee_import.rejected_file.read())
+    assert ["4", "1234 5678", "not a valid Singapore number"] in rejected
+
+
+@pytest.mark.django_db
+def test_admin_import_with_a_default_region(client, operator, campaign):
+    client.force_login(operator)
+    page = text(client.get(IMPORT_URL))
+    assert "Default region" in page and "e.g. SG" in page
+    refused = text(post_with_region(client, campaign, "Singapore"))
+    assert "Unknown region &#x27;Singapore&#x27;" in refused
+    preview = post_with_region(client, campaign, "sg")
+    html = text(preview)
+    assert '5 rows read, <strong id="import-valid-count">3</strong> to import' in html
+    assert "numbers without a country code read as SG numbers" in html
+    assert (
+        '<tr><td class="num">4</td><td><code>1234 5678</code></td>'
+        "<td>not a valid Singapore number</td></tr>"
+    ) in html
+    rejected = client.get(preview.context["rejected_url"])
+    assert ["4", "1234 5678", "not a valid Singapore number"] in read_csv(rejected.content)
+    confirm = preview.context["confirm_form"]
+    assert confirm.initial["default_region"] == "SG"
+    done = client.post(
+        "/admin/campaigns/callee/process_import/", {**confirm.initial, "campaign": campaign.pk}
+    )
+    assert done.status_code == 302
+    callee_import = CalleeImport.objects.get()
+    assert (callee_import.default_region, callee_import.imported) == ("SG", 3)
+    assert sorted(Callee.objects.filter(state="pending").values_list("number", flat=True)) == [
+        "442079460958",
+        "6561234567",
+        "6591234567",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_large_file_with_a_region_is_read_in_the_background_with_it(
+    client, operator, campaign, settings, django_capture_on_commit_callbacks
+):
+    settings.CALLEE_IMPORT_BACKGROUND_ROWS = 2
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_with_region(client, campaign, "SG")
+    callee_import = CalleeImport.objects.get()
+    assert (callee_import.state, callee_import.default_region) == ("staged", "SG")
+    assert callee_import.imported == 3 and callee_import.rejected == 1
+    assert Callee.objects.filter(number="6591234567", state="staged").exists()
+
+
+@pytest.mark.django_db
+def test_callee_search_goes_through_the_normaliser(client, operator, campaign):
+    Callee.objects.create(campaign=campaign, number="6591234567", state="pending")
+    client.force_login(operator)
+    for term in ("+65 9123-45", "0065 (9123)", "6591234567", "+65 9123 4567"):
+        found = client.get("/admin/campaigns/callee/", {"q": term}).content.decode()
+        assert "6591234567" in found, term
+    assert "6591234567" not in client.get("/admin/campaigns/callee/?q=9123").content.decode()

@@ -203,3 +203,17 @@ def test_send_code_command_errors(voice_app, sandbox, sandbox_state, viewer):
         )
     assert exc.value.returncode == 1 and "balance is insufficient" in str(exc.value)
     assert Call.objects.filter(state="rejected").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "digits"),
+    [("+65 9123-4567", "6591234567"), ("0065 (9123) 4567", "6591234567"), ("6591234567", None)],
+)
+def test_the_form_reads_numbers_with_the_one_normaliser(voice_app, typed, digits):
+    from campaigns.forms_calls import SendTtsForm
+
+    sent = SendTtsForm(form(voice_app, callee=typed, display_num=typed))
+    assert sent.is_valid(), sent.errors
+    assert sent.cleaned_data["callee"] == sent.cleaned_data["display_num"] == (digits or typed)
+    refused = SendTtsForm(form(voice_app, callee="+65 12ab"))
+    assert not refused.is_valid() and "7–15 digits" in refused.errors["callee"][0]

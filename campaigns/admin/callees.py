@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 
@@ -43,6 +44,7 @@ from campaigns.services.imports import (
     ImportStateError,
     import_preview,
 )
+from campaigns.services.numbers import check_region, strip_number
 from campaigns.services.tabular import ImportFileError, count_rows, open_rows
 
 REJECTED_SALT = "campaigns.callee-import.rejected"
@@ -101,11 +103,32 @@ class CalleeImportForm(FileDecidesImportForm):
         "semicolon or tab) or XLSX (first sheet)."
     )
 
+    default_region = forms.CharField(
+        label=gettext_lazy("Default region"),
+        required=False,
+        max_length=10,
+        help_text=gettext_lazy(
+            "Optional: the two-letter country (e.g. SG) of numbers written without their "
+            "country code. National numbers then become international ones, and a number that "
+            "is not valid for its country is rejected with the reason."
+        ),
+    )
+
     def target_queryset(self) -> QuerySet[Campaign]:
         return importable_campaigns()
 
     def format_for(self, file_name: str) -> str:
         return _format_for(file_name)
+
+    def clean_default_region(self) -> str:
+        return _clean_region(self.cleaned_data.get("default_region", ""))
+
+
+def _clean_region(value: str) -> str:
+    try:
+        return check_region(value) if value.strip() else ""
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from exc
 
 
 class CalleeConfirmImportForm(StoredFileConfirmForm):
@@ -115,9 +138,14 @@ class CalleeConfirmImportForm(StoredFileConfirmForm):
         error_messages={"invalid_choice": CAMPAIGN_CLOSED},
     )
 
+    default_region = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["campaign"].queryset = importable_campaigns()
+
+    def clean_default_region(self) -> str:
+        return _clean_region(self.cleaned_data.get("default_region", ""))
 
 
 def preview_result(counts: ImportCounts) -> SimpleNamespace:
@@ -189,7 +217,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Callee], search_term: str
     ) -> tuple[QuerySet[Callee], bool]:
-        term = search_term.strip().lstrip("+").translate(str.maketrans("", "", " -.()"))
+        term = strip_number(search_term)  # a prefix of a number, as the normaliser writes it
         if not term:
             return queryset, False
         return queryset.filter(Q(number__startswith=term)), False
@@ -236,15 +264,25 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return self._import_in_background(request, form)
         return self._preview(request, form)
 
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["default_region"] = import_form.cleaned_data.get("default_region", "")
+        return initial
+
     def _preview(self, request: HttpRequest, form: Any) -> TemplateResponse:
         upload = form.cleaned_data["import_file"]
         campaign = form.cleaned_data["campaign"]
+        region = form.cleaned_data.get("default_region", "")
         input_format = self.get_import_formats()[int(form.cleaned_data["format"])]()
         storage = self.write_to_tmp_storage(upload, input_format)
         upload.tmp_storage_name = storage.name  # what the confirm step reads again
         try:
             counts = import_preview(
-                campaign=campaign, source=io.BytesIO(storage.read()), name=upload.name
+                campaign=campaign,
+                source=io.BytesIO(storage.read()),
+                name=upload.name,
+                default_region=region,
             )
         except ImportFileError as exc:
             storage.remove()
@@ -253,7 +291,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         confirm_form = self.create_confirm_form(request, import_form=form)
         # Signed, so the download can only read back the file this preview stored.
         token = signing.dumps(
-            {"file": storage.name, "name": upload.name, "campaign": campaign.pk},
+            {"file": storage.name, "name": upload.name, "campaign": campaign.pk, "region": region},
             salt=REJECTED_SALT,
         )
         return self._import_page(
@@ -281,6 +319,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 upload=upload,
                 name=upload.name,
                 actor=Actor.from_user(request.user),
+                default_region=form.cleaned_data.get("default_region", ""),
             )
         except (ImportFileError, ImportStateError) as exc:
             form.add_error("import_file", str(exc))
@@ -340,6 +379,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 source=io.BytesIO(data),
                 name=name,
                 actor=Actor.from_user(request.user),
+                default_region=form.cleaned_data.get("default_region", ""),
             )
         except (OSError, ImportFileError, ImportStateError, ImportCancelled) as exc:
             detail = "the preview has expired" if isinstance(exc, OSError) else str(exc)
@@ -389,6 +429,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 source=io.BytesIO(data),
                 name=os.path.basename(preview["name"] or ""),
                 rejected_csv=out,
+                default_region=preview.get("region", ""),
             )
         except ImportFileError as exc:
             raise Http404(str(exc)) from exc

@@ -37,6 +37,7 @@ from campaigns.forms_reports import DashboardForm
 from campaigns.models import Call
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_refresh, call_send_tts
+from campaigns.services.numbers import strip_number
 from campaigns.services.reports import call_figures, figures_csv, stat_totals
 from itnio_portal.itnio import ItnioError
 
@@ -200,10 +201,11 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Call], search_term: str
     ) -> tuple[QuerySet[Call], bool]:
-        term = search_term.strip().removeprefix("+").replace(" ", "")
+        term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(Q(voice_id=term) | Q(callee__startswith=term)), False
+        number = strip_number(term)  # a prefix of a number, as the normaliser writes it
+        return queryset.filter(Q(voice_id=term) | Q(callee__startswith=number or term)), False
 
     def get_paginator(
         self,

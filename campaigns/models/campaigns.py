@@ -89,6 +89,13 @@ class CalleeImport(models.Model):
     created_by = models.CharField("imported by", max_length=150, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     finished_at = models.DateTimeField("finished", null=True, blank=True)
+    default_region = models.CharField(
+        "default region",
+        max_length=2,
+        blank=True,
+        help_text="ISO country (e.g. SG) whose national numbers the file may hold; blank: every "
+        "number carries its country code.",
+    )
     # The worker reading the file holds a lease renewed with every chunk it commits; a lease
     # silent for IMPORT_LEASE_SECONDS belongs to a worker that stopped, and the import resumes.
     lease = models.CharField("worker lease", max_length=32, blank=True)

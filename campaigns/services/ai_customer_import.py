@@ -15,6 +15,7 @@ from django.conf import settings
 from import_export import fields, resources, widgets
 
 from campaigns.models import AiCustomer, AiTask
+from campaigns.services.numbers import strip_number
 from campaigns.services.tabular import RowReader, open_table
 from campaigns.services.tabular_guards import FileLimits, ImportFileError, check_in_memory
 
@@ -31,7 +32,6 @@ NAME_HEADERS = ("name", "customername", "customer", "fullname")
 PHONE_HEADERS = ("phone", "phonenumber", "mobile", "number")
 GENDER_HEADERS = ("gender", "sex")
 COLUMNS = ("row", "name", "phone_number", "gender", "properties")
-_PHONE_PUNCTUATION = str.maketrans("", "", " -.()/")
 
 
 class CustomerFileError(Exception):
@@ -113,12 +113,13 @@ def _customer_dataset(reader: RowReader) -> tablib.Dataset:
 
 
 def clean_phone(raw: str) -> str | None:
-    """Digits of a phone number (+, spaces, dashes, dots, brackets dropped); an ID without
-    whitespace (ITNIO's "encryption scenarios", §5.5) is kept as it is. None when unusable."""
+    """Digits of a phone number (separators and a leading + or 00 dropped, by the one
+    normaliser's rule); an ID without whitespace (ITNIO's "encryption scenarios", §5.5) is
+    kept as it is. None when unusable."""
     text = raw.strip()
     if not text:
         return None
-    digits = text.translate(_PHONE_PUNCTUATION).removeprefix("+")
+    digits = strip_number(text)
     if digits.isascii() and digits.isdigit():
         return digits
     if any(ch.isspace() for ch in text):

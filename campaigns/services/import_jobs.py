@@ -50,8 +50,11 @@ def _stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
 
 
-def import_start(*, campaign: Campaign, upload: Any, name: str, actor: Actor) -> CalleeImport:
-    """Store the file and queue the background import (after the transaction commits)."""
+def import_start(
+    *, campaign: Campaign, upload: Any, name: str, actor: Actor, default_region: str = ""
+) -> CalleeImport:
+    """Store the file and queue the background import (after the transaction commits); the job
+    reads national numbers as numbers of `default_region`, if given."""
     from campaigns.tasks import run_callee_import
 
     import_check_campaign(campaign)
@@ -64,6 +67,7 @@ def import_start(*, campaign: Campaign, upload: Any, name: str, actor: Actor) ->
         state=CalleeImport.State.QUEUED,
         lease=QUEUED_LEASE,
         heartbeat_at=timezone.now(),
+        default_region=default_region,
     )
     callee_import.file.save(os.path.basename(name) or "callees.csv", File(fh), save=False)
     callee_import.save()

@@ -192,8 +192,11 @@ def import_now(
     dry_run: bool = False,
     rejected_csv: IO[str] | None = None,
     progress: Callable[[ImportCounts], None] | None = None,
+    default_region: str = "",
 ) -> tuple[ImportCounts, CalleeImport | None]:
     """Import a file at once and confirm it (the command line); a dry run writes nothing.
+    With a `default_region` (checked by numbers.check_region), national numbers are read as
+    numbers of that region.
 
     All or nothing either way, so the dispatcher never sends half a file that later fails:
     on PostgreSQL the rows are written as pending in one transaction (no confirm UPDATE
@@ -209,6 +212,7 @@ def import_now(
                 dry_run=True,
                 rejected_csv=rejected_csv,
                 progress=progress,
+                default_region=default_region,
             )
             return counts, None
         total_bytes = rows.total_bytes
@@ -220,6 +224,7 @@ def import_now(
             total_bytes=total_bytes,
             created_by=actor.label,
             state=CalleeImport.State.RUNNING,
+            default_region=default_region,
         )
         callee_import.file.save(os.path.basename(name) or "callees.csv", File(fh), save=False)
         callee_import.save()

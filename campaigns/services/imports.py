@@ -28,13 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns.models import Callee, CalleeImport, Campaign
-from campaigns.services.numbers import (
-    _SEPARATORS,
-    MAX_DIGITS,
-    MIN_DIGITS,
-    InvalidNumber,
-    normalise_number,
-)
+from campaigns.services.numbers import _SEPARATORS, InvalidNumber, normalise_number, normaliser
 from campaigns.services.tabular import ImportFileError, open_rows
 
 logger = logging.getLogger(__name__)
@@ -129,9 +123,15 @@ class RowValidator:
     are not the campaign's yet (they may be cancelled), so they never make a row a duplicate;
     confirming is where a number listed meanwhile is skipped (see import_confirm)."""
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_normalise", "_seen")
 
-    def __init__(self, existing: Iterable[str] = (), own: Iterable[tuple[str, int]] = ()) -> None:
+    def __init__(
+        self,
+        existing: Iterable[str] = (),
+        own: Iterable[tuple[str, int]] = (),
+        default_region: str = "",
+    ) -> None:
+        self._normalise = normaliser(default_region)
         self._seen = SeenNumbers()
         for number, row in own:  # first, so a number this import staged keeps its row
             self._seen.setdefault(_key(number), row)
@@ -144,10 +144,14 @@ class RowValidator:
 
     @classmethod
     def for_campaign(
-        cls, campaign: Campaign, callee_import: CalleeImport | None = None
+        cls,
+        campaign: Campaign,
+        callee_import: CalleeImport | None = None,
+        default_region: str = "",
     ) -> RowValidator:
         """Seeded with the campaign's listed numbers, and, to resume an import, with the
-        numbers it staged already (each at its row)."""
+        numbers it staged already (each at its row); national numbers are read as numbers of
+        `default_region`, if given."""
         numbers = (
             Callee.objects.filter(campaign=campaign)
             .exclude(state=Callee.State.STAGED)
@@ -161,31 +165,17 @@ class RowValidator:
                 .values_list("number", "row_number")
                 .iterator(chunk_size=20_000)
             )
-        return cls(numbers, own)
+        return cls(numbers, own, default_region)
 
     def __len__(self) -> int:
         return len(self._seen)
 
     def check(self, row: int, raw: Any) -> tuple[str, str, str]:
         """(VALID, number, "") or (REJECTED, "", reason) or (DUPLICATE, number, reason)."""
-        number = None
-        if type(raw) is str:
-            # The common case, cheaply (str.replace is C speed); anything else, and every
-            # invalid value, goes through normalise_number for the same result or the reason.
-            digits = (
-                raw.replace(" ", "").replace("-", "").replace(".", "").replace("(", "")
-            ).replace(")", "")
-            if digits[:1] == "+":
-                digits = digits[1:]
-            elif digits[:2] == "00":
-                digits = digits[2:]
-            if MIN_DIGITS <= len(digits) <= MAX_DIGITS and digits.isdigit() and digits.isascii():
-                number = digits
-        if number is None:
-            try:
-                number = normalise_number(raw)
-            except InvalidNumber as exc:
-                return REJECTED, "", exc.reason
+        try:
+            number = self._normalise(raw)
+        except InvalidNumber as exc:
+            return REJECTED, "", exc.reason
         first = self._seen.setdefault(int("1" + number), row)
         if first == row:
             return VALID, number, ""
@@ -375,6 +365,7 @@ def import_stream(
     lease: str = "",
     resume_after: int = 0,
     preview_rows: int = 0,
+    default_region: str = "",
 ) -> ImportCounts:
     """Validate and write a stream of (row, raw number) in chunks, each in a short transaction that
     also updates the CalleeImport's counters (a cancelled import stops at the next chunk:
@@ -386,7 +377,8 @@ def import_stream(
     it, and renews it: a worker that another one replaced stops (ImportLeaseLost) without writing.
     `resume_after` rows were committed by an interrupted run: they are read again without being
     written, to rebuild the counts, the rejected rows and the numbers seen from what that run
-    staged, and writing goes on from the next row.
+    staged, and writing goes on from the next row. With a `default_region` (the import's own,
+    if it has one), national numbers are read as numbers of that region and checked by country.
 
     chunk_transactions=False writes every chunk in the caller's transaction, without savepoints:
     for an all-or-nothing import on PostgreSQL, where a hundred savepoints, each locking the
@@ -394,7 +386,11 @@ def import_stream(
     if not dry_run and callee_import is None:
         raise ValueError("import_stream writes callees only for a CalleeImport (or dry_run=True)")
     counts = ImportCounts(total_bytes=getattr(rows, "total_bytes", 0))
-    validator = RowValidator.for_campaign(campaign, callee_import if resume_after else None)
+    if callee_import is not None and not default_region:
+        default_region = callee_import.default_region
+    validator = RowValidator.for_campaign(
+        campaign, callee_import if resume_after else None, default_region
+    )
     own_csv = None
     outputs = [rejected_csv] if rejected_csv is not None else []
     if callee_import is not None and not dry_run:
@@ -510,12 +506,17 @@ def import_stream(
 
 
 def import_preview(
-    *, campaign: Campaign, source: Any, name: str = "", rejected_csv: IO[str] | None = None
+    *,
+    campaign: Campaign,
+    source: Any,
+    name: str = "",
+    rejected_csv: IO[str] | None = None,
+    default_region: str = "",
 ) -> ImportCounts:
     """What importing a file (path or binary file) would do, writing nothing: its counts, the
     first SAMPLE_SIZE skipped rows and the first PREVIEW_ROWS valid ones (the admin's preview;
-    every skipped row to `rejected_csv`). ImportFileError when the file cannot be read or has
-    no row below its header."""
+    every skipped row to `rejected_csv`), national numbers read as numbers of `default_region`
+    if given. ImportFileError when the file cannot be read or has no row below its header."""
     with open_rows(source, name) as rows:
         counts = import_stream(
             campaign=campaign,
@@ -523,6 +524,7 @@ def import_preview(
             dry_run=True,
             rejected_csv=rejected_csv,
             preview_rows=PREVIEW_ROWS,
+            default_region=default_region,
         )
         column = rows.number_column
     if not counts.rows:

@@ -356,3 +356,21 @@ def test_an_undocumented_code_still_reads_in_english():
     assert message == (
         "ITNIO rejected the request with an undocumented code. (ITNIO code -99: no reason given)"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("+65 9123-4567", "6591234567"),
+        ("0065 (9123) 4567", "6591234567"),
+        ("0812 345 678", "0812345678"),  # a local form stays as the file gave it
+        ("12345", "12345"),  # short: the customer row's own rules decide
+        ("a1b2c3d4", "a1b2c3d4"),  # an ID (ITNIO's encryption scenarios)
+        ("call me later", None),
+        ("   ", None),
+    ],
+)
+def test_customer_phones_are_read_with_the_one_normaliser(raw, kept):
+    from campaigns.services.ai_customer_import import clean_phone
+
+    assert clean_phone(raw) == kept

@@ -196,3 +196,18 @@ def test_backfill_splits_long_periods_and_keeps_to_the_retention(
     assert all(
         r.business_status == "0" for r in sandbox_state.requests_for("/voice/recordSipQuery")
     )
+
+
+def test_the_call_form_reads_numbers_with_the_one_normaliser(voice_app, created_group):
+    from sipphones.forms import SipCallForm
+
+    form = SipCallForm(
+        {
+            "app": voice_app.pk,
+            "account": f"{created_group.pk}:desk_001",
+            "callee": "+65 9123-4567",
+            "display_num": "0065 (9123) 4567",
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["callee"] == form.cleaned_data["display_num"] == "6591234567"

@@ -148,3 +148,9 @@ def test_saving_the_form_sends_nothing(client, operator, voice_app, sandbox, san
     group = SipGroup.objects.get()
     assert (group.state, group.quantity, group.display_num) == ("draft", 3, "861000000")
     assert sandbox_state.requests_for("/voice/sipAdd") == []
+
+
+def test_display_number_is_read_with_the_one_normaliser(voice_app):
+    form = SipGroupForm(data(voice_app, display_num="+65 9123-4567"))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["display_num"] == "6591234567"

@@ -1,4 +1,6 @@
-"""manage.py import_callees CAMPAIGN FILE [--dry-run]: import a callee list, confirmed at once.
+"""manage.py import_callees CAMPAIGN FILE [--default-region CC] [--dry-run]: import a callee
+list, confirmed at once. With --default-region, national numbers ("9123 4567" with SG) become
+international ones and a number not valid for its country is rejected with the reason.
 
 Prints `imported=N rejected=N duplicates=N`. Exit 0 when a row was imported (or would be, with
 --dry-run), 1 when none was, 2 when the file (or the campaign) cannot be used.
@@ -16,6 +18,7 @@ from campaigns.models import Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_records import import_now
 from campaigns.services.imports import ImportCounts, ImportStateError
+from campaigns.services.numbers import check_region
 from campaigns.services.tabular import ImportFileError
 
 
@@ -32,6 +35,12 @@ class Command(PortalCommand):
             "--dry-run", action="store_true", help="read and check the file; write nothing"
         )
         parser.add_argument(
+            "--default-region",
+            metavar="CC",
+            default="",
+            help="two-letter country (e.g. SG) of the numbers written without their country code",
+        )
+        parser.add_argument(
             "--rejected",
             metavar="CSV",
             help="also write the rejected and duplicate rows (row, value, reason) to this file",
@@ -39,6 +48,12 @@ class Command(PortalCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         campaign = self._campaign(options["campaign"])
+        region = ""
+        if options["default_region"]:
+            try:
+                region = check_region(options["default_region"])
+            except ValueError as exc:
+                raise usage_error(str(exc)) from exc
         path = Path(options["file"])
         if not path.is_file():
             raise usage_error(f"{path}: no such file")
@@ -56,6 +71,7 @@ class Command(PortalCommand):
                 dry_run=options["dry_run"],
                 rejected_csv=out,
                 progress=self._progress if verbosity >= 2 else None,
+                default_region=region,
             )
         except ImportFileError as exc:
             raise usage_error(f"{path}: {exc}") from exc

@@ -9,6 +9,7 @@ from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Call, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_send_tts
+from campaigns.services.numbers import strip_number
 from itnio_portal.itnio import ItnioLimitError, SendCode
 
 
@@ -41,7 +42,7 @@ class Command(PortalCommand):
         # The options are named after SendCode's fields (--display-num is display_num, …).
         fields = {f.name for f in dataclasses.fields(SendCode)} - {"app_id"}
         code = SendCode(app_id=app.app_id, **{name: options[name] for name in fields})
-        code = dataclasses.replace(code, callee=code.callee.removeprefix("+"))
+        code = dataclasses.replace(code, callee=strip_number(code.callee))
         try:
             call = call_send_tts(app=app, actor=Actor(label=label, user=user), code=code)
         except ItnioLimitError as exc:

@@ -8,8 +8,8 @@ from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Call, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError
+from campaigns.services.numbers import strip_number
 from itnio_portal.itnio import ItnioLimitError
-from sipphones.forms import normalise_number
 from sipphones.services import sip_call
 
 
@@ -32,8 +32,8 @@ class Command(PortalCommand):
             call = sip_call(
                 app=app,
                 account_name=options["account"],
-                callee=normalise_number(options["callee"]),
-                display_num=normalise_number(options["display_num"] or ""),
+                callee=strip_number(options["callee"]),
+                display_num=strip_number(options["display_num"] or ""),
                 actor=Actor(label=label, user=user),
             )
         except ItnioLimitError as exc:
