@@ -297,8 +297,10 @@ def _write_chunk(
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY (the fastest way in) into a temporary table, then one INSERT … SELECT whose
-            # RETURNING says exactly which rows went in.
+            # COPY (the fastest way in) into a temporary table, then one INSERT … SELECT. For
+            # staged rows its RETURNING says exactly which went in; pending rows meet the unique
+            # index, so a short chunk is explained by the look-up below, as on SQLite, and the
+            # common full chunk sends nothing back.
             # IF NOT EXISTS + TRUNCATE: inside an outer transaction (tests, a caller's atomic
             # block) the chunk's commit is only a savepoint release, and the table is still there.
             cursor.execute(
@@ -312,13 +314,15 @@ def _write_chunk(
                 f"INSERT INTO {table} (campaign_id, number, state, row_number, source_id, "
                 "voice_id, reason) SELECT %s, s.number, %s, s.row_number, %s, '', '' "
                 f"FROM callee_import_stage s WHERE true{only_new} "
-                "ON CONFLICT DO NOTHING RETURNING row_number",
+                "ON CONFLICT DO NOTHING" + (" RETURNING row_number" if only_new else ""),
                 [campaign_id, state, source_id] + ([campaign_id] if only_new else []),
             )
             if cursor.rowcount == len(rows):
                 return []
-            written = {row for (row,) in cursor.fetchall()}
-            return [(row, number) for number, row in rows if row not in written]
+            if only_new:
+                written = {row for (row,) in cursor.fetchall()}
+                return [(row, number) for number, row in rows if row not in written]
+            return _skipped_by_listed(rows, campaign_id=campaign_id, source_id=source_id)
         # SQLite: the chunk's transaction holds the write lock, so nobody lists a number
         # between this INSERT and the look-up of the rows it skipped.
         cursor.executemany(
@@ -333,6 +337,13 @@ def _write_chunk(
         )
         if cursor.rowcount == len(rows):
             return []
+    return _skipped_by_listed(rows, campaign_id=campaign_id, source_id=source_id)
+
+
+def _skipped_by_listed(
+    rows: list[tuple[str, int]], *, campaign_id: int, source_id: int
+) -> list[tuple[int, str]]:
+    """The (row, number) pairs of a chunk whose number another row lists in the campaign."""
     numbers = [number for number, _ in rows]
     listed: dict[str, tuple[int | None, int | None]] = {}
     for start in range(0, len(numbers), 500):
