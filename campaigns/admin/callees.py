@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 
@@ -33,6 +33,7 @@ from campaigns.admin.base import (
     UploadImportMixin,
     badge,
 )
+from campaigns.formatting import count
 from campaigns.models import Callee, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import import_start
@@ -391,11 +392,28 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return back
         storage.remove()
         assert callee_import is not None
+        counts = {
+            "imported": count(callee_import.imported),
+            "rejected": count(callee_import.rejected),
+            "duplicates": count(callee_import.duplicates),
+            "campaign": callee_import.campaign,
+        }
+        imported = ngettext(
+            "Imported %(imported)s callee into %(campaign)s (pending)",
+            "Imported %(imported)s callees into %(campaign)s (pending)",
+            callee_import.imported,
+        )
+        rejected = ngettext(
+            "%(rejected)s row rejected", "%(rejected)s rows rejected", callee_import.rejected
+        )
+        duplicates = ngettext(
+            "%(duplicates)s duplicate skipped",
+            "%(duplicates)s duplicates skipped",
+            callee_import.duplicates,
+        )
         self.message_user(
             request,
-            f"Imported {callee_import.imported:,} callees into {callee_import.campaign} "
-            f"(pending); {callee_import.rejected:,} rows rejected, "
-            f"{callee_import.duplicates:,} duplicates skipped.",
+            f"{imported % counts}; {rejected % counts}, {duplicates % counts}.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(
