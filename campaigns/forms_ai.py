@@ -108,7 +108,11 @@ class AiTaskForm(forms.ModelForm):
             "daily_end": forms.TimeInput(format="%H:%M", attrs={"size": 6}),
         }
         help_texts = {
-            "daily_start": "HH:mm. ITNIO allows 09:00–20:00 by default (-48 otherwise).",
+            "daily_start": (
+                "HH:mm, in your ITNIO account's time zone (ITNIO's API names none; check the "
+                "console). ITNIO allows 09:00–20:00 by default and refuses a task outside "
+                "that window (code -48)."
+            ),
             "start_at": "Only for the automatic mode: when ITNIO starts calling.",
         }
 

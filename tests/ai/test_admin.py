@@ -66,7 +66,8 @@ def test_the_add_form_lists_the_lines_from_channel_list(client, operator, ai_app
     page = text(client.get(ADD_URL))
     assert f'value="{ai_app.pk}:3001"' in page and "+62 21 5099 0001 (Jakarta) (line 3001)" in page
     assert f'value="{ai_app.pk}:3002"' in page
-    assert "09:00–20:00 by default (-48 otherwise)" in page
+    assert "09:00–20:00 by default and refuses a task outside" in page
+    assert "time zone" in page  # which clock the window is read on
 
 
 def test_the_form_says_clearly_when_the_lines_cannot_be_loaded(
