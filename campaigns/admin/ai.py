@@ -76,6 +76,27 @@ def _lower_first(text: str) -> str:
 # ---------------------------------------------------------------------------
 # Tasks
 # ---------------------------------------------------------------------------
+# taskList's status words (ITNIO lists none; these are the ones seen and the sandbox's).
+RUNNING_STATUSES = ("RUNNING", "IN_PROCESS")
+FINISHED_STATUSES = ("COMPLETED", "FINISHED")
+
+
+def _running(task: AiTask) -> bool:
+    return (task.remote_status or "").upper() in RUNNING_STATUSES
+
+
+def _next_step(task: AiTask) -> str:
+    """What the operator does next with a task that is on ITNIO, from what the portal knows."""
+    status = (task.remote_status or "").upper()
+    if status in RUNNING_STATUSES:
+        return "Running on ITNIO: it calls its customers. “Sync from ITNIO” shows the progress."
+    if status in FINISHED_STATUSES:
+        return "Finished on ITNIO."
+    if not task.customers.filter(state=AiCustomer.State.PUSHED).exists():
+        return "On ITNIO: push its customers, then start it."
+    return "Its customers are on ITNIO: start it."
+
+
 @admin.register(AiTask)
 class AiTaskAdmin(PortalModelAdmin):
     form = AiTaskForm
@@ -198,7 +219,7 @@ class AiTaskAdmin(PortalModelAdmin):
                 )
             )
         if not notes:
-            return "On ITNIO: push its customers, then start it."
+            return _next_step(obj)
         return format_html_join("", "{}", ((n,) for n in notes))
 
     @admin.display(description="at ITNIO (taskList)")
@@ -208,6 +229,11 @@ class AiTaskAdmin(PortalModelAdmin):
         rows = [
             ("status", obj.remote_status or "–"),
             ("called / customers", f"{obj.remote_completed or 0} / {obj.remote_total or 0}"),
+            (
+                "here",
+                f"{obj.customers.filter(state=AiCustomer.State.PUSHED).count():,} customers "
+                f"pushed, {obj.call_records.count():,} call records",
+            ),
             ("script", obj.remote_script_name or "–"),
             ("line", obj.remote_line_name or "–"),
             ("script unbound", {True: "yes", False: "no"}.get(obj.remote_script_unbound, "–")),
@@ -261,6 +287,7 @@ class AiTaskAdmin(PortalModelAdmin):
                 for state, n in counts.items()
                 if n
             ]
+            extra["task_running"] = _running(task)
             extra["customers"] = list(task.customers.order_by("id")[:CUSTOMERS_ON_PAGE])
             extra["customers_link"] = (
                 reverse("admin:campaigns_aicustomer_changelist") + f"?task__id__exact={task.pk}"

@@ -101,6 +101,14 @@ def test_adding_a_task_then_creating_it_on_itnio(client, operator, ai_app, sandb
     for tool in ("start-task", "push-customers", "remove-uncalled", "update-on-itnio", "sync-task"):
         assert f'id="{tool}"' in page
     assert 'id="not-called-link"' in page and 'id="import-customers"' in page
+    assert "push its customers, then start it" in page
+
+    # Once ITNIO says it runs, the page stops offering Start and says what is happening.
+    AiTask.objects.filter(pk=task.pk).update(remote_status="RUNNING", remote_total=4)
+    page = text(client.get(change_url(task)))
+    assert 'id="start-task"' not in page and 'id="sync-task"' in page
+    assert "Running on ITNIO: it calls its customers" in page
+    assert "push its customers, then start it" not in page
 
 
 @pytest.mark.parametrize(
