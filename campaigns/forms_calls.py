@@ -12,6 +12,29 @@ from campaigns.services.itnio import itnio_limits
 from campaigns.services.numbers import strip_number
 from itnio_portal.itnio import LANGUAGES, ItnioLimitError, SendCode
 
+# The TTS language a page in this language starts with (the portal's languages to ITNIO's codes).
+PAGE_TO_TTS_LANGUAGE = {
+    "en": "EN",
+    "ja": "JP",
+    "ar": "ARB",
+    "de": "DE",
+    "hi": "IN",
+    "it": "IT",
+    "ko": "KR",
+    "ru": "RU",
+    "es": "ES",
+    "pt": "PT",
+    "id": "IDN",
+    "bn": "BD",
+    "th": "TH",
+    "vi": "VN",
+}
+
+
+def tts_language_for(page_language: str) -> str:
+    """ITNIO's language code for a page language such as "en-us" (English when none fits)."""
+    return PAGE_TO_TTS_LANGUAGE.get((page_language or "").split("-")[0].lower(), "EN")
+
 
 class SendTtsForm(forms.Form):
     """POST /voice/sendCode (itnio-api.md §3.3). Every limit is checked here, before sending."""
@@ -55,8 +78,13 @@ class SendTtsForm(forms.Form):
         help_text="Free text echoed in records and pushes (up to 1000 characters).",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # The second step: the summary's "Yes, place this call" sends it (a call costs money).
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, language: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if language:
+            self.fields["language"].initial = language
         limits = itnio_limits()
         self.fields["loop_count"].help_text = self.fields["loop_count"].help_text.format(
             max=limits.loop_count_max
@@ -102,6 +130,10 @@ class SendTtsForm(forms.Form):
             }.get(exc.field)
             self.add_error(field, str(exc))
         return cleaned
+
+    def confirming(self) -> bool:
+        """Valid, and not yet confirmed: show the summary instead of sending."""
+        return not self.cleaned_data.get("confirmed")
 
     def send_code(self) -> SendCode:
         """The call the form describes: the form fields are SendCode's, with the app's ID."""

@@ -21,6 +21,7 @@ def form(app, **overrides):
         "callee": "+91 98765-43210",
         "language": "EN",
         "text": "Your code is 4711",
+        "confirmed": "on",  # the summary's "Yes, place this call"
     }
     data.update(overrides)
     return data
@@ -30,10 +31,46 @@ def test_page_offers_the_14_languages_and_a_live_counter(client, operator, voice
     client.force_login(operator)
     page = client.get(URL).content.decode()
     for code, name in LANGUAGES.items():
-        assert f'<option value="{code}">{name} ({code})</option>' in page
+        selected = " selected" if code == "EN" else ""  # the page's language (English)
+        assert f'<option value="{code}"{selected}>{name} ({code})</option>' in page
     assert len(LANGUAGES) == 14
     assert 'data-limit="800"' in page and 'data-limit-short="299"' in page
     assert 'data-short-languages="IDN,VN,TH"' in page and "send_tts.js" in page
+
+
+def test_the_call_is_placed_only_after_its_summary_is_confirmed(
+    client, operator, voice_app, sandbox, sandbox_state
+):
+    client.force_login(operator)
+    first = client.post(URL, form(voice_app, confirmed=""))
+    page = first.content.decode()
+    assert first.status_code == 200 and 'id="send-tts-confirm"' in page
+    assert "919876543210" in page and "English (EN)" in page and "Your code is 4711" in page
+    assert Call.objects.count() == 0 and sandbox_state.requests_for("/voice/sendCode") == []
+    back = client.post(URL, {**form(voice_app), "change": "1"}).content.decode()
+    assert 'id="send-tts-submit"' in back and 'value="Your code is 4711"' not in back
+    assert "Your code is 4711</textarea>" in back  # the filled form again, nothing sent
+    assert Call.objects.count() == 0
+
+    client.post(URL, form(voice_app))  # "Yes, place this call"
+    assert Call.objects.count() == 1
+    assert len(sandbox_state.requests_for("/voice/sendCode")) == 1
+
+
+def test_the_language_starts_as_the_pages(client, operator, voice_app):
+    client.force_login(operator)
+    page = client.get(URL).content.decode()
+    assert '<option value="EN" selected>English (EN)</option>' in page
+    from campaigns.forms_calls import tts_language_for
+
+    assert [tts_language_for(x) for x in ("en-us", "vi", "id", "ja", "zh-hans", "")] == [
+        "EN",
+        "VN",
+        "IDN",
+        "JP",
+        "EN",
+        "EN",
+    ]
 
 
 def test_operator_places_a_call_and_lands_on_its_page(

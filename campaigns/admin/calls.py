@@ -25,6 +25,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
@@ -32,14 +33,14 @@ from campaigns.admin.call_figures import describe_slice, figures_context, list_s
 from campaigns.admin.erasure import EraseNumbersMixin
 from campaigns.exports import stream_calls_export
 from campaigns.formatting import money_html
-from campaigns.forms_calls import SendTtsForm
+from campaigns.forms_calls import SendTtsForm, tts_language_for
 from campaigns.forms_reports import DashboardForm
 from campaigns.models import Call
 from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_refresh, call_send_tts
 from campaigns.services.numbers import strip_number
 from campaigns.services.reports import call_figures, figures_csv, stat_totals
-from itnio_portal.itnio import ItnioError
+from itnio_portal.itnio import LANGUAGES, ItnioError
 
 
 class AnsweredFilter(admin.SimpleListFilter):
@@ -82,6 +83,24 @@ def _gap(a: datetime | None, b: datetime | None) -> str:
         return ""
     seconds = (b - a).total_seconds()
     return f"+{seconds:,.0f} s" if abs(seconds) < 3600 else f"+{seconds / 3600:,.1f} h"
+
+
+def _tts_summary(form: SendTtsForm) -> list[tuple[str, str]]:
+    """What the confirmation step shows: every field given, as the person will be called."""
+    code = form.send_code()
+    data = form.cleaned_data
+    rows = [
+        ("App", str(data["app"])),
+        ("Callee", code.callee),
+        ("Language", f"{LANGUAGES.get(code.language, code.language)} ({code.language})"),
+        ("Text", code.text),
+    ]
+    optional = ("display_num", "loop_count", "recall_count", "recall_interval", "max_duration")
+    for name in (*optional, "max_ringing_time", "called_info"):
+        if data.get(name) not in (None, ""):
+            label = form.fields[name].label or name.replace("_", " ")
+            rows.append((str(label).capitalize(), str(data[name])))
+    return rows
 
 
 @admin.register(Call)
@@ -437,8 +456,11 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
 
     @requires("place_calls")
     def send_tts_view(self, request: HttpRequest) -> HttpResponse:
-        form = SendTtsForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        form = SendTtsForm(request.POST or None, language=tts_language_for(get_language()))
+        # Filled in → a summary to confirm → placed; "Change it" goes back to the filled form.
+        ready = request.method == "POST" and "change" not in request.POST and form.is_valid()
+        confirm = ready and form.confirming()
+        if ready and not confirm:
             try:
                 call = call_send_tts(
                     app=form.cleaned_data["app"],
@@ -461,8 +483,10 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Send TTS call",
+            "title": "Send this TTS call?" if confirm else "Send TTS call",
             "form": form,
+            "confirm": confirm,
+            "summary": _tts_summary(form) if confirm else [],
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/campaigns/call/send_tts.html", context)

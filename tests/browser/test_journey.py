@@ -211,6 +211,8 @@ def test_the_whole_journey(
     page.fill("#id_text", "Your code is 4711. I repeat: 4711.")
     screenshot("04a-send-tts-form")
     submit(page, "#send-tts-submit")
+    assert "This call will be placed now" in page.locator("#tts-summary").inner_text()
+    submit(page, "#send-tts-confirm")
     assert "Call placed: voiceId" in messages(page)
     tts = Call.objects.get()
     content = page.locator("#content-main").inner_text()

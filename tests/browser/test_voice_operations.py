@@ -80,6 +80,11 @@ def test_operator_uploads_plays_sends_and_reads_billing(
     assert "/ 800 characters" in page.locator("#text-counter").inner_text()
     screenshot("send-tts")
     page.click("#send-tts-submit")
+    # A summary first: nothing is sent until it is confirmed.
+    assert "6281234567890" in page.locator("#tts-summary").inner_text()
+    assert not Call.objects.exists()
+    screenshot("send-tts-confirm")
+    page.click("#send-tts-confirm")
     assert "Call placed: voiceId" in page.locator(".messagelist").inner_text()
     call = Call.objects.get()
 
