@@ -72,24 +72,34 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
         assert "Running" in page.locator(".messagelist").inner_text()
         # The bar moves while the worker sends; the page polls the progress endpoint.
         page.wait_for_function(
-            "() => { const p = parseFloat(document.getElementById('progress-label').textContent);"
+            "() => { const l = document.getElementById('progress-label');"
+            " const p = l ? parseFloat(l.textContent) : NaN;"
             " return p > 0 && p < 100; }",
             timeout=30_000,
         )
         screenshot("progress-running")
         page.wait_for_function(
-            "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
+            "() => { const box = document.getElementById('campaign-progress');"
+            " const label = document.getElementById('progress-label');"
+            " return !!box && !!label && !box.dataset.reloading"
+            " && document.readyState === 'complete'"
+            " && label.textContent.startsWith('100.0'); }",
             timeout=60_000,
         )
         # Once the run has ended the page shows itself anew: state, buttons and batches agree.
         page.wait_for_selector("#campaign-progress[data-state=completed]", timeout=15_000)
         page.wait_for_function(
-            "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
+            "() => { const box = document.getElementById('campaign-progress');"
+            " const label = document.getElementById('progress-label');"
+            " return !!box && !!label && !box.dataset.reloading"
+            " && document.readyState === 'complete'"
+            " && label.textContent.startsWith('100.0'); }",
             timeout=60_000,
         )
         assert "Running" not in page.locator(".field-state_badge").inner_text()
         page.wait_for_function(
             "() => { const fill = document.getElementById('progress-fill');"
+            " if (!fill) return false;"
             " const bar = fill.parentElement.getBoundingClientRect();"
             " return fill.getBoundingClientRect().width >= bar.width - 2; }"
         )

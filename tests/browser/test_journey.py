@@ -265,18 +265,24 @@ def test_the_whole_journey(
     assert "Running" in messages(page)
     # The bar moves while the worker sends (the page polls the progress endpoint)...
     page.wait_for_function(
-        "() => { const p = parseFloat(document.getElementById('progress-label').textContent);"
+        "() => { const l = document.getElementById('progress-label');"
+        " const p = l ? parseFloat(l.textContent) : NaN;"
         " return p > 0 && p < 100; }",
         timeout=30_000,
     )
     screenshot("06b-progress-running")
     # ... and reaches 100 %: the label says so and the green fill spans the whole bar.
     page.wait_for_function(
-        "() => document.getElementById('progress-label').textContent.startsWith('100.0')",
+        "() => { const box = document.getElementById('campaign-progress');"
+        " const label = document.getElementById('progress-label');"
+        " return !!box && !!label && !box.dataset.reloading"
+        " && document.readyState === 'complete'"
+        " && label.textContent.startsWith('100.0'); }",
         timeout=60_000,
     )
     page.wait_for_function(
         "() => { const fill = document.getElementById('progress-fill');"
+        " if (!fill) return false;"
         " const bar = fill.parentElement.getBoundingClientRect();"
         " return fill.getBoundingClientRect().width >= bar.width - 2; }"
     )

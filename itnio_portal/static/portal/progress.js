@@ -29,7 +29,11 @@
   }
   function stopped(data) {
     // The run ended (completed, paused, cancelled), or its last record arrived.
-    if (!edited) { window.location.reload(); return; }
+    if (!edited) {
+      box.dataset.reloading = "yes";  // the page that shows up next has no such mark
+      window.location.reload();
+      return;
+    }
     var gone = data.state === "paused" ? ["pause-campaign"] : ["pause-campaign", "cancel-campaign"];
     gone.forEach(function (id) {
       var button = document.getElementById(id);
