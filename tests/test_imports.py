@@ -482,6 +482,11 @@ def test_operator_previews_skipped_rows_downloads_them_and_confirms(client, oper
         ) in html
     assert '<tr><td class="num">2</td><td><code>6281234567890</code></td></tr>' in html
     assert not Callee.objects.filter(state="pending").exclude(number="08125550123").exists()
+    # Confirm or cancel at the top and again below the rows; cancelling goes back, writing nothing.
+    assert 'id="confirm-import"' in html and 'id="confirm-import-again"' in html
+    assert 'form="confirm-import-form"' in html
+    assert html.count("Cancel: import nothing") == 2
+    assert f'href="{IMPORT_URL}?campaign={campaign.pk}"' in html
 
     download_url = preview.context["rejected_url"]
     rejected = client.get(download_url)
