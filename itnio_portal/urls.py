@@ -2,7 +2,7 @@
 redirects to it, the icon to its file."""
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from campaigns import webhooks
@@ -10,6 +10,9 @@ from campaigns import webhooks
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # Public like the login page: the language switcher in every page's header posts here
+    # (it only sets the language cookie and goes back to a page of this site).
+    path("i18n/", include("django.conf.urls.i18n")),
     # Public, like the static files: browsers ask for it before any page names its icon.
     path("favicon.ico", RedirectView.as_view(url="/static/portal/favicon.svg", permanent=True)),
     # With or without the trailing slash: a redirect (APPEND_SLASH) would lose ITNIO's POST.

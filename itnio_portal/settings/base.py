@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -158,7 +159,12 @@ AXES_IPWARE_PROXY_ORDER = _client_ip["AXES_IPWARE_PROXY_ORDER"]
 AXES_IPWARE_PROXY_COUNT = _client_ip["AXES_IPWARE_PROXY_COUNT"]
 IPWARE_STRICT = _client_ip["IPWARE_STRICT"]
 
-LANGUAGE_CODE = "en-us"
+# English and Simplified Chinese: the page follows the browser (LocaleMiddleware) and the
+# switcher in the header; PORTAL_LANGUAGE is the default for browsers asking for neither and for
+# the command line (manage.py sets it from LANG=zh_CN… when it is not set).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LANGUAGE_CODE = env.str("PORTAL_LANGUAGE", default="en")
+LOCALE_PATHS = [BASE_DIR / "itnio_portal" / "locale"]
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
 USE_I18N = True
 # ISO-like dates and times on every page (itnio_portal/formats).

@@ -34,3 +34,5 @@ ITNIO_ALLOW_LOCAL_BASE_URL = True
 WHITENOISE_AUTOREFRESH = True
 # call_command("apply_pushes") runs in the test process: it must not lower the suite's priority.
 PUSH_APPLY_NICE = 0
+# The suite reads English unless a test asks for Chinese (whatever the terminal's LANG says).
+LANGUAGE_CODE = "en"
