@@ -1,0 +1,114 @@
+"""The screenshot sweep (issue 18): every admin page a superuser can open, at 1366×768 and
+1920×1080, in English and in Chinese, saved under test-artifacts/sweep/ for a person to look at,
+and checked for what a person would notice first: a page that scrolls sideways, a box whose
+content is cut off, a header that runs into the content.
+
+Slow (four passes over some eighty pages): it runs where PORTAL_SCREENSHOT_SWEEP=1, which
+.ci/run sets for the PostgreSQL run only."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.admin_objects import one_of_each
+from tests.browser.conftest import ARTIFACTS
+from tests.test_permission_matrix import Run, admin_endpoints
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        os.environ.get("PORTAL_SCREENSHOT_SWEEP") != "1",
+        reason="the screenshot sweep runs with PORTAL_SCREENSHOT_SWEEP=1 (CI's PostgreSQL run)",
+    ),
+]
+
+SIZES = [(1366, 768), (1920, 1080)]
+LANGUAGES = ["en", "zh-hans"]
+SKIPPED_VIEWS = {"logout", "jsi18n", "catch_all", "view_on_site", "autocomplete", "delete_view"}
+
+PROBLEMS = """() => {
+  const problems = [];
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push('the page scrolls sideways');
+  document.querySelectorAll('#content .module, #content fieldset, #header, .breadcrumbs')
+    .forEach(box => {
+      const style = getComputedStyle(box);
+      if (style.overflowX === 'auto' || style.overflowX === 'scroll') return;  // scrolls itself
+      if (box.scrollWidth > box.clientWidth + 2)
+        problems.push((box.id || box.className || box.tagName) + ' is cut off');
+    });
+  const header = document.querySelector('#header');
+  const content = document.querySelector('#content');
+  if (header && content &&
+      header.getBoundingClientRect().bottom > content.getBoundingClientRect().top + 1)
+    problems.push('the header runs into the content');
+  return problems;
+}"""
+
+
+def _pages(account, sandbox_state) -> list[str]:
+    run = Run("Admin", one_of_each(account), sandbox_state)
+    urls = []
+    for endpoint in admin_endpoints():
+        if endpoint.name in SKIPPED_VIEWS or endpoint.view in SKIPPED_VIEWS:
+            continue
+        if endpoint.access is not None and "GET" not in endpoint.access.methods:
+            continue  # a button's POST target, not a page
+        urls.append(run.url_for(endpoint))
+    return list(dict.fromkeys(urls))
+
+
+def _name(url: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") or "index"
+
+
+def test_every_admin_page_at_both_sizes_in_both_languages(
+    browser, live_server, account, sandbox, sandbox_state
+):
+    urls = _pages(account, sandbox_state)
+    User.objects.create_superuser("sweep", "sweep@example.com", "pw")
+    problems: list[str] = []
+    shots = 0
+    for language in LANGUAGES:
+        for width, height in SIZES:
+            folder = ARTIFACTS / "sweep" / f"{language}-{width}x{height}"
+            folder.mkdir(parents=True, exist_ok=True)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, locale=language
+            )
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_server.url}]
+            )
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+            page.fill("#id_username", "sweep")
+            page.fill("#id_password", "pw")
+            page.click("input[type=submit]")
+            page.wait_for_selector("#needs-attention")
+            for url in urls:
+                try:
+                    response = page.goto(live_server.url + url)
+                except PlaywrightError as error:
+                    if "Download is starting" in str(error):
+                        continue  # a CSV export, not a page
+                    raise
+                if response is None or response.status != 200:
+                    continue
+                if "html" not in (response.headers.get("content-type") or ""):
+                    continue
+                page.wait_for_load_state("networkidle")
+                assert page.evaluate("document.documentElement.lang") == language, url
+                page.screenshot(path=str(folder / f"{_name(url)}.png"))
+                shots += 1
+                problems += [f"{language} {width}: {url}: {p}" for p in page.evaluate(PROBLEMS)]
+            context.close()
+    assert shots > 4 * 40  # the sweep really walked the admin
+    assert problems == [], "\n".join(problems)
