@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import ItnioAccount, ItnioApp, new_push_token
 from campaigns.services.actors import Actor
@@ -52,8 +53,11 @@ def _app_upsert(account: ItnioAccount, app_id: str, kind: str) -> tuple[ItnioApp
     app = ItnioApp.objects.select_for_update().filter(app_id=app_id).first()
     if app is not None and app.account_id != account.pk:
         raise ValueError(
-            f"App ID {app_id} already belongs to account {app.account.name}; "
-            "an ITNIO app ID is unique."
+            _(
+                "App ID %(app_id)s already belongs to account %(account)s; "
+                "an ITNIO app ID is unique."
+            )
+            % {"app_id": app_id, "account": app.account.name}
         )
     created = app is None
     if created:

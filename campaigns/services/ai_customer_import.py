@@ -12,6 +12,7 @@ from typing import Any
 
 import tablib
 from django.conf import settings
+from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from campaigns.models import AiCustomer, AiTask
@@ -79,14 +80,19 @@ def _customer_dataset(reader: RowReader) -> tablib.Dataset:
         return None
 
     phone_at, name_at, gender_at = find(PHONE_HEADERS), find(NAME_HEADERS), find(GENDER_HEADERS)
-    found = ", ".join(repr(h) for h in headers if h) or "none"
+    found = ", ".join(repr(h) for h in headers if h) or _("none")
     if phone_at is None:
         raise CustomerFileError(
-            "No phone number column (phone, phoneNumber, phone_number, mobile or number); "
-            f"the columns found are {found}."
+            _(
+                "No phone number column (phone, phoneNumber, phone_number, mobile or number); "
+                "the columns found are %(found)s."
+            )
+            % {"found": found}
         )
     if name_at is None:
-        raise CustomerFileError(f"No name column (name or customer name); found {found}.")
+        raise CustomerFileError(
+            _("No name column (name or customer name); found %(found)s.") % {"found": found}
+        )
     extra = [
         (i, h)
         for i, h in enumerate(headers)
@@ -108,7 +114,7 @@ def _customer_dataset(reader: RowReader) -> tablib.Dataset:
             )
         )
     if not dataset:
-        raise CustomerFileError("The file has a header row but no customers below it.")
+        raise CustomerFileError(_("The file has a header row but no customers below it."))
     return dataset
 
 
@@ -152,19 +158,23 @@ class CustomerRowValidator:
         name = name.strip()
         number = clean_phone(phone)
         if number is None:
-            return None, "no phone number" if not phone.strip() else f"not a phone number: {phone}"
+            if not phone.strip():
+                return None, _("no phone number")
+            return None, _("not a phone number: %(phone)s") % {"phone": phone}
         if len(number) > self.max_phone:
-            return None, f"the phone number is longer than {self.max_phone} characters"
+            return None, _("the phone number is longer than %(max)s characters") % {
+                "max": self.max_phone
+            }
         if not name:
-            return None, "no name (ITNIO requires a name for every customer)"
+            return None, _("no name (ITNIO requires a name for every customer)")
         if len(name) > 100:
-            return None, "the name is longer than 100 characters"
+            return None, _("the name is longer than 100 characters")
         if number in self.seen:
-            return None, f"duplicate of row {self.seen[number]}"
+            return None, _("duplicate of row %(row)s") % {"row": self.seen[number]}
         self.seen[number] = row
         state = self.existing.get(number)
         if state is not None and state not in RE_IMPORTABLE:
-            return None, "already pushed to ITNIO for this task"
+            return None, _("already pushed to ITNIO for this task")
         return number, ""
 
 
@@ -207,14 +217,14 @@ class AiCustomerResource(resources.ModelResource):
 
     @classmethod
     def get_display_name(cls) -> str:
-        return "AI customers"
+        return _("AI customers")
 
     def get_queryset(self) -> Any:
         return AiCustomer.objects.filter(task=self.task)
 
     def before_import(self, dataset: tablib.Dataset, **kwargs: Any) -> None:
         if self.task is None:
-            raise CustomerFileError("Choose the AI task to import into.")
+            raise CustomerFileError(_("Choose the AI task to import into."))
         self.validator = CustomerRowValidator(self.task)
 
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
@@ -275,10 +285,12 @@ class ImportSummary:
     skipped: list[tuple[int, str, str, str]]
 
     def __str__(self) -> str:
-        return (
-            f"{self.rows} row(s): {self.new} new, {self.updated} updated, "
-            f"{len(self.skipped)} skipped."
-        )
+        return _("%(rows)s row(s): %(new)s new, %(updated)s updated, %(skipped)s skipped.") % {
+            "rows": self.rows,
+            "new": self.new,
+            "updated": self.updated,
+            "skipped": len(self.skipped),
+        }
 
 
 def ai_customers_import(

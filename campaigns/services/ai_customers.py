@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask
 from campaigns.services.actors import Actor
@@ -30,7 +31,7 @@ from itnio_portal.itnio import (
     ItnioNotSentError,
 )
 
-CUSTOMERS_UNKNOWN = (
+CUSTOMERS_UNKNOWN = gettext_lazy(
     "The request may have reached ITNIO, so these customers may have been added. The portal does "
     "not resend them: open “Not yet called”, which marks every number ITNIO lists as on ITNIO."
 )
@@ -49,27 +50,43 @@ class PushResult:
     rejected_rows: list[tuple[str, str, str]] = field(default_factory=list)  # name, phone, why
 
     def __str__(self) -> str:
-        text = (
-            f"{self.pushed} customer(s) pushed to ITNIO in {self.chunks} request(s), "
-            f"{self.rejected} rejected"
-        )
+        values = {
+            "pushed": self.pushed,
+            "chunks": self.chunks,
+            "rejected": self.rejected,
+            "unknown": self.unknown,
+        }
         if self.unknown:
-            text += f", {self.unknown} with an unknown outcome"
-        return text + "."
+            return (
+                gettext(
+                    "%(pushed)s customer(s) pushed to ITNIO in %(chunks)s request(s), "
+                    "%(rejected)s rejected, %(unknown)s with an unknown outcome."
+                )
+                % values
+            )
+        return (
+            gettext(
+                "%(pushed)s customer(s) pushed to ITNIO in %(chunks)s request(s), "
+                "%(rejected)s rejected."
+            )
+            % values
+        )
 
 
 #: Keys a failed importCustomer row might carry a reason in: the response shape of the failed
 #: rows was never documented beyond "the rows that failed" (§5.5).
 REASON_KEYS = ("reason", "failReason", "failMsg", "errorMsg", "msg", "message", "remark")
-NO_REASON = "ITNIO listed this row among the rows that failed to import (it gave no reason)."
+NO_REASON = gettext_lazy(
+    "ITNIO listed this row among the rows that failed to import (it gave no reason)."
+)
 
 
 def _row_reason(row: dict[str, Any]) -> str:
     for key in REASON_KEYS:
         value = row.get(key)
         if isinstance(value, str) and value.strip():
-            return f"ITNIO refused this row: “{value.strip()}”."
-    return NO_REASON
+            return gettext("ITNIO refused this row: “%(reason)s”.") % {"reason": value.strip()}
+    return str(NO_REASON)
 
 
 def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
@@ -77,7 +94,7 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
     (§5.5). Rows ITNIO lists as failed become REJECTED with its reason. A business refusal
     (-51, -32, …) stops the push and leaves the rest local; an unknown outcome marks that chunk
     UNKNOWN and stops (never resent)."""
-    _require(actor, "push AI customers to ITNIO")
+    _require(actor, gettext("push AI customers to ITNIO"))
     task = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _require_on_itnio(task)
     _check_app(task.app)
@@ -92,7 +109,8 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
     )
     if not pending:
         raise AiTaskError(
-            f"Task {task.name} has no customers waiting to be pushed: import customers first."
+            gettext("Task %(task)s has no customers waiting to be pushed: import customers first.")
+            % {"task": task.name}
         )
     for start in range(0, len(pending), size):
         ids = pending[start : start + size]
@@ -123,17 +141,27 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
             # A definite "no": nothing of this chunk was added; it stays local with the reason.
             message = ai_error_message(exc)
             if isinstance(exc, ItnioNotSentError | ItnioLimitError):
-                message = f"Not sent: {exc}. Nothing reached ITNIO; push again."
+                message = gettext("Not sent: %(error)s. Nothing reached ITNIO; push again.") % {
+                    "error": exc
+                }
             _mark(chunk, AiCustomer.State.LOCAL, message)
             result.error = message
             return result
         except ItnioError as exc:
-            _mark(chunk, AiCustomer.State.UNKNOWN, f"{exc}. {CUSTOMERS_UNKNOWN}")
+            message = gettext("%(error)s. %(explanation)s") % {
+                "error": exc,
+                "explanation": CUSTOMERS_UNKNOWN,
+            }
+            _mark(chunk, AiCustomer.State.UNKNOWN, message)
             result.unknown += len(chunk)
-            result.error = f"{exc}. {CUSTOMERS_UNKNOWN}"
+            result.error = message
             return result
         except BaseException:
-            _mark(chunk, AiCustomer.State.UNKNOWN, f"The portal failed. {CUSTOMERS_UNKNOWN}")
+            _mark(
+                chunk,
+                AiCustomer.State.UNKNOWN,
+                gettext("The portal failed. %(explanation)s") % {"explanation": CUSTOMERS_UNKNOWN},
+            )
             raise
         rejected = _match_failed(chunk, failed)
         now = timezone.now()
@@ -192,7 +220,7 @@ def ai_task_no_call(*, task: AiTask, actor: Actor, limit: int = 1000) -> tuple[l
         task=task, state=AiCustomer.State.UNKNOWN, phone_number__in=phones
     ).update(
         state=AiCustomer.State.PUSHED,
-        reason="Resolved: ITNIO lists this number among the task's customers.",
+        reason=gettext("Resolved: ITNIO lists this number among the task's customers."),
         pushed_at=timezone.now(),
     )
     return rows, total
@@ -219,9 +247,9 @@ class RemoveResult:
     error: str = ""
 
     def __str__(self) -> str:
-        return (
-            f"ITNIO removed {self.removed} uncalled customer(s) of the {self.requested} asked for."
-        )
+        return gettext(
+            "ITNIO removed %(removed)s uncalled customer(s) of the %(requested)s asked for."
+        ) % {"removed": self.removed, "requested": self.requested}
 
 
 def ai_customers_remove_uncalled(*, task: AiTask, actor: Actor) -> RemoveResult:
@@ -231,7 +259,7 @@ def ai_customers_remove_uncalled(*, task: AiTask, actor: Actor) -> RemoveResult:
     (no limit is documented), then taskNoCall is read again and every asked-for number that is
     gone and was never called becomes REMOVED, whatever the answers were (even unknown ones).
     """
-    _require(actor, "remove AI customers from ITNIO")
+    _require(actor, gettext("remove AI customers from ITNIO"))
     task = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _require_on_itnio(task)
     _check_app(task.app)
@@ -249,7 +277,8 @@ def ai_customers_remove_uncalled(*, task: AiTask, actor: Actor) -> RemoveResult:
     result = RemoveResult(requested=len(candidates))
     if not candidates:
         raise AiTaskError(
-            f"ITNIO lists no uncalled customers of task {task.name} that the portal pushed."
+            gettext("ITNIO lists no uncalled customers of task %(task)s that the portal pushed.")
+            % {"task": task.name}
         )
     size = client.limits.import_customer_max
     for start in range(0, len(candidates), size):
@@ -264,7 +293,9 @@ def ai_customers_remove_uncalled(*, task: AiTask, actor: Actor) -> RemoveResult:
             result.error = ai_error_message(exc)
             break
         except ItnioError as exc:
-            result.error = f"{exc}. The portal checked with taskNoCall what was removed."
+            result.error = gettext(
+                "%(error)s. The portal checked with taskNoCall what was removed."
+            ) % {"error": exc}
             break
     still, _ = _no_call(client, task, None)
     remaining = {r.called_phone_number for r in still}
@@ -274,13 +305,13 @@ def ai_customers_remove_uncalled(*, task: AiTask, actor: Actor) -> RemoveResult:
     )
     AiCustomer.objects.filter(id__in=[i for i in gone if i not in called]).update(
         state=AiCustomer.State.REMOVED,
-        reason="Removed from ITNIO before it was called.",
+        reason=gettext("Removed from ITNIO before it was called."),
         removed_at=timezone.now(),
     )
     AiCustomer.objects.filter(
         id__in=[c.id for c in candidates if c.phone_number in remaining],
         state=AiCustomer.State.UNKNOWN,
-    ).update(state=AiCustomer.State.PUSHED, reason="Resolved: ITNIO lists this number.")
+    ).update(state=AiCustomer.State.PUSHED, reason=gettext("Resolved: ITNIO lists this number."))
     return result
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import AiTask, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -38,10 +40,10 @@ from itnio_portal.itnio import (
 
 logger = logging.getLogger(__name__)
 
-NO_PAUSE_NOTE = (
+NO_PAUSE_NOTE = gettext_lazy(
     "ITNIO's API has no pause endpoint (itnio-api.md §9): pause the task in ITNIO's console."
 )
-CREATE_UNKNOWN = (
+CREATE_UNKNOWN = gettext_lazy(
     "ITNIO may have created the task. Press “Sync from ITNIO”: the portal looks the task up by "
     "its name (names are unique at ITNIO) and attaches its job ID if it exists. Pressing “Create "
     "on ITNIO” again does the same check first, so it never creates the task twice."
@@ -49,8 +51,11 @@ CREATE_UNKNOWN = (
 
 
 def _require(actor: Actor, what: str) -> None:
+    """`what` is the translated action, e.g. _("start AI tasks")."""
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not {what}.")
+        raise PermissionDeniedError(
+            _("%(actor)s may not %(action)s.") % {"actor": actor.label, "action": what}
+        )
 
 
 def _client(task_or_app: AiTask | ItnioApp, actor: Actor) -> Any:
@@ -63,9 +68,12 @@ def _client(task_or_app: AiTask | ItnioApp, actor: Actor) -> Any:
 
 def _check_app(app: ItnioApp) -> None:
     if app.kind != ItnioApp.Kind.AI:
-        raise AiTaskError(f"App {app.app_id} is a voice app; AI tasks need an AI voice app.")
+        raise AiTaskError(
+            _("App %(app_id)s is a voice app; AI tasks need an AI voice app.")
+            % {"app_id": app.app_id}
+        )
     if not app.active:
-        raise AiTaskError(f"App {app.app_id} is inactive.")
+        raise AiTaskError(_("App %(app_id)s is inactive.") % {"app_id": app.app_id})
 
 
 # ---------------------------------------------------------------------------
@@ -78,8 +86,8 @@ def ai_channels(*, app: ItnioApp, actor: Actor) -> list[tuple[int, str]]:
         lines = client.channel_list(app_id=app.app_id)
     except ItnioError as exc:
         raise AiTaskError(
-            f"Could not load the lines of app {app.app_id} from ITNIO (channelList): "
-            f"{ai_error_message(exc)}"
+            _("Could not load the lines of app %(app_id)s from ITNIO (channelList): %(error)s")
+            % {"app_id": app.app_id, "error": ai_error_message(exc)}
         ) from exc
     return [(line.line_id, line.phone_number) for line in lines if line.line_id is not None]
 
@@ -91,7 +99,8 @@ def task_arguments(task: AiTask) -> dict[str, Any]:
     """The client's task_body keyword arguments for a task (taskAdd/taskEdit, §5.1)."""
     if task.dialog_flow_id is None or task.line_id is None:
         raise AiTaskError(
-            f"Task {task.name} needs a script ID and a line before it can be sent to ITNIO."
+            _("Task %(task)s needs a script ID and a line before it can be sent to ITNIO.")
+            % {"task": task.name}
         )
     return {
         "app_id": task.app.app_id,
@@ -119,7 +128,7 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
     an unknown outcome). failed: a business code, explained in last_error. Back to the previous
     state when nothing reached ITNIO. unknown: no usable answer (CREATE_UNKNOWN).
     """
-    _require(actor, "create AI tasks on ITNIO")
+    _require(actor, _("create AI tasks on ITNIO"))
     current = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _check_can_create(current)
     send_check_in_flight(current, "create_started_at", what=_what(current), error=AiTaskError)
@@ -128,12 +137,12 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
         # The earlier create may have worked: look for the name first, never create twice.
         found = _find_by_name(client, current)
         if found is not None:
-            return _created(current, found, "Found at ITNIO by name after an unknown outcome.")
+            return _created(current, found, _("Found at ITNIO by name after an unknown outcome."))
     arguments = task_arguments(current)
     try:
         client.task_body(**arguments)  # every documented limit, before anything is marked
     except ItnioLimitError as exc:
-        raise AiTaskError(f"Not sent: {exc}") from exc
+        raise AiTaskError(_("Not sent: %(error)s") % {"error": exc}) from exc
     intent = send_intent(
         AiTask,
         current.pk,
@@ -147,7 +156,8 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
     answer = send_request(
         intent,
         lambda: client.task_add(**arguments),
-        crash_note=f"The portal failed while sending. {CREATE_UNKNOWN}",
+        crash_note=_("The portal failed while sending. %(explanation)s")
+        % {"explanation": CREATE_UNKNOWN},
     )
     if answer.not_sent is not None:
         return send_not_sent(intent, answer.not_sent)
@@ -155,10 +165,17 @@ def ai_task_create(*, task: AiTask, actor: Actor) -> AiTask:
         if answer.refused.code == "-33" and intent.was_unknown:
             found = _find_by_name(client, locked)
             if found is not None:
-                return _created(locked, found, "Found at ITNIO by name after an unknown outcome.")
+                return _created(
+                    locked, found, _("Found at ITNIO by name after an unknown outcome.")
+                )
         return send_outcome(locked, AiTask.State.FAILED, ai_error_message(answer.refused))
     if answer.unknown is not None:
-        return send_outcome(locked, AiTask.State.UNKNOWN, f"{answer.unknown}. {CREATE_UNKNOWN}")
+        return send_outcome(
+            locked,
+            AiTask.State.UNKNOWN,
+            _("%(error)s. %(explanation)s")
+            % {"error": answer.unknown, "explanation": CREATE_UNKNOWN},
+        )
     send_outcome(
         locked, AiTask.State.CREATED, "", remote_job_id=answer.value, pushed_at=timezone.now()
     )
@@ -186,12 +203,15 @@ def _refresh(task: AiTask, client: Any) -> None:
 
 def _check_can_create(task: AiTask) -> None:
     if task.state == AiTask.State.CREATED:
-        raise AiTaskError(f"Task {task.name} is already on ITNIO (job {task.remote_job_id}).")
+        raise AiTaskError(
+            _("Task %(task)s is already on ITNIO (job %(job_id)s).")
+            % {"task": task.name, "job_id": task.remote_job_id}
+        )
     _check_app(task.app)
 
 
 def _what(task: AiTask) -> str:
-    return f"A create request for task {task.name}"
+    return _("A create request for task %(task)s") % {"task": task.name}
 
 
 def _find_by_name(client: Any, task: AiTask) -> AiTaskInfo | None:
@@ -216,13 +236,16 @@ def _set(task: AiTask, state: str, error: str) -> AiTask:
 
 def _require_on_itnio(task: AiTask) -> None:
     if not task.on_itnio:
-        raise AiTaskError(f"Task {task.name} is not on ITNIO yet: press “Create on ITNIO” first.")
+        raise AiTaskError(
+            _("Task %(task)s is not on ITNIO yet: press “Create on ITNIO” first.")
+            % {"task": task.name}
+        )
 
 
 def ai_task_update(*, task: AiTask, actor: Actor) -> AiTask:
     """Send the task's settings to ITNIO (taskEdit). An edit is safe to repeat, so an unknown
     outcome only asks to press the button again."""
-    _require(actor, "change AI tasks on ITNIO")
+    _require(actor, _("change AI tasks on ITNIO"))
     task = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _require_on_itnio(task)
     _check_app(task.app)
@@ -231,16 +254,16 @@ def ai_task_update(*, task: AiTask, actor: Actor) -> AiTask:
     try:
         client.task_edit(job_id=task.remote_job_id, **task_arguments(task))
     except ItnioLimitError as exc:
-        raise AiTaskError(f"Not sent: {exc}") from exc
+        raise AiTaskError(_("Not sent: %(error)s") % {"error": exc}) from exc
     except ItnioApiError as exc:
         message = ai_error_message(exc)
         _set(task, task.state, message)
         raise AiTaskError(message) from exc
     except ItnioError as exc:
-        message = (
-            f"{exc}. The change may or may not have reached ITNIO: press “Update on ITNIO” "
+        message = _(
+            "%(error)s. The change may or may not have reached ITNIO: press “Update on ITNIO” "
             "again (repeating an edit is harmless)."
-        )
+        ) % {"error": exc}
         _set(task, task.state, message)
         raise AiTaskError(message) from exc
     AiTask.objects.filter(pk=task.pk).update(last_error="", pushed_at=timezone.now())
@@ -254,7 +277,7 @@ def ai_task_start(*, task: AiTask, actor: Actor) -> AiTask:
     Refusals (-45 no customers, -39 running already, …) raise AiTaskError with the English
     message beside ITNIO's reason. After a start the task is synced from taskList.
     """
-    _require(actor, "start AI tasks")
+    _require(actor, _("start AI tasks"))
     task = AiTask.objects.select_related("app__account").get(pk=task.pk)
     _require_on_itnio(task)
     _check_app(task.app)
@@ -263,16 +286,16 @@ def ai_task_start(*, task: AiTask, actor: Actor) -> AiTask:
     try:
         client.ai_task_start(app_id=task.app.app_id, job_id=task.remote_job_id)
     except ItnioLimitError as exc:
-        raise AiTaskError(f"Not sent: {exc}") from exc
+        raise AiTaskError(_("Not sent: %(error)s") % {"error": exc}) from exc
     except ItnioApiError as exc:
         message = ai_error_message(exc)
         _set(task, task.state, message)
         raise AiTaskError(message) from exc
     except ItnioError as exc:
-        message = (
-            f"{exc}. The task may have started: press “Sync from ITNIO” to see its status "
+        message = _(
+            "%(error)s. The task may have started: press “Sync from ITNIO” to see its status "
             "(starting it again is harmless: ITNIO answers -39 if it is running)."
-        )
+        ) % {"error": exc}
         _set(task, task.state, message)
         raise AiTaskError(message) from exc
     AiTask.objects.filter(pk=task.pk).update(
@@ -291,7 +314,7 @@ def ai_task_start_job(*, app: ItnioApp, job_id: int, actor: Actor) -> AiTask:
     """Start any ITNIO job of the app by its jobId (the CLI), creating or updating the local
     task: it is looked up in taskList first; a job taskList does not show is still started
     (ITNIO decides), and a local record is made only if ITNIO accepted the start."""
-    _require(actor, "start AI tasks")
+    _require(actor, _("start AI tasks"))
     _check_app(app)
     client = _client(app, actor)
     info = next((i for i in _all_tasks(client, app) if i.job_id == job_id), None)
@@ -305,11 +328,13 @@ def ai_task_start_job(*, app: ItnioApp, job_id: int, actor: Actor) -> AiTask:
     try:
         client.ai_task_start(app_id=app.app_id, job_id=job_id)
     except ItnioLimitError as exc:
-        raise AiTaskError(f"Not sent: {exc}") from exc
+        raise AiTaskError(_("Not sent: %(error)s") % {"error": exc}) from exc
     except ItnioApiError as exc:
         raise AiTaskError(ai_error_message(exc)) from exc
     except ItnioError as exc:
-        raise AiTaskError(f"{exc}. The job may have started; run ai_sync to see.") from exc
+        raise AiTaskError(
+            _("%(error)s. The job may have started; run ai_sync to see.") % {"error": exc}
+        ) from exc
     task = _learn(app, AiTaskInfo(job_id=job_id, name=f"ITNIO job {job_id}"))
     AiTask.objects.filter(pk=task.pk).update(
         started_at=timezone.now(), started_by=actor.label[:150]
@@ -417,7 +442,7 @@ def ai_tasks_sync(
                     remote_job_id=None,
                 ).first()
                 if task is not None:
-                    _created(task, info, "Found at ITNIO by name after an unknown outcome.")
+                    _created(task, info, _("Found at ITNIO by name after an unknown outcome."))
                     result.tasks_resolved += 1
                     continue
                 if AiTask.objects.filter(app=one, name=info.name).exists():

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -67,8 +69,10 @@ SIP_FIELDS = frozenset({"sip_group_name", "phone_name", "recording_file_id"})
 # Push "type" (itnio-api.md §6.1): 1 group call, 2 verification code (sendCode), 3/4 phone.
 PUSH_TYPE_KINDS = {"1": Call.Kind.GROUP, "2": Call.Kind.TTS, "3": Call.Kind.SIP, "4": Call.Kind.SIP}
 
-NOT_SENT_HINT = "Nothing reached ITNIO, so no call was placed; it is safe to try again."
-UNKNOWN_HINT = (
+NOT_SENT_HINT = gettext_lazy(
+    "Nothing reached ITNIO, so no call was placed; it is safe to try again."
+)
+UNKNOWN_HINT = gettext_lazy(
     "The request may have reached ITNIO, so the call may have been placed. The portal will not "
     "resend it; the record sync and status pushes resolve it if ITNIO placed it."
 )
@@ -87,14 +91,20 @@ def call_send_tts(
     """Place one TTS call: `code` (or SendCode's fields other than app_id, as keyword
     arguments). Returns the Call in state submitted, rejected or unknown."""
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not place calls.")
+        raise PermissionDeniedError(_("%(actor)s may not place calls.") % {"actor": actor.label})
     if app.kind != ItnioApp.Kind.VOICE:
-        raise CallError(f"App {app.app_id} is an AI voice app; TTS calls need a voice app.")
+        raise CallError(
+            _("App %(app_id)s is an AI voice app; TTS calls need a voice app.")
+            % {"app_id": app.app_id}
+        )
     if not app.active:
-        raise CallError(f"App {app.app_id} is inactive.")
+        raise CallError(_("App %(app_id)s is inactive.") % {"app_id": app.app_id})
     code = code or SendCode(app_id=app.app_id, **fields)
     if code.app_id != app.app_id:
-        raise CallError(f"The call is for app {code.app_id}, not app {app.app_id}.")
+        raise CallError(
+            _("The call is for app %(call_app_id)s, not app %(app_id)s.")
+            % {"call_app_id": code.app_id, "app_id": app.app_id}
+        )
     call = Call(
         app=app,
         kind=Call.Kind.TTS,
@@ -121,21 +131,34 @@ def call_send_single(call: Call, send: Callable[[], str]) -> Call:
     try:
         voice_id = send()
     except ItnioNotSentError as exc:
-        _finish(call, Call.State.REJECTED, f"Not sent: {exc}. {NOT_SENT_HINT}")
+        _finish(
+            call,
+            Call.State.REJECTED,
+            _("Not sent: %(error)s. %(explanation)s")
+            % {"error": exc, "explanation": NOT_SENT_HINT},
+        )
     except ItnioOutcomeUnknownError as exc:
-        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+        _finish(call, Call.State.UNKNOWN, _unknown_reason(exc))
     except (ItnioApiError, ItnioLimitError) as exc:
         _finish(call, Call.State.REJECTED, str(exc))
     except ItnioError as exc:
         # Any other transport trouble after the request may have left: assume it may be placed.
-        _finish(call, Call.State.UNKNOWN, f"{exc}. {UNKNOWN_HINT}")
+        _finish(call, Call.State.UNKNOWN, _unknown_reason(exc))
     except BaseException:
-        _finish(call, Call.State.UNKNOWN, f"The portal failed while sending. {UNKNOWN_HINT}")
+        _finish(
+            call,
+            Call.State.UNKNOWN,
+            _("The portal failed while sending. %(explanation)s") % {"explanation": UNKNOWN_HINT},
+        )
         raise
     else:
         _attach_voice_id(call, voice_id)
     call.refresh_from_db()
     return call
+
+
+def _unknown_reason(exc: ItnioError) -> str:
+    return _("%(error)s. %(explanation)s") % {"error": exc, "explanation": UNKNOWN_HINT}
 
 
 def _finish(call: Call, state: str, reason: str) -> None:
@@ -294,7 +317,7 @@ def fetch_record(client: Any, call: Call) -> VoiceRecord:
 def call_refresh(*, call: Call, actor: Actor) -> Call:
     """Fetch one call's record from ITNIO and apply it."""
     if not call.voice_id:
-        raise CallError("This call has no voiceId, so ITNIO cannot be asked about it.")
+        raise CallError(_("This call has no voiceId, so ITNIO cannot be asked about it."))
     record = fetch_record(logged_client(call.app.account, actor=actor, obj=call), call)
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
@@ -323,7 +346,7 @@ def calls_expire(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=settings.ITNIO_RECORD_RETENTION_DAYS)
     return Call.objects.filter(state=Call.State.SUBMITTED, created_at__lt=cutoff).update(
         state=Call.State.EXPIRED,
-        state_reason="No final record within ITNIO's two-month record retention.",
+        state_reason=_("No final record within ITNIO's two-month record retention."),
     )
 
 
@@ -333,7 +356,8 @@ def calls_sweep_stale_sends(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(minutes=settings.ITNIO_STALE_SEND_MINUTES)
     return Call.objects.filter(state=Call.State.SENDING, created_at__lt=cutoff).update(
         state=Call.State.UNKNOWN,
-        state_reason="The sender stopped while the request was in flight. " + UNKNOWN_HINT,
+        state_reason=_("The sender stopped while the request was in flight. %(explanation)s")
+        % {"explanation": UNKNOWN_HINT},
     )
 
 
@@ -447,6 +471,6 @@ def _resolve_unknown(record: VoiceRecord) -> bool:
             return False
         candidate.voice_id = record.voice_id
         candidate.state = Call.State.SUBMITTED
-        candidate.state_reason = "Resolved: ITNIO's records show this call was placed."
+        candidate.state_reason = _("Resolved: ITNIO's records show this call was placed.")
         candidate.save(update_fields=["voice_id", "state", "state_reason"])
     return True

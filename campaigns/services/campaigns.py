@@ -21,6 +21,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from campaigns.formatting import count as count_text
 from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.calls import call_upsert_record
@@ -67,20 +68,35 @@ class Plan:
         window = (
             f"{c.window_start:%H:%M}–{c.window_end:%H:%M} {c.window_tz}"
             if c.window_start and c.window_end
-            else "any time"
+            else gettext("any time")
         )
-        return [
-            f"Campaign:        {c.name}",
-            f"Callees:         {self.callees:,} pending",
-            f"Requests:        {self.requests:,} sendGroup requests of up to {self.per_request}",
-            f"App:             {c.app.app_id} ({c.app.account.name})",
-            f"Voice file:      {c.voice_file.file_name} "
-            f"(ITNIO file ID {c.voice_file.remote_file_id or '—'})",
-            f"Display number:  {c.display_num or '(ITNIO default)'}",
-            f"Loop count:      {c.loop_count or 1}",
-            f"Start:           {c.scheduled_start.isoformat() if c.scheduled_start else 'now'}",
-            f"Calling window:  {window}",
+        rows = [
+            (gettext("Campaign:"), c.name),
+            (
+                gettext("Callees:"),
+                gettext("%(count)s pending") % {"count": count_text(self.callees)},
+            ),
+            (
+                gettext("Requests:"),
+                gettext("%(count)s sendGroup requests of up to %(size)s")
+                % {"count": count_text(self.requests), "size": self.per_request},
+            ),
+            (gettext("App:"), f"{c.app.app_id} ({c.app.account.name})"),
+            (
+                gettext("Voice file:"),
+                gettext("%(file)s (ITNIO file ID %(file_id)s)")
+                % {"file": c.voice_file.file_name, "file_id": c.voice_file.remote_file_id or "—"},
+            ),
+            (gettext("Display number:"), c.display_num or gettext("(ITNIO default)")),
+            (gettext("Loop count:"), str(c.loop_count or 1)),
+            (
+                gettext("Start:"),
+                c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
+            ),
+            (gettext("Calling window:"), window),
         ]
+        # The labels padded to one column (17 characters in English), then the values.
+        return [f"{label:<16} {value}" for label, value in rows]
 
 
 def campaign_plan(campaign: Campaign) -> Plan:
@@ -91,16 +107,22 @@ def campaign_plan(campaign: Campaign) -> Plan:
     problems = []
     if campaign.state not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
         problems.append(
-            f"The campaign is {campaign.get_state_display().lower()}; only a draft can be launched."
+            gettext("The campaign is %(state)s; only a draft can be launched.")
+            % {"state": campaign.get_state_display().lower()}
         )
     if campaign.app.kind != ItnioApp.Kind.VOICE or not campaign.app.active:
-        problems.append(f"App {campaign.app.app_id} is not an active voice app.")
+        problems.append(
+            gettext("App %(app_id)s is not an active voice app.") % {"app_id": campaign.app.app_id}
+        )
     if campaign.voice_file.state != VoiceFile.State.UPLOADED:
-        problems.append(f"Voice file {campaign.voice_file.file_name} is not uploaded to ITNIO yet.")
+        problems.append(
+            gettext("Voice file %(file)s is not uploaded to ITNIO yet.")
+            % {"file": campaign.voice_file.file_name}
+        )
     elif campaign.voice_file.account_id != campaign.app.account_id:
-        problems.append("The voice file belongs to another ITNIO account than the app.")
+        problems.append(gettext("The voice file belongs to another ITNIO account than the app."))
     if pending == 0:
-        problems.append("No pending callees: import a list (and confirm it) first.")
+        problems.append(gettext("No pending callees: import a list (and confirm it) first."))
     return Plan(
         campaign=campaign,
         callees=pending,
@@ -195,7 +217,9 @@ def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Pro
 # ---------------------------------------------------------------------------
 def _require(actor: Actor) -> None:
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not launch or steer campaigns.")
+        raise PermissionDeniedError(
+            gettext("%(actor)s may not launch or steer campaigns.") % {"actor": actor.label}
+        )
 
 
 def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
@@ -215,12 +239,16 @@ def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
             set_campaign_state(
                 campaign,
                 Campaign.State.SCHEDULED,
-                f"Scheduled for {campaign.scheduled_start:%Y-%m-%d %H:%M %Z} by {actor.label}",
+                gettext("Scheduled for %(start)s by %(actor)s")
+                % {"start": f"{campaign.scheduled_start:%Y-%m-%d %H:%M %Z}", "actor": actor.label},
                 actor.label,
             )
         else:
             set_campaign_state(
-                campaign, Campaign.State.RUNNING, f"Launched by {actor.label}", actor.label
+                campaign,
+                Campaign.State.RUNNING,
+                gettext("Launched by %(actor)s") % {"actor": actor.label},
+                actor.label,
             )
             Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
             _enqueue_dispatch_on_commit(campaign)
@@ -232,11 +260,14 @@ def campaign_pause(*, campaign: Campaign, actor: Actor, reason: str = "") -> Cam
     _require(actor)
     if campaign.state not in (Campaign.State.RUNNING, Campaign.State.SCHEDULED):
         raise CampaignError(
-            "Only a running or scheduled campaign can be paused "
-            f"(it is {campaign.get_state_display().lower()})."
+            gettext("Only a running or scheduled campaign can be paused (it is %(state)s).")
+            % {"state": campaign.get_state_display().lower()}
         )
     set_campaign_state(
-        campaign, Campaign.State.PAUSED, reason or f"Paused by {actor.label}", actor.label
+        campaign,
+        Campaign.State.PAUSED,
+        reason or gettext("Paused by %(actor)s") % {"actor": actor.label},
+        actor.label,
     )
     return campaign
 
@@ -245,7 +276,8 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
     _require(actor)
     if campaign.state != Campaign.State.PAUSED:
         raise CampaignError(
-            f"Only a paused campaign can be resumed (it is {campaign.get_state_display().lower()})."
+            gettext("Only a paused campaign can be resumed (it is %(state)s).")
+            % {"state": campaign.get_state_display().lower()}
         )
     with transaction.atomic():
         if (
@@ -254,11 +286,17 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
             and not campaign.launched_at
         ):
             set_campaign_state(
-                campaign, Campaign.State.SCHEDULED, f"Resumed by {actor.label}", actor.label
+                campaign,
+                Campaign.State.SCHEDULED,
+                gettext("Resumed by %(actor)s") % {"actor": actor.label},
+                actor.label,
             )
         else:
             set_campaign_state(
-                campaign, Campaign.State.RUNNING, f"Resumed by {actor.label}", actor.label
+                campaign,
+                Campaign.State.RUNNING,
+                gettext("Resumed by %(actor)s") % {"actor": actor.label},
+                actor.label,
             )
             if not campaign.launched_at:
                 Campaign.objects.filter(pk=campaign.pk).update(launched_at=timezone.now())
@@ -269,11 +307,15 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
 def campaign_cancel(*, campaign: Campaign, actor: Actor) -> Campaign:
     _require(actor)
     if campaign.state in FINAL_STATES:
-        raise CampaignError(f"The campaign is already {campaign.get_state_display().lower()}.")
+        raise CampaignError(
+            gettext("The campaign is already %(state)s.")
+            % {"state": campaign.get_state_display().lower()}
+        )
     set_campaign_state(
         campaign,
         Campaign.State.CANCELLED,
-        f"Cancelled by {actor.label}; pending callees will not be called",
+        gettext("Cancelled by %(actor)s; pending callees will not be called")
+        % {"actor": actor.label},
         actor.label,
     )
     Campaign.objects.filter(pk=campaign.pk).update(completed_at=timezone.now())
@@ -321,7 +363,8 @@ def campaigns_tick(*, now: datetime | None = None) -> TickReport:
         set_campaign_state(
             campaign,
             Campaign.State.RUNNING,
-            f"Started at its scheduled time {campaign.scheduled_start:%Y-%m-%d %H:%M %Z}",
+            gettext("Started at its scheduled time %(start)s")
+            % {"start": f"{campaign.scheduled_start:%Y-%m-%d %H:%M %Z}"},
             "scheduler",
         )
         Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
@@ -339,7 +382,9 @@ def campaigns_tick(*, now: datetime | None = None) -> TickReport:
     for campaign_id in list(stuck):
         report.unknown_batches += orphans_to_unknown(
             campaign_id,
-            "Stuck in sending longer than DISPATCH_STALE_BATCH_SECONDS; its outcome is unknown.",
+            gettext(
+                "Stuck in sending longer than DISPATCH_STALE_BATCH_SECONDS; its outcome is unknown."
+            ),
         )
     for campaign in Campaign.objects.filter(state=Campaign.State.RUNNING):
         alive = (
@@ -430,7 +475,9 @@ def campaign_reconcile(*, campaign: Campaign, actor: Actor) -> ReconcileReport:
             DispatchBatch.objects.filter(pk=batch.pk).update(
                 state=DispatchBatch.State.SENT,
                 reason=(
-                    batch.reason + " Reconciled: every callee was found in ITNIO's records."
+                    batch.reason
+                    + " "
+                    + gettext("Reconciled: every callee was found in ITNIO's records.")
                 ).strip(),
                 accepted=Callee.objects.filter(batch=batch, state=Callee.State.SUBMITTED).count(),
             )
@@ -455,7 +502,7 @@ def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
     callee.state = Callee.State.SUBMITTED
     callee.voice_id = record.voice_id
     callee.call_id = call.pk
-    callee.reason = "Resolved by reconciliation: ITNIO's records show it was placed."
+    callee.reason = gettext("Resolved by reconciliation: ITNIO's records show it was placed.")
     callee.save(update_fields=["state", "voice_id", "call", "reason"])
 
 
@@ -476,7 +523,8 @@ def campaign_release_unknown(*, campaign: Campaign, actor: Actor) -> int:
         released = Callee.objects.filter(campaign=locked, state=Callee.State.UNKNOWN).update(
             state=Callee.State.PENDING,
             batch=None,
-            reason=f"Released for resending by {actor.label} (may be called twice).",
+            reason=gettext("Released for resending by %(actor)s (may be called twice).")
+            % {"actor": actor.label},
         )
         if not released:
             return 0

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor
@@ -187,7 +188,7 @@ class _Claimer:
             if not pairs:
                 DispatchBatch.objects.filter(pk=batch.pk).update(
                     state=DispatchBatch.State.FAILED,
-                    reason=(batch.reason + " Its callees were re-batched.").strip(),
+                    reason=(batch.reason + " " + _("Its callees were re-batched.")).strip(),
                 )
             else:
                 marked = {"state": DispatchBatch.State.SENDING, "size": len(pairs)}
@@ -230,7 +231,7 @@ class _Claimer:
                 if batch_ids:
                     DispatchBatch.objects.filter(id__in=batch_ids).update(
                         state=DispatchBatch.State.PENDING,
-                        reason="Claimed as the database connection was lost; not sent.",
+                        reason=_("Claimed as the database connection was lost; not sent."),
                     )
                     Callee.objects.filter(
                         batch_id__in=batch_ids, state=Callee.State.SENDING
@@ -405,7 +406,7 @@ def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
         return
     orphans_to_unknown(
         campaign_id,
-        "The dispatcher stopped while this request was in flight; its outcome is unknown.",
+        _("The dispatcher stopped while this request was in flight; its outcome is unknown."),
     )
     campaign = Campaign.objects.select_related("app__account", "voice_file").get(pk=campaign_id)
     buffer = RequestLogBuffer(actor=Actor.system(f"dispatch:{campaign.name}"))
@@ -524,10 +525,9 @@ def _sender(
                     control.not_sent_streak += 1
                     control.retry_after = time.time() + min(2**control.not_sent_streak, 30)
                     if control.not_sent_streak >= settings.DISPATCH_PAUSE_AFTER_NOT_SENT:
-                        control.pause_reason = (
-                            f"ITNIO could not be reached {control.not_sent_streak} times "
-                            f"in a row: {error}"
-                        )
+                        control.pause_reason = _(
+                            "ITNIO could not be reached %(count)s times in a row: %(error)s"
+                        ) % {"count": control.not_sent_streak, "error": error}
                         control.stop = True
                 elif error is None:
                     control.not_sent_streak = 0

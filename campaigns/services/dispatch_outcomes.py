@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from itnio_portal.itnio import (
@@ -82,7 +83,7 @@ def _outcomes(pairs: Pairs, results: list[SendResult]) -> list[tuple[int, str, s
     for callee_id, number in pairs:
         result = by_number.get(number)
         if result is None:
-            reason = "ITNIO's answer did not mention this number."
+            reason = _("ITNIO's answer did not mention this number.")
             outcomes.append((callee_id, Callee.State.UNKNOWN, "", reason, number))
         elif result.accepted and result.voice_id:
             outcomes.append((callee_id, Callee.State.SUBMITTED, result.voice_id, "", number))
@@ -319,11 +320,11 @@ def refusal_reason(batch: DispatchBatch, exc: BaseException) -> str:
     """Why the campaign pauses after a refused batch: ITNIO's refusal, or the portal's own
     check of a documented limit (then nothing left the portal)."""
     if isinstance(exc, ItnioLimitError):
-        return (
-            f"The portal's own limit check refused batch {batch.sequence} before sending it "
-            f"(nothing was sent): {exc}"
-        )
-    return f"ITNIO refused batch {batch.sequence}: {exc}"
+        return _(
+            "The portal's own limit check refused batch %(batch)s before sending it "
+            "(nothing was sent): %(error)s"
+        ) % {"batch": batch.sequence, "error": exc}
+    return _("ITNIO refused batch %(batch)s: %(error)s") % {"batch": batch.sequence, "error": exc}
 
 
 def record_failure(
@@ -343,7 +344,7 @@ def record_failure(
                 state=DispatchBatch.State.PENDING,
                 request_finished_at=now,
                 code=getattr(exc, "code", "") or "",
-                reason=f"Not placed: {exc}",
+                reason=_("Not placed: %(error)s") % {"error": exc},
             ):
                 Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
                     state=Callee.State.PENDING
@@ -357,10 +358,10 @@ def record_failure(
     reason = (
         f"{exc}"
         if isinstance(exc, ItnioError)
-        else f"The dispatcher failed while sending ({type(exc).__name__})."
+        else _("The dispatcher failed while sending (%(error)s).") % {"error": type(exc).__name__}
     )
-    reason += (
-        " The request may have reached ITNIO; it is never resent automatically: "
+    reason += " " + _(
+        "The request may have reached ITNIO; it is never resent automatically: "
         "reconcile the campaign."
     )
     with transaction.atomic():
