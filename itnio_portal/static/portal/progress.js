@@ -6,6 +6,11 @@
   "use strict";
   var box = document.getElementById("campaign-progress");
   if (!box) { return; }
+  // Django's JavaScript catalogue (admin:jsi18n, loaded by the change form); English without it.
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); });
+  };
   var url = box.dataset.url;
   var edited = false;
   document.addEventListener("input", function () { edited = true; }, true);
@@ -20,8 +25,10 @@
     document.getElementById("count-total").textContent = data.total;
     var eta = document.getElementById("progress-eta");
     if (data.eta) {
-      eta.textContent = "Estimated finish " + new Date(data.eta).toLocaleString() +
-        " (" + data.rate_per_minute + " callees/min)";
+      eta.textContent = interpolate(gettext("Estimated finish %(eta)s (%(rate)s callees/min)"), {
+        eta: new Date(data.eta).toLocaleString(),
+        rate: data.rate_per_minute
+      }, true);
     } else if (data.state !== "running") {
       eta.textContent = data.state_display + (data.state_reason ? ": " + data.state_reason : "");
     }
@@ -45,7 +52,7 @@
     var link = document.createElement("a");
     link.href = window.location.pathname;
     link.id = "progress-reload";
-    link.textContent = " Show the updated page";
+    link.textContent = " " + gettext("Show the updated page");
     eta.insertAdjacentElement("afterend", link);
   }
   function active(state) { return state === "running" || state === "scheduled"; }
