@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import ItnioAccount
 
@@ -21,12 +23,14 @@ class ItnioAccountForm(forms.ModelForm):
     """The secret is write-only: never rendered back, blank on edit keeps the stored one."""
 
     new_api_secret = forms.CharField(
-        label="API secret",
+        label=gettext_lazy("API secret"),
         required=False,
         strip=True,
         max_length=128,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. Leave blank to keep the current secret.",
+        help_text=gettext_lazy(
+            "Stored encrypted and never shown again. Leave blank to keep the current secret."
+        ),
     )
 
     class Meta:
@@ -37,7 +41,7 @@ class ItnioAccountForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("new_api_secret"):
-            self.add_error("new_api_secret", "An API secret is required for a new account.")
+            self.add_error("new_api_secret", _("An API secret is required for a new account."))
         return cleaned
 
     def save(self, commit: bool = True) -> ItnioAccount:

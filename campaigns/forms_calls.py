@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
@@ -41,41 +42,57 @@ class SendTtsForm(forms.Form):
 
     app = forms.ModelChoiceField(
         queryset=ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE, active=True),
-        help_text="The voice app the call is placed and billed under.",
+        label=gettext_lazy("App"),
+        help_text=gettext_lazy("The voice app the call is placed and billed under."),
     )
     callee = forms.CharField(
-        max_length=20, help_text="Country code and number, 7–15 digits (e.g. 919876543210)."
+        max_length=20,
+        label=gettext_lazy("Callee"),
+        help_text=gettext_lazy("Country code and number, 7–15 digits (e.g. 919876543210)."),
     )
     language = forms.ChoiceField(
-        choices=[(code, f"{name} ({code})") for code, name in LANGUAGES.items()]
+        label=gettext_lazy("Language"),
+        choices=[(code, f"{name} ({code})") for code, name in LANGUAGES.items()],
     )
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+    text = forms.CharField(
+        label=gettext_lazy("Text"), widget=forms.Textarea(attrs={"rows": 4, "cols": 60})
+    )
     display_num = forms.CharField(
-        label="display number",
+        label=gettext_lazy("display number"),
         required=False,
         max_length=20,
-        help_text="Caller ID, 7–15 digits (optional).",
+        help_text=gettext_lazy("Caller ID, 7–15 digits (optional)."),
     )
     loop_count = forms.IntegerField(
-        required=False, help_text="Times the text is read, 1–{max} (default 1)."
+        required=False,
+        label=gettext_lazy("Loop count"),
+        help_text=gettext_lazy("Times the text is read, 1–%(max)s (default 1)."),
     )
     recall_count = forms.IntegerField(
-        required=False, help_text="Automatic re-calls on failure, 0–9 (default 0)."
+        required=False,
+        label=gettext_lazy("Recall count"),
+        help_text=gettext_lazy("Automatic re-calls on failure, 0–9 (default 0)."),
     )
     recall_interval = forms.IntegerField(
-        required=False, help_text="Minutes between re-calls, 1–999 (only with a recall count)."
+        required=False,
+        label=gettext_lazy("Recall interval"),
+        help_text=gettext_lazy("Minutes between re-calls, 1–999 (only with a recall count)."),
     )
     max_duration = forms.IntegerField(
-        required=False, help_text="Hang up this many seconds after answer, 1–120 (optional)."
+        required=False,
+        label=gettext_lazy("Max duration"),
+        help_text=gettext_lazy("Hang up this many seconds after answer, 1–120 (optional)."),
     )
     max_ringing_time = forms.IntegerField(
-        required=False, help_text="Seconds to ring, 20–120 (default 60)."
+        required=False,
+        label=gettext_lazy("Max ringing time"),
+        help_text=gettext_lazy("Seconds to ring, 20–120 (default 60)."),
     )
     called_info = forms.CharField(
         label="calledInfo",
         required=False,
         max_length=1000,
-        help_text="Free text echoed in records and pushes (up to 1000 characters).",
+        help_text=gettext_lazy("Free text echoed in records and pushes (up to 1000 characters)."),
     )
 
     # The second step: the summary's "Yes, place this call" sends it (a call costs money).
@@ -86,9 +103,9 @@ class SendTtsForm(forms.Form):
         if language:
             self.fields["language"].initial = language
         limits = itnio_limits()
-        self.fields["loop_count"].help_text = self.fields["loop_count"].help_text.format(
-            max=limits.loop_count_max
-        )
+        self.fields["loop_count"].help_text = self.fields["loop_count"].help_text % {
+            "max": limits.loop_count_max
+        }
         # The live counter reads these (templates/admin/campaigns/call/send_tts.html).
         self.fields["text"].widget.attrs.update(
             {

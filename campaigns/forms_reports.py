@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign, ItnioApp
 from campaigns.services.reports import CallSlice
@@ -22,16 +24,20 @@ class DashboardForm(forms.Form):
     app = forms.ModelChoiceField(
         ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE).order_by("label"),
         required=False,
-        empty_label="All voice apps",
+        label=gettext_lazy("App"),
+        empty_label=gettext_lazy("All voice apps"),
     )
     campaign = forms.ModelChoiceField(
-        Campaign.objects.order_by("-id"), required=False, empty_label="All calls"
+        Campaign.objects.order_by("-id"),
+        required=False,
+        label=gettext_lazy("Campaign"),
+        empty_label=gettext_lazy("All calls"),
     )
     since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     until = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
@@ -46,16 +52,19 @@ class DashboardForm(forms.Form):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
-            raise forms.ValidationError("“From” must not be after “To”.")
+            raise forms.ValidationError(_("“From” must not be after “To”."))
         longest = settings.DASHBOARD_MAX_DAYS
         if since and until and (until - since).days + 1 > longest:
             raise forms.ValidationError(
-                f"Choose at most {longest} days (DASHBOARD_MAX_DAYS); this range has "
-                f"{(until - since).days + 1}."
+                _("Choose at most %(longest)s days (DASHBOARD_MAX_DAYS); this range has %(days)s.")
+                % {"longest": longest, "days": (until - since).days + 1}
             )
         campaign, app = data.get("campaign"), data.get("app")
         if campaign and app and campaign.app_id != app.pk:
-            self.add_error("campaign", f"Campaign “{campaign}” belongs to another app.")
+            self.add_error(
+                "campaign",
+                _("Campaign “%(campaign)s” belongs to another app.") % {"campaign": campaign},
+            )
         return data
 
     def call_slice(self) -> CallSlice:

@@ -59,11 +59,11 @@ class ItnioAccountAdmin(PortalModelAdmin):
     search_fields = ["name", "api_key"]
     inlines = [ItnioAppInline]
 
-    @admin.display(description="apps")
+    @admin.display(description=gettext_lazy("apps"))
     def app_count(self, obj: ItnioAccount) -> int:
         return obj.apps.count()
 
-    @admin.display(description="ITNIO base URL")
+    @admin.display(description=gettext_lazy("ITNIO base URL"))
     def effective_base_url(self, obj: ItnioAccount) -> str:
         return obj.effective_base_url
 
@@ -71,11 +71,11 @@ class ItnioAccountAdmin(PortalModelAdmin):
         credentials = ["name", "api_key", "new_api_secret", "base_url"]
         if obj is not None and not self.has_change_permission(request, obj):
             credentials.remove("new_api_secret")  # a form field: read-only it would say "None"
-        fieldsets: list[Any] = [("Credentials", {"fields": credentials})]
+        fieldsets: list[Any] = [(_("Credentials"), {"fields": credentials})]
         if obj is not None:
             fieldsets.append(
                 (
-                    "Balance (Verify credentials)",
+                    _("Balance (Verify credentials)"),
                     {
                         "fields": [
                             "balance_display",
@@ -84,22 +84,23 @@ class ItnioAccountAdmin(PortalModelAdmin):
                             "verified_at",
                             "verify_error",
                         ],
-                        "description": "As ITNIO reported it when someone last pressed "
-                        "“Verify credentials”.",
+                        "description": _(
+                            "As ITNIO reported it when someone last pressed “Verify credentials”."
+                        ),
                     },
                 )
             )
         return fieldsets
 
-    @admin.display(description="balance")
+    @admin.display(description=gettext_lazy("balance"))
     def balance_display(self, obj: ItnioAccount) -> str:
         return money_html(obj.balance, balance_currency())
 
-    @admin.display(description="gift")
+    @admin.display(description=gettext_lazy("gift"))
     def gift_display(self, obj: ItnioAccount) -> str:
         return money_html(obj.gift, balance_currency())
 
-    @admin.display(description="credit")
+    @admin.display(description=gettext_lazy("credit"))
     def credit_display(self, obj: ItnioAccount) -> str:
         return money_html(obj.credit, balance_currency())
 
@@ -131,13 +132,18 @@ class ItnioAccountAdmin(PortalModelAdmin):
         try:
             account = account_verify(account=account, actor=Actor.from_user(request.user))
         except ItnioError as exc:
-            self.message_user(request, f"Credentials check failed: {exc}", messages.ERROR)
+            self.message_user(
+                request, _("Credentials check failed: %(error)s") % {"error": exc}, messages.ERROR
+            )
         else:
             self.message_user(
                 request,
-                f"Credentials work. Balance {money(account.balance, balance_currency())}, "
-                f"gift {money(account.gift, balance_currency())}, "
-                f"credit {money(account.credit, balance_currency())}.",
+                _("Credentials work. Balance %(balance)s, gift %(gift)s, credit %(credit)s.")
+                % {
+                    "balance": money(account.balance, balance_currency()),
+                    "gift": money(account.gift, balance_currency()),
+                    "credit": money(account.credit, balance_currency()),
+                },
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(reverse("admin:campaigns_itnioaccount_change", args=[pk]))
@@ -303,6 +309,6 @@ class ApiRequestLogAdmin(ReadOnlyAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["account"]
 
-    @admin.display(description="concerns")
+    @admin.display(description=gettext_lazy("concerns"))
     def concerns(self, obj: ApiRequestLog) -> str:
         return f"{obj.object_type} {obj.object_id}".strip()

@@ -15,9 +15,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin, badge
+from campaigns.formatting import count as format_count
 from campaigns.forms_ai import AiTaskForm
 from campaigns.models import AiCustomer, AiTask
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -52,7 +55,7 @@ DETAIL_FIELDS = [
 SETTINGS_FIELDSETS = [
     (None, {"fields": ["app", "name", "dialog_flow_id", "line", "robot_count"]}),
     (
-        "Schedule",
+        gettext_lazy("Schedule"),
         {
             "fields": [
                 "mode",
@@ -65,7 +68,10 @@ SETTINGS_FIELDSETS = [
             ]
         },
     ),
-    ("Redial and duplicates", {"fields": ["redial", "redial_conditions", "call_record_dup"]}),
+    (
+        gettext_lazy("Redial and duplicates"),
+        {"fields": ["redial", "redial_conditions", "call_record_dup"]},
+    ),
 ]
 
 
@@ -89,12 +95,12 @@ def _next_step(task: AiTask) -> str:
     """What the operator does next with a task that is on ITNIO, from what the portal knows."""
     status = (task.remote_status or "").upper()
     if status in RUNNING_STATUSES:
-        return "Running on ITNIO: it calls its customers. “Sync from ITNIO” shows the progress."
+        return _("Running on ITNIO: it calls its customers. “Sync from ITNIO” shows the progress.")
     if status in FINISHED_STATUSES:
-        return "Finished on ITNIO."
+        return _("Finished on ITNIO.")
     if not task.customers.filter(state=AiCustomer.State.PUSHED).exists():
-        return "On ITNIO: push its customers, then start it."
-    return "Its customers are on ITNIO: start it."
+        return _("On ITNIO: push its customers, then start it.")
+    return _("Its customers are on ITNIO: start it.")
 
 
 @admin.register(AiTask)
@@ -131,7 +137,7 @@ class AiTaskAdmin(PortalModelAdmin):
             fieldsets.append((title, {"fields": fields}))
         if obj is None:
             return fieldsets
-        return [("At ITNIO", {"fields": DETAIL_FIELDS}), *fieldsets]
+        return [(_("At ITNIO"), {"fields": DETAIL_FIELDS}), *fieldsets]
 
     def get_readonly_fields(self, request: HttpRequest, obj: AiTask | None = None) -> list[str]:
         if obj is None:
@@ -169,31 +175,34 @@ class AiTaskAdmin(PortalModelAdmin):
         super().save_model(request, obj, form, change)
 
     # --- display -------------------------------------------------------------
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: AiTask) -> str:
         return badge(obj.state, obj.get_state_display())
 
-    @admin.display(description="ITNIO status", ordering="remote_status")
+    @admin.display(description=gettext_lazy("ITNIO status"), ordering="remote_status")
     def remote_status_display(self, obj: AiTask) -> str:
         return obj.remote_status or "–"
 
-    @admin.display(description="called / total")
+    @admin.display(description=gettext_lazy("called / total"))
     def progress(self, obj: AiTask) -> str:
         if obj.remote_total is None:
             return "–"
         return f"{obj.remote_completed or 0} / {obj.remote_total}"
 
-    @admin.display(description="customers", ordering="n_customers")
+    @admin.display(description=gettext_lazy("customers"), ordering="n_customers")
     def customers_count(self, obj: AiTask) -> int:
         return getattr(obj, "n_customers", 0)
 
-    @admin.display(description="line")
+    @admin.display(description=gettext_lazy("line"))
     def line_display(self, obj: AiTask) -> str:
         if obj.line_id is None:
             return obj.remote_line_name or "–"
-        return f"{obj.line_name or 'line'} (line {obj.line_id})"
+        return _("%(name)s (line %(line)s)") % {
+            "name": obj.line_name or _("line"),
+            "line": obj.line_id,
+        }
 
-    @admin.display(description="what to do")
+    @admin.display(description=gettext_lazy("what to do"))
     def explanation(self, obj: AiTask) -> str:
         if obj.state in (AiTask.State.UNKNOWN, AiTask.State.SENDING):
             extra = CREATE_UNKNOWN if obj.state == AiTask.State.SENDING else ""
@@ -201,7 +210,7 @@ class AiTaskAdmin(PortalModelAdmin):
                 '<div class="portal-explain" id="task-error">{} {}</div>', obj.last_error, extra
             )
         if obj.state == AiTask.State.DRAFT:
-            return "Not on ITNIO yet: press “Create on ITNIO”."
+            return _("Not on ITNIO yet: press “Create on ITNIO”.")
         if obj.state == AiTask.State.FAILED:
             return format_html(
                 '<div class="portal-explain" id="task-error">{}</div>', obj.last_error
@@ -215,40 +224,52 @@ class AiTaskAdmin(PortalModelAdmin):
             notes.append(
                 format_html(
                     '<div class="portal-explain" id="unsent-changes">{}</div>',
-                    "Saved here but not on ITNIO yet: press “Update on ITNIO”.",
+                    _("Saved here but not on ITNIO yet: press “Update on ITNIO”."),
                 )
             )
         if not notes:
             return _next_step(obj)
         return format_html_join("", "{}", ((n,) for n in notes))
 
-    @admin.display(description="at ITNIO (taskList)")
+    @admin.display(description=gettext_lazy("at ITNIO (taskList)"))
     def remote_display(self, obj: AiTask) -> str:
         if obj.synced_at is None:
-            return "Not synced yet: press “Sync from ITNIO”."
+            return _("Not synced yet: press “Sync from ITNIO”.")
         rows = [
-            ("status", obj.remote_status or "–"),
-            ("called / customers", f"{obj.remote_completed or 0} / {obj.remote_total or 0}"),
+            (_("status"), obj.remote_status or "–"),
+            (_("called / customers"), f"{obj.remote_completed or 0} / {obj.remote_total or 0}"),
             (
-                "here",
-                f"{obj.customers.filter(state=AiCustomer.State.PUSHED).count():,} customers "
-                f"pushed, {obj.call_records.count():,} call records",
+                _("here"),
+                _("%(pushed)s customers pushed, %(records)s call records")
+                % {
+                    "pushed": format_count(
+                        obj.customers.filter(state=AiCustomer.State.PUSHED).count()
+                    ),
+                    "records": format_count(obj.call_records.count()),
+                },
             ),
-            ("script", obj.remote_script_name or "–"),
-            ("line", obj.remote_line_name or "–"),
-            ("script unbound", {True: "yes", False: "no"}.get(obj.remote_script_unbound, "–")),
-            ("synced", timezone.localtime(obj.synced_at).strftime("%Y-%m-%d %H:%M:%S")),
+            (_("script"), obj.remote_script_name or "–"),
+            (_("line"), obj.remote_line_name or "–"),
+            (
+                _("script unbound"),
+                {True: _("yes"), False: _("no")}.get(obj.remote_script_unbound, "–"),
+            ),
+            (_("synced"), timezone.localtime(obj.synced_at).strftime("%Y-%m-%d %H:%M:%S")),
         ]
         return format_html(
             '<table class="portal-remote" id="remote-status">{}</table>',
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
         )
 
-    @admin.display(description="call records")
+    @admin.display(description=gettext_lazy("call records"))
     def records_link(self, obj: AiTask) -> str:
         count = obj.call_records.count()
         link = reverse("admin:campaigns_aicallrecord_changelist") + f"?task__id__exact={obj.pk}"
-        return format_html('<a href="{}" id="records-link">{} call record(s)</a>', link, count)
+        return format_html(
+            '<a href="{}" id="records-link">{}</a>',
+            link,
+            _("%(count)s call record(s)") % {"count": count},
+        )
 
     # --- views -----------------------------------------------------------------
     def get_urls(self) -> list[Any]:
@@ -308,7 +329,11 @@ class AiTaskAdmin(PortalModelAdmin):
 
     def _fail(self, request: HttpRequest, task: AiTask, exc: Exception) -> None:
         text = ai_error_message(exc) if isinstance(exc, ItnioError) else str(exc)
-        self.message_user(request, f"Task {task.name}: {text}", messages.ERROR)
+        self.message_user(
+            request,
+            _("Task %(name)s: %(text)s") % {"name": task.name, "text": text},
+            messages.ERROR,
+        )
 
     @requires("place_calls", methods=["POST"])
     def create_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
@@ -319,16 +344,21 @@ class AiTaskAdmin(PortalModelAdmin):
             self._fail(request, task, exc)
             return self._back(pk)
         if task.state == AiTask.State.CREATED:
-            note = f" {task.last_error}" if task.last_error else ""
-            self.message_user(
-                request,
-                f"Created task {task.name} on ITNIO: job {task.remote_job_id}.{note}",
-                messages.SUCCESS,
-            )
+            text = _("Created task %(name)s on ITNIO: job %(job)s.") % {
+                "name": task.name,
+                "job": task.remote_job_id,
+            }
+            if task.last_error:
+                text += f" {task.last_error}"
+            self.message_user(request, text, messages.SUCCESS)
         else:
             unsure = (AiTask.State.UNKNOWN, AiTask.State.SENDING)
             level = messages.WARNING if task.state in unsure else messages.ERROR
-            self.message_user(request, f"Task {task.name}: {task.last_error}", level)
+            self.message_user(
+                request,
+                _("Task %(name)s: %(text)s") % {"name": task.name, "text": task.last_error},
+                level,
+            )
         return self._back(pk)
 
     @requires("place_calls", methods=["POST"])
@@ -340,7 +370,9 @@ class AiTaskAdmin(PortalModelAdmin):
             self._fail(request, task, exc)
         else:
             self.message_user(
-                request, f"Sent task {task.name}'s settings to ITNIO.", messages.SUCCESS
+                request,
+                _("Sent task %(name)s's settings to ITNIO.") % {"name": task.name},
+                messages.SUCCESS,
             )
         return self._back(pk)
 
@@ -353,7 +385,7 @@ class AiTaskAdmin(PortalModelAdmin):
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
-                "title": f"Start task {task.name}?",
+                "title": _("Start task %(name)s?") % {"name": task.name},
                 "task": task,
                 "counts": counts,
                 "pushed": counts[AiCustomer.State.PUSHED],
@@ -366,12 +398,13 @@ class AiTaskAdmin(PortalModelAdmin):
         except (AiTaskError, PermissionDeniedError, ItnioError) as exc:
             self._fail(request, task, exc)
         else:
-            status = f" ITNIO status: {task.remote_status}." if task.remote_status else ""
-            self.message_user(
-                request,
-                f"Started task {task.name} (job {task.remote_job_id}).{status}",
-                messages.SUCCESS,
-            )
+            text = _("Started task %(name)s (job %(job)s).") % {
+                "name": task.name,
+                "job": task.remote_job_id,
+            }
+            if task.remote_status:
+                text += " " + _("ITNIO status: %(status)s.") % {"status": task.remote_status}
+            self.message_user(request, text, messages.SUCCESS)
         return self._back(pk)
 
     @requires("query_itnio", methods=["POST"])
@@ -393,15 +426,19 @@ class AiTaskAdmin(PortalModelAdmin):
         return HttpResponseRedirect(target)
 
     def _sync_message(self, request: HttpRequest, result: Any) -> None:
-        text = (
-            f"Synced from ITNIO: {result.tasks_seen} task(s), {result.records_created} new and "
-            f"{result.records_updated} updated call record(s) of the last 24 hours."
-        )
+        text = _(
+            "Synced from ITNIO: %(tasks)s task(s), %(created)s new and %(updated)s updated "
+            "call record(s) of the last 24 hours."
+        ) % {
+            "tasks": result.tasks_seen,
+            "created": result.records_created,
+            "updated": result.records_updated,
+        }
         if result.tasks_learned or result.tasks_resolved:
-            text += (
-                f" {result.tasks_learned} task(s) created in ITNIO's console were added; "
-                f"{result.tasks_resolved} unknown create(s) resolved."
-            )
+            text += " " + _(
+                "%(learned)s task(s) created in ITNIO's console were added; "
+                "%(resolved)s unknown create(s) resolved."
+            ) % {"learned": result.tasks_learned, "resolved": result.tasks_resolved}
         self.message_user(request, text, messages.SUCCESS)
         for error in result.errors:
             self.message_user(request, error, messages.ERROR)
@@ -415,15 +452,20 @@ class AiTaskAdmin(PortalModelAdmin):
             self._fail(request, task, exc)
             return self._back(pk)
         level = messages.SUCCESS if not (result.rejected or result.error) else messages.WARNING
-        self.message_user(request, f"Task {task.name}: {result}", level)
+        self.message_user(
+            request, _("Task %(name)s: %(text)s") % {"name": task.name, "text": result}, level
+        )
         if result.rejected_rows:
             shown = "; ".join(
                 f"{name} ({phone}): {why}"
                 for name, phone, why in result.rejected_rows[:REJECTED_IN_MESSAGE]
             )
             more = len(result.rejected_rows) - REJECTED_IN_MESSAGE
-            suffix = f"; and {more} more (see the customer list)" if more > 0 else ""
-            self.message_user(request, f"Rejected by ITNIO: {shown}{suffix}.", messages.WARNING)
+            if more > 0:
+                text = _("Rejected by ITNIO: %(rows)s; and %(more)s more (see the customer list).")
+            else:
+                text = _("Rejected by ITNIO: %(rows)s.")
+            self.message_user(request, text % {"rows": shown, "more": more}, messages.WARNING)
         if result.error:
             self.message_user(request, result.error, messages.ERROR)
         return self._back(pk)
@@ -437,7 +479,9 @@ class AiTaskAdmin(PortalModelAdmin):
             self._fail(request, task, exc)
             return self._back(pk)
         level = messages.SUCCESS if not result.error else messages.WARNING
-        self.message_user(request, f"Task {task.name}: {result}", level)
+        self.message_user(
+            request, _("Task %(name)s: %(text)s") % {"name": task.name, "text": result}, level
+        )
         if result.error:
             self.message_user(request, result.error, messages.ERROR)
         return self._back(pk)
@@ -453,7 +497,7 @@ class AiTaskAdmin(PortalModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Not yet called: {task.name}",
+            "title": _("Not yet called: %(name)s") % {"name": task.name},
             "task": task,
             "rows": rows,
             "total": total,

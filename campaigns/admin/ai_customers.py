@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
 
@@ -51,11 +53,11 @@ def importable_tasks() -> QuerySet[AiTask]:
 
 
 class AiCustomerImportForm(FileDecidesImportForm):
-    task = forms.ModelChoiceField(queryset=AiTask.objects.none(), label="AI task")
+    task = forms.ModelChoiceField(queryset=AiTask.objects.none(), label=gettext_lazy("AI task"))
     target_field = "task"
-    file_label = "Customer file"
+    file_label = gettext_lazy("Customer file")
     file_accept = ".csv,.txt,.xlsx,text/csv"
-    file_help = (
+    file_help = gettext_lazy(
         "CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first "
         "sheet) with a header row: name, a phone number column (phone, phoneNumber, "
         "phone_number, mobile or number), optionally gender (MALE/FEMALE); every other "
@@ -144,15 +146,15 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return False  # on ITNIO (or may be): use “Remove uncalled customers”
         return super().has_delete_permission(request, obj)
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: AiCustomer) -> str:
         return badge(obj.state, obj.get_state_display())
 
-    @admin.display(description="calls", ordering="n_calls")
+    @admin.display(description=gettext_lazy("calls"), ordering="n_calls")
     def calls(self, obj: AiCustomer) -> int:
         return getattr(obj, "n_calls", 0)
 
-    @admin.display(description="properties")
+    @admin.display(description=gettext_lazy("properties"))
     def properties_display(self, obj: AiCustomer) -> str:
         return ", ".join(f"{k}={v}" for k, v in (obj.properties or {}).items()) or "–"
 
@@ -179,13 +181,16 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} row(s) were skipped (see the preview's reasons).",
+                _("%(count)s row(s) were skipped (see the preview's reasons).")
+                % {"count": skipped},
                 messages.WARNING,
             )
         self.message_user(
             request,
-            "The customers are in the portal: press “Push customers to ITNIO” to add them to "
-            "the task at ITNIO.",
+            _(
+                "The customers are in the portal: press “Push customers to ITNIO” to add them to "
+                "the task at ITNIO."
+            ),
             messages.INFO,
         )
         return HttpResponseRedirect(reverse("admin:campaigns_aitask_change", args=[task.pk]))
@@ -194,7 +199,7 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         totals = result.totals
         self.message_user(
             request,
-            f"Imported {totals.get('new', 0)} new and {totals.get('update', 0)} updated "
-            f"customer(s).",
+            _("Imported %(new)s new and %(updated)s updated customer(s).")
+            % {"new": totals.get("new", 0), "updated": totals.get("update", 0)},
             messages.SUCCESS,
         )

@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.base import ReadOnlyAdmin, badge
 from campaigns.models import AiCallRecord
@@ -71,7 +73,7 @@ class AiCallRecordAdmin(ReadOnlyAdmin):
             },
         ),
         (
-            "More from ITNIO",
+            gettext_lazy("More from ITNIO"),
             {
                 "classes": ["collapse"],
                 "fields": [
@@ -95,22 +97,22 @@ class AiCallRecordAdmin(ReadOnlyAdmin):
             },
         ),
     ]
-    readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
+    readonly_fields = [f for _title, options in fieldsets for f in options["fields"]]
 
-    @admin.display(description="result", ordering="result_status")
+    @admin.display(description=gettext_lazy("result"), ordering="result_status")
     def result_badge(self, obj: AiCallRecord) -> str:
         state = "final" if obj.result_status == "ANSWERED" else "failed"
         return badge(state, obj.result_status or "–")
 
-    @admin.display(description="start", ordering="start_time")
+    @admin.display(description=gettext_lazy("start"), ordering="start_time")
     def start_display(self, obj: AiCallRecord) -> str:
         return _when(obj.start_time)
 
-    @admin.display(description="end", ordering="end_time")
+    @admin.display(description=gettext_lazy("end"), ordering="end_time")
     def end_display(self, obj: AiCallRecord) -> str:
         return _when(obj.end_time)
 
-    @admin.display(description="customer", ordering="called_phone_number")
+    @admin.display(description=gettext_lazy("customer"), ordering="called_phone_number")
     def customer_display(self, obj: AiCallRecord) -> str:
         return format_html(
             '{}<br><span class="portal-quiet">{}</span>',
@@ -118,34 +120,36 @@ class AiCallRecordAdmin(ReadOnlyAdmin):
             obj.called_phone_number or "",
         )
 
-    @admin.display(description="chat", ordering="chat_duration")
+    @admin.display(description=gettext_lazy("chat"), ordering="chat_duration")
     def chat_display(self, obj: AiCallRecord) -> str:
-        return "–" if obj.chat_duration is None else f"{obj.chat_duration} s"
+        if obj.chat_duration is None:
+            return "–"
+        return _("%(seconds)s s") % {"seconds": obj.chat_duration}
 
-    @admin.display(description="cost", ordering="cost")
+    @admin.display(description=gettext_lazy("cost"), ordering="cost")
     def cost_display(self, obj: AiCallRecord) -> str:
         if obj.cost is None:
             return "–"
         return f"{obj.cost.normalize():f} USD"  # `pay` is in USD (§6.2)
 
-    @admin.display(description="transcript", boolean=True)
+    @admin.display(description=gettext_lazy("transcript"), boolean=True)
     def has_transcript(self, obj: AiCallRecord) -> bool:
         return bool(obj.call_detail_list)
 
-    @admin.display(description="customer concern")
+    @admin.display(description=gettext_lazy("customer concern"))
     def customer_concern_display(self, obj: AiCallRecord) -> str:
         return ", ".join(str(v) for v in obj.customer_concern or []) or "–"
 
-    @admin.display(description="properties (echoed back)")
+    @admin.display(description=gettext_lazy("properties (echoed back)"))
     def properties_display(self, obj: AiCallRecord) -> str:
         return ", ".join(f"{k}={v}" for k, v in (obj.properties or {}).items()) or "–"
 
-    @admin.display(description="tags")
+    @admin.display(description=gettext_lazy("tags"))
     def tags_display(self, obj: AiCallRecord) -> str:
         tags = [*(obj.call_record_tags or []), *(obj.customer_tags or [])]
         return ", ".join(str(t) for t in tags) or "–"
 
-    @admin.display(description="raw records")
+    @admin.display(description=gettext_lazy("raw records"))
     def raw_display(self, obj: AiCallRecord) -> str:
         import json
 

@@ -11,6 +11,8 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from campaigns.admin.access import LeastPrivilegeMixin
@@ -104,7 +106,7 @@ class FileDecidesImportForm(ImportForm):
     format to pick: the file's name and content decide how it is read."""
 
     target_field = ""
-    file_label = "File"
+    file_label = gettext_lazy("File")
     file_accept = ""
     file_help = ""
 
@@ -116,7 +118,7 @@ class FileDecidesImportForm(ImportForm):
         upload.widget.attrs["accept"] = self.file_accept
         upload.help_text = self.file_help
         self.fields["format"].required = False
-        self.fields["format"].help_text = "Optional: the file's content decides how it is read."
+        self.fields["format"].help_text = _("Optional: the file's content decides how it is read.")
         self.order_fields([self.target_field, "resource", "import_file", "format"])
 
     def target_queryset(self) -> Any:
@@ -141,5 +143,5 @@ class StoredFileConfirmForm(ConfirmImportForm):
     def clean_import_file_name(self) -> str:
         name = super().clean_import_file_name()
         if not re.fullmatch(r"[A-Za-z0-9_]{6,64}", name):
-            raise forms.ValidationError("Not a file this import page stored.")
+            raise forms.ValidationError(_("Not a file this import page stored."))
         return name

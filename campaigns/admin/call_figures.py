@@ -13,6 +13,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from campaigns.forms_reports import DashboardForm
 from campaigns.services.reports import CallSlice, call_figures
@@ -97,17 +98,29 @@ def summary_display(figures: dict[str, Any]) -> list[tuple[str, str]]:
 
 def describe_slice(slc: CallSlice, form: DashboardForm | None = None) -> str:
     data = form.cleaned_data if form is not None and form.is_bound else {}
+    since = f"{slc.since:%Y-%m-%d}" if slc.since else ""
+    until = f"{slc.until:%Y-%m-%d}" if slc.until else ""
     if slc.since and slc.until:
-        span = f"{slc.since:%Y-%m-%d} to {slc.until:%Y-%m-%d}"
+        span = _("%(since)s to %(until)s") % {"since": since, "until": until}
     elif slc.since:
-        span = f"from {slc.since:%Y-%m-%d}"
+        span = _("from %(since)s") % {"since": since}
     elif slc.until:
-        span = f"until {slc.until:%Y-%m-%d}"
+        span = _("until %(until)s") % {"until": until}
     else:
-        span = "every day"
-    app = f"app {data['app']}" if data.get("app") else "all voice apps"
-    campaign = f"campaign “{data['campaign']}”" if data.get("campaign") else "all calls"
-    return f"Calls of {span}, {app}, {campaign}."
+        span = _("every day")
+    if data.get("app"):
+        app = _("app %(app)s") % {"app": data["app"]}
+    else:
+        app = _("all voice apps")
+    if data.get("campaign"):
+        campaign = _("campaign “%(campaign)s”") % {"campaign": data["campaign"]}
+    else:
+        campaign = _("all calls")
+    return _("Calls of %(span)s, %(app)s, %(campaign)s.") % {
+        "span": span,
+        "app": app,
+        "campaign": campaign,
+    }
 
 
 def calls_url(slc: CallSlice) -> str:

@@ -22,11 +22,13 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PLACE_CALLS, PortalModelAdmin, badge
 from campaigns.admin.callees import ADD_CALLEE, can_import
+from campaigns.formatting import count as format_count
 from campaigns.models import CalleeImport
 from campaigns.services.actors import Actor
 from campaigns.services.import_jobs import confirms_in_background, import_confirm_later, import_note
@@ -53,7 +55,7 @@ def _percent(obj: CalleeImport) -> int:
 
 def _size(n: int) -> str:
     if n < 1024:
-        return f"{n} bytes"
+        return _("%(size)s bytes") % {"size": n}
     if n < 1024 * 1024:
         return f"{n / 1024:,.1f} KiB"
     return f"{n / 1024 / 1024:,.1f} MiB"
@@ -61,8 +63,14 @@ def _size(n: int) -> str:
 
 def _size_display(obj: CalleeImport) -> str:
     if obj.state == CalleeImport.State.CONFIRMING:
-        return f"{obj.confirmed:,} of {obj.imported:,} callees pending"
-    return f"{_size(obj.processed_bytes)} of {_size(obj.total_bytes)}"
+        return _("%(done)s of %(total)s callees pending") % {
+            "done": format_count(obj.confirmed),
+            "total": format_count(obj.imported),
+        }
+    return _("%(done)s of %(total)s") % {
+        "done": _size(obj.processed_bytes),
+        "total": _size(obj.total_bytes),
+    }
 
 
 def read_rejected_sample(obj: CalleeImport, limit: int = SAMPLE_SIZE) -> list[list[str]]:
@@ -73,7 +81,7 @@ def read_rejected_sample(obj: CalleeImport, limit: int = SAMPLE_SIZE) -> list[li
             text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
             next(reader, None)
-            rows = [r for _, r in zip(range(limit), reader, strict=False)]
+            rows = [r for _i, r in zip(range(limit), reader, strict=False)]
             text.detach()
             return rows
     except (OSError, ValueError):
@@ -125,15 +133,15 @@ class CalleeImportAdmin(PortalModelAdmin):
     def has_act_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ADD_CALLEE) or request.user.has_perm(PLACE_CALLS)
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: CalleeImport) -> str:
         return badge(obj.state, obj.get_state_display())
 
-    @admin.display(description="progress")
+    @admin.display(description=gettext_lazy("progress"))
     def progress_display(self, obj: CalleeImport) -> str:
         return f"{_percent(obj)} %"
 
-    @admin.display(description="file")
+    @admin.display(description=gettext_lazy("file"))
     def file_link(self, obj: CalleeImport) -> str:
         if not obj.pk or not obj.file:
             return "–"
@@ -209,10 +217,10 @@ class CalleeImportAdmin(PortalModelAdmin):
             except ImportStateError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                message = (
-                    f"Confirmed: the {staged:,} callees of {obj.original_name} become pending in "
+                message = _(
+                    "Confirmed: the %(count)s callees of %(file)s become pending in "
                     "the background, chunk by chunk; this page shows the progress."
-                )
+                ) % {"count": format_count(staged), "file": obj.original_name}
                 self.log_change(request, obj, message)
                 self.message_user(request, message, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
@@ -221,7 +229,10 @@ class CalleeImportAdmin(PortalModelAdmin):
         except ImportStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            message = f"Confirmed: {count:,} callees of {obj.original_name} are now pending."
+            message = _("Confirmed: %(count)s callees of %(file)s are now pending.") % {
+                "count": format_count(count),
+                "file": obj.original_name,
+            }
             if staged > count:
                 message += " " + ngettext(
                     "%(n)s number was skipped: it was added to the campaign meanwhile "
@@ -229,7 +240,7 @@ class CalleeImportAdmin(PortalModelAdmin):
                     "%(n)s numbers were skipped: they were added to the campaign meanwhile "
                     "(by another import).",
                     staged - count,
-                ) % {"n": f"{staged - count:,}"}
+                ) % {"n": format_count(staged - count)}
             self.log_change(request, obj, message)
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))
@@ -242,7 +253,10 @@ class CalleeImportAdmin(PortalModelAdmin):
         except ImportStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            message = f"Cancelled: {count:,} staged callees of {obj.original_name} were removed."
+            message = _("Cancelled: %(count)s staged callees of %(file)s were removed.") % {
+                "count": format_count(count),
+                "file": obj.original_name,
+            }
             self.log_change(request, obj, message)
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_calleeimport_change", args=[pk]))

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
@@ -84,7 +85,7 @@ def importable_campaigns() -> QuerySet[Campaign]:
     return Campaign.objects.filter(state__in=IMPORTABLE_STATES).order_by("name")
 
 
-CAMPAIGN_CLOSED = (
+CAMPAIGN_CLOSED = gettext_lazy(
     "This campaign does not take imports any more (it is completed or cancelled), or it no "
     "longer exists."
 )
@@ -93,13 +94,14 @@ CAMPAIGN_CLOSED = (
 class CalleeImportForm(FileDecidesImportForm):
     campaign = forms.ModelChoiceField(
         queryset=Campaign.objects.none(),
-        help_text="Draft, scheduled, paused or running campaigns.",
+        label=gettext_lazy("Campaign"),
+        help_text=gettext_lazy("Draft, scheduled, paused or running campaigns."),
         error_messages={"invalid_choice": CAMPAIGN_CLOSED},
     )
     target_field = "campaign"
-    file_label = "Callee file"
+    file_label = gettext_lazy("Callee file")
     file_accept = ".csv,.tsv,.txt,.xlsx,text/csv"
-    file_help = (
+    file_help = gettext_lazy(
         "CSV, TSV or TXT (UTF-8 with or without BOM, UTF-16 or Windows-1252; comma, "
         "semicolon or tab) or XLSX (first sheet)."
     )
@@ -176,7 +178,9 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     list_display = ["number", "campaign", "state_badge", "batch", "voice_id", "reason"]
     list_filter = ["campaign", "state"]
     search_fields = ["number"]  # see get_search_results: the beginning of the number
-    search_help_text = "The beginning of the number (a leading +, spaces and dashes are ignored)."
+    search_help_text = gettext_lazy(
+        "The beginning of the number (a leading +, spaces and dashes are ignored)."
+    )
     list_select_related = ["campaign", "batch"]
     list_per_page = 100
     show_full_result_count = False
@@ -223,7 +227,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return queryset, False
         return queryset.filter(Q(number__startswith=term)), False
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: Callee) -> str:
         return badge(obj.state, obj.get_state_display())
 
@@ -308,7 +312,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
 
     @staticmethod
     def _background_rows() -> str:
-        return f"{settings.CALLEE_IMPORT_BACKGROUND_ROWS:,}"
+        return count(settings.CALLEE_IMPORT_BACKGROUND_ROWS)
 
     def _import_in_background(self, request: HttpRequest, form: Any) -> HttpResponse:
         upload = form.cleaned_data["import_file"]
@@ -327,8 +331,11 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
             return self._import_page(request, form)
         self.message_user(
             request,
-            f"The file {upload.name} has more than {self._background_rows()} rows: it is being "
-            "imported in the background. Confirm it here when it has been read.",
+            _(
+                "The file %(file)s has more than %(rows)s rows: it is being imported in the "
+                "background. Confirm it here when it has been read."
+            )
+            % {"file": upload.name, "rows": self._background_rows()},
             messages.INFO,
         )
         return HttpResponseRedirect(
@@ -340,7 +347,7 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         context.update(self.admin_site.each_context(request))
         context.update(
             {
-                "title": "Import",
+                "title": _("Import"),
                 "form": form,
                 "opts": self.model._meta,
                 "media": self.media + form.media,
@@ -363,7 +370,9 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         form = self.create_confirm_form(request)
         if not form.is_valid():
             errors = " ".join(e for field in form.errors.values() for e in field)
-            self.message_user(request, f"Nothing was imported: {errors}", messages.ERROR)
+            self.message_user(
+                request, _("Nothing was imported: %(errors)s") % {"errors": errors}, messages.ERROR
+            )
             return back
         name = os.path.basename(form.cleaned_data.get("original_file_name") or "callees.csv")
         storage = self.get_tmp_storage_class()(
@@ -383,10 +392,10 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
                 default_region=form.cleaned_data.get("default_region", ""),
             )
         except (OSError, ImportFileError, ImportStateError, ImportCancelled) as exc:
-            detail = "the preview has expired" if isinstance(exc, OSError) else str(exc)
+            detail = _("the preview has expired") if isinstance(exc, OSError) else str(exc)
             self.message_user(
                 request,
-                f"Nothing was imported: {detail}. Upload the file again.",
+                _("Nothing was imported: %(detail)s. Upload the file again.") % {"detail": detail},
                 messages.ERROR,
             )
             return back
@@ -413,7 +422,12 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         )
         self.message_user(
             request,
-            f"{imported % counts}; {rejected % counts}, {duplicates % counts}.",
+            _("%(imported)s; %(rejected)s, %(duplicates)s.")
+            % {
+                "imported": imported % counts,
+                "rejected": rejected % counts,
+                "duplicates": duplicates % counts,
+            },
             messages.SUCCESS,
         )
         return HttpResponseRedirect(

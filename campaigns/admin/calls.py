@@ -25,13 +25,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import describe_slice, figures_context, list_slice
 from campaigns.admin.erasure import EraseNumbersMixin
 from campaigns.exports import stream_calls_export
+from campaigns.formatting import count as format_count
 from campaigns.formatting import money_html
 from campaigns.forms_calls import SendTtsForm, tts_language_for
 from campaigns.forms_reports import DashboardForm
@@ -44,11 +46,11 @@ from itnio_portal.itnio import LANGUAGES, ItnioError
 
 
 class AnsweredFilter(admin.SimpleListFilter):
-    title = "answered"
+    title = gettext_lazy("answered")
     parameter_name = "answered"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Answered"), ("no", "Not answered (final)")]
+        return [("yes", _("Answered")), ("no", _("Not answered (final)"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> QuerySet[Call]:
         if self.value() == "yes":
@@ -64,7 +66,7 @@ class CallListPaginator(Paginator):
     def __init__(self, *args: Any, count: int, capped: bool, limit: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._known_count, self.capped, self.limit = count, capped, limit
-        self.limit_display = f"{limit:,}"
+        self.limit_display = format_count(limit)
 
     @cached_property
     def count(self) -> int:
@@ -82,7 +84,9 @@ def _gap(a: datetime | None, b: datetime | None) -> str:
     if a is None or b is None:
         return ""
     seconds = (b - a).total_seconds()
-    return f"+{seconds:,.0f} s" if abs(seconds) < 3600 else f"+{seconds / 3600:,.1f} h"
+    if abs(seconds) < 3600:
+        return _("+%(seconds)s s") % {"seconds": f"{seconds:,.0f}"}
+    return _("+%(hours)s h") % {"hours": f"{seconds / 3600:,.1f}"}
 
 
 def _tts_summary(form: SendTtsForm) -> list[tuple[str, str]]:
@@ -90,10 +94,10 @@ def _tts_summary(form: SendTtsForm) -> list[tuple[str, str]]:
     code = form.send_code()
     data = form.cleaned_data
     rows = [
-        ("App", str(data["app"])),
-        ("Callee", code.callee),
-        ("Language", f"{LANGUAGES.get(code.language, code.language)} ({code.language})"),
-        ("Text", code.text),
+        (_("App"), str(data["app"])),
+        (_("Callee"), code.callee),
+        (_("Language"), f"{LANGUAGES.get(code.language, code.language)} ({code.language})"),
+        (_("Text"), code.text),
     ]
     optional = ("display_num", "loop_count", "recall_count", "recall_interval", "max_duration")
     for name in (*optional, "max_ringing_time", "called_info"):
@@ -123,7 +127,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         ("placed_at", admin.DateFieldListFilter),
     ]
     search_fields = ["voice_id", "callee"]  # see get_search_results: exact voiceId or callee prefix
-    search_help_text = "Exact voiceId, or the beginning of the callee number."
+    search_help_text = gettext_lazy("Exact voiceId, or the beginning of the callee number.")
     list_select_related = ["app"]
     list_per_page = 50
     show_full_result_count = False
@@ -135,7 +139,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
 
     fieldsets = [
         (
-            "Call",
+            gettext_lazy("Call"),
             {
                 "fields": [
                     "app",
@@ -151,7 +155,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             },
         ),
         (
-            "Outcome",
+            gettext_lazy("Outcome"),
             {
                 "fields": [
                     "answered_display",
@@ -162,9 +166,9 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
                 ]
             },
         ),
-        ("Timeline", {"fields": ["timeline"]}),
+        (gettext_lazy("Timeline"), {"fields": ["timeline"]}),
         (
-            "Billing",
+            gettext_lazy("Billing"),
             {
                 "fields": [
                     "charged_duration",
@@ -180,21 +184,21 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             },
         ),
         (
-            "Request",
+            gettext_lazy("Request"),
             {
                 "fields": ["called_info", "request_display", "voice_file_id"],
                 "classes": ["collapse"],
             },
         ),
         (
-            "Raw record",
+            gettext_lazy("Raw record"),
             {"fields": ["raw_display", "record_source", "synced_at"], "classes": ["collapse"]},
         ),
     ]
 
     # Only on SIP-phone calls, right after "Call": filled by recordSip (itnio-api.md §3.7).
     sip_fieldset = (
-        "SIP phone",
+        gettext_lazy("SIP phone"),
         {"fields": ["sip_group_name", "phone_name", "recording_file_id"]},
     )
 
@@ -205,7 +209,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Call | None = None) -> list[str]:
-        return [f for _, opts in self.get_fieldsets(request, obj) for f in opts["fields"]]
+        return [f for _title, opts in self.get_fieldsets(request, obj) for f in opts["fields"]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # calls are placed through "Send TTS call" and campaigns
@@ -298,14 +302,13 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     def action_checkbox(self, obj: Call) -> str:
         """The stock checkbox without a widget render per row (a third of a list page's time)."""
         return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" '
-            'aria-label="Select this object for an action - {}">',
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             ACTION_CHECKBOX_NAME,
             obj.pk,
-            str(obj),
+            _("Select this object for an action - %(object)s") % {"object": str(obj)},
         )
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: Call) -> str:
         return format_html(
             '<span class="portal-state portal-state-{}">{}</span>',
@@ -313,61 +316,62 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             obj.get_state_display(),
         )
 
-    @admin.display(description="cost", ordering="cost")
+    @admin.display(description=gettext_lazy("cost"), ordering="cost")
     def cost_display(self, obj: Call) -> str:
         return money_html(obj.cost, obj.currency)
 
-    @admin.display(description="rate")
+    @admin.display(description=gettext_lazy("rate"))
     def rate_display(self, obj: Call) -> str:
         return (
             "–"
             if obj.rate is None
-            else f"{obj.rate.normalize():f} {obj.currency or 'USD'} per minute"
+            else _("%(rate)s %(currency)s per minute")
+            % {"rate": f"{obj.rate.normalize():f}", "currency": obj.currency or "USD"}
         )
 
-    @admin.display(description="base cost")
+    @admin.display(description=gettext_lazy("base cost"))
     def base_cost_display(self, obj: Call) -> str:
         return money_html(obj.base_cost, "USD")
 
-    @admin.display(description="settlement rate")
+    @admin.display(description=gettext_lazy("settlement rate"))
     def settle_rate_display(self, obj: Call) -> str:
         return _amount(obj.settle_rate)
 
-    @admin.display(description="exchange rate")
+    @admin.display(description=gettext_lazy("exchange rate"))
     def quote_exchange_display(self, obj: Call) -> str:
         return _amount(obj.quote_exchange)
 
-    @admin.display(description="settled amount")
+    @admin.display(description=gettext_lazy("settled amount"))
     def settle_pay_display(self, obj: Call) -> str:
         return money_html(obj.settle_pay, obj.currency)
 
     # --- change page -----------------------------------------------------------
-    @admin.display(description="answered")
+    @admin.display(description=gettext_lazy("answered"))
     def answered_display(self, obj: Call) -> str:
         if obj.answered:
-            return f"Yes, at {obj.answer_time:%Y-%m-%d %H:%M:%S %Z}"
+            return _("Yes, at %(time)s") % {"time": f"{obj.answer_time:%Y-%m-%d %H:%M:%S %Z}"}
         if obj.is_final:
-            return "No"
+            return _("No")
         if obj.state == Call.State.REJECTED:
-            return "No: ITNIO refused the number, the call was never placed"
+            return _("No: ITNIO refused the number, the call was never placed")
         if obj.state == Call.State.EXPIRED:
-            return "Not known: no final record came within 60 days"
-        return "Not known yet (no final record)"
+            return _("Not known: no final record came within 60 days")
+        return _("Not known yet (no final record)")
 
-    @admin.display(description="DTMF key pressed")
+    @admin.display(description=gettext_lazy("DTMF key pressed"))
     def dtmf_display(self, obj: Call) -> str:
         if obj.feedback_value in ("", None):
             return "–"
-        return "No key pressed" if obj.feedback_value == "-1" else obj.feedback_value
+        return _("No key pressed") if obj.feedback_value == "-1" else obj.feedback_value
 
-    @admin.display(description="timeline")
+    @admin.display(description=gettext_lazy("timeline"))
     def timeline(self, obj: Call) -> str:
         steps = [
-            ("Submitted", obj.submit_time),
-            ("Called", obj.call_time),
-            ("Ringing", obj.ringing_time),
-            ("Answered", obj.answer_time),
-            ("Hung up", obj.hangup_time),
+            (_("Submitted"), obj.submit_time),
+            (_("Called"), obj.call_time),
+            (_("Ringing"), obj.ringing_time),
+            (_("Answered"), obj.answer_time),
+            (_("Hung up"), obj.hangup_time),
         ]
         rows = []
         previous = None
@@ -386,17 +390,17 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             format_html_join("", '<tr><th>{}</th><td>{}</td><td class="gap">{}</td></tr>', rows),
         )
 
-    @admin.display(description="what was sent")
+    @admin.display(description=gettext_lazy("what was sent"))
     def request_display(self, obj: Call) -> str:
         return format_html(
             '<pre class="portal-raw">{}</pre>',
             json.dumps(obj.request, indent=2, ensure_ascii=False),
         )
 
-    @admin.display(description="raw record")
+    @admin.display(description=gettext_lazy("raw record"))
     def raw_display(self, obj: Call) -> str:
         if not obj.raw_record:
-            return "No record received yet."
+            return _("No record received yet.")
         return format_html(
             '<pre class="portal-raw">{}</pre>',
             json.dumps(obj.raw_record, indent=2, ensure_ascii=False),
@@ -423,7 +427,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Calls dashboard",
+            "title": _("Calls dashboard"),
             "form": form,
         }
         if not form.is_bound or form.is_valid():
@@ -441,7 +445,8 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         if form.is_bound and not form.is_valid():
             errors = "; ".join(e for errs in form.errors.values() for e in errs)
             return HttpResponseBadRequest(
-                f"Invalid dashboard filter: {errors}", content_type="text/plain; charset=utf-8"
+                _("Invalid dashboard filter: %(errors)s") % {"errors": errors},
+                content_type="text/plain; charset=utf-8",
             )
         slc = form.call_slice()
         response = HttpResponse(
@@ -475,15 +480,20 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
                     Call.State.UNKNOWN: messages.WARNING,
                 }.get(call.state, messages.ERROR)
                 text = {
-                    Call.State.SUBMITTED: f"Call placed: voiceId {call.voice_id}.",
-                    Call.State.UNKNOWN: f"The outcome of this call is unknown: {call.state_reason}",
-                }.get(call.state, f"ITNIO did not place the call: {call.state_reason}")
+                    Call.State.SUBMITTED: _("Call placed: voiceId %(voice_id)s.")
+                    % {"voice_id": call.voice_id},
+                    Call.State.UNKNOWN: _("The outcome of this call is unknown: %(reason)s")
+                    % {"reason": call.state_reason},
+                }.get(
+                    call.state,
+                    _("ITNIO did not place the call: %(reason)s") % {"reason": call.state_reason},
+                )
                 self.message_user(request, text, level)
                 return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[call.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Send this TTS call?" if confirm else "Send TTS call",
+            "title": _("Send this TTS call?") if confirm else _("Send TTS call"),
             "form": form,
             "confirm": confirm,
             "summary": _tts_summary(form) if confirm else [],
@@ -499,8 +509,11 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         result = sync_records.enqueue()
         self.message_user(
             request,
-            f"Record sync queued (task {result.id}); calls that are not final are refreshed from "
-            "ITNIO in the background.",
+            _(
+                "Record sync queued (task %(task)s); calls that are not final are refreshed from "
+                "ITNIO in the background."
+            )
+            % {"task": result.id},
             messages.INFO,
         )
         return HttpResponseRedirect(reverse("admin:campaigns_call_changelist"))
@@ -510,7 +523,9 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         self._refresh(request, get_object_or_404(Call, pk=pk))
         return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[pk]))
 
-    @admin.action(description="Refresh selected calls from ITNIO", permissions=["query_itnio"])
+    @admin.action(
+        description=gettext_lazy("Refresh selected calls from ITNIO"), permissions=["query_itnio"]
+    )
     def refresh_from_itnio(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
         for call in queryset.select_related("app__account")[:200]:
             self._refresh(request, call)
@@ -519,11 +534,16 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
         try:
             call_refresh(call=call, actor=Actor.from_user(request.user))
         except (CallError, ItnioError) as exc:
-            self.message_user(request, f"Call to {call.callee}: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                _("Call to %(callee)s: %(error)s") % {"callee": call.callee, "error": exc},
+                messages.ERROR,
+            )
         else:
             self.message_user(
                 request,
-                f"Call to {call.callee} refreshed: {call.get_state_display()}.",
+                _("Call to %(callee)s refreshed: %(state)s.")
+                % {"callee": call.callee, "state": call.get_state_display()},
                 messages.SUCCESS,
             )
 

@@ -15,11 +15,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
+from campaigns.formatting import count as format_count
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.campaign_state import (
@@ -71,7 +72,9 @@ class CampaignForm(forms.ModelForm):
             self.fields["voice_file"].queryset = VoiceFile.objects.filter(
                 state=VoiceFile.State.UPLOADED
             )
-            self.fields["voice_file"].help_text = "Only files already uploaded to ITNIO are listed."
+            self.fields["voice_file"].help_text = gettext(
+                "Only files already uploaded to ITNIO are listed."
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -93,17 +96,24 @@ class CampaignForm(forms.ModelForm):
         app, voice_file = cleaned.get("app"), cleaned.get("voice_file")
         if app and voice_file and app.account_id != voice_file.account_id:
             self.add_error(
-                "voice_file", "This voice file belongs to another ITNIO account than the app."
+                "voice_file",
+                gettext("This voice file belongs to another ITNIO account than the app."),
             )
         if bool(cleaned.get("window_start")) != bool(cleaned.get("window_end")):
-            self.add_error("window_end", "Give both ends of the calling window, or neither.")
+            self.add_error(
+                "window_end", gettext("Give both ends of the calling window, or neither.")
+            )
         tz = cleaned.get("window_tz") or "UTC"
         try:
             from zoneinfo import ZoneInfo
 
             ZoneInfo(tz)
         except Exception:
-            self.add_error("window_tz", f"Unknown time zone {tz!r}; use a name like Asia/Jakarta.")
+            self.add_error(
+                "window_tz",
+                gettext("Unknown time zone %(tz)s; use a name like Asia/Jakarta.")
+                % {"tz": repr(tz)},
+            )
         return cleaned
 
 
@@ -125,7 +135,7 @@ class BatchInline(admin.TabularInline):
     can_delete = False
     ordering = ["-sequence"]
     max_num = 0
-    verbose_name_plural = "dispatch batches (newest first)"
+    verbose_name_plural = gettext_lazy("dispatch batches (newest first)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DispatchBatch]:
         # The newest 50: a million-callee campaign has thousands of batches.
@@ -182,7 +192,7 @@ class CampaignAdmin(PortalModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         sets: list[Any] = [
             (
-                "What is sent",
+                gettext("What is sent"),
                 {
                     "fields": [
                         "name",
@@ -197,18 +207,20 @@ class CampaignAdmin(PortalModelAdmin):
                 },
             ),
             (
-                "When",
+                gettext("When"),
                 {
                     "fields": ["scheduled_start", "window_start", "window_end", "window_tz"],
-                    "description": "No calling window means any time of day. "
-                    "The window is checked between batches.",
+                    "description": gettext(
+                        "No calling window means any time of day. "
+                        "The window is checked between batches."
+                    ),
                 },
             ),
         ]
         if obj is not None:
             sets.append(
                 (
-                    "State",
+                    gettext("State"),
                     {
                         "fields": [
                             "state_badge",
@@ -257,7 +269,7 @@ class CampaignAdmin(PortalModelAdmin):
             .annotate(unknown_callees=Coalesce(Subquery(unknown, output_field=IntegerField()), 0))
         )
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: Campaign) -> str:
         unknown = getattr(obj, "unknown_callees", None)
         if unknown is None:
@@ -358,14 +370,19 @@ class CampaignAdmin(PortalModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"{campaign.name}: {campaign.get_state_display()}. {campaign.state_reason}.",
+                    gettext("%(name)s: %(state)s. %(reason)s.")
+                    % {
+                        "name": campaign.name,
+                        "state": campaign.get_state_display(),
+                        "reason": campaign.state_reason,
+                    },
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Launch {campaign.name}?",
+            "title": gettext("Launch %(name)s?") % {"name": campaign.name},
             "campaign": campaign,
             "plan": plan,
         }
@@ -390,20 +407,33 @@ class CampaignAdmin(PortalModelAdmin):
                 report = campaign_reconcile(campaign=campaign, actor=actor)
                 self.message_user(
                     request,
-                    f"{campaign.name}: reconciliation resolved {report.resolved} "
-                    "unknown callee(s); "
-                    f"{report.still_unknown} are still unknown.",
+                    gettext(
+                        "%(name)s: reconciliation resolved %(resolved)s unknown callee(s); "
+                        "%(unknown)s are still unknown."
+                    )
+                    % {
+                        "name": campaign.name,
+                        "resolved": report.resolved,
+                        "unknown": report.still_unknown,
+                    },
                     messages.SUCCESS if not report.still_unknown else messages.WARNING,
                 )
                 return
             else:
-                raise CampaignError(f"Unknown action {verb!r}.")
+                raise CampaignError(gettext("Unknown action %(verb)s.") % {"verb": repr(verb)})
         except (CampaignError, ItnioError) as exc:
-            self.message_user(request, f"{campaign.name}: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("%(name)s: %(error)s") % {"name": campaign.name, "error": exc},
+                messages.ERROR,
+            )
             return
         campaign.refresh_from_db()
         self.message_user(
-            request, f"{campaign.name}: {campaign.get_state_display()}.", messages.SUCCESS
+            request,
+            gettext("%(name)s: %(state)s.")
+            % {"name": campaign.name, "state": campaign.get_state_display()},
+            messages.SUCCESS,
         )
 
     @requires("place_calls")
@@ -416,50 +446,63 @@ class CampaignAdmin(PortalModelAdmin):
                     campaign=campaign, actor=Actor.from_user(request.user)
                 )
             except CampaignError as exc:
-                self.message_user(request, f"{campaign.name}: {exc}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("%(name)s: %(error)s") % {"name": campaign.name, "error": exc},
+                    messages.ERROR,
+                )
             else:
                 self.message_user(request, _released_message(campaign, released), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Release unknown callees for resending?",
+            "title": gettext("Release unknown callees for resending?"),
             "campaign": campaign,
             "unknown": unknown,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/release_confirm.html", context)
 
     # --- list actions --------------------------------------------------------------
-    @admin.action(description="Launch selected campaign…", permissions=["place_calls"])
+    @admin.action(
+        description=gettext_lazy("Launch selected campaign…"), permissions=["place_calls"]
+    )
     def launch_selected(
         self, request: HttpRequest, queryset: QuerySet[Campaign]
     ) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(
-                request, "Launch one campaign at a time: its plan is shown first.", messages.WARNING
+                request,
+                gettext("Launch one campaign at a time: its plan is shown first."),
+                messages.WARNING,
             )
             return None
         return HttpResponseRedirect(
             reverse("admin:campaigns_campaign_launch", args=[queryset.get().pk])
         )
 
-    @admin.action(description="Pause selected campaigns", permissions=["place_calls"])
+    @admin.action(description=gettext_lazy("Pause selected campaigns"), permissions=["place_calls"])
     def pause_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
             self._steer(request, campaign, "pause")
 
-    @admin.action(description="Resume selected campaigns", permissions=["place_calls"])
+    @admin.action(
+        description=gettext_lazy("Resume selected campaigns"), permissions=["place_calls"]
+    )
     def resume_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
             self._steer(request, campaign, "resume")
 
-    @admin.action(description="Cancel selected campaigns", permissions=["place_calls"])
+    @admin.action(
+        description=gettext_lazy("Cancel selected campaigns"), permissions=["place_calls"]
+    )
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
             self._steer(request, campaign, "cancel")
 
     @admin.action(
-        description="Reconcile unknown callees of selected campaigns", permissions=["place_calls"]
+        description=gettext_lazy("Reconcile unknown callees of selected campaigns"),
+        permissions=["place_calls"],
     )
     def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
@@ -472,7 +515,7 @@ def _released_message(campaign: Campaign, released: int) -> str:
         "Released %(n)s unknown callee for resending (it may be called twice).",
         "Released %(n)s unknown callees for resending (they may be called twice).",
         released,
-    ) % {"n": f"{released:,}"}
+    ) % {"n": format_count(released)}
     campaign.refresh_from_db()
     if not released:
         return gettext("No callee was unknown any more: nothing was released.")

@@ -16,6 +16,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from campaigns.formatting import count as format_count
 from campaigns.models import PushEvent
 from campaigns.services import home
 from campaigns.templatetags.portal_status import background_status, overdue_job_warnings
@@ -99,7 +100,7 @@ def _list_url(model: str, query: str = "") -> str:
 
 
 def _count(capped: home.Capped) -> str:
-    return f"{capped.n:,}+" if capped.more else f"{capped.n:,}"
+    return f"{format_count(capped.n)}+" if capped.more else format_count(capped.n)
 
 
 def attention(
@@ -122,7 +123,7 @@ def attention(
                     "%(campaign)s: %(n)s callees wait for reconciliation",
                     n,
                 )
-                % {"campaign": campaign.name, "n": f"{n:,}"},
+                % {"campaign": campaign.name, "n": format_count(n)},
                 reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
             )
     if user.has_perm("campaigns.view_pushevent"):
@@ -166,7 +167,7 @@ def attention(
                     "%(n)s more imports wait for confirmation",
                     n - len(waiting),
                 )
-                % {"n": f"{n - len(waiting):,}"},
+                % {"n": format_count(n - len(waiting))},
                 _list_url("campaigns.CalleeImport", "state__exact=staged"),
             )
     if user.has_perm("campaigns.view_aitask"):
@@ -179,7 +180,7 @@ def attention(
                     "%(n)s AI tasks were refused by ITNIO",
                     refused,
                 )
-                % {"n": f"{refused:,}"},
+                % {"n": format_count(refused)},
                 _list_url("campaigns.AiTask", "state__exact=failed"),
             )
     heartbeats = (

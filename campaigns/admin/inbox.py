@@ -8,8 +8,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.base import ReadOnlyAdmin
+from campaigns.formatting import count as format_count
 from campaigns.models import PushEvent
 from campaigns.services.push_bodies import MalformedPush, parse_body
 from campaigns.services.pushes import pushes_reprocess
@@ -51,7 +54,7 @@ class PushEventAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     list_select_related = ["app"]
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: PushEvent) -> str:
         return format_html(
             '<span class="portal-state portal-state-{}">{}</span>',
@@ -59,11 +62,11 @@ class PushEventAdmin(ReadOnlyAdmin):
             obj.get_state_display(),
         )
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def error_short(self, obj: PushEvent) -> str:
         return (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
 
-    @admin.display(description="body")
+    @admin.display(description=gettext_lazy("body"))
     def body_display(self, obj: PushEvent) -> str:
         text = obj.body
         if obj.body_bytes is None and len(text) <= BODY_DISPLAY_CHARS:
@@ -73,7 +76,11 @@ class PushEventAdmin(ReadOnlyAdmin):
                 pass  # shown as received
         if len(text) > BODY_DISPLAY_CHARS:
             more = len(text) - BODY_DISPLAY_CHARS
-            text = text[:BODY_DISPLAY_CHARS] + f"\n… ({more:,} more characters)"
+            text = (
+                text[:BODY_DISPLAY_CHARS]
+                + "\n"
+                + _("… (%(count)s more characters)") % {"count": format_count(more)}
+            )
         return format_html('<pre class="portal-raw">{}</pre>', text)
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -85,10 +92,13 @@ class PushEventAdmin(ReadOnlyAdmin):
             "campaigns.place_calls"
         )
 
-    @admin.action(description="Re-process selected pushes", permissions=["reprocess"])
+    @admin.action(description=gettext_lazy("Re-process selected pushes"), permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset: Any) -> None:
         ok, failed = pushes_reprocess(queryset)
         level = messages.SUCCESS if not failed else messages.WARNING
         self.message_user(
-            request, f"Re-processed {ok} push(es); {failed} failed (see their error).", level
+            request,
+            _("Re-processed %(ok)s push(es); %(failed)s failed (see their error).")
+            % {"ok": ok, "failed": failed},
+            level,
         )

@@ -10,6 +10,8 @@ from django.http import FileResponse, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
@@ -62,8 +64,10 @@ class VoiceFileForm(forms.ModelForm):
             if clash.exists():
                 self.add_error(
                     "file_name",
-                    "This account already has a voice file with this name; ITNIO requires "
-                    "file names to be unique.",
+                    _(
+                        "This account already has a voice file with this name; ITNIO requires "
+                        "file names to be unique."
+                    ),
                 )
         return cleaned
 
@@ -140,7 +144,7 @@ class VoiceFileAdmin(PortalModelAdmin):
         super().save_model(request, obj, form, change)
 
     # --- display -------------------------------------------------------------
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: VoiceFile) -> str:
         return format_html(
             '<span class="portal-state portal-state-{}">{}</span>',
@@ -148,11 +152,11 @@ class VoiceFileAdmin(PortalModelAdmin):
             obj.get_state_display(),
         )
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=gettext_lazy("size"), ordering="size")
     def size_display(self, obj: VoiceFile) -> str:
         return f"{obj.size / 1024:,.1f} KiB" if obj.size else "–"
 
-    @admin.display(description="listen")
+    @admin.display(description=gettext_lazy("listen"))
     def player(self, obj: VoiceFile) -> str:
         if not obj.pk or not obj.audio:
             return "–"
@@ -163,7 +167,7 @@ class VoiceFileAdmin(PortalModelAdmin):
             obj.content_type or "audio/mpeg",
         )
 
-    @admin.display(description="what to do")
+    @admin.display(description=gettext_lazy("what to do"))
     def explanation(self, obj: VoiceFile) -> str:
         if obj.state in (VoiceFile.State.UNKNOWN, VoiceFile.State.SENDING):
             return format_html(
@@ -174,8 +178,8 @@ class VoiceFileAdmin(PortalModelAdmin):
         if obj.state == VoiceFile.State.FAILED:
             return format_html('<div class="portal-explain">{}</div>', obj.last_error)
         if obj.state == VoiceFile.State.DRAFT:
-            return "Not on ITNIO yet: press “Upload to ITNIO”."
-        return "On ITNIO: campaigns can use it."
+            return _("Not on ITNIO yet: press “Upload to ITNIO”.")
+        return _("On ITNIO: campaigns can use it.")
 
     # --- upload --------------------------------------------------------------
     def get_urls(self) -> list[Any]:
@@ -206,7 +210,7 @@ class VoiceFileAdmin(PortalModelAdmin):
         self._upload(request, obj)
         return HttpResponseRedirect(reverse("admin:campaigns_voicefile_change", args=[pk]))
 
-    @admin.action(description="Upload to ITNIO", permissions=["place_calls"])
+    @admin.action(description=gettext_lazy("Upload to ITNIO"), permissions=["place_calls"])
     def upload_to_itnio(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
             self._upload(request, obj)
@@ -219,10 +223,13 @@ class VoiceFileAdmin(PortalModelAdmin):
             obj.refresh_from_db()
             if obj.state == VoiceFile.State.UNKNOWN and not isinstance(exc, VoiceFileError):
                 level = messages.WARNING
-            self.message_user(request, f"{obj.file_name}: {exc}", level)
+            self.message_user(
+                request, _("%(name)s: %(error)s") % {"name": obj.file_name, "error": exc}, level
+            )
         else:
             self.message_user(
                 request,
-                f"Uploaded {obj.file_name}; ITNIO file ID {obj.remote_file_id}.",
+                _("Uploaded %(name)s; ITNIO file ID %(file_id)s.")
+                % {"name": obj.file_name, "file_id": obj.remote_file_id},
                 messages.SUCCESS,
             )

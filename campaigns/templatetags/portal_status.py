@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import Heartbeat
 from campaigns.scheduler import overdue_jobs
@@ -16,9 +17,9 @@ from campaigns.scheduler import overdue_jobs
 register = template.Library()
 
 COMPONENTS = [
-    ("scheduler", "Scheduler", "manage.py portal_scheduler"),
-    ("worker", "Task worker", "manage.py portal_worker (or rqworker)"),
-    ("push-apply", "Push apply worker", "manage.py apply_pushes"),
+    ("scheduler", gettext_lazy("Scheduler"), "manage.py portal_scheduler"),
+    ("worker", gettext_lazy("Task worker"), "manage.py portal_worker (or rqworker)"),
+    ("push-apply", gettext_lazy("Push apply worker"), "manage.py apply_pushes"),
 ]
 
 
