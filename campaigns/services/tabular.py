@@ -316,13 +316,14 @@ class CsvRows(RowReader):
         base, previous = self._header_line, 0
         limits, whole = self.limits, self.whole_rows
         index = -1 if whole else self._index
+        line_label = _("Line %(n)s")  # looked up once, not for every row
         try:
             for record in reader:
                 row = base + previous + 1  # the line this record starts on
                 previous = reader.line_num
                 if row - base > limits.max_rows:
                     raise too_many_rows(limits)
-                check_row(record, _("Line %(n)s") % {"n": row}, limits)
+                check_row(record, line_label % {"n": row}, limits)
                 if whole:
                     if any(c.strip(" \t,;") for c in record):
                         yield row, record
@@ -434,12 +435,13 @@ class XlsxRows(RowReader):
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         limits, header_row, whole = self.limits, self._header_row, self.whole_rows
         index = -1 if whole else self._index
+        row_label = _("Row %(n)s")  # looked up once, not for every row
         try:
             for row, cells in self._rows:
                 self._row = row
                 if row - header_row > limits.max_rows:
                     raise too_many_rows(limits)
-                check_row(cells, _("Row %(n)s") % {"n": row}, limits)
+                check_row(cells, row_label % {"n": row}, limits)
                 if whole:
                     if any(c is not None and str(c).strip() for c in cells):
                         yield row, list(cells)
