@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tasks.signals import task_finished
 
 from campaigns.models import Heartbeat, ScheduledJobRun
@@ -110,7 +111,10 @@ def scheduler_tick(*, now: datetime | None = None) -> list[str]:
         enqueued.append(job.name)
     Heartbeat.objects.update_or_create(
         name="scheduler",
-        defaults={"last_seen_at": now, "detail": f"enqueued {len(enqueued)} job(s)"},
+        defaults={
+            "last_seen_at": now,
+            "detail": gettext("enqueued %(n)s job(s)") % {"n": len(enqueued)},
+        },
     )
     return enqueued
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_tasks import task, task_backends
 
@@ -26,7 +27,10 @@ def worker_heartbeat() -> str:
     backend = type(task_backends["default"]).__name__
     Heartbeat.objects.update_or_create(
         name="worker",
-        defaults={"last_seen_at": timezone.now(), "detail": f"task ran on {backend}"},
+        defaults={
+            "last_seen_at": timezone.now(),
+            "detail": gettext("task ran on %(backend)s") % {"backend": backend},
+        },
     )
     return backend
 

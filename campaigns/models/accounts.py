@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.fields import SecretField
 from campaigns.validators import validate_base_url
@@ -22,36 +23,41 @@ def new_push_token() -> str:
 class ItnioAccount(models.Model):
     """One ITNIO account: the API key and secret every request is signed with."""
 
-    name = models.CharField("name", max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
     api_key = models.CharField(
-        "API key",
+        _("API key"),
         max_length=128,
-        help_text="ITNIO's “API authentication name” (Home → Developers).",
+        help_text=_("ITNIO's “API authentication name” (Home → Developers)."),
     )
     api_secret = SecretField(
-        "API secret",
+        _("API secret"),
         max_length=128,
-        help_text="Stored encrypted. Leave blank when editing to keep the current secret.",
+        help_text=_("Stored encrypted. Leave blank when editing to keep the current secret."),
     )
     base_url = models.URLField(
-        "base URL override",
+        _("base URL override"),
         blank=True,
         validators=[validate_base_url],
-        help_text="Empty: the portal's ITNIO_BASE_URL. Only superusers may change it; "
-        "https:// only.",
+        help_text=_(
+            "Empty: the portal's ITNIO_BASE_URL. Only superusers may change it; https:// only."
+        ),
     )
     # Last "Verify credentials" (GET /sms/getBalance, itnio-api.md §2).
-    balance = models.DecimalField("balance", max_digits=18, decimal_places=6, null=True, blank=True)
-    gift = models.DecimalField("gift", max_digits=18, decimal_places=6, null=True, blank=True)
-    credit = models.DecimalField("credit", max_digits=18, decimal_places=6, null=True, blank=True)
-    verified_at = models.DateTimeField("last verified", null=True, blank=True)
-    verify_error = models.TextField("last verification error", blank=True)
-    created_at = models.DateTimeField("created", auto_now_add=True)
-    updated_at = models.DateTimeField("updated", auto_now=True)
+    balance = models.DecimalField(
+        _("balance"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    gift = models.DecimalField(_("gift"), max_digits=18, decimal_places=6, null=True, blank=True)
+    credit = models.DecimalField(
+        _("credit"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    verified_at = models.DateTimeField(_("last verified"), null=True, blank=True)
+    verify_error = models.TextField(_("last verification error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        verbose_name = "ITNIO account"
-        verbose_name_plural = "ITNIO accounts"
+        verbose_name = _("ITNIO account")
+        verbose_name_plural = _("ITNIO accounts")
         ordering = ["name"]
         permissions = [
             ("place_calls", "Can place calls and spend money through ITNIO"),
@@ -71,37 +77,37 @@ class ItnioApp(models.Model):
     """An ITNIO application (voice or AI voice) of an account, with its push token."""
 
     class Kind(models.TextChoices):
-        VOICE = "voice", "Voice"
-        AI = "ai", "AI voice"
+        VOICE = "voice", _("Voice")
+        AI = "ai", _("AI voice")
 
     account = models.ForeignKey(
-        ItnioAccount, on_delete=models.PROTECT, related_name="apps", verbose_name="account"
+        ItnioAccount, on_delete=models.PROTECT, related_name="apps", verbose_name=_("account")
     )
     app_id = models.CharField(
-        "ITNIO app ID",
+        _("ITNIO app ID"),
         max_length=64,
         unique=True,
-        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", "Letters, digits, _ and - only.")],
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, _ and - only."))],
     )
-    kind = models.CharField("kind", max_length=8, choices=Kind.choices, default=Kind.VOICE)
-    label = models.CharField("label", max_length=100, blank=True)
-    active = models.BooleanField("active", default=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.VOICE)
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
     push_token = models.CharField(
-        "push token", max_length=64, unique=True, default=new_push_token, editable=False
+        _("push token"), max_length=64, unique=True, default=new_push_token, editable=False
     )
     # After a regeneration the old token keeps working until this moment (ITNIO retries a
     # failed push for about 90 minutes, itnio-api.md §6.4), so no push is lost meanwhile.
     previous_push_token = models.CharField(
-        "previous push token", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("previous push token"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     previous_push_token_expires_at = models.DateTimeField(
-        "previous push URL works until", null=True, blank=True, editable=False
+        _("previous push URL works until"), null=True, blank=True, editable=False
     )
-    created_at = models.DateTimeField("created", auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
-        verbose_name = "ITNIO app"
-        verbose_name_plural = "ITNIO apps"
+        verbose_name = _("ITNIO app")
+        verbose_name_plural = _("ITNIO apps")
         ordering = ["account__name", "app_id"]
         permissions = [("rotate_push_token", "Can regenerate an app's push URL")]
 

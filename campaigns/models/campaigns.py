@@ -4,6 +4,8 @@ callees (the callee state machine)."""
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models.accounts import ItnioApp
 from campaigns.models.voice import Call, VoiceFile
@@ -13,48 +15,54 @@ class Campaign(models.Model):
     """A voice broadcast: one uploaded voice file played to a list of callees via sendGroup."""
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    name = models.CharField("name", max_length=100, unique=True)
-    app = models.ForeignKey(ItnioApp, on_delete=models.PROTECT, related_name="campaigns")
-    voice_file = models.ForeignKey(VoiceFile, on_delete=models.PROTECT, related_name="campaigns")
-    display_num = models.CharField("display number", max_length=15, blank=True)
-    loop_count = models.PositiveSmallIntegerField("loop count", null=True, blank=True)
-    max_duration = models.PositiveSmallIntegerField("max duration (s)", null=True, blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    app = models.ForeignKey(
+        ItnioApp, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("app")
+    )
+    voice_file = models.ForeignKey(
+        VoiceFile, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("voice file")
+    )
+    display_num = models.CharField(_("display number"), max_length=15, blank=True)
+    loop_count = models.PositiveSmallIntegerField(_("loop count"), null=True, blank=True)
+    max_duration = models.PositiveSmallIntegerField(_("max duration (s)"), null=True, blank=True)
     max_ringing_time = models.PositiveSmallIntegerField(
-        "max ringing time (s)", null=True, blank=True
+        _("max ringing time (s)"), null=True, blank=True
     )
     called_info = models.CharField(
         "calledInfo",
         max_length=1000,
         blank=True,
-        help_text="Sent with every request, followed by a short batch tag so records and "
-        "pushes can be traced to their batch.",
+        help_text=_(
+            "Sent with every request, followed by a short batch tag so records and "
+            "pushes can be traced to their batch."
+        ),
     )
-    scheduled_start = models.DateTimeField("scheduled start", null=True, blank=True)
-    window_start = models.TimeField("calling window from", null=True, blank=True)
-    window_end = models.TimeField("calling window until", null=True, blank=True)
-    window_tz = models.CharField("window time zone", max_length=64, default="UTC")
-    state = models.CharField("state", max_length=10, choices=State.choices, default=State.DRAFT)
-    state_reason = models.TextField("reason for the last change", blank=True)
-    state_changed_at = models.DateTimeField("state changed", null=True, blank=True)
-    state_changed_by = models.CharField("state changed by", max_length=150, blank=True)
-    created_by = models.CharField("created by", max_length=150, blank=True)
-    created_at = models.DateTimeField("created", auto_now_add=True)
-    launched_at = models.DateTimeField("launched", null=True, blank=True)
-    completed_at = models.DateTimeField("finished", null=True, blank=True)
+    scheduled_start = models.DateTimeField(_("scheduled start"), null=True, blank=True)
+    window_start = models.TimeField(_("calling window from"), null=True, blank=True)
+    window_end = models.TimeField(_("calling window until"), null=True, blank=True)
+    window_tz = models.CharField(_("window time zone"), max_length=64, default="UTC")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
+    state_reason = models.TextField(_("reason for the last change"), blank=True)
+    state_changed_at = models.DateTimeField(_("state changed"), null=True, blank=True)
+    state_changed_by = models.CharField(_("state changed by"), max_length=150, blank=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    launched_at = models.DateTimeField(_("launched"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("finished"), null=True, blank=True)
     # The running dispatcher's lease: only the holder sends; a stale lease means it died.
-    dispatch_lease = models.CharField("dispatcher", max_length=64, blank=True)
-    dispatch_heartbeat_at = models.DateTimeField("dispatcher last seen", null=True, blank=True)
+    dispatch_lease = models.CharField(_("dispatcher"), max_length=64, blank=True)
+    dispatch_heartbeat_at = models.DateTimeField(_("dispatcher last seen"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "campaign"
-        verbose_name_plural = "campaigns"
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -65,47 +73,53 @@ class CalleeImport(models.Model):
     """One callee file imported into a campaign: progress, counts, rejected rows."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Reading"
-        STAGED = "staged", "Read: waiting for confirmation"
-        CONFIRMING = "confirming", "Confirming: callees becoming pending"
-        CONFIRMED = "confirmed", "Confirmed"
-        CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Reading")
+        STAGED = "staged", _("Read: waiting for confirmation")
+        CONFIRMING = "confirming", _("Confirming: callees becoming pending")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports")
-    file = models.FileField("file", upload_to="imports/")
-    original_name = models.CharField("file name", max_length=255)
-    state = models.CharField("state", max_length=10, choices=State.choices, default=State.QUEUED)
-    total_bytes = models.PositiveBigIntegerField("size (bytes)", default=0)
-    processed_bytes = models.PositiveBigIntegerField("bytes read", default=0)
-    rows = models.PositiveIntegerField("rows read", default=0)
-    imported = models.PositiveIntegerField("imported", default=0)
-    rejected = models.PositiveIntegerField("rejected", default=0)
-    duplicates = models.PositiveIntegerField("duplicates", default=0)
-    confirmed = models.PositiveIntegerField("made pending", default=0)
-    rejected_file = models.FileField("rejected rows", upload_to="imports/rejected/", blank=True)
-    error = models.TextField("error", blank=True)
-    created_by = models.CharField("imported by", max_length=150, blank=True)
-    created_at = models.DateTimeField("created", auto_now_add=True)
-    finished_at = models.DateTimeField("finished", null=True, blank=True)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="imports", verbose_name=_("campaign")
+    )
+    file = models.FileField(_("file"), upload_to="imports/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    total_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    processed_bytes = models.PositiveBigIntegerField(_("bytes read"), default=0)
+    rows = models.PositiveIntegerField(_("rows read"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    confirmed = models.PositiveIntegerField(_("made pending"), default=0)
+    rejected_file = models.FileField(_("rejected rows"), upload_to="imports/rejected/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.CharField(_("imported by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     default_region = models.CharField(
-        "default region",
+        _("default region"),
         max_length=2,
         blank=True,
-        help_text="ISO country (e.g. SG) whose national numbers the file may hold; blank: every "
-        "number carries its country code.",
+        help_text=_(
+            "ISO country (e.g. SG) whose national numbers the file may hold; blank: every "
+            "number carries its country code."
+        ),
     )
     # The worker reading the file holds a lease renewed with every chunk it commits; a lease
     # silent for IMPORT_LEASE_SECONDS belongs to a worker that stopped, and the import resumes.
-    lease = models.CharField("worker lease", max_length=32, blank=True)
-    heartbeat_at = models.DateTimeField("worker last seen", null=True, blank=True)
-    resumes = models.PositiveSmallIntegerField("times resumed", default=0)
-    resumed_after_rows = models.PositiveIntegerField("rows read before the last resume", default=0)
+    lease = models.CharField(_("worker lease"), max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(_("worker last seen"), null=True, blank=True)
+    resumes = models.PositiveSmallIntegerField(_("times resumed"), default=0)
+    resumed_after_rows = models.PositiveIntegerField(
+        _("rows read before the last resume"), default=0
+    )
 
     class Meta:
-        verbose_name = "callee import"
-        verbose_name_plural = "callee imports"
+        verbose_name = _("callee import")
+        verbose_name_plural = _("callee imports")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -116,28 +130,30 @@ class DispatchBatch(models.Model):
     """One sendGroup request of a campaign (≤ ITNIO_SEND_GROUP_MAX callees)."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown (outcome not known)"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown (outcome not known)")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
-    sequence = models.PositiveIntegerField("sequence")
-    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
-    size = models.PositiveIntegerField("callees", default=0)
-    called_info = models.CharField("calledInfo sent", max_length=1000, blank=True)
-    request_started_at = models.DateTimeField("request started", null=True, blank=True)
-    request_finished_at = models.DateTimeField("request finished", null=True, blank=True)
-    code = models.CharField("business code", max_length=16, blank=True)
-    reason = models.TextField("reason", blank=True)
-    accepted = models.PositiveIntegerField("accepted", default=0)
-    rejected = models.PositiveIntegerField("rejected", default=0)
-    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    sequence = models.PositiveIntegerField(_("sequence"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    size = models.PositiveIntegerField(_("callees"), default=0)
+    called_info = models.CharField(_("calledInfo sent"), max_length=1000, blank=True)
+    request_started_at = models.DateTimeField(_("request started"), null=True, blank=True)
+    request_finished_at = models.DateTimeField(_("request finished"), null=True, blank=True)
+    code = models.CharField(_("business code"), max_length=16, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    accepted = models.PositiveIntegerField(_("accepted"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
-        verbose_name = "dispatch batch"
-        verbose_name_plural = "dispatch batches"
+        verbose_name = _("dispatch batch")
+        verbose_name_plural = _("dispatch batches")
         ordering = ["campaign", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "sequence"], name="batch_unique_sequence")
@@ -145,7 +161,10 @@ class DispatchBatch(models.Model):
         indexes = [models.Index(fields=["state", "request_started_at"], name="batch_state_started")]
 
     def __str__(self) -> str:
-        return f"{self.campaign} batch {self.sequence}"
+        return gettext("%(campaign)s batch %(sequence)s") % {
+            "campaign": self.campaign,
+            "sequence": self.sequence,
+        }
 
     @property
     def tag(self) -> str:
@@ -173,35 +192,56 @@ class Callee(models.Model):
     """
 
     class State(models.TextChoices):
-        STAGED = "staged", "Staged (import not confirmed)"
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SUBMITTED = "submitted", "Submitted"
-        REJECTED = "rejected", "Rejected"
-        UNKNOWN = "unknown", "Unknown (send outcome not known)"
+        STAGED = "staged", _("Staged (import not confirmed)")
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SUBMITTED = "submitted", _("Submitted")
+        REJECTED = "rejected", _("Rejected")
+        UNKNOWN = "unknown", _("Unknown (send outcome not known)")
 
     # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="callees", db_index=False
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="callees",
+        db_index=False,
+        verbose_name=_("campaign"),
     )
-    number = models.CharField("number", max_length=15)
-    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
-    row_number = models.PositiveIntegerField("row in file", null=True, blank=True)
+    number = models.CharField(_("number"), max_length=15)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    row_number = models.PositiveIntegerField(_("row in file"), null=True, blank=True)
     source = models.ForeignKey(
-        CalleeImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+        CalleeImport,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="callees",
+        verbose_name=_("source"),
     )
     batch = models.ForeignKey(
-        DispatchBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="callees"
+        DispatchBatch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="callees",
+        verbose_name=_("batch"),
     )
     voice_id = models.CharField("voiceId", max_length=64, blank=True)
-    reason = models.TextField("reason", blank=True)
+    reason = models.TextField(_("reason"), blank=True)
     call = models.OneToOneField(
-        Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_callee"
+        Call,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaign_callee",
+        verbose_name=_("call"),
     )
 
     class Meta:
-        verbose_name = "callee"
-        verbose_name_plural = "callees"
+        verbose_name = _("callee")
+        verbose_name_plural = _("callees")
         constraints = [
             # Staged callees are an unconfirmed import's proposal, not the list: two imports may
             # stage the same number, and confirming skips the numbers already listed meanwhile.

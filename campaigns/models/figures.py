@@ -9,6 +9,7 @@ never stale (campaigns/services/reports.py).
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models.accounts import ItnioApp
 from campaigns.models.campaigns import Campaign
@@ -17,7 +18,7 @@ from campaigns.models.campaigns import Campaign
 class CallDayStat(models.Model):
     """Calls of one UTC day grouped by every list filter: the cube behind counts and totals."""
 
-    day = models.DateField("day (UTC)")
+    day = models.DateField(_("day (UTC)"))
     app = models.ForeignKey(ItnioApp, on_delete=models.CASCADE, related_name="+")
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -34,7 +35,7 @@ class CallDayStat(models.Model):
     cost_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)
 
     class Meta:
-        verbose_name = "daily call figure"
+        verbose_name = _("daily call figure")
         indexes = [
             models.Index(fields=["day"], name="calldaystat_day"),
             models.Index(fields=["campaign", "day"], name="calldaystat_campaign_day"),
@@ -48,11 +49,11 @@ class CallDayValue(models.Model):
     """How often one value of a breakdown (region, termination reason, DTMF key) came up a day."""
 
     class Dimension(models.TextChoices):
-        REGION = "region", "Region and operator"
-        TERMINATION = "termination", "Termination reason"
-        DTMF = "dtmf", "DTMF key"
+        REGION = "region", _("Region and operator")
+        TERMINATION = "termination", _("Termination reason")
+        DTMF = "dtmf", _("DTMF key")
 
-    day = models.DateField("day (UTC)")
+    day = models.DateField(_("day (UTC)"))
     app = models.ForeignKey(ItnioApp, on_delete=models.CASCADE, related_name="+")
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -63,7 +64,7 @@ class CallDayValue(models.Model):
     answered = models.PositiveIntegerField()
 
     class Meta:
-        verbose_name = "daily call breakdown"
+        verbose_name = _("daily call breakdown")
         indexes = [
             models.Index(fields=["day", "dimension"], name="calldayvalue_day_dim"),
             models.Index(fields=["campaign", "dimension"], name="calldayvalue_campaign_dim"),
@@ -79,10 +80,10 @@ class CallStatMark(models.Model):
 
     # Appended for every write statement: a big counter, and never reused.
     id = models.BigAutoField(primary_key=True)
-    day = models.DateField("day (UTC)")
+    day = models.DateField(_("day (UTC)"))
 
     class Meta:
-        verbose_name = "changed day"
+        verbose_name = _("changed day")
         indexes = [models.Index(fields=["day"], name="callstatmark_day")]
 
     def __str__(self) -> str:

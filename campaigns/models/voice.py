@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp
 
@@ -23,43 +25,47 @@ class VoiceFile(models.Model):
     """An audio file to play in group calls, uploaded to ITNIO through /voice/fileUpload."""
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft (not on ITNIO yet)"
-        SENDING = "sending", "Uploading (request in flight)"
-        UPLOADED = "uploaded", "Uploaded"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown (upload outcome not known)"
+        DRAFT = "draft", _("Draft (not on ITNIO yet)")
+        SENDING = "sending", _("Uploading (request in flight)")
+        UPLOADED = "uploaded", _("Uploaded")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown (upload outcome not known)")
 
     app = models.ForeignKey(
-        ItnioApp, on_delete=models.PROTECT, related_name="voice_files", verbose_name="app"
+        ItnioApp, on_delete=models.PROTECT, related_name="voice_files", verbose_name=_("app")
     )
     # Denormalised from app: ITNIO requires fileName unique per account (itnio-api.md §3.1).
     account = models.ForeignKey(
         ItnioAccount, on_delete=models.PROTECT, related_name="voice_files", editable=False
     )
     file_name = models.CharField(
-        "file name",
+        _("file name"),
         max_length=32,
-        help_text="5–32 characters including the extension (.mp3, .m4a or .wav); "
-        "unique per ITNIO account and never reusable on ITNIO.",
+        help_text=_(
+            "5–32 characters including the extension (.mp3, .m4a or .wav); "
+            "unique per ITNIO account and never reusable on ITNIO."
+        ),
     )
-    audio = models.FileField("audio", upload_to=voice_file_upload_to)
-    size = models.PositiveIntegerField("size (bytes)", default=0, editable=False)
-    content_type = models.CharField("detected type", max_length=64, blank=True, editable=False)
-    remote_file_id = models.CharField("ITNIO file ID", max_length=128, blank=True, editable=False)
+    audio = models.FileField(_("audio"), upload_to=voice_file_upload_to)
+    size = models.PositiveIntegerField(_("size (bytes)"), default=0, editable=False)
+    content_type = models.CharField(_("detected type"), max_length=64, blank=True, editable=False)
+    remote_file_id = models.CharField(
+        _("ITNIO file ID"), max_length=128, blank=True, editable=False
+    )
     state = models.CharField(
-        "state", max_length=10, choices=State.choices, default=State.DRAFT, editable=False
+        _("state"), max_length=10, choices=State.choices, default=State.DRAFT, editable=False
     )
-    last_error = models.TextField("last error", blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
     upload_started_at = models.DateTimeField(
-        "upload started", null=True, blank=True, editable=False
+        _("upload started"), null=True, blank=True, editable=False
     )
-    uploaded_at = models.DateTimeField("uploaded", null=True, blank=True, editable=False)
-    uploaded_by = models.CharField("uploaded by", max_length=150, blank=True, editable=False)
-    created_at = models.DateTimeField("created", auto_now_add=True)
+    uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True, editable=False)
+    uploaded_by = models.CharField(_("uploaded by"), max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
-        verbose_name = "voice file"
-        verbose_name_plural = "voice files"
+        verbose_name = _("voice file")
+        verbose_name_plural = _("voice files")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -80,24 +86,28 @@ class Call(models.Model):
     """One call the portal placed or learned about, with every field of its ITNIO record."""
 
     class Kind(models.TextChoices):
-        TTS = "tts", "TTS code"
-        GROUP = "group", "Group file"
-        SIP = "sip", "SIP phone"
+        TTS = "tts", _("TTS code")
+        GROUP = "group", _("Group file")
+        SIP = "sip", _("SIP phone")
 
     class State(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SUBMITTED = "submitted", "Submitted"
-        FINAL = "final", "Final"
-        REJECTED = "rejected", "Rejected"
-        UNKNOWN = "unknown", "Unknown (send outcome not known)"
-        EXPIRED = "expired", "Expired (no final record within 60 days)"
+        SENDING = "sending", _("Sending")
+        SUBMITTED = "submitted", _("Submitted")
+        FINAL = "final", _("Final")
+        REJECTED = "rejected", _("Rejected")
+        UNKNOWN = "unknown", _("Unknown (send outcome not known)")
+        EXPIRED = "expired", _("Expired (no final record within 60 days)")
 
     #: States whose record may still change at ITNIO.
     OPEN_STATES = (State.SUBMITTED,)
 
     # No index of their own: (app, placed_at) and (campaign, placed_at) serve both.
     app = models.ForeignKey(
-        ItnioApp, on_delete=models.PROTECT, related_name="calls", db_index=False
+        ItnioApp,
+        on_delete=models.PROTECT,
+        related_name="calls",
+        db_index=False,
+        verbose_name=_("app"),
     )
     campaign = models.ForeignKey(
         "Campaign",
@@ -106,60 +116,63 @@ class Call(models.Model):
         blank=True,
         related_name="calls",
         db_index=False,
+        verbose_name=_("campaign"),
     )
-    kind = models.CharField("kind", max_length=8, choices=Kind.choices)
-    state = models.CharField("state", max_length=10, choices=State.choices)
-    state_reason = models.TextField("state reason", blank=True)
-    callee = models.CharField("callee", max_length=20)
-    display_num = models.CharField("display number", max_length=20, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    state_reason = models.TextField(_("state reason"), blank=True)
+    callee = models.CharField(_("callee"), max_length=20)
+    display_num = models.CharField(_("display number"), max_length=20, blank=True)
     called_info = models.CharField("calledInfo", max_length=1000, blank=True)
     voice_id = models.CharField("voiceId", max_length=64, null=True, blank=True, unique=True)
     # What was asked for (TTS text, language, loop count…), redacted of nothing secret.
-    request = models.JSONField("request", default=dict, blank=True)
-    created_by = models.CharField("placed by", max_length=150, blank=True)
-    created_at = models.DateTimeField("created", auto_now_add=True)
+    request = models.JSONField(_("request"), default=dict, blank=True)
+    created_by = models.CharField(_("placed by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     # --- the record (itnio-api.md §3.5, seed 003; pushes §6.1)
-    code = models.CharField("region and operator", max_length=128, blank=True)
-    submit_time = models.DateTimeField("submit time", null=True, blank=True)
-    call_time = models.DateTimeField("call time", null=True, blank=True)
-    ringing_time = models.DateTimeField("ringing time", null=True, blank=True)
-    answer_time = models.DateTimeField("answer time", null=True, blank=True)
-    hangup_time = models.DateTimeField("hangup time", null=True, blank=True)
-    call_duration = models.PositiveIntegerField("call duration (s)", null=True, blank=True)
-    charged_duration = models.PositiveIntegerField("charged duration (s)", null=True, blank=True)
+    code = models.CharField(_("region and operator"), max_length=128, blank=True)
+    submit_time = models.DateTimeField(_("submit time"), null=True, blank=True)
+    call_time = models.DateTimeField(_("call time"), null=True, blank=True)
+    ringing_time = models.DateTimeField(_("ringing time"), null=True, blank=True)
+    answer_time = models.DateTimeField(_("answer time"), null=True, blank=True)
+    hangup_time = models.DateTimeField(_("hangup time"), null=True, blank=True)
+    call_duration = models.PositiveIntegerField(_("call duration (s)"), null=True, blank=True)
+    charged_duration = models.PositiveIntegerField(_("charged duration (s)"), null=True, blank=True)
     # Shown as received, never interpreted: the docs disagree on its meaning (itnio-api.md §8).
     termination_code = models.CharField("terminationCode", max_length=32, blank=True)
     termination_reason = models.CharField("terminationReason", max_length=255, blank=True)
-    cost = models.DecimalField("cost", max_digits=18, decimal_places=6, null=True, blank=True)
-    rate = models.DecimalField("rate", max_digits=18, decimal_places=6, null=True, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=18, decimal_places=6, null=True, blank=True)
+    rate = models.DecimalField(_("rate"), max_digits=18, decimal_places=6, null=True, blank=True)
     base_cost = models.DecimalField(
-        "base cost (USD)", max_digits=18, decimal_places=6, null=True, blank=True
+        _("base cost (USD)"), max_digits=18, decimal_places=6, null=True, blank=True
     )
-    bill_period = models.CharField("bill period", max_length=16, blank=True)
+    bill_period = models.CharField(_("bill period"), max_length=16, blank=True)
     # Blank in the record means USD (itnio-api.md §3.5).
-    currency = models.CharField("currency", max_length=8, blank=True, default="USD")
+    currency = models.CharField(_("currency"), max_length=8, blank=True, default="USD")
     settle_rate = models.DecimalField(
-        "settlement rate", max_digits=18, decimal_places=6, null=True, blank=True
+        _("settlement rate"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     quote_exchange = models.DecimalField(
-        "exchange rate", max_digits=18, decimal_places=6, null=True, blank=True
+        _("exchange rate"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     settle_pay = models.DecimalField(
-        "settled amount", max_digits=18, decimal_places=6, null=True, blank=True
+        _("settled amount"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     voice_file_id = models.CharField("voiceFileId", max_length=128, blank=True)
-    feedback_value = models.CharField("DTMF key (feedbackValue)", max_length=16, blank=True)
+    feedback_value = models.CharField(_("DTMF key (feedbackValue)"), max_length=16, blank=True)
     # SIP columns, filled by recordSip (the SIP issue).
-    sip_group_name = models.CharField("SIP group", max_length=64, blank=True)
-    phone_name = models.CharField("phone", max_length=64, blank=True)
-    recording_file_id = models.CharField("recording file ID", max_length=128, blank=True)
-    raw_record = models.JSONField("raw record", null=True, blank=True)
-    record_source = models.CharField("record source", max_length=16, blank=True)
-    synced_at = models.DateTimeField("last synced", null=True, blank=True)
+    sip_group_name = models.CharField(_("SIP group"), max_length=64, blank=True)
+    phone_name = models.CharField(_("phone"), max_length=64, blank=True)
+    recording_file_id = models.CharField(_("recording file ID"), max_length=128, blank=True)
+    raw_record = models.JSONField(_("raw record"), null=True, blank=True)
+    record_source = models.CharField(_("record source"), max_length=16, blank=True)
+    synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     # Set when the callee's number was removed (erase_number, or the retention job): later
     # records of this call keep their figures, never the number (services/personal_data.py).
-    erased_at = models.DateTimeField("personal data erased", null=True, blank=True, editable=False)
+    erased_at = models.DateTimeField(
+        _("personal data erased"), null=True, blank=True, editable=False
+    )
     # When the call was placed: ITNIO's submit time, or our creation while it has not told us.
     # Computed by the database (a stored generated column), so raw SQL writers keep it right;
     # lists sort by it and the date filter and the daily figures select on it.
@@ -167,12 +180,12 @@ class Call(models.Model):
         expression=Coalesce("submit_time", "created_at"),
         output_field=models.DateTimeField(),
         db_persist=True,
-        verbose_name="placed",
+        verbose_name=_("placed"),
     )
 
     class Meta:
-        verbose_name = "call"
-        verbose_name_plural = "calls"
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
         ordering = ["-placed_at", "-id"]
         indexes = [
             models.Index(fields=["state", "created_at"], name="call_state_created"),
@@ -189,7 +202,10 @@ class Call(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} call to {self.callee}"
+        return gettext("%(kind)s call to %(callee)s") % {
+            "kind": self.get_kind_display(),
+            "callee": self.callee,
+        }
 
     @property
     def is_final(self) -> bool:

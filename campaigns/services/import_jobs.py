@@ -182,7 +182,8 @@ def import_run(import_id: int) -> str:
         message = (
             str(exc)
             if isinstance(exc, ImportFileError)
-            else f"Unexpected error ({type(exc).__name__}: {exc}); nothing was imported."
+            else gettext("Unexpected error (%(error)s); nothing was imported.")
+            % {"error": f"{type(exc).__name__}: {exc}"}
         )
         _fail(callee_import, lease, message)
         if not isinstance(exc, ImportFileError):
@@ -355,7 +356,8 @@ def import_confirm_run(import_id: int) -> str:
         return f"import {import_id}: another worker took it over"
     finally:
         if skipped:
-            add_rejected(callee_import, [(row, number, ADDED_MEANWHILE) for row, number in skipped])
+            meanwhile = gettext(ADDED_MEANWHILE)
+            add_rejected(callee_import, [(row, number, meanwhile) for row, number in skipped])
     done = CalleeImport.objects.filter(
         pk=import_id, state=CalleeImport.State.CONFIRMING, lease=lease
     ).update(state=CalleeImport.State.CONFIRMED, lease="", finished_at=timezone.now())

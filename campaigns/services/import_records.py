@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
@@ -94,7 +95,8 @@ def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
             if attempt == 2:
                 raise
     if taken:
-        add_rejected(locked, [(row, number, ADDED_MEANWHILE) for row, number in taken])
+        meanwhile = gettext(ADDED_MEANWHILE)
+        add_rejected(locked, [(row, number, meanwhile) for row, number in taken])
     logger.info(
         "Callee import %s confirmed by %s: %s callees pending, %s listed meanwhile skipped",
         locked.pk,
@@ -113,8 +115,11 @@ def import_lock_staged(callee_import: CalleeImport) -> CalleeImport:
     )
     if locked.state != CalleeImport.State.STAGED:
         raise ImportStateError(
-            f"This import is {locked.get_state_display().lower()}: only an import "
-            "waiting for confirmation can be confirmed."
+            gettext(
+                "This import is %(state)s: only an import waiting for confirmation can be "
+                "confirmed."
+            )
+            % {"state": locked.get_state_display().lower()}
         )
     import_check_campaign(locked.campaign)
     return locked
@@ -169,8 +174,8 @@ def import_cancel(*, callee_import: CalleeImport, actor: Actor) -> int:
         if not updated:
             callee_import.refresh_from_db()
             raise ImportStateError(
-                f"This import is {callee_import.get_state_display().lower()}: it can no longer "
-                "be cancelled."
+                gettext("This import is %(state)s: it can no longer be cancelled.")
+                % {"state": callee_import.get_state_display().lower()}
             )
         deleted = _discard_staged(callee_import)
     logger.info(

@@ -25,7 +25,7 @@ from typing import IO, Any
 from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.numbers import _SEPARATORS, InvalidNumber, normalise_number, normaliser
@@ -48,7 +48,8 @@ SAMPLE_SIZE = 200
 PREVIEW_ROWS = 100
 
 VALID, REJECTED, DUPLICATE = "valid", "rejected", "duplicate"
-ADDED_MEANWHILE = "already in the campaign (added meanwhile)"
+#: A rejection reason (marked for translation: pass it through gettext where it is written).
+ADDED_MEANWHILE = gettext_noop("already in the campaign (added meanwhile)")
 IN_CAMPAIGN = 0  # RowValidator's "first row" of numbers that were in the campaign before the file
 
 
@@ -180,8 +181,8 @@ class RowValidator:
         if first == row:
             return VALID, number, ""
         if first == IN_CAMPAIGN:
-            return DUPLICATE, number, "already in the campaign"
-        return DUPLICATE, number, f"duplicate of row {first}"
+            return DUPLICATE, number, gettext("already in the campaign")
+        return DUPLICATE, number, gettext("duplicate of row %(row)s") % {"row": first}
 
     def replay(self, row: int, raw: Any) -> tuple[str, str, str]:
         """`check` for a row an interrupted run of this import read already: VALID only for
@@ -190,7 +191,7 @@ class RowValidator:
         before = len(self._seen)
         verdict, number, reason = self.check(row, raw)
         if verdict is VALID and len(self._seen) != before:
-            return DUPLICATE, number, "already in the campaign"
+            return DUPLICATE, number, gettext("already in the campaign")
         return verdict, number, reason
 
 
@@ -444,8 +445,9 @@ def import_stream(
                         source_id=callee_import.pk,
                         state=state,
                     )
+                meanwhile = gettext(ADDED_MEANWHILE)
                 for row, number in conflicts:
-                    rejected.add(row, number, ADDED_MEANWHILE)
+                    rejected.add(row, number, meanwhile)
                 counts.imported += len(pending) - len(conflicts)
                 counts.duplicates += len(conflicts)
                 still_running(
@@ -552,8 +554,11 @@ def import_preview(
 def import_check_campaign(campaign: Campaign) -> None:
     if campaign.state not in IMPORTABLE_STATES:
         raise ImportStateError(
-            f"Campaign {campaign.name!r} is {campaign.get_state_display().lower()}: callees can be "
-            "imported only into a draft, scheduled, paused or running campaign."
+            gettext(
+                "Campaign %(name)r is %(state)s: callees can be imported only into a draft, "
+                "scheduled, paused or running campaign."
+            )
+            % {"name": campaign.name, "state": campaign.get_state_display().lower()}
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cache
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from campaigns.fields import UndecryptableSecret
 from campaigns.models import ItnioAccount
@@ -43,8 +44,11 @@ def itnio_client_for(
     """A client signed with the account's credentials, pointed at its (or the global) base URL."""
     if isinstance(account.api_secret, UndecryptableSecret) or not account.api_secret:
         raise CredentialsUnavailable(
-            f"The API secret of account {account.name!r} cannot be decrypted with the configured "
-            "ITNIO_FIELD_KEYS. Add the key it was stored with, or enter the secret again."
+            gettext(
+                "The API secret of account %(name)r cannot be decrypted with the configured "
+                "ITNIO_FIELD_KEYS. Add the key it was stored with, or enter the secret again."
+            )
+            % {"name": account.name}
         )
     return ItnioClient(
         account.effective_base_url,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     NumberParseException,
@@ -61,7 +61,6 @@ _SEPARATORS = str.maketrans(
     "", "", " \t\u00a0\u2007\u202f-\u2010\u2011\u2012\u2013\u2014\u2212.()[]"
 )
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
-_REMOVED = " after removing spaces, dashes, dots, brackets and a leading + or 00"
 
 #: Calling code (as digits) → the regions that share it; calling codes are prefix-free.
 _REGIONS_BY_CODE = {str(code): regions for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()}
@@ -82,18 +81,20 @@ def strip_number(text: str) -> str:
 
 def _text_of(raw: Any) -> str:
     if raw is None:
-        raise InvalidNumber("empty")
+        raise InvalidNumber(gettext("empty"))
     if isinstance(raw, bool):
-        raise InvalidNumber(f"not a phone number: {raw}")
+        raise InvalidNumber(gettext("not a phone number: %(value)s") % {"value": raw})
     if isinstance(raw, int):
         return str(raw)
     if isinstance(raw, float):
         # A spreadsheet cell holding a number: fine when it is whole (precise up to 15 digits).
         if not raw.is_integer():
-            raise InvalidNumber(f"not a whole number: {raw!r}")
+            raise InvalidNumber(gettext("not a whole number: %(value)r") % {"value": raw})
         return str(int(raw))
     if isinstance(raw, datetime | date | time):
-        raise InvalidNumber(f"a date or time, not a phone number: {raw}")
+        raise InvalidNumber(
+            gettext("a date or time, not a phone number: %(value)s") % {"value": raw}
+        )
     return str(raw).strip()
 
 
@@ -102,7 +103,7 @@ def _clean(raw: Any) -> tuple[str, str, bool]:
     anything but separators and digits is left."""
     text = _text_of(raw)
     if not text:
-        raise InvalidNumber("empty")
+        raise InvalidNumber(gettext("empty"))
     digits = text.translate(_SEPARATORS)
     international = digits.startswith(("+", "00"))
     if digits.startswith("+"):
@@ -112,27 +113,49 @@ def _clean(raw: Any) -> tuple[str, str, bool]:
     if digits.isascii() and digits.isdigit():
         return text, digits, international
     if not digits:
-        raise InvalidNumber(f"no digits: {_shown(text)}")
+        raise InvalidNumber(gettext("no digits: %(text)s") % {"text": _shown(text)})
     if _SCIENTIFIC.match(text):
         raise InvalidNumber(
-            f"in scientific notation, digits are lost: {_shown(text)} "
-            "(format the column as text in the spreadsheet)"
+            gettext(
+                "in scientific notation, digits are lost: %(text)s "
+                "(format the column as text in the spreadsheet)"
+            )
+            % {"text": _shown(text)}
         )
     if any(c.isalpha() for c in digits):
-        raise InvalidNumber(f"has letters: {_shown(text)}")
+        raise InvalidNumber(gettext("has letters: %(text)s") % {"text": _shown(text)})
     if "+" in digits:
-        raise InvalidNumber(f"'+' is only allowed at the start: {_shown(text)}")
+        raise InvalidNumber(
+            gettext("'+' is only allowed at the start: %(text)s") % {"text": _shown(text)}
+        )
     others = sorted({c for c in digits if not ("0" <= c <= "9")})
     shown = ", ".join(repr(c) for c in others[:5])
-    raise InvalidNumber(f"has characters other than digits ({shown}): {_shown(text)}")
+    raise InvalidNumber(
+        gettext("has characters other than digits (%(chars)s): %(text)s")
+        % {"chars": shown, "text": _shown(text)}
+    )
 
 
 def _check_length(text: str, digits: str) -> str:
     n = len(digits)
     if not MIN_DIGITS <= n <= MAX_DIGITS:
-        how = _REMOVED if digits != text else ""
+        values = {"n": n, "min": MIN_DIGITS, "max": MAX_DIGITS}
+        if digits != text:
+            raise InvalidNumber(
+                ngettext(
+                    "%(n)s digit after removing spaces, dashes, dots, brackets and a leading + "
+                    "or 00: must be %(min)s–%(max)s",
+                    "%(n)s digits after removing spaces, dashes, dots, brackets and a leading + "
+                    "or 00: must be %(min)s–%(max)s",
+                    n,
+                )
+                % values
+            )
         raise InvalidNumber(
-            f"{n} digit{'s' if n != 1 else ''}{how}: must be {MIN_DIGITS}–{MAX_DIGITS}"
+            ngettext(
+                "%(n)s digit: must be %(min)s–%(max)s", "%(n)s digits: must be %(min)s–%(max)s", n
+            )
+            % values
         )
     return digits
 

@@ -50,6 +50,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from campaigns.models import Call, CallDayStat, CallDayValue, CallStatMark
 
@@ -383,7 +384,7 @@ def value_totals(
 
 # --- the dashboard's figures ---------------------------------------------------------------------
 TOP = 10
-NO_VALUE = "(none)"
+NO_VALUE = gettext_noop("(none)")  # a breakdown value ITNIO left blank
 
 
 def _currency(code: str) -> str:
@@ -408,14 +409,14 @@ def _days(slc: CallSlice, seen: Iterable[date]) -> list[date]:
 
 
 def _top(
-    rows: list[dict[str, Any]], measure: str, label=lambda v: v or NO_VALUE, top: int = TOP
+    rows: list[dict[str, Any]], measure: str, label=lambda v: v or gettext(NO_VALUE), top: int = TOP
 ) -> dict:
     rows = sorted((r for r in rows if r[measure]), key=lambda r: (-r[measure], r["value"]))
     shown, rest = rows[:top], rows[top:]
     labels = [label(r["value"]) for r in shown]
     values = [r[measure] for r in shown]
     if rest:
-        labels.append(f"{len(rest)} other" + ("s" if len(rest) > 1 else ""))
+        labels.append(ngettext("%(n)s other", "%(n)s others", len(rest)) % {"n": len(rest)})
         values.append(sum(r[measure] for r in rest))
     return {"labels": labels, "values": values}
 
@@ -454,44 +455,46 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
         for c in currencies_sorted
     }
 
+    # The summary's names are keys other code reads (home.py, the CSV): they stay English here,
+    # marked for translation, and are translated where they are shown.
     summary = {
-        "Calls": answered + unanswered + pending,
-        "Answered": answered,
-        "Not answered": unanswered,
-        "No final record yet": pending,
-        "ASR %": _ratio(answered, answered + unanswered),
-        "Average duration (s)": round(duration / answered, 1) if answered else None,
+        gettext_noop("Calls"): answered + unanswered + pending,
+        gettext_noop("Answered"): answered,
+        gettext_noop("Not answered"): unanswered,
+        gettext_noop("No final record yet"): pending,
+        gettext_noop("ASR %"): _ratio(answered, answered + unanswered),
+        gettext_noop("Average duration (s)"): round(duration / answered, 1) if answered else None,
         **{f"Cost {c}": float(cost_total[c]) for c in currencies_sorted},
     }
     labels = [d.isoformat() for d in days]
     charts = {
         "calls_per_day": {
-            "title": "Calls per day",
+            "title": gettext("Calls per day"),
             "type": "bar",
             "stacked": True,
             "labels": labels,
             "series": {
-                "Answered": series(lambda d: d["answered"] if d else 0),
-                "Not answered": series(lambda d: d["unanswered"] if d else 0),
-                "No final record yet": series(lambda d: d["pending"] if d else 0),
+                gettext("Answered"): series(lambda d: d["answered"] if d else 0),
+                gettext("Not answered"): series(lambda d: d["unanswered"] if d else 0),
+                gettext("No final record yet"): series(lambda d: d["pending"] if d else 0),
             },
         },
         "asr_per_day": {
-            "title": "Answer-seizure ratio per day (%)",
+            "title": gettext("Answer-seizure ratio per day (%)"),
             "type": "line",
             "labels": labels,
             "series": {
-                "ASR %": series(
+                gettext("ASR %"): series(
                     lambda d: _ratio(d["answered"], d["answered"] + d["unanswered"]) if d else None
                 )
             },
         },
         "duration_per_day": {
-            "title": "Average duration of answered calls per day (s)",
+            "title": gettext("Average duration of answered calls per day (s)"),
             "type": "line",
             "labels": labels,
             "series": {
-                "Average duration (s)": series(
+                gettext("Average duration (s)"): series(
                     lambda d: (
                         round(d["duration"] / d["answered"], 1) if d and d["answered"] else None
                     )
@@ -499,8 +502,12 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
             },
         },
         "cost_per_day": {
-            "title": "Cost per day"
-            + (f" ({', '.join(currencies_sorted)})" if currencies_sorted else ""),
+            "title": (
+                gettext("Cost per day (%(currencies)s)")
+                % {"currencies": ", ".join(currencies_sorted)}
+                if currencies_sorted
+                else gettext("Cost per day")
+            ),
             "type": "bar",
             "labels": labels,
             "series": {
@@ -515,10 +522,10 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
         value_totals(whole, CallDayValue.Dimension.REGION, direct=direct, dirty=dirty), "calls"
     )
     charts["regions"] = {
-        "title": f"Top {TOP} regions (calls)",
+        "title": gettext("Top %(n)s regions (calls)") % {"n": TOP},
         "type": "hbar",
         "labels": regions["labels"],
-        "series": {"Calls": regions["values"]},
+        "series": {gettext("Calls"): regions["values"]},
     }
     terminations = [
         r
@@ -527,10 +534,10 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
     ]
     top_terminations = _top(terminations, "calls")
     charts["termination"] = {
-        "title": "Termination reasons (final calls)",
+        "title": gettext("Termination reasons (final calls)"),
         "type": "hbar",
         "labels": top_terminations["labels"],
-        "series": {"Calls": top_terminations["values"]},
+        "series": {gettext("Calls"): top_terminations["values"]},
     }
     if slc.campaign_id is not None:
         # "-1" is ITNIO's "no key"; an answered call without the field pressed none either.
@@ -549,14 +556,17 @@ def call_figures(slc: CallSlice, *, direct: bool = False) -> dict[str, Any]:
             (r for r in pressed if r["answered"]), key=lambda r: (r["value"] != "", r["value"])
         )
         keys = {
-            "labels": [f"Key {r['value']}" if r["value"] else "No key" for r in pressed],
+            "labels": [
+                gettext("Key %(key)s") % {"key": r["value"]} if r["value"] else gettext("No key")
+                for r in pressed
+            ],
             "values": [r["answered"] for r in pressed],
         }
         charts["dtmf"] = {
-            "title": "DTMF keys pressed (answered calls)",
+            "title": gettext("DTMF keys pressed (answered calls)"),
             "type": "bar",
             "labels": keys["labels"],
-            "series": {"Answered calls": keys["values"]},
+            "series": {gettext("Answered calls"): keys["values"]},
         }
     return {"summary": summary, "charts": charts}
 

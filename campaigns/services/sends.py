@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from itnio_portal.itnio import ItnioApiError, ItnioError, ItnioLimitError, ItnioNotSentError
 
@@ -29,8 +30,11 @@ Row = TypeVar("Row", bound=models.Model)
 
 SENDING = "sending"
 UNKNOWN = "unknown"
-IN_FLIGHT = "Create request in flight"
-STOPPED = "The portal stopped while the request was in flight, so its outcome is not known."
+# Marked for translation; written through gettext at the time they are stored.
+IN_FLIGHT = gettext_noop("Create request in flight")
+STOPPED = gettext_noop(
+    "The portal stopped while the request was in flight, so its outcome is not known."
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,10 @@ def send_check_in_flight(
     "A create request for task X"."""
     if row.state == SENDING and not send_is_stale(row, started_field):
         started = getattr(row, started_field)
-        raise error(f"{what} is still in flight (started {started:%H:%M:%S}); wait for its answer.")
+        raise error(
+            gettext("%(what)s is still in flight (started %(time)s); wait for its answer.")
+            % {"what": what, "time": f"{started:%H:%M:%S}"}
+        )
 
 
 def send_state(row: Any, started_field: str) -> str:
@@ -91,12 +98,15 @@ def send_intent(
     what: Callable[[Row], str],
     error: type[Exception],
     explain_unknown: str,
-    note: str = IN_FLIGHT,
+    note: str | None = None,
     fields: dict[str, Any] | None = None,
 ) -> Intent[Row]:
     """Settle a stale SENDING row as UNKNOWN (its sender died; `explain_unknown` says what to
     do), then lock the row, refuse a request still in flight (see send_check_in_flight), run
-    `check` (raises to refuse) and commit the row as SENDING with `note (started …)`."""
+    `check` (raises to refuse) and commit the row as SENDING with `note (started …)` (the note
+    is IN_FLIGHT by default)."""
+    if note is None:
+        note = gettext(IN_FLIGHT)
     _settle_stale(model, pk, started_field, explain_unknown)
     with transaction.atomic(durable=True):
         row = model.objects.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
@@ -107,7 +117,8 @@ def send_intent(
         now = timezone.now()
         updates = {
             "state": SENDING,
-            "last_error": f"{note} (started {now.isoformat(timespec='seconds')}).",
+            "last_error": gettext("%(note)s (started %(time)s).")
+            % {"note": note, "time": now.isoformat(timespec="seconds")},
             started_field: now,
             **(fields or {}),
         }
@@ -125,7 +136,10 @@ def _settle_stale(model: type[Row], pk: int, started_field: str, explain_unknown
             | models.Q(**{f"{started_field}__isnull": True}),
             pk=pk,
             state=SENDING,
-        ).update(state=UNKNOWN, last_error=f"{STOPPED} {explain_unknown}")
+        ).update(
+            state=UNKNOWN,
+            last_error=f"{gettext(STOPPED)} {explain_unknown}",
+        )
 
 
 def send_request(intent: Intent[Any], request: Callable[[], T], *, crash_note: str) -> Answer[T]:
@@ -152,9 +166,13 @@ def send_outcome(row: Row, state: str, error: str, **fields: Any) -> Row:
     return row
 
 
-def send_not_sent(intent: Intent[Row], exc: ItnioError, *, prefix: str = "Not sent") -> Row:
-    """Nothing reached ITNIO: back to the state before, keeping an earlier unknown's note."""
-    note = f"{prefix}: {exc}. Nothing reached ITNIO; try again."
+def send_not_sent(intent: Intent[Row], exc: ItnioError, *, prefix: str | None = None) -> Row:
+    """Nothing reached ITNIO: back to the state before, keeping an earlier unknown's note
+    (`prefix` is "Not sent" by default)."""
+    note = gettext("%(prefix)s: %(error)s. Nothing reached ITNIO; try again.") % {
+        "prefix": gettext("Not sent") if prefix is None else prefix,
+        "error": exc,
+    }
     if intent.was_unknown:
         note += f" {intent.previous_error}"
     return send_outcome(intent.row, intent.previous_state, note)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from campaigns.services.numbers import InvalidNumber, _shown, normalise_number
 from campaigns.services.tabular_guards import (
     BoundedLines,
@@ -32,7 +34,14 @@ from campaigns.services.tabular_guards import (
 NUMBER_HEADERS = ("number", "phone", "mobile", "callee", "msisdn")
 
 _READ_BLOCK = 1 << 20
-_HEADER_HINT = ", ".join(NUMBER_HEADERS[:-1]) + " or " + NUMBER_HEADERS[-1]
+
+
+def _header_hint() -> str:
+    """The column names a callee file's number column may have, as a phrase."""
+    return _("%(names)s or %(last)s") % {
+        "names": ", ".join(NUMBER_HEADERS[:-1]),
+        "last": NUMBER_HEADERS[-1],
+    }
 
 
 class _Unclosable(io.RawIOBase):
@@ -72,7 +81,10 @@ def _binary(source: Any) -> tuple[Any, bool]:
         try:
             return open(source, "rb"), True
         except OSError as exc:
-            raise ImportFileError(f"Cannot open {os.fspath(source)}: {exc.strerror}.") from exc
+            raise ImportFileError(
+                _("Cannot open %(path)s: %(reason)s.")
+                % {"path": os.fspath(source), "reason": exc.strerror}
+            ) from exc
     inner = source
     # Django's File / UploadedFile / FieldFile wrap the real file object.
     while not isinstance(inner, io.IOBase) and hasattr(inner, "file") and inner.file is not inner:
@@ -101,15 +113,21 @@ def _find_number_column(cells: list[str], where: str) -> int:
         pass
     else:
         raise ImportFileError(
-            f"No header row: {where} starts with {_shown(first)}, which looks like a phone number. "
-            f"Add a first line naming the column: {_HEADER_HINT}."
+            _(
+                "No header row: %(where)s starts with %(first)s, which looks like a phone "
+                "number. Add a first line naming the column: %(hint)s."
+            )
+            % {"where": where, "first": _shown(first), "hint": _header_hint()}
         )
-    found = ", ".join(_shown(c.strip()) if c.strip() else "(blank)" for c in cells[:20])
+    found = ", ".join(_shown(c.strip()) if c.strip() else _("(blank)") for c in cells[:20])
     if len(cells) > 20:
-        found += f" and {len(cells) - 20} more"
+        found = _("%(found)s and %(n)s more") % {"found": found, "n": len(cells) - 20}
     raise ImportFileError(
-        f"No number column: the columns found are {found}. "
-        f"Name the column with the numbers {_HEADER_HINT} (any case)."
+        _(
+            "No number column: the columns found are %(found)s. Name the column with the "
+            "numbers %(hint)s (any case)."
+        )
+        % {"found": found, "hint": _header_hint()}
     )
 
 
@@ -186,8 +204,10 @@ def _detect_encoding(fh: Any, head: bytes) -> str:
             encoding = "utf-16-be"
         else:
             raise ImportFileError(
-                "This is not a text file (it contains NUL bytes) nor an XLSX workbook. "
-                "Save the list as CSV (UTF-8) or XLSX."
+                _(
+                    "This is not a text file (it contains NUL bytes) nor an XLSX workbook. "
+                    "Save the list as CSV (UTF-8) or XLSX."
+                )
             )
     else:
         failure = _check_decodes(fh, "utf-8")
@@ -199,16 +219,22 @@ def _detect_encoding(fh: Any, head: bytes) -> str:
             return "cp1252"
         at, byte = failure
         raise ImportFileError(
-            f"The file cannot be decoded: it is not UTF-8, and byte 0x{byte:02X} at offset {at:,} "
-            "is not Windows-1252 either. Save the list as “CSV UTF-8” and try again."
+            _(
+                "The file cannot be decoded: it is not UTF-8, and byte %(byte)s at offset "
+                "%(offset)s is not Windows-1252 either. Save the list as “CSV UTF-8” and try again."
+            )
+            % {"byte": f"0x{byte:02X}", "offset": f"{at:,}"}
         )
     failure = _check_decodes(fh, encoding)
     if failure is not None:
         at, byte = failure
         label = {"utf-8-sig": "UTF-8", "utf-32": "UTF-32"}.get(encoding, "UTF-16")
         raise ImportFileError(
-            f"The file starts like {label} text but byte 0x{byte:02X} at offset {at:,} cannot be "
-            "decoded (is it truncated?). Save the list again as CSV UTF-8."
+            _(
+                "The file starts like %(encoding)s text but byte %(byte)s at offset %(offset)s "
+                "cannot be decoded (is it truncated?). Save the list again as CSV UTF-8."
+            )
+            % {"encoding": label, "byte": f"0x{byte:02X}", "offset": f"{at:,}"}
         )
     return encoding
 
@@ -239,22 +265,28 @@ class CsvRows(RowReader):
             delimiter = sep.group(1)
             line_no, line = self._next_nonblank()
         if line is None:
-            raise ImportFileError("The file is empty." if not sep else "No header row after sep=.")
+            raise ImportFileError(
+                _("The file is empty.") if not sep else _("No header row after sep=.")
+            )
         if delimiter is None:
             counts = {d: _count_outside_quotes(line, d) for d in (",", ";", "\t")}
             best = max(counts, key=lambda d: counts[d])
             delimiter = best if counts[best] else ","
         self.delimiter = delimiter
-        where = f"line {line_no}"
+        where = _("line %(n)s") % {"n": line_no}
         try:
             self.columns = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
         except csv.Error as exc:  # a column name longer than the csv module's field limit
             # A table's header is its first line like any other (the AI customer page says so).
-            label = f"Line {line_no}" if self.whole_rows else f"The header row ({where})"
+            label = (
+                _("Line %(n)s") % {"n": line_no}
+                if self.whole_rows
+                else _("The header row (%(where)s)") % {"where": where}
+            )
             raise long_cell_error(label, self.limits) from exc
         check_header(self.columns, where, self.limits)
         if not self.whole_rows:
-            self._index = _find_number_column(self.columns, f"line {line_no}")
+            self._index = _find_number_column(self.columns, where)
             self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
         self._header_line = line_no
 
@@ -264,7 +296,8 @@ class CsvRows(RowReader):
                 line = self._lines.readline()
             except UnicodeDecodeError as exc:
                 raise ImportFileError(
-                    f"The file cannot be decoded as {self.encoding}: {exc.reason}."
+                    _("The file cannot be decoded as %(encoding)s: %(reason)s.")
+                    % {"encoding": self.encoding, "reason": exc.reason}
                 ) from exc
             if not line:
                 return self._lines.line_no, None
@@ -283,13 +316,14 @@ class CsvRows(RowReader):
         base, previous = self._header_line, 0
         limits, whole = self.limits, self.whole_rows
         index = -1 if whole else self._index
+        line_label = _("Line %(n)s")  # looked up once, not for every row
         try:
             for record in reader:
                 row = base + previous + 1  # the line this record starts on
                 previous = reader.line_num
                 if row - base > limits.max_rows:
                     raise too_many_rows(limits)
-                check_row(record, f"Line {row}", limits)
+                check_row(record, line_label % {"n": row}, limits)
                 if whole:
                     if any(c.strip(" \t,;") for c in record):
                         yield row, record
@@ -299,11 +333,13 @@ class CsvRows(RowReader):
                     yield row, value
         except csv.Error as exc:
             raise ImportFileError(
-                f"Line {base + previous + 1} cannot be read as CSV: {exc}."
+                _("Line %(n)s cannot be read as CSV: %(error)s.")
+                % {"n": base + previous + 1, "error": exc}
             ) from exc
         except UnicodeDecodeError as exc:
             raise ImportFileError(
-                f"Line {base + previous + 1} cannot be decoded as {self.encoding}: {exc.reason}."
+                _("Line %(n)s cannot be decoded as %(encoding)s: %(reason)s.")
+                % {"n": base + previous + 1, "encoding": self.encoding, "reason": exc.reason}
             ) from exc
 
     def close(self) -> None:
@@ -314,13 +350,24 @@ class CsvRows(RowReader):
         super().close()
 
 
-def _xlsx_damaged(exc: BaseException, where: str = "") -> ImportFileError:
+def _xlsx_damaged(exc: BaseException, after_row: int | None = None) -> ImportFileError:
     detail = str(exc).strip() or type(exc).__name__
     if len(detail) > 160:
         detail = detail[:159] + "…"
+    if after_row is not None:
+        return ImportFileError(
+            _(
+                "The XLSX workbook is damaged or truncated after row %(row)s (%(detail)s). Open "
+                "it in Excel and save it again, or save the list as CSV."
+            )
+            % {"row": after_row, "detail": detail}
+        )
     return ImportFileError(
-        f"The XLSX workbook is damaged or truncated{where} ({detail}). Open it in Excel and save "
-        "it again, or save the list as CSV."
+        _(
+            "The XLSX workbook is damaged or truncated (%(detail)s). Open it in Excel and save "
+            "it again, or save the list as CSV."
+        )
+        % {"detail": detail}
     )
 
 
@@ -340,15 +387,17 @@ class XlsxRows(RowReader):
         if "xl/workbook.xml" not in names:
             if "mimetype" in names and "content.xml" in names:
                 raise ImportFileError(
-                    "This is an OpenDocument spreadsheet (.ods), which is not supported: "
-                    "save it as XLSX or CSV."
+                    _(
+                        "This is an OpenDocument spreadsheet (.ods), which is not supported: "
+                        "save it as XLSX or CSV."
+                    )
                 )
-            raise ImportFileError("This is a ZIP archive, not an XLSX workbook.")
+            raise ImportFileError(_("This is a ZIP archive, not an XLSX workbook."))
         fh.seek(0)
         try:
             self._book = load_workbook(_Unclosable(fh), self.limits)
             if not self._book.worksheets:
-                raise ImportFileError("The workbook has no sheets.")
+                raise ImportFileError(_("The workbook has no sheets."))
             sheet = self._book.worksheets[0]
             self.sheet_title = sheet.title
             self.max_row = sheet.max_row or 0  # from the sheet's dimension tag: may be wrong
@@ -366,11 +415,14 @@ class XlsxRows(RowReader):
         except Exception as exc:
             raise _xlsx_damaged(exc) from exc
         if header is None:
-            raise ImportFileError(f"The first sheet ({self.sheet_title!r}) is empty.")
+            raise ImportFileError(
+                _("The first sheet (%(title)r) is empty.") % {"title": self.sheet_title}
+            )
         self.columns = ["" if c is None else str(c) for c in header]
-        check_header(self.columns, f"row {header_row} of the first sheet", self.limits)
+        where = _("row %(n)s of the first sheet") % {"n": header_row}
+        check_header(self.columns, where, self.limits)
         if not self.whole_rows:
-            self._index = _find_number_column(self.columns, f"row {header_row} of the first sheet")
+            self._index = _find_number_column(self.columns, where)
             self.number_column = self.columns[self._index].strip()
         self._row = self._header_row = header_row
 
@@ -383,12 +435,13 @@ class XlsxRows(RowReader):
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         limits, header_row, whole = self.limits, self._header_row, self.whole_rows
         index = -1 if whole else self._index
+        row_label = _("Row %(n)s")  # looked up once, not for every row
         try:
             for row, cells in self._rows:
                 self._row = row
                 if row - header_row > limits.max_rows:
                     raise too_many_rows(limits)
-                check_row(cells, f"Row {row}", limits)
+                check_row(cells, row_label % {"n": row}, limits)
                 if whole:
                     if any(c is not None and str(c).strip() for c in cells):
                         yield row, list(cells)
@@ -403,7 +456,7 @@ class XlsxRows(RowReader):
         except ImportFileError:
             raise
         except Exception as exc:
-            raise _xlsx_damaged(exc, f" after row {self._row}") from exc
+            raise _xlsx_damaged(exc, self._row) from exc
         self._row = self.max_row
 
     def close(self) -> None:
@@ -440,18 +493,20 @@ def _open(source: Any, name: str | None, limits: FileLimits | None, whole_rows: 
         fh.seek(0)
         suffix = Path(name).suffix.lower()
         if not head:
-            raise ImportFileError("The file is empty.")
+            raise ImportFileError(_("The file is empty."))
         if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
             return XlsxRows(fh, owned, name, **options)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
             raise ImportFileError(
-                "This is an Excel 97–2003 workbook (.xls) or a password-protected XLSX, which "
-                "cannot be read: save it as XLSX without a password, or as CSV."
+                _(
+                    "This is an Excel 97–2003 workbook (.xls) or a password-protected XLSX, "
+                    "which cannot be read: save it as XLSX without a password, or as CSV."
+                )
             )
         if suffix in (".xlsx", ".xlsm"):
             raise _xlsx_damaged(ValueError("it is not a ZIP archive"))
         if head.startswith(b"%PDF"):
-            raise ImportFileError("This is a PDF document: export the list as CSV or XLSX.")
+            raise ImportFileError(_("This is a PDF document: export the list as CSV or XLSX."))
         refuse_binary(head)
         return CsvRows(fh, owned, name, head, **options)
     except BaseException:
@@ -476,7 +531,7 @@ def count_rows(source: Any, name: str | None = None, *, stop_after: int | None =
                         return claimed  # the streaming import checks what the sheet really has
                     # A sheet's dimension may claim 3 rows and hold 30 million: count them.
                     count = 0
-                    for _ in reader:
+                    for _row in reader:
                         count += 1
                         if stop_after is not None and count > stop_after:
                             break

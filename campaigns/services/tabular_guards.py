@@ -69,7 +69,9 @@ class FileLimits:
 
 
 def _mib(n: int) -> str:
-    return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,} bytes"
+    if n >= 1 << 20:
+        return gettext("%(n)s MB") % {"n": f"{n / (1 << 20):,.0f}"}
+    return gettext("%(n)s bytes") % {"n": f"{n:,}"}
 
 
 def check_in_memory(size: int, limits: FileLimits | None = None) -> None:
@@ -278,10 +280,21 @@ def refuse_binary(head: bytes) -> None:
 
     kind = filetype.guess(head)
     if kind is not None:
-        nul = " (it contains NUL bytes)" if b"\x00" in head else ""
+        values = {"mime": kind.mime, "extension": kind.extension}
+        if b"\x00" in head:
+            raise ImportFileError(
+                gettext(
+                    "This is not a text file (it contains NUL bytes) nor an XLSX workbook. It is "
+                    "%(mime)s data (a .%(extension)s file): save the list as CSV or XLSX."
+                )
+                % values
+            )
         raise ImportFileError(
-            f"This is not a text file{nul} nor an XLSX workbook. It is {kind.mime} data "
-            f"(a .{kind.extension} file): save the list as CSV or XLSX."
+            gettext(
+                "This is not a text file nor an XLSX workbook. It is %(mime)s data (a "
+                ".%(extension)s file): save the list as CSV or XLSX."
+            )
+            % values
         )
 
 

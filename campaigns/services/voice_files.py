@@ -7,7 +7,7 @@ from typing import IO
 import filetype
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -24,7 +24,7 @@ from itnio_portal.itnio import DuplicateDataError
 # itnio-api.md §3.1: .mp3, .m4a and .wav only. What the bytes are must match the name.
 AUDIO_KINDS = {"mp3": ".mp3", "m4a": ".m4a", "wav": ".wav"}
 
-UNKNOWN_EXPLANATION = (
+UNKNOWN_EXPLANATION = gettext_lazy(
     "The upload's outcome is not known: the request may have reached ITNIO. ITNIO has no endpoint "
     "to list uploaded files, so the portal cannot check, and a retry under the same name would be "
     "refused as a duplicate if the first upload arrived. Change the file name and upload it again."
@@ -56,23 +56,35 @@ def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str
     """Check size and content; return the detected extension. Raise VoiceFileError otherwise."""
     if size > settings.VOICE_FILE_MAX_BYTES:
         raise VoiceFileError(
-            f"The file is {size:,} bytes; the limit is {settings.VOICE_FILE_MAX_BYTES:,} bytes "
-            "(VOICE_FILE_MAX_BYTES)."
+            gettext(
+                "The file is %(size)s bytes; the limit is %(limit)s bytes (VOICE_FILE_MAX_BYTES)."
+            )
+            % {"size": f"{size:,}", "limit": f"{settings.VOICE_FILE_MAX_BYTES:,}"}
         )
     if size == 0:
-        raise VoiceFileError("The file is empty.")
+        raise VoiceFileError(gettext("The file is empty."))
     position = data.tell() if hasattr(data, "tell") else 0
     head = data.read(8192)
     data.seek(position)
     kind = filetype.guess(head)
     detected = AUDIO_KINDS.get(kind.extension) if kind else None
     if detected is None:
-        what = f"{kind.mime} data" if kind else "not audio ITNIO accepts"
-        raise VoiceFileError(f"The content is {what}; ITNIO accepts MP3, M4A or WAV audio.")
+        if kind:
+            message = gettext(
+                "The content is %(mime)s data; ITNIO accepts MP3, M4A or WAV audio."
+            ) % {"mime": kind.mime}
+        else:
+            message = gettext(
+                "The content is not audio ITNIO accepts; ITNIO accepts MP3, M4A or WAV audio."
+            )
+        raise VoiceFileError(message)
     if not file_name.lower().endswith(detected):
         raise VoiceFileError(
-            f"The content is {detected[1:].upper()} audio but the file name ends differently; "
-            f"name it …{detected}."
+            gettext(
+                "The content is %(kind)s audio but the file name ends differently; name it "
+                "…%(extension)s."
+            )
+            % {"kind": detected[1:].upper(), "extension": detected}
         )
     return detected
 
@@ -84,16 +96,18 @@ def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
     upload was in flight (UNKNOWN once stale) instead of one that looks never uploaded.
     """
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not upload voice files.")
+        raise PermissionDeniedError(
+            gettext("%(who)s may not upload voice files.") % {"who": actor.label}
+        )
     intent = send_intent(
         VoiceFile,
         voice_file.pk,
         started_field="upload_started_at",
         explain_unknown=UNKNOWN_EXPLANATION,
         check=_check_can_upload,
-        what=lambda vf: f"An upload of {vf.file_name}",
+        what=lambda vf: gettext("An upload of %(name)s") % {"name": vf.file_name},
         error=VoiceFileError,
-        note="Upload in progress",
+        note=gettext("Upload in progress"),
         fields={"uploaded_by": actor.label[:150]},
     )
     vf = intent.row
@@ -103,24 +117,33 @@ def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
     answer = send_request(
         intent,
         lambda: client.file_upload(file_name=vf.file_name, content=content),
-        crash_note=f"The portal failed while sending. {UNKNOWN_EXPLANATION}",
+        crash_note=gettext("The portal failed while sending. %(explanation)s")
+        % {"explanation": UNKNOWN_EXPLANATION},
     )
     if answer.not_sent is not None:
-        send_not_sent(intent, answer.not_sent, prefix="Not uploaded")
+        send_not_sent(intent, answer.not_sent, prefix=gettext("Not uploaded"))
         raise answer.not_sent
     if isinstance(answer.refused, DuplicateDataError):
         send_outcome(
             vf,
             VoiceFile.State.FAILED,
-            f"{answer.refused}. ITNIO already has a file named {vf.file_name} (perhaps from an "
-            "earlier upload whose outcome was unknown): change the file name and upload again.",
+            gettext(
+                "%(error)s. ITNIO already has a file named %(name)s (perhaps from an earlier "
+                "upload whose outcome was unknown): change the file name and upload again."
+            )
+            % {"error": answer.refused, "name": vf.file_name},
         )
         raise answer.refused
     if answer.refused is not None:
         send_outcome(vf, VoiceFile.State.FAILED, str(answer.refused))
         raise answer.refused
     if answer.unknown is not None:
-        send_outcome(vf, VoiceFile.State.UNKNOWN, f"{answer.unknown}. {UNKNOWN_EXPLANATION}")
+        send_outcome(
+            vf,
+            VoiceFile.State.UNKNOWN,
+            gettext("%(error)s. %(explanation)s")
+            % {"error": answer.unknown, "explanation": UNKNOWN_EXPLANATION},
+        )
         raise answer.unknown
     return send_outcome(
         vf,
@@ -133,7 +156,10 @@ def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:
 
 def _check_can_upload(vf: VoiceFile) -> None:
     if vf.state == VoiceFile.State.UPLOADED:
-        raise VoiceFileError(f"{vf.file_name} is already on ITNIO (file ID {vf.remote_file_id}).")
+        raise VoiceFileError(
+            gettext("%(name)s is already on ITNIO (file ID %(file_id)s).")
+            % {"name": vf.file_name, "file_id": vf.remote_file_id}
+        )
     if vf.state == VoiceFile.State.UNKNOWN:
         # ITNIO lists no files (§9): the only check is a duplicate answer under the same name.
-        raise VoiceFileError(UNKNOWN_EXPLANATION)
+        raise VoiceFileError(str(UNKNOWN_EXPLANATION))
