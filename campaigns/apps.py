@@ -1,7 +1,8 @@
 """App configs: campaigns (accounts, apps, voice files, calls, campaigns, AI tasks) and the
 admin with the portal's site."""
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy
 from django.contrib.admin import apps as admin_apps
 
 
@@ -12,11 +13,24 @@ class PortalAdminConfig(admin_apps.AdminConfig):
     default = False  # campaigns' own config stays the default of this module
     default_site = "campaigns.admin_site.PortalAdminSite"
 
+    def ready(self) -> None:
+        super().ready()
+        # The third-party apps' headings in plain words, translated with the portal's catalogue.
+        for label, name in THIRD_PARTY_APP_NAMES.items():
+            if apps.is_installed(label) or label in apps.app_configs:
+                apps.get_app_config(label).verbose_name = name
+
+
+THIRD_PARTY_APP_NAMES = {
+    "axes": gettext_lazy("Login attempts"),
+    "django_tasks_database": gettext_lazy("Background task results"),
+}
+
 
 class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
-    verbose_name = "ITNIO voice"
+    verbose_name = gettext_lazy("ITNIO voice")
 
     def ready(self) -> None:
         # Periodic jobs register themselves with the scheduler when their module is imported.

@@ -81,7 +81,9 @@ def figures_context(slc: CallSlice) -> dict[str, Any]:
     return {"figures": figures, "summary": summary_display(figures), "calls_url": calls_url(slc)}
 
 
-def summary_display(figures: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_display(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, label in the page's language, value) per summary card; the keys stay English
+    (the home page and the tests read them), the labels are translated here."""
     out = []
     for name, value in figures["summary"].items():
         if value is None:
@@ -92,7 +94,11 @@ def summary_display(figures: dict[str, Any]) -> list[tuple[str, str]]:
             text = f"{value:,.1f}"
         else:
             text = f"{value:,}"
-        out.append((name, text))
+        if name.startswith("Cost "):
+            label = _("Cost %(currency)s") % {"currency": name.removeprefix("Cost ")}
+        else:
+            label = _(name)
+        out.append((name, label, text))
     return out
 
 
