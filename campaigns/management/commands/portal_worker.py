@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from django.utils.translation import gettext_lazy
 from django_tasks_db.compat import TASKS_LOGGER
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
@@ -86,7 +87,7 @@ def _name_connections(queue_name: str) -> None:
 
 
 class Command(db_worker.Command):
-    help = (
+    help = gettext_lazy(
         "Run a database task worker (db_worker's arguments) that survives a lost database "
         "connection: it reconnects, with a backoff while the database is away, and goes on."
     )
