@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_lazy
 
 Family = Literal["voice", "aivoice"]
 FAMILIES: tuple[Family, ...] = ("voice", "aivoice")
@@ -206,8 +206,18 @@ class MissingHeaderError(ItnioApiError):
 
 CodeTable = dict[str, tuple[type[ItnioApiError], str]]
 
-# The messages are English, marked for translation (gettext_noop): api_error_for translates the
-# one it uses, so readers of these tables get plain strings.
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation (makemessages reads this name) and returns it as it is.
+
+    Not Django's gettext_noop, which reads the settings: these tables are built at import
+    time, and the package is imported before settings exist (and by the sandbox, without them).
+    """
+    return message
+
+
+# The messages are English, marked for translation (gettext_noop above): api_error_for translates
+# the one it uses, so readers of these tables get plain strings.
 
 # /voice and /sms endpoints: itnio-api.md §1-§3 and seeds 001-004. Codes mean different things
 # in the aivoice family, hence two tables rather than one.
