@@ -30,6 +30,14 @@ def data_error(message: str) -> CommandError:
     return CommandError(message, returncode=EXIT_DATA_ERROR)
 
 
+def plain_description(parser: Any) -> Any:
+    """The command's `help` (a lazy translation) as text in the active language: argparse
+    formats the description with re, which refuses a lazy string (--help would crash)."""
+    if parser.description is not None:
+        parser.description = str(parser.description)
+    return parser
+
+
 class PortalCommand(BaseCommand):
     """A management command that follows the portal's CLI conventions."""
 
@@ -38,6 +46,7 @@ class PortalCommand(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        plain_description(parser)
         if self.spends_money:
             parser.add_argument(
                 "--as",
