@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from campaigns import formatting
 from campaigns.management.base import PortalCommand
 from campaigns.models import Heartbeat
 from campaigns.services.dbretry import connection_lost, wait_for_database
@@ -87,7 +88,11 @@ class Command(PortalCommand):
                 name="push-apply",
                 defaults={
                     "last_seen_at": timezone.now(),
-                    "detail": f"applied {total.processed:,} push(es), {total.failed:,} failed",
+                    "detail": _("applied %(processed)s push(es), %(failed)s failed")
+                    % {
+                        "processed": formatting.count(total.processed),
+                        "failed": formatting.count(total.failed),
+                    },
                 },
             )
         except TRANSIENT_ERRORS:
