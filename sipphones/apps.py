@@ -1,12 +1,13 @@
 """App config for sipphones: SIP phone groups (depends on campaigns, never the reverse)."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class SipphonesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "sipphones"
-    verbose_name = "SIP phones"
+    verbose_name = gettext_lazy("SIP phones")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
