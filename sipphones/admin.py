@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
@@ -28,7 +30,7 @@ from sipphones.services import (
     sip_group_create_on_itnio,
 )
 
-DERIVED_NOTE = (
+DERIVED_NOTE = gettext_lazy(
     "Derived, not confirmed by ITNIO (its API cannot list the phones of a group): the names follow "
     "the {phone name}_NNN shape of the API's example test_001."
 )
@@ -90,7 +92,7 @@ class SipGroupAdmin(PortalModelAdmin):
         super().save_model(request, obj, form, change)
 
     # --- display -------------------------------------------------------------
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: SipGroup) -> str:
         return format_html(
             '<span class="portal-state portal-state-{}">{}</span>',
@@ -98,20 +100,23 @@ class SipGroupAdmin(PortalModelAdmin):
             obj.get_state_display(),
         )
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=gettext_lazy("created"), ordering="created_at")
     def created_display(self, obj: SipGroup) -> str:
         if obj.created_at is None:
             return "–"
         when = timezone.localtime(obj.created_at)
-        return f"{when:%Y-%m-%d %H:%M} by {obj.created_by or '?'}"
+        return _("%(when)s by %(user)s") % {
+            "when": f"{when:%Y-%m-%d %H:%M}",
+            "user": obj.created_by or "?",
+        }
 
-    @admin.display(description="what to do")
+    @admin.display(description=gettext_lazy("what to do"))
     def explanation(self, obj: SipGroup) -> str:
         if obj.state == SipGroup.State.SENDING:
             return format_html(
                 '<div class="portal-explain">{}<br><br>{}</div>',
                 obj.last_error,
-                UNKNOWN_EXPLANATION,
+                _(UNKNOWN_EXPLANATION),
             )
         if obj.state == SipGroup.State.UNKNOWN:
             return format_html('<div class="portal-explain">{}</div>', obj.last_error)
@@ -120,11 +125,11 @@ class SipGroupAdmin(PortalModelAdmin):
                 '<div class="portal-explain" id="sip-error">{}</div>', obj.last_error
             )
         if obj.state == SipGroup.State.DRAFT:
-            return "Not on ITNIO yet: press “Create on ITNIO”."
-        note = f" {obj.last_error}" if obj.last_error else ""
-        return f"On ITNIO: its phones can place calls (“Call from phone”).{note}"
+            return _("Not on ITNIO yet: press “Create on ITNIO”.")
+        text = _("On ITNIO: its phones can place calls (“Call from phone”).")
+        return f"{text} {obj.last_error}" if obj.last_error else text
 
-    @admin.display(description="phone accounts (derived)")
+    @admin.display(description=gettext_lazy("phone accounts (derived)"))
     def phone_accounts(self, obj: SipGroup) -> str:
         names = obj.accounts
         if not names:
@@ -168,7 +173,7 @@ class SipGroupAdmin(PortalModelAdmin):
         self._create(request, group)
         return HttpResponseRedirect(reverse("admin:sipphones_sipgroup_change", args=[pk]))
 
-    @admin.action(description="Create on ITNIO", permissions=["place_calls"])
+    @admin.action(description=gettext_lazy("Create on ITNIO"), permissions=["place_calls"])
     def create_on_itnio(self, request: HttpRequest, queryset: QuerySet[SipGroup]) -> None:
         for group in queryset:
             self._create(request, group)
@@ -177,23 +182,41 @@ class SipGroupAdmin(PortalModelAdmin):
         try:
             group = sip_group_create_on_itnio(group=group, actor=Actor.from_user(request.user))
         except SipGroupError as exc:
-            self.message_user(request, f"SIP group {group.group_name}: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                _("SIP group %(group)s: %(error)s") % {"group": group.group_name, "error": exc},
+                messages.ERROR,
+            )
             return
         if group.state == SipGroup.State.CREATED:
             accounts = group.accounts
-            note = f" {group.last_error}" if group.last_error else ""
-            self.message_user(
-                request,
-                f"Created SIP group {group.group_name} on ITNIO: {len(accounts)} phones, "
-                f"{accounts[0]} to {accounts[-1]}.{note}",
-                messages.SUCCESS,
-            )
+            text = _(
+                "Created SIP group %(group)s on ITNIO: %(count)s phones, %(first)s to %(last)s."
+            ) % {
+                "group": group.group_name,
+                "count": len(accounts),
+                "first": accounts[0],
+                "last": accounts[-1],
+            }
+            if group.last_error:
+                text = f"{text} {group.last_error}"
+            self.message_user(request, text, messages.SUCCESS)
         elif group.state == SipGroup.State.UNKNOWN:
             level = messages.WARNING
-            self.message_user(request, f"SIP group {group.group_name}: {group.last_error}", level)
+            self.message_user(
+                request,
+                _("SIP group %(group)s: %(error)s")
+                % {"group": group.group_name, "error": group.last_error},
+                level,
+            )
         else:
             level = messages.ERROR
-            self.message_user(request, f"SIP group {group.group_name}: {group.last_error}", level)
+            self.message_user(
+                request,
+                _("SIP group %(group)s: %(error)s")
+                % {"group": group.group_name, "error": group.last_error},
+                level,
+            )
 
     @requires("place_calls")
     def call_from_phone_view(self, request: HttpRequest) -> HttpResponse:
@@ -215,17 +238,25 @@ class SipGroupAdmin(PortalModelAdmin):
                     Call.State.SUBMITTED: messages.SUCCESS,
                     Call.State.UNKNOWN: messages.WARNING,
                 }.get(call.state, messages.ERROR)
-                text = {
-                    Call.State.SUBMITTED: f"Call placed from {call.request['account']}: "
-                    f"voiceId {call.voice_id}.",
-                    Call.State.UNKNOWN: f"The outcome of this call is unknown: {call.state_reason}",
-                }.get(call.state, f"ITNIO did not place the call: {call.state_reason}")
+                if call.state == Call.State.SUBMITTED:
+                    text = _("Call placed from %(account)s: voiceId %(voice_id)s.") % {
+                        "account": call.request["account"],
+                        "voice_id": call.voice_id,
+                    }
+                elif call.state == Call.State.UNKNOWN:
+                    text = _("The outcome of this call is unknown: %(reason)s") % {
+                        "reason": call.state_reason
+                    }
+                else:
+                    text = _("ITNIO did not place the call: %(reason)s") % {
+                        "reason": call.state_reason
+                    }
                 self.message_user(request, text, level)
                 return HttpResponseRedirect(reverse("admin:campaigns_call_change", args=[call.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Call from phone",
+            "title": _("Call from phone"),
             "form": form,
             "has_phones": len(form.fields["account"].choices) > 1,
             "media": self.media + form.media,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import ItnioApp
 from campaigns.services.itnio import itnio_limits
@@ -16,8 +17,11 @@ from sipphones.services import sip_phone_accounts
 
 def _rule_error(label: str, exc: ItnioLimitError) -> forms.ValidationError:
     # "The group name must be 4–32 characters (got 3 characters)."
-    got = f" (got {exc.got})" if exc.got is not None else ""
-    return forms.ValidationError(f"The {label} {exc.rule}{got}.")
+    if exc.got is not None:
+        message = gettext("The %(label)s %(rule)s (got %(got)s).")
+    else:
+        message = gettext("The %(label)s %(rule)s.")
+    return forms.ValidationError(message % {"label": label, "rule": exc.rule, "got": exc.got})
 
 
 class SipGroupForm(forms.ModelForm):
@@ -27,16 +31,22 @@ class SipGroupForm(forms.ModelForm):
     unique within the app."""
 
     group_name = forms.CharField(
-        label="Group name", help_text="4–32 characters, unique within the app."
+        label=gettext_lazy("Group name"),
+        help_text=gettext_lazy("4–32 characters, unique within the app."),
     )
     phone_name = forms.CharField(
-        label="Phone name",
-        help_text="4–32 characters, unique within the app. The phone accounts are named "
-        "{phone name}_001, {phone name}_002, …",
+        label=gettext_lazy("Phone name"),
+        help_text=gettext_lazy(
+            "4–32 characters, unique within the app. The phone accounts are named "
+            "{phone name}_001, {phone name}_002, …"
+        ),
     )
-    quantity = forms.IntegerField(label="Quantity", help_text="Number of phones, 1–50.")
+    quantity = forms.IntegerField(
+        label=gettext_lazy("Quantity"), help_text=gettext_lazy("Number of phones, 1–50.")
+    )
     display_num = forms.CharField(
-        label="Display number", help_text="Caller ID of the phones, 7–13 digits."
+        label=gettext_lazy("Display number"),
+        help_text=gettext_lazy("Caller ID of the phones, 7–13 digits."),
     )
 
     class Meta:
@@ -49,10 +59,10 @@ class SipGroupForm(forms.ModelForm):
             self.fields["app"].queryset = ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE)
 
     def clean_group_name(self) -> str:
-        return self._name("group_name", "groupName", "group name")
+        return self._name("group_name", "groupName", gettext("group name"))
 
     def clean_phone_name(self) -> str:
-        return self._name("phone_name", "phoneName", "phone name")
+        return self._name("phone_name", "phoneName", gettext("phone name"))
 
     def _name(self, field: str, itnio_field: str, label: str) -> str:
         value = self.cleaned_data[field]
@@ -67,7 +77,7 @@ class SipGroupForm(forms.ModelForm):
         try:
             itnio_limits().check_sip_quantity(value)
         except ItnioLimitError as exc:
-            raise _rule_error("quantity", exc) from exc
+            raise _rule_error(gettext("quantity"), exc) from exc
         return value
 
     def clean_display_num(self) -> str:
@@ -76,7 +86,7 @@ class SipGroupForm(forms.ModelForm):
         try:
             itnio_limits().check_display_num(value, sip=True)
         except ItnioLimitError as exc:
-            raise _rule_error("display number", exc) from exc
+            raise _rule_error(gettext("display number"), exc) from exc
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -87,13 +97,19 @@ class SipGroupForm(forms.ModelForm):
         others = SipGroup.objects.filter(app=app)
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
-        for field, label in (("group_name", "group name"), ("phone_name", "phone name")):
+        for field, label in (
+            ("group_name", gettext("group name")),
+            ("phone_name", gettext("phone name")),
+        ):
             value = cleaned.get(field)
             if value and others.filter(**{field: value}).exists():
                 self.add_error(
                     field,
-                    f"App {app.app_id} already has a SIP group with the {label} {value!r}; "
-                    f"the {label} must be unique within the app.",
+                    gettext(
+                        "App %(app)s already has a SIP group with the %(label)s %(value)s; "
+                        "the %(label)s must be unique within the app."
+                    )
+                    % {"app": app.app_id, "label": label, "value": repr(value)},
                 )
         return cleaned
 
@@ -103,21 +119,26 @@ class SipCallForm(forms.Form):
 
     app = forms.ModelChoiceField(
         queryset=ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE, active=True),
-        help_text="The voice app the phones belong to; the call is billed under it.",
+        label=gettext_lazy("App"),
+        help_text=gettext_lazy("The voice app the phones belong to; the call is billed under it."),
     )
     account = forms.ChoiceField(
-        label="phone account",
-        help_text="The phones of the groups created on ITNIO (names derived from the phone "
-        "name, not confirmed by ITNIO).",
+        label=gettext_lazy("phone account"),
+        help_text=gettext_lazy(
+            "The phones of the groups created on ITNIO (names derived from the phone "
+            "name, not confirmed by ITNIO)."
+        ),
     )
     callee = forms.CharField(
-        max_length=20, help_text="Country code and number, 7–15 digits (e.g. 919876543210)."
+        label=gettext_lazy("Callee"),
+        max_length=20,
+        help_text=gettext_lazy("Country code and number, 7–15 digits (e.g. 919876543210)."),
     )
     display_num = forms.CharField(
-        label="display number",
+        label=gettext_lazy("display number"),
         required=False,
         max_length=20,
-        help_text="Caller ID, 7–15 digits (optional).",
+        help_text=gettext_lazy("Caller ID, 7–15 digits (optional)."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -136,7 +157,7 @@ class SipCallForm(forms.Form):
         pk, _, name = self.cleaned_data["account"].partition(":")
         group = SipGroup.objects.filter(pk=pk, state=SipGroup.State.CREATED).first()
         if group is None or name not in group.accounts:
-            raise forms.ValidationError("Choose a phone of a group created on ITNIO.")
+            raise forms.ValidationError(gettext("Choose a phone of a group created on ITNIO."))
         self.group = group
         return name
 
@@ -153,8 +174,11 @@ class SipCallForm(forms.Form):
         if app is not None and group is not None and group.app_id != app.pk:
             self.add_error(
                 "account",
-                f"Phone {cleaned['account']} belongs to app {group.app.app_id}, not "
-                f"{app.app_id}: choose that app or another phone.",
+                gettext(
+                    "Phone %(account)s belongs to app %(group_app)s, not %(app)s: choose that "
+                    "app or another phone."
+                )
+                % {"account": cleaned["account"], "group_app": group.app.app_id, "app": app.app_id},
             )
         if self.errors:
             return cleaned

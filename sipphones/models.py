@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import ItnioApp
 
@@ -20,46 +21,64 @@ class SipGroup(models.Model):
     """A group of SIP phones of one voice app, and whether ITNIO has created it."""
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft (not on ITNIO yet)"
-        SENDING = "sending", "Sending (create request in flight)"
-        CREATED = "created", "Created"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown (create outcome not known)"
+        DRAFT = "draft", gettext_lazy("Draft (not on ITNIO yet)")
+        SENDING = "sending", gettext_lazy("Sending (create request in flight)")
+        CREATED = "created", gettext_lazy("Created")
+        FAILED = "failed", gettext_lazy("Failed")
+        UNKNOWN = "unknown", gettext_lazy("Unknown (create outcome not known)")
 
     #: States in which the group may be edited: ITNIO has (as far as we know) nothing yet.
     EDITABLE_STATES = (State.DRAFT, State.FAILED)
 
     app = models.ForeignKey(
-        ItnioApp, on_delete=models.PROTECT, related_name="sip_groups", verbose_name="app"
+        ItnioApp,
+        on_delete=models.PROTECT,
+        related_name="sip_groups",
+        verbose_name=gettext_lazy("app"),
     )
     # Lengths, ranges and uniqueness are ITNIO's (§3.9); the form checks them with the rule.
     group_name = models.CharField(
-        "group name", max_length=32, help_text="4–32 characters, unique within the app."
+        gettext_lazy("group name"),
+        max_length=32,
+        help_text=gettext_lazy("4–32 characters, unique within the app."),
     )
     phone_name = models.CharField(
-        "phone name",
+        gettext_lazy("phone name"),
         max_length=32,
-        help_text="4–32 characters, unique within the app. The phones are named "
-        "{phone name}_001, _002, …",
+        help_text=gettext_lazy(
+            "4–32 characters, unique within the app. The phones are named {phone name}_001, _002, …"
+        ),
     )
-    quantity = models.PositiveSmallIntegerField("quantity", help_text="Number of phones, 1–50.")
+    quantity = models.PositiveSmallIntegerField(
+        gettext_lazy("quantity"), help_text=gettext_lazy("Number of phones, 1–50.")
+    )
     display_num = models.CharField(
-        "display number", max_length=13, help_text="Caller ID of the phones, 7–13 digits."
+        gettext_lazy("display number"),
+        max_length=13,
+        help_text=gettext_lazy("Caller ID of the phones, 7–13 digits."),
     )
     state = models.CharField(
-        "state", max_length=10, choices=State.choices, default=State.DRAFT, editable=False
+        gettext_lazy("state"),
+        max_length=10,
+        choices=State.choices,
+        default=State.DRAFT,
+        editable=False,
     )
-    last_error = models.TextField("last error", blank=True, editable=False)
+    last_error = models.TextField(gettext_lazy("last error"), blank=True, editable=False)
     create_started_at = models.DateTimeField(
-        "create request started", null=True, blank=True, editable=False
+        gettext_lazy("create request started"), null=True, blank=True, editable=False
     )
-    created_by = models.CharField("created on ITNIO by", max_length=150, blank=True, editable=False)
-    created_at = models.DateTimeField("created on ITNIO", null=True, blank=True, editable=False)
-    added_at = models.DateTimeField("added to the portal", auto_now_add=True)
+    created_by = models.CharField(
+        gettext_lazy("created on ITNIO by"), max_length=150, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(
+        gettext_lazy("created on ITNIO"), null=True, blank=True, editable=False
+    )
+    added_at = models.DateTimeField(gettext_lazy("added to the portal"), auto_now_add=True)
 
     class Meta:
-        verbose_name = "SIP phone group"
-        verbose_name_plural = "SIP phone groups"
+        verbose_name = gettext_lazy("SIP phone group")
+        verbose_name_plural = gettext_lazy("SIP phone groups")
         ordering = ["-added_at", "-id"]
         constraints = [
             models.UniqueConstraint(

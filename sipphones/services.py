@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -40,37 +42,52 @@ from itnio_portal.itnio import (
 from sipphones.models import ACCOUNT_NUMBER_DIGITS, SipGroup
 
 # What each documented sipAdd code (seed 004, itnio-api.md §3.9) means for the person who
-# pressed "Create on ITNIO", and what to do next. Shown beside the vendor's own reason.
+# pressed "Create on ITNIO", and what to do next. Shown beside the vendor's own reason. English,
+# marked for translation (gettext_noop): translated where used, so the constants stay plain text.
 SIP_ADD_MESSAGES = {
-    "-1": "ITNIO did not accept the account's API key and secret (authentication failed), so "
-    "the group was not created. Check the credentials of the ITNIO account, then try again.",
-    "-2": "ITNIO refused this server's IP address (the account's IP allow-list), so the group "
-    "was not created. Allow the portal's IP address at ITNIO, then try again.",
-    "-16": "ITNIO rejected the request's timestamp as expired: the portal server's clock is off. "
-    "The group was not created; fix the clock (NTP), then try again.",
-    "-18": "ITNIO reported a system error and did not create the group. Try again later.",
-    "-20": "ITNIO already has a phone group or phones with this name in this app (group and "
-    "phone names must be unique within an app). Change the group name or the phone name, then "
-    "create the group again.",
-    "-22": "ITNIO rejected a parameter, so the group was not created. The group and phone names "
-    "must be 4–32 characters, the quantity 1–50 and the display number 7–13 digits.",
-    "-23": "The app has reached ITNIO's limit on SIP phones, so the group was not created. Lower "
-    "the quantity, or ask ITNIO to raise the limit, then try again.",
+    "-1": gettext_noop(
+        "ITNIO did not accept the account's API key and secret (authentication failed), so "
+        "the group was not created. Check the credentials of the ITNIO account, then try again."
+    ),
+    "-2": gettext_noop(
+        "ITNIO refused this server's IP address (the account's IP allow-list), so the group "
+        "was not created. Allow the portal's IP address at ITNIO, then try again."
+    ),
+    "-16": gettext_noop(
+        "ITNIO rejected the request's timestamp as expired: the portal server's clock is off. "
+        "The group was not created; fix the clock (NTP), then try again."
+    ),
+    "-18": gettext_noop(
+        "ITNIO reported a system error and did not create the group. Try again later."
+    ),
+    "-20": gettext_noop(
+        "ITNIO already has a phone group or phones with this name in this app (group and "
+        "phone names must be unique within an app). Change the group name or the phone name, then "
+        "create the group again."
+    ),
+    "-22": gettext_noop(
+        "ITNIO rejected a parameter, so the group was not created. The group and phone names "
+        "must be 4–32 characters, the quantity 1–50 and the display number 7–13 digits."
+    ),
+    "-23": gettext_noop(
+        "The app has reached ITNIO's limit on SIP phones, so the group was not created. Lower "
+        "the quantity, or ask ITNIO to raise the limit, then try again."
+    ),
 }
-UNDOCUMENTED_CODE_MESSAGE = (
+UNDOCUMENTED_CODE_MESSAGE = gettext_noop(
     "ITNIO refused the request with a code that sipAdd does not document; the group was not "
     "created."
 )
-UNKNOWN_EXPLANATION = (
+UNKNOWN_EXPLANATION = gettext_noop(
     "ITNIO may have created the group. Press “Create on ITNIO” again without changing anything: "
     "if ITNIO answers -20 (already exists), the first request created the group and the portal "
     "marks it created."
 )
-RETRY_CONFIRMED = (
+RETRY_CONFIRMED = gettext_noop(
     "ITNIO answered -20 (already exists) to a retry of a request whose outcome was unknown: the "
     "first request created the group."
 )
-STILL_UNKNOWN = (
+STILL_UNKNOWN = gettext_noop(
     "This retry did not settle whether the earlier request, whose outcome was unknown, created "
     "the group. Press “Create on ITNIO” again once the problem is fixed: -20 (already exists) "
     "means it was created."
@@ -83,12 +100,12 @@ class SipGroupError(Exception):
 
 def sip_add_message(exc: ItnioApiError) -> str:
     """The English explanation of a sipAdd business code, beside the vendor's reason."""
-    return f"{SIP_ADD_MESSAGES.get(exc.code, UNDOCUMENTED_CODE_MESSAGE)} {_vendor(exc)}"
+    return f"{_(SIP_ADD_MESSAGES.get(exc.code, UNDOCUMENTED_CODE_MESSAGE))} {_vendor(exc)}"
 
 
 def _vendor(exc: ItnioApiError) -> str:
-    reason = f"“{exc.reason}”" if exc.reason else "no reason given"
-    return f"(ITNIO code {exc.code}: {reason})"
+    reason = f"“{exc.reason}”" if exc.reason else _("no reason given")
+    return _("(ITNIO code %(code)s: %(reason)s)") % {"code": exc.code, "reason": reason}
 
 
 # ---------------------------------------------------------------------------
@@ -104,7 +121,9 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
     UNKNOWN_EXPLANATION. Raises SipGroupError or PermissionDeniedError before sending anything.
     """
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not create SIP phones on ITNIO.")
+        raise PermissionDeniedError(
+            _("%(actor)s may not create SIP phones on ITNIO.") % {"actor": actor.label}
+        )
     sg = SipGroup.objects.select_related("app__account").get(pk=group.pk)
     _check_can_create(sg)
     try:
@@ -115,9 +134,9 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
         SipGroup,
         sg.pk,
         started_field="create_started_at",
-        explain_unknown=UNKNOWN_EXPLANATION,
+        explain_unknown=_(UNKNOWN_EXPLANATION),
         check=_check_can_create,
-        what=lambda row: f"A create request for SIP group {row.group_name}",
+        what=lambda row: _("A create request for SIP group %(group)s") % {"group": row.group_name},
         error=SipGroupError,
     )
     sg = intent.row
@@ -130,7 +149,8 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
             quantity=sg.quantity,
             display_num=sg.display_num,
         ),
-        crash_note=f"The portal failed while sending. {UNKNOWN_EXPLANATION}",
+        crash_note=_("The portal failed while sending. %(explanation)s")
+        % {"explanation": _(UNKNOWN_EXPLANATION)},
     )
     if answer.not_sent is not None:
         return send_not_sent(intent, answer.not_sent)
@@ -139,23 +159,30 @@ def sip_group_create_on_itnio(*, group: SipGroup, actor: Actor) -> SipGroup:
         if intent.was_unknown:
             # The reconciliation: ITNIO names are unique, so -20 means the first request worked.
             if exc.code == "-20":
-                return _created(sg, actor, f"{RETRY_CONFIRMED} {_vendor(exc)}")
+                return _created(sg, actor, f"{_(RETRY_CONFIRMED)} {_vendor(exc)}")
             return send_outcome(
-                sg, SipGroup.State.UNKNOWN, f"{sip_add_message(exc)} {STILL_UNKNOWN}"
+                sg, SipGroup.State.UNKNOWN, f"{sip_add_message(exc)} {_(STILL_UNKNOWN)}"
             )
         return send_outcome(sg, SipGroup.State.FAILED, sip_add_message(exc))
     if answer.unknown is not None:
-        return send_outcome(sg, SipGroup.State.UNKNOWN, f"{answer.unknown}. {UNKNOWN_EXPLANATION}")
+        return send_outcome(
+            sg, SipGroup.State.UNKNOWN, f"{answer.unknown}. {_(UNKNOWN_EXPLANATION)}"
+        )
     return _created(sg, actor, "")
 
 
 def _check_can_create(sg: SipGroup) -> None:
     if sg.state == SipGroup.State.CREATED:
-        raise SipGroupError(f"SIP group {sg.group_name} is already created on ITNIO.")
+        raise SipGroupError(
+            _("SIP group %(group)s is already created on ITNIO.") % {"group": sg.group_name}
+        )
     if sg.app.kind != ItnioApp.Kind.VOICE:
-        raise SipGroupError(f"App {sg.app.app_id} is an AI voice app; SIP phones need a voice app.")
+        raise SipGroupError(
+            _("App %(app)s is an AI voice app; SIP phones need a voice app.")
+            % {"app": sg.app.app_id}
+        )
     if not sg.app.active:
-        raise SipGroupError(f"App {sg.app.app_id} is inactive.")
+        raise SipGroupError(_("App %(app)s is inactive.") % {"app": sg.app.app_id})
 
 
 def _created(sg: SipGroup, actor: Actor, note: str) -> SipGroup:
@@ -201,11 +228,14 @@ def sip_call(
     """Place one call from a SIP phone account. Returns the Call in state submitted, rejected
     or unknown, exactly like call_send_tts; the account is kept in Call.request."""
     if not actor.may_place_calls():
-        raise PermissionDeniedError(f"{actor.label} may not place calls.")
+        raise PermissionDeniedError(_("%(actor)s may not place calls.") % {"actor": actor.label})
     if app.kind != ItnioApp.Kind.VOICE:
-        raise CallError(f"App {app.app_id} is an AI voice app; SIP phone calls need a voice app.")
+        raise CallError(
+            _("App %(app)s is an AI voice app; SIP phone calls need a voice app.")
+            % {"app": app.app_id}
+        )
     if not app.active:
-        raise CallError(f"App {app.app_id} is inactive.")
+        raise CallError(_("App %(app)s is inactive.") % {"app": app.app_id})
     group = sip_group_for_account(app=app, account_name=account_name)
     sip = SendSip(app_id=app.app_id, account=account_name, callee=callee, display_num=display_num)
     call = Call(
@@ -326,6 +356,6 @@ def _resolve_unknown_sip(record: VoiceRecord) -> bool:
             return False
         candidate.voice_id = record.voice_id
         candidate.state = Call.State.SUBMITTED
-        candidate.state_reason = "Resolved: ITNIO's SIP records show this call was placed."
+        candidate.state_reason = _("Resolved: ITNIO's SIP records show this call was placed.")
         candidate.save(update_fields=["voice_id", "state", "state_reason"])
     return True

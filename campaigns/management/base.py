@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from itnio_portal.itnio.errors import ItnioError
 
@@ -28,6 +30,14 @@ def data_error(message: str) -> CommandError:
     return CommandError(message, returncode=EXIT_DATA_ERROR)
 
 
+def plain_description(parser: Any) -> Any:
+    """The command's `help` (a lazy translation) as text in the active language: argparse
+    formats the description with re, which refuses a lazy string (--help would crash)."""
+    if parser.description is not None:
+        parser.description = str(parser.description)
+    return parser
+
+
 class PortalCommand(BaseCommand):
     """A management command that follows the portal's CLI conventions."""
 
@@ -36,12 +46,15 @@ class PortalCommand(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        plain_description(parser)
         if self.spends_money:
             parser.add_argument(
                 "--as",
                 dest="acting_username",
                 metavar="USER",
-                help="portal user to record as the one who spent (default: the OS user)",
+                help=gettext_lazy(
+                    "portal user to record as the one who spent (default: the OS user)"
+                ),
             )
         return parser
 
@@ -51,9 +64,13 @@ class PortalCommand(BaseCommand):
         if username:
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
-                raise usage_error(f"--as: no portal user named {username!r}")
+                raise usage_error(
+                    _("--as: no portal user named %(user)s") % {"user": repr(username)}
+                )
             if not user.has_perm("campaigns.place_calls"):
-                raise usage_error(f"--as: user {username!r} may not place calls")
+                raise usage_error(
+                    _("--as: user %(user)s may not place calls") % {"user": repr(username)}
+                )
             return user, username
         return None, f"os:{getpass.getuser()}"
 
@@ -76,7 +93,10 @@ def parse_moment(value: str, option: str, *, end_of_day: bool = False) -> dateti
     if day is not None:
         parsed = datetime.combine(day, time.max if end_of_day else time.min)
     if parsed is None:
-        raise usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD) or date-time")
+        raise usage_error(
+            _("%(option)s: %(value)s is not a date (YYYY-MM-DD) or date-time")
+            % {"option": option, "value": repr(value)}
+        )
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed

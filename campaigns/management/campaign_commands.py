@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign
 from campaigns.services.actors import Actor
@@ -16,7 +18,7 @@ def get_campaign(name: str) -> Campaign:
         Campaign.objects.select_related("app__account", "voice_file").filter(name=name).first()
     )
     if campaign is None:
-        raise usage_error(f"No campaign named {name!r}.")
+        raise usage_error(_("No campaign named %(name)s.") % {"name": repr(name)})
     return campaign
 
 
@@ -37,5 +39,10 @@ class SteerCommand(PortalCommand):
         except CampaignError as exc:
             raise data_error(str(exc)) from exc
         self.stdout.write(
-            f"{campaign.name}: {campaign.get_state_display()} ({campaign.state_reason})."
+            _("%(name)s: %(state)s (%(reason)s).")
+            % {
+                "name": campaign.name,
+                "state": campaign.get_state_display(),
+                "reason": campaign.state_reason,
+            }
         )

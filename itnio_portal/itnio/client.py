@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from django.utils.translation import gettext as _
+
 from .client_ai import AI_NO_CALL_STATUSES, AiVoiceEndpoints
 from .client_base import optional_str as _optional_str
 from .send_args import SendCode, SendSip
@@ -106,7 +108,7 @@ class ItnioClient(AiVoiceEndpoints):
         envelope = self._call(endpoint, "POST", endpoint, body, send=True)
         rows = envelope.data
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise self._bad_data(endpoint, True, "a list of results")
+            raise self._bad_data(endpoint, True, _("a list of results"))
         return [SendResult.from_api(row) for row in rows]
 
     def record_group(self, voice_id: str) -> VoiceRecord:

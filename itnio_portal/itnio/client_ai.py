@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from .client_base import ClientBase
 from .client_base import optional_str as _optional_str
 from .errors import (
@@ -60,7 +62,7 @@ class AiVoiceEndpoints(ClientBase):
         if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
             job_id = int(data.strip())
         if job_id is None or job_id <= 0:
-            raise self._bad_data(endpoint, True, "a jobId")
+            raise self._bad_data(endpoint, True, _("a jobId"))
         return job_id
 
     def task_edit(self, *, job_id: int, **kwargs: Any) -> None:
@@ -105,14 +107,14 @@ class AiVoiceEndpoints(ClientBase):
         lim.check_int("robotCount", robot_count, 1)
         lim.check_int("jobPhoneNumberId", job_phone_number_id, 1)
         if not isinstance(redial, bool):
-            raise ItnioLimitError("redial", "must be true or false", got=repr(redial))
+            raise ItnioLimitError("redial", _("must be true or false"), got=repr(redial))
         if job_id is not None:
             lim.check_int("jobId", job_id, 1)
         start_text = end_text = None
         if mode == "AUTO":
             # §5.1: startDateTime is required exactly when mode is AUTO.
             if start_at is None:
-                raise ItnioLimitError("startDateTime", "is required when mode is AUTO")
+                raise ItnioLimitError("startDateTime", _("is required when mode is AUTO"))
             start_text = format_ai_time(lim.check_aware("startDateTime", start_at))
         if end_at is not None:
             end_text = format_ai_time(lim.check_aware("endDateTime", end_at))
@@ -173,7 +175,7 @@ class AiVoiceEndpoints(ClientBase):
         for row in rows:
             lim.check_ai_customer(row)
         if call_record_dup is not None and not isinstance(call_record_dup, bool):
-            raise ItnioLimitError("callRecordDup", "must be true or false")
+            raise ItnioLimitError("callRecordDup", _("must be true or false"))
         body = _body(
             ("appId", app_id),
             ("jobId", job_id),
@@ -185,7 +187,7 @@ class AiVoiceEndpoints(ClientBase):
         if failed is None:
             return []
         if not isinstance(failed, list):
-            raise self._bad_data(endpoint, True, "the list of failed rows")
+            raise self._bad_data(endpoint, True, _("the list of failed rows"))
         return [row if isinstance(row, dict) else {"value": row} for row in failed]
 
     def import_customer_del(
@@ -206,7 +208,7 @@ class AiVoiceEndpoints(ClientBase):
         lim.check_required("appId", app_id)
         lim.check_int("jobId", job_id, 1)
         if not numbers:
-            raise ItnioLimitError("jobPhoneNumberList", "must hold at least one number")
+            raise ItnioLimitError("jobPhoneNumberList", _("must hold at least one number"))
         entries = []
         for phone, person in numbers:
             lim.check_length("jobPhoneNumberList.phoneNumber", phone, 1, lim.ai_phone_number_max)
@@ -224,7 +226,7 @@ class AiVoiceEndpoints(ClientBase):
         if count is None:
             return 0
         if not isinstance(count, int) or isinstance(count, bool):
-            raise self._bad_data(endpoint, True, "a count")
+            raise self._bad_data(endpoint, True, _("a count"))
         return count
 
     def task_no_call(
@@ -245,7 +247,9 @@ class AiVoiceEndpoints(ClientBase):
             lim.check_int("jobId", job_id, 1)
         if task_status is not None and task_status not in AI_NO_CALL_STATUSES:
             raise ItnioLimitError(
-                "taskStatus", f"must be one of {', '.join(AI_NO_CALL_STATUSES)}", got=task_status
+                "taskStatus",
+                _("must be one of %(values)s") % {"values": ", ".join(AI_NO_CALL_STATUSES)},
+                got=task_status,
             )
         params = _body(("appId", app_id), ("taskStatus", task_status), ("jobId", job_id))
         body = _body(("current", current), ("size", size), ("params", params))
@@ -266,7 +270,7 @@ class AiVoiceEndpoints(ClientBase):
         lim.check_aware("startTime", start)
         lim.check_aware("endTime", end)
         if end <= start:
-            raise ItnioLimitError("endTime", "must be after startTime")
+            raise ItnioLimitError("endTime", _("must be after startTime"))
         lim.check_page(current, size)
         params = {
             "appId": app_id,
@@ -287,5 +291,5 @@ class AiVoiceEndpoints(ClientBase):
         if rows is None:
             return []
         if not isinstance(rows, list):
-            raise self._bad_data(endpoint, False, "a list of lines")
+            raise self._bad_data(endpoint, False, _("a list of lines"))
         return [AiChannel.from_api(row) for row in rows if isinstance(row, dict)]

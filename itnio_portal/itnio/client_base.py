@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
 
 from .envelope import Envelope
 from .errors import (
@@ -110,10 +111,13 @@ class ClientBase:
         For a send this means ITNIO accepted something we cannot identify (e.g. no voiceId),
         so the outcome is unknown; for a read it is a protocol error.
         """
-        message = f"ITNIO answered success but 'data' is not {expected}."
         if send:
-            return ItnioOutcomeUnknownError(message + " The outcome is unknown.", endpoint=endpoint)
-        return ItnioProtocolError(message, endpoint=endpoint)
+            message = _(
+                "ITNIO answered success but 'data' is not %(expected)s. The outcome is unknown."
+            )
+            return ItnioOutcomeUnknownError(message % {"expected": expected}, endpoint=endpoint)
+        message = _("ITNIO answered success but 'data' is not %(expected)s.")
+        return ItnioProtocolError(message % {"expected": expected}, endpoint=endpoint)
 
     def _data_str(self, envelope: Envelope, endpoint: str, send: bool) -> str:
         data = envelope.data
@@ -121,10 +125,10 @@ class ClientBase:
         if isinstance(data, int) and not isinstance(data, bool):
             data = str(data)
         if not isinstance(data, str) or not data:
-            raise self._bad_data(endpoint, send, "a non-empty string")
+            raise self._bad_data(endpoint, send, _("a non-empty string"))
         return data
 
     def _data_dict(self, envelope: Envelope, endpoint: str, send: bool) -> dict[str, Any]:
         if not isinstance(envelope.data, dict):
-            raise self._bad_data(endpoint, send, "an object")
+            raise self._bad_data(endpoint, send, _("an object"))
         return envelope.data

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from .errors import ItnioProtocolError
 
 SUCCESS = "0"
@@ -42,7 +44,8 @@ def parse_envelope(payload: Any, *, top_level_data: bool = False, endpoint: str 
     """
     if not isinstance(payload, dict):
         raise ItnioProtocolError(
-            f"ITNIO answered with a JSON {type(payload).__name__}, not an object.",
+            _("ITNIO answered with a JSON %(type)s, not an object.")
+            % {"type": type(payload).__name__},
             endpoint=endpoint,
         )
     for shape, code_key, reason_key in (("status", "status", "reason"), ("code", "code", "msg")):
@@ -51,7 +54,8 @@ def parse_envelope(payload: Any, *, top_level_data: bool = False, endpoint: str 
         code = _code_text(payload[code_key])
         if code is None:
             raise ItnioProtocolError(
-                f"ITNIO answered with an unreadable {code_key!r} value.", endpoint=endpoint
+                _("ITNIO answered with an unreadable %(key)s value.") % {"key": repr(code_key)},
+                endpoint=endpoint,
             )
         reason = payload.get(reason_key)
         data = payload if top_level_data else payload.get("data")
@@ -63,5 +67,6 @@ def parse_envelope(payload: Any, *, top_level_data: bool = False, endpoint: str 
             raw=payload,
         )
     raise ItnioProtocolError(
-        "ITNIO answered with an object that has neither 'status' nor 'code'.", endpoint=endpoint
+        _("ITNIO answered with an object that has neither 'status' nor 'code'."),
+        endpoint=endpoint,
     )

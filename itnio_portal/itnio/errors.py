@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 Family = Literal["voice", "aivoice"]
 FAMILIES: tuple[Family, ...] = ("voice", "aivoice")
 
@@ -19,10 +22,11 @@ class ItnioError(Exception):
     Sign or the Api-Key value.
     """
 
-    default_message = "The ITNIO request failed."
+    default_message = gettext_lazy("The ITNIO request failed.")
 
     def __init__(self, message: str | None = None, *, endpoint: str = "") -> None:
-        self.message = message or self.default_message
+        # Translated when raised (the active language: the page's, or the command's).
+        self.message = str(message or self.default_message)
         self.endpoint = endpoint
         super().__init__(self.message)
 
@@ -62,9 +66,14 @@ class ItnioLimitError(ItnioError, ValueError):
         self.field = field
         self.rule = rule
         self.got = got
-        message = f"{field}: {rule}"
         if got is not None:
-            message += f" (got {got})"
+            message = _("%(field)s: %(rule)s (got %(got)s)") % {
+                "field": field,
+                "rule": rule,
+                "got": got,
+            }
+        else:
+            message = _("%(field)s: %(rule)s") % {"field": field, "rule": rule}
         super().__init__(message, endpoint=endpoint)
 
 
@@ -80,7 +89,7 @@ class ItnioApiError(ItnioError):
     text, `message` our English explanation chosen from the family's table.
     """
 
-    default_message = "ITNIO rejected the request."
+    default_message = gettext_lazy("ITNIO rejected the request.")
 
     def __init__(
         self,
@@ -97,10 +106,11 @@ class ItnioApiError(ItnioError):
         super().__init__(message, endpoint=endpoint)
 
     def __str__(self) -> str:
-        text = f"{self.message} (ITNIO code {self.code}"
+        values = {"message": self.message, "code": self.code, "reason": self.reason}
         if self.reason:
-            text += f": {self.reason}"
-        text += ")"
+            text = _("%(message)s (ITNIO code %(code)s: %(reason)s)") % values
+        else:
+            text = _("%(message)s (ITNIO code %(code)s)") % values
         if self.endpoint:
             text += f" [{self.endpoint}]"
         return text
@@ -196,59 +206,105 @@ class MissingHeaderError(ItnioApiError):
 
 CodeTable = dict[str, tuple[type[ItnioApiError], str]]
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation (makemessages reads this name) and returns it as it is.
+
+    Not Django's gettext_noop, which reads the settings: these tables are built at import
+    time, and the package is imported before settings exist (and by the sandbox, without them).
+    """
+    return message
+
+
+# The messages are English, marked for translation (gettext_noop above): api_error_for translates
+# the one it uses, so readers of these tables get plain strings.
+
 # /voice and /sms endpoints: itnio-api.md §1-§3 and seeds 001-004. Codes mean different things
 # in the aivoice family, hence two tables rather than one.
 VOICE_CODES: CodeTable = {
-    "-1": (AuthenticationError, "Authentication failed: check the ITNIO API key and secret."),
-    "-2": (IpRestrictedError, "ITNIO refused this server's IP address (IP allow-list)."),
-    "-10": (InsufficientBalanceError, "The ITNIO account balance is insufficient."),
-    "-13": (UserLockedError, "The ITNIO user account is locked."),
+    "-1": (
+        AuthenticationError,
+        gettext_noop("Authentication failed: check the ITNIO API key and secret."),
+    ),
+    "-2": (
+        IpRestrictedError,
+        gettext_noop("ITNIO refused this server's IP address (IP allow-list)."),
+    ),
+    "-10": (InsufficientBalanceError, gettext_noop("The ITNIO account balance is insufficient.")),
+    "-13": (UserLockedError, gettext_noop("The ITNIO user account is locked.")),
     "-16": (
         TimestampExpiredError,
-        "ITNIO rejected the request timestamp as expired: check the server clock.",
+        gettext_noop("ITNIO rejected the request timestamp as expired: check the server clock."),
     ),
-    "-18": (ItnioServiceError, "ITNIO reported a system error."),
-    "-20": (DuplicateDataError, "The data already exists at ITNIO (the name must be unique)."),
-    "-21": (DataValidationError, "ITNIO reported a data validation error."),
-    "-22": (ParameterError, "ITNIO rejected a request parameter."),
-    "-23": (LimitReachedError, "The ITNIO data limit has been reached."),
-    "-26": (RateLookupError, "ITNIO could not get the rate/fee for this call."),
+    "-18": (ItnioServiceError, gettext_noop("ITNIO reported a system error.")),
+    "-20": (
+        DuplicateDataError,
+        gettext_noop("The data already exists at ITNIO (the name must be unique)."),
+    ),
+    "-21": (DataValidationError, gettext_noop("ITNIO reported a data validation error.")),
+    "-22": (ParameterError, gettext_noop("ITNIO rejected a request parameter.")),
+    "-23": (LimitReachedError, gettext_noop("The ITNIO data limit has been reached.")),
+    "-26": (RateLookupError, gettext_noop("ITNIO could not get the rate/fee for this call.")),
 }
 
 # /aivoice endpoints: seed 000's full table and itnio-api.md §5.
 AIVOICE_CODES: CodeTable = {
-    "-1": (AuthenticationError, "Authentication failed: check the ITNIO API key and secret."),
-    "-3": (InsufficientBalanceError, "The ITNIO account balance is insufficient."),
+    "-1": (
+        AuthenticationError,
+        gettext_noop("Authentication failed: check the ITNIO API key and secret."),
+    ),
+    "-3": (InsufficientBalanceError, gettext_noop("The ITNIO account balance is insufficient.")),
     "-4": (
         TimestampExpiredError,
-        "ITNIO rejected the request timestamp as expired: check the server clock.",
+        gettext_noop("ITNIO rejected the request timestamp as expired: check the server clock."),
     ),
-    "-5": (ItnioServiceError, "ITNIO reported a system error."),
-    "-6": (IpRestrictedError, "ITNIO refused this server's IP address (IP allow-list)."),
-    "-27": (ParameterError, "ITNIO rejected a request parameter (validation failed)."),
-    "-32": (TaskNotFoundError, "The AI outbound task does not exist."),
-    "-33": (TaskNameExistsError, "An AI outbound task with this name already exists."),
-    "-37": (AppNotFoundError, "The ITNIO application does not exist."),
-    "-38": (TaskStateError, "The AI task cannot be paused in its current state."),
-    "-39": (TaskStateError, "The AI task cannot be started in its current state."),
-    "-45": (NoCustomersError, "No customers have been imported, so the AI task cannot start."),
+    "-5": (ItnioServiceError, gettext_noop("ITNIO reported a system error.")),
+    "-6": (
+        IpRestrictedError,
+        gettext_noop("ITNIO refused this server's IP address (IP allow-list)."),
+    ),
+    "-27": (
+        ParameterError,
+        gettext_noop("ITNIO rejected a request parameter (validation failed)."),
+    ),
+    "-32": (TaskNotFoundError, gettext_noop("The AI outbound task does not exist.")),
+    "-33": (
+        TaskNameExistsError,
+        gettext_noop("An AI outbound task with this name already exists."),
+    ),
+    "-37": (AppNotFoundError, gettext_noop("The ITNIO application does not exist.")),
+    "-38": (TaskStateError, gettext_noop("The AI task cannot be paused in its current state.")),
+    "-39": (TaskStateError, gettext_noop("The AI task cannot be started in its current state.")),
+    "-45": (
+        NoCustomersError,
+        gettext_noop("No customers have been imported, so the AI task cannot start."),
+    ),
     # ITNIO does not say which of the two it was; a parameter problem is the likelier one.
-    "-46": (ParameterError, "ITNIO reported a network error or a bad parameter."),
-    "-48": (DialWindowError, "The daily dialling window must be within 09:00-20:00."),
-    "-49": (AccountNotVerifiedError, "The ITNIO account is not verified."),
+    "-46": (ParameterError, gettext_noop("ITNIO reported a network error or a bad parameter.")),
+    "-48": (DialWindowError, gettext_noop("The daily dialling window must be within 09:00-20:00.")),
+    "-49": (AccountNotVerifiedError, gettext_noop("The ITNIO account is not verified.")),
     # Listed in itnio-api.md §5 (taskList) though not in seed 000's table.
-    "-50": (RateLookupError, "The ITNIO application has no quote (pricing)."),
-    "-51": (CustomerPropertiesError, "A customer's custom properties are incomplete."),
-    "-52": (ConcurrencyLimitError, "The requested concurrency exceeds the account maximum."),
-    "-55": (ScriptUnboundError, "The script is unbound: this operation is not allowed."),
-    "-57": (MissingHeaderError, "ITNIO received an empty Sign header."),
-    "-58": (MissingHeaderError, "ITNIO received an empty Timestamp header."),
-    "-59": (MissingHeaderError, "ITNIO received an empty Api-Key header."),
+    "-50": (RateLookupError, gettext_noop("The ITNIO application has no quote (pricing).")),
+    "-51": (
+        CustomerPropertiesError,
+        gettext_noop("A customer's custom properties are incomplete."),
+    ),
+    "-52": (
+        ConcurrencyLimitError,
+        gettext_noop("The requested concurrency exceeds the account maximum."),
+    ),
+    "-55": (
+        ScriptUnboundError,
+        gettext_noop("The script is unbound: this operation is not allowed."),
+    ),
+    "-57": (MissingHeaderError, gettext_noop("ITNIO received an empty Sign header.")),
+    "-58": (MissingHeaderError, gettext_noop("ITNIO received an empty Timestamp header.")),
+    "-59": (MissingHeaderError, gettext_noop("ITNIO received an empty Api-Key header.")),
 }
 
 CODE_TABLES: dict[Family, CodeTable] = {"voice": VOICE_CODES, "aivoice": AIVOICE_CODES}
 
-UNKNOWN_CODE_MESSAGE = "ITNIO rejected the request with an undocumented code."
+UNKNOWN_CODE_MESSAGE = gettext_noop("ITNIO rejected the request with an undocumented code.")
 
 
 def family_for_path(path: str) -> Family:
@@ -265,7 +321,9 @@ def api_error_for(family: Family, code: object, reason: str, endpoint: str) -> I
         raise ValueError(f"unknown ITNIO error family {family!r}")
     code_text = str(code).strip()
     cls, message = CODE_TABLES[family].get(code_text, (ItnioApiError, UNKNOWN_CODE_MESSAGE))
-    return cls(message, code=code_text, reason=reason, endpoint=endpoint, family=family)
+    # The tables hold the English (marked for translation); the error carries the active
+    # language's sentence.
+    return cls(_(message), code=code_text, reason=reason, endpoint=endpoint, family=family)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +335,7 @@ def api_error_for(family: Family, code: object, reason: str, endpoint: str) -> I
 class ItnioTransportError(ItnioError):
     """The HTTP exchange with ITNIO failed or gave something we cannot read."""
 
-    default_message = "The ITNIO request failed at the HTTP level."
+    default_message = gettext_lazy("The ITNIO request failed at the HTTP level.")
     safe_to_retry = False
 
     def __init__(
@@ -300,7 +358,7 @@ class ItnioTransportError(ItnioError):
 class ItnioNotSentError(ItnioTransportError):
     """The connection could not be opened: nothing reached ITNIO, so a retry is safe."""
 
-    default_message = "Could not connect to ITNIO; the request was not sent."
+    default_message = gettext_lazy("Could not connect to ITNIO; the request was not sent.")
     safe_to_retry = True
 
 
@@ -310,23 +368,27 @@ class ItnioOutcomeUnknownError(ItnioTransportError):
     The caller marks the call UNKNOWN and reconciles it through the record queries.
     """
 
-    default_message = "The request may have reached ITNIO, but its outcome is unknown."
+    default_message = gettext_lazy(
+        "The request may have reached ITNIO, but its outcome is unknown."
+    )
 
 
 class ItnioUnavailableError(ItnioTransportError):
     """A read failed after all its retries; reads spend nothing, so trying later is safe."""
 
-    default_message = "ITNIO is unavailable; the read failed after retries."
+    default_message = gettext_lazy("ITNIO is unavailable; the read failed after retries.")
     safe_to_retry = True
 
 
 class ItnioHttpError(ItnioTransportError):
     """An unexpected non-5xx HTTP status (e.g. 404, 401): a definite failure."""
 
-    default_message = "ITNIO answered with an unexpected HTTP status."
+    default_message = gettext_lazy("ITNIO answered with an unexpected HTTP status.")
 
 
 class ItnioProtocolError(ItnioTransportError):
     """The body is not a valid ITNIO envelope (or its data has an unexpected shape)."""
 
-    default_message = "ITNIO answered with a body that is not a valid response envelope."
+    default_message = gettext_lazy(
+        "ITNIO answered with a body that is not a valid response envelope."
+    )

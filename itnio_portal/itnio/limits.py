@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from .errors import ItnioLimitError, show_value
 from .send_args import SendCode, SendSip
 
@@ -15,20 +18,20 @@ from .send_args import SendCode, SendSip
 # revision points to an uncaptured, possibly longer table: extend `Limits.languages` then.
 LANGUAGES: Mapping[str, str] = MappingProxyType(
     {
-        "VN": "Vietnamese",
-        "EN": "English",
-        "JP": "Japanese",
-        "ARB": "Arabic",
-        "DE": "German",
-        "IN": "Hindi",
-        "IT": "Italian",
-        "KR": "Korean",
-        "RU": "Russian",
-        "ES": "Spanish",
-        "PT": "Portuguese",
-        "IDN": "Indonesian",
-        "BD": "Bangla",
-        "TH": "Thai",
+        "VN": gettext_lazy("Vietnamese"),
+        "EN": gettext_lazy("English"),
+        "JP": gettext_lazy("Japanese"),
+        "ARB": gettext_lazy("Arabic"),
+        "DE": gettext_lazy("German"),
+        "IN": gettext_lazy("Hindi"),
+        "IT": gettext_lazy("Italian"),
+        "KR": gettext_lazy("Korean"),
+        "RU": gettext_lazy("Russian"),
+        "ES": gettext_lazy("Spanish"),
+        "PT": gettext_lazy("Portuguese"),
+        "IDN": gettext_lazy("Indonesian"),
+        "BD": gettext_lazy("Bangla"),
+        "TH": gettext_lazy("Thai"),
     }
 )
 
@@ -109,16 +112,18 @@ class Limits:
     def check_required(field: str, value: object) -> str:
         """A required string: a non-empty str."""
         if not isinstance(value, str) or not value.strip():
-            raise ItnioLimitError(field, "is required (a non-empty string)", got=show_value(value))
+            raise ItnioLimitError(
+                field, _("is required (a non-empty string)"), got=show_value(value)
+            )
         return value
 
     @staticmethod
     def check_int(field: str, value: object, low: int, high: int | None = None) -> int:
         """An integer in low..high inclusive (high None = no upper bound)."""
         if high is None:
-            rule = f"must be an integer ≥ {low}"
+            rule = _("must be an integer ≥ %(low)s") % {"low": low}
         else:
-            rule = f"must be an integer from {low} to {high}"
+            rule = _("must be an integer from %(low)s to %(high)s") % {"low": low, "high": high}
         if not _is_int(value):
             raise ItnioLimitError(field, rule, got=show_value(value))
         assert isinstance(value, int)  # narrowed for type checkers
@@ -133,7 +138,10 @@ class Limits:
         The client does not normalise numbers: the caller does, so what is validated is
         exactly what is sent.
         """
-        rule = f"{'each number must' if each else 'must'} be {_span(low, high)} digits"
+        if each:
+            rule = _("each number must be %(span)s digits") % {"span": _span(low, high)}
+        else:
+            rule = _("must be %(span)s digits") % {"span": _span(low, high)}
         # isdigit() alone accepts non-ASCII digits (e.g. Arabic-Indic) that ITNIO would not.
         if (
             not isinstance(value, str)
@@ -148,12 +156,16 @@ class Limits:
     def check_length(field: str, value: object, low: int, high: int) -> str:
         """A string of low..high characters."""
         rule = (
-            f"must be {_span(low, high)} characters"
+            _("must be %(span)s characters") % {"span": _span(low, high)}
             if low
-            else f"must be at most {high} characters"
+            else _("must be at most %(count)s characters") % {"count": high}
         )
         if not isinstance(value, str) or not low <= len(value) <= high:
-            got = show_value(value) if not isinstance(value, str) else f"{len(value)} characters"
+            got = (
+                show_value(value)
+                if not isinstance(value, str)
+                else _("%(count)s characters") % {"count": len(value)}
+            )
             raise ItnioLimitError(field, rule, got=got)
         return value
 
@@ -167,14 +179,15 @@ class Limits:
         # A str is a Sequence too: iterating it would send one "number" per character.
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
             raise ItnioLimitError(
-                field, "must be a list of numbers, not one string", got=show_value(values)
+                field, _("must be a list of numbers, not one string"), got=show_value(values)
             )
         numbers = list(values)
         if not 1 <= len(numbers) <= self.send_group_max:
             raise ItnioLimitError(
                 field,
-                f"must hold {_span(1, self.send_group_max)} numbers per request",
-                got=f"{len(numbers)} numbers",
+                _("must hold %(span)s numbers per request")
+                % {"span": _span(1, self.send_group_max)},
+                got=_("%(count)s numbers") % {"count": len(numbers)},
             )
         seen: set[str] = set()
         for number in numbers:
@@ -183,7 +196,9 @@ class Limits:
             )
             if number in seen:
                 raise ItnioLimitError(
-                    field, "each number may appear only once per request", got=show_value(number)
+                    field,
+                    _("each number may appear only once per request"),
+                    got=show_value(number),
                 )
             seen.add(number)
         return numbers
@@ -226,7 +241,7 @@ class Limits:
         if not isinstance(value, str) or value not in self.languages:
             raise ItnioLimitError(
                 "language",
-                f"must be one of {', '.join(self.languages)}",
+                _("must be one of %(values)s") % {"values": ", ".join(self.languages)},
                 got=show_value(value),
             )
         return value
@@ -240,9 +255,16 @@ class Limits:
     def check_text(self, value: object, language: str) -> str:
         limit = self.text_limit(language)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
-            got = f"{len(value)} characters" if isinstance(value, str) else show_value(value)
+            got = (
+                _("%(count)s characters") % {"count": len(value)}
+                if isinstance(value, str)
+                else show_value(value)
+            )
             raise ItnioLimitError(
-                "text", f"must be {_span(1, limit)} characters for language {language}", got=got
+                "text",
+                _("must be %(span)s characters for language %(language)s")
+                % {"span": _span(1, limit), "language": language},
+                got=got,
             )
         return value
 
@@ -285,17 +307,19 @@ class Limits:
         if not value.lower().endswith(self.file_extensions):
             raise ItnioLimitError(
                 "fileName",
-                f"must end with {', '.join(self.file_extensions)}",
+                _("must end with %(values)s") % {"values": ", ".join(self.file_extensions)},
                 got=show_value(value),
             )
         return value
 
     def check_file_content(self, value: object) -> bytes:
         if not isinstance(value, bytes | bytearray) or not value:
-            raise ItnioLimitError("file", "must be non-empty bytes", got=show_value(type(value)))
+            raise ItnioLimitError("file", _("must be non-empty bytes"), got=show_value(type(value)))
         if self.file_max_bytes is not None and len(value) > self.file_max_bytes:
             raise ItnioLimitError(
-                "file", f"must be at most {self.file_max_bytes} bytes", got=f"{len(value)} bytes"
+                "file",
+                _("must be at most %(count)s bytes") % {"count": self.file_max_bytes},
+                got=_("%(count)s bytes") % {"count": len(value)},
             )
         return bytes(value)
 
@@ -316,16 +340,17 @@ class Limits:
         for field, value in (("strTime", start), ("endTime", end)):
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise ItnioLimitError(
-                    field, "must be a timezone-aware datetime", got=show_value(value)
+                    field, _("must be a timezone-aware datetime"), got=show_value(value)
                 )
         assert isinstance(start, datetime) and isinstance(end, datetime)
         if end <= start:
-            raise ItnioLimitError("endTime", "must be after strTime")
+            raise ItnioLimitError("endTime", _("must be after strTime"))
         if end - start > timedelta(days=self.record_window_max_days):
             raise ItnioLimitError(
                 "endTime",
-                f"must be at most {self.record_window_max_days} days after strTime",
-                got=f"{(end - start).total_seconds() / 86400:.1f} days",
+                _("must be at most %(days)s days after strTime")
+                % {"days": self.record_window_max_days},
+                got=_("%(days)s days") % {"days": f"{(end - start).total_seconds() / 86400:.1f}"},
             )
         return start, end
 
@@ -337,7 +362,8 @@ class Limits:
         """Helper for callers that split windows; the client itself does not enforce it."""
         if start < self.retention_start(now):
             raise ItnioLimitError(
-                "strTime", f"must be within the last {self.record_retention_days} days"
+                "strTime",
+                _("must be within the last %(days)s days") % {"days": self.record_retention_days},
             )
         return start
 
@@ -346,8 +372,9 @@ class Limits:
         if not 1 <= len(rows) <= self.import_customer_max:
             raise ItnioLimitError(
                 "customerPersons",
-                f"must hold {_span(1, self.import_customer_max)} customers per request",
-                got=f"{len(rows)} customers",
+                _("must hold %(span)s customers per request")
+                % {"span": _span(1, self.import_customer_max)},
+                got=_("%(count)s customers") % {"count": len(rows)},
             )
         return rows
 
@@ -355,21 +382,25 @@ class Limits:
         """A daily time "HH:mm" (§5.1: dailyStartDateTime, inactiveTimeList)."""
         if not isinstance(value, str) or not _HHMM.fullmatch(value):
             raise ItnioLimitError(
-                field, "must be a time HH:mm (00:00–23:59)", got=show_value(value)
+                field, _("must be a time HH:mm (00:00–23:59)"), got=show_value(value)
             )
         return value
 
     def check_ai_mode(self, value: object) -> str:
         if value not in self.ai_modes:
             raise ItnioLimitError(
-                "mode", f"must be one of {', '.join(self.ai_modes)}", got=show_value(value)
+                "mode",
+                _("must be one of %(values)s") % {"values": ", ".join(self.ai_modes)},
+                got=show_value(value),
             )
         assert isinstance(value, str)
         return value
 
     def check_aware(self, field: str, value: object) -> datetime:
         if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise ItnioLimitError(field, "must be a timezone-aware datetime", got=show_value(value))
+            raise ItnioLimitError(
+                field, _("must be a timezone-aware datetime"), got=show_value(value)
+            )
         return value
 
     def check_inactive_times(self, values: object) -> list[dict[str, str]]:
@@ -382,7 +413,7 @@ class Limits:
             if end <= start:
                 raise ItnioLimitError(
                     "inactiveTimeList",
-                    "each endTime must be after its startTime",
+                    _("each endTime must be after its startTime"),
                     got=f"{start}–{end}",
                 )
             out.append({"startTime": start, "endTime": end})
@@ -398,7 +429,7 @@ class Limits:
             if end < start:
                 raise ItnioLimitError(
                     "inactiveDateList",
-                    "each endDate must not be before its startDate",
+                    _("each endDate must not be before its startDate"),
                     got=f"{start}–{end}",
                 )
             out.append({"startDate": start, "endDate": end})
@@ -410,11 +441,12 @@ class Limits:
             if day not in self.days_of_week:
                 raise ItnioLimitError(
                     "daysOfWeek",
-                    f"each day must be one of {', '.join(self.days_of_week)}",
+                    _("each day must be one of %(values)s")
+                    % {"values": ", ".join(self.days_of_week)},
                     got=show_value(day),
                 )
         if len(set(rows)) != len(rows):
-            raise ItnioLimitError("daysOfWeek", "each day may appear only once")
+            raise ItnioLimitError("daysOfWeek", _("each day may appear only once"))
         return list(rows)
 
     def check_redial_conditions(self, values: object) -> list[str]:
@@ -423,14 +455,14 @@ class Limits:
         if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
             raise ItnioLimitError(
                 "redialCondition",
-                "must list at least one condition when redial is on",
+                _("must list at least one condition when redial is on"),
                 got=show_value(values),
             )
         for value in values:
             if not isinstance(value, str) or not value.strip():
                 raise ItnioLimitError(
                     "redialCondition",
-                    "each condition must be a non-empty string",
+                    _("each condition must be a non-empty string"),
                     got=show_value(value),
                 )
         return list(values)
@@ -446,22 +478,25 @@ class Limits:
             # §5.5: JSON null, never "": an empty or unknown gender must be None.
             raise ItnioLimitError(
                 "customerPersons.gender",
-                f"must be {' or '.join(self.genders)} or None (never an empty string)",
+                _("must be %(values)s or None (never an empty string)")
+                % {"values": " or ".join(self.genders)},
                 got=show_value(gender),
             )
         properties = getattr(row, "properties", None)
         if properties is not None and not isinstance(properties, Mapping):
             raise ItnioLimitError(
-                "customerPersons.properties", "must be a map", got=show_value(properties)
+                "customerPersons.properties", _("must be a map"), got=show_value(properties)
             )
         return row
 
     def _check_list(self, field: str, values: object, maximum: int) -> list[object]:
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-            raise ItnioLimitError(field, "must be a list", got=show_value(values))
+            raise ItnioLimitError(field, _("must be a list"), got=show_value(values))
         if len(values) > maximum:
             raise ItnioLimitError(
-                field, f"must hold at most {maximum} entries", got=f"{len(values)} entries"
+                field,
+                _("must hold at most %(count)s entries") % {"count": maximum},
+                got=_("%(count)s entries") % {"count": len(values)},
             )
         return list(values)
 
@@ -471,11 +506,11 @@ DEFAULT_LIMITS = Limits()
 
 def _check_date(field: str, value: object) -> str:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise ItnioLimitError(field, "must be a date yyyy-MM-dd", got=show_value(value))
+        raise ItnioLimitError(field, _("must be a date yyyy-MM-dd"), got=show_value(value))
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise ItnioLimitError(field, "must be a real date", got=show_value(value)) from None
+        raise ItnioLimitError(field, _("must be a real date"), got=show_value(value)) from None
     return value
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 import urllib3.exceptions
+from django.utils.translation import gettext as _
 
 from .envelope import Envelope, parse_envelope
 from .errors import (
@@ -393,14 +394,17 @@ class Transport:
                     if send or isinstance(exc, _INVALID_REQUEST):
                         raise fail(
                             ItnioNotSentError,
-                            f"Could not connect to ITNIO; the request was not sent "
-                            f"({description}).",
+                            _("Could not connect to ITNIO; the request was not sent (%(error)s).")
+                            % {"error": description},
                         ) from exc
                 elif send:
                     raise fail(
                         ItnioOutcomeUnknownError,
-                        f"The request may have reached ITNIO but no answer came back "
-                        f"({description}); its outcome is unknown.",
+                        _(
+                            "The request may have reached ITNIO but no answer came back "
+                            "(%(error)s); its outcome is unknown."
+                        )
+                        % {"error": description},
                     ) from exc
                 last_problem, last_status = description, None
                 continue
@@ -411,20 +415,27 @@ class Transport:
                 if send:
                     raise fail(
                         ItnioOutcomeUnknownError,
-                        f"ITNIO answered HTTP {status} to a send; the request may still have "
-                        f"been processed, so its outcome is unknown.",
+                        _(
+                            "ITNIO answered HTTP %(status)s to a send; the request may still have "
+                            "been processed, so its outcome is unknown."
+                        )
+                        % {"status": status},
                         status,
                     )
                 last_problem, last_status = f"HTTP {status}", status
                 continue
             if not 200 <= status < 300:
-                raise fail(ItnioHttpError, f"ITNIO answered with HTTP {status}.", status)
+                raise fail(
+                    ItnioHttpError,
+                    _("ITNIO answered with HTTP %(status)s.") % {"status": status},
+                    status,
+                )
             return self._parse(resp, send, top_level_data, endpoint, secrets, trace, fail)
 
         raise fail(
             ItnioUnavailableError,
-            f"ITNIO is unavailable: the read failed after {trace.attempts} attempts "
-            f"(last: {last_problem}).",
+            _("ITNIO is unavailable: the read failed after %(attempts)s attempts (last: %(last)s).")
+            % {"attempts": trace.attempts, "last": last_problem},
             last_status,
         )
 
@@ -442,19 +453,22 @@ class Transport:
             payload = json.loads(resp.content)
             envelope = parse_envelope(payload, top_level_data=top_level_data, endpoint=endpoint)
         except (ValueError, ItnioProtocolError) as exc:
-            problem = exc.message if isinstance(exc, ItnioError) else "the body is not JSON"
+            problem = exc.message if isinstance(exc, ItnioError) else _("the body is not JSON")
             if send:
                 # The send was delivered and answered 2xx, but we cannot tell whether ITNIO
                 # accepted it: treat it like a lost answer.
                 raise fail(
                     ItnioOutcomeUnknownError,
-                    f"ITNIO answered HTTP {resp.status_code} with an unreadable body "
-                    f"({problem}); the outcome of the send is unknown.",
+                    _(
+                        "ITNIO answered HTTP %(status)s with an unreadable body "
+                        "(%(problem)s); the outcome of the send is unknown."
+                    )
+                    % {"status": resp.status_code, "problem": problem},
                     resp.status_code,
                 ) from exc
             raise fail(
                 ItnioProtocolError,
-                f"ITNIO answered with an unreadable body ({problem}).",
+                _("ITNIO answered with an unreadable body (%(problem)s).") % {"problem": problem},
                 resp.status_code,
             ) from exc
         reason = scrub(envelope.reason, secrets)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import AiTask
 from campaigns.services.actors import Actor
@@ -17,7 +20,7 @@ SHOWN = 50
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Import customers (name, phone number, gender, other columns as properties) from a CSV "
         "or XLSX file into an AI task, with the admin's row checks. With --push, send the "
         "customers that are not on ITNIO yet with importCustomer, 100 per request, and list the "
@@ -26,17 +29,23 @@ class Command(PortalCommand):
     spends_money = True
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("task", help="the task: its portal ID, its name, or job:JOBID")
-        parser.add_argument("file", help="a CSV or XLSX file with a header row")
-        parser.add_argument("--push", action="store_true", help="push the customers to ITNIO")
-        parser.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+        parser.add_argument(
+            "task", help=gettext_lazy("the task: its portal ID, its name, or job:JOBID")
+        )
+        parser.add_argument("file", help=gettext_lazy("a CSV or XLSX file with a header row"))
+        parser.add_argument(
+            "--push", action="store_true", help=gettext_lazy("push the customers to ITNIO")
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help=gettext_lazy("check the file, store nothing")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user, label = self.acting(options)
         task = self._task(options["task"])
         path = Path(options["file"])
         if not path.is_file():
-            raise usage_error(f"FILE: {path} is not a file")
+            raise usage_error(_("FILE: %(path)s is not a file") % {"path": path})
         try:
             check_in_memory(path.stat().st_size)  # the file is read whole
         except ImportFileError as exc:
@@ -50,21 +59,32 @@ class Command(PortalCommand):
             )
         except CustomerFileError as exc:
             raise data_error(f"{path.name}: {exc}") from exc
-        prefix = "Would import" if options["dry_run"] else "Imported"
-        self.stdout.write(f"{prefix} into task {task.name}: {summary}")
+        if options["dry_run"]:
+            line = _("Would import into task %(task)s: %(summary)s")
+        else:
+            line = _("Imported into task %(task)s: %(summary)s")
+        self.stdout.write(line % {"task": task.name, "summary": summary})
         for row, name, phone, reason in summary.skipped[:SHOWN]:
-            self.stdout.write(f"  row {row} skipped ({name or '-'}, {phone or '-'}): {reason}")
+            self.stdout.write(
+                _("  row %(row)s skipped (%(name)s, %(phone)s): %(reason)s")
+                % {"row": row, "name": name or "-", "phone": phone or "-", "reason": reason}
+            )
         if len(summary.skipped) > SHOWN:
-            self.stdout.write(f"  … and {len(summary.skipped) - SHOWN} more skipped rows")
+            self.stdout.write(
+                _("  … and %(count)s more skipped rows") % {"count": len(summary.skipped) - SHOWN}
+            )
         if not options["push"] or options["dry_run"]:
             return
         try:
             result = ai_customers_push(task=task, actor=Actor(label=label, user=user))
         except AiTaskError as exc:
             raise data_error(str(exc)) from exc
-        self.stdout.write(f"Pushed: {result}")
+        self.stdout.write(_("Pushed: %(result)s") % {"result": result})
         for name, phone, reason in result.rejected_rows[:SHOWN]:
-            self.stdout.write(f"  rejected {name} ({phone}): {reason}")
+            self.stdout.write(
+                _("  rejected %(name)s (%(phone)s): %(reason)s")
+                % {"name": name, "phone": phone, "reason": reason}
+            )
         if result.error:
             raise data_error(result.error)
 
@@ -78,7 +98,12 @@ class Command(PortalCommand):
         else:
             found = list(tasks.filter(name=spec))
         if not found:
-            raise usage_error(f"TASK: no AI task {spec!r} (give its ID, name or job:JOBID)")
+            raise usage_error(
+                _("TASK: no AI task %(task)s (give its ID, name or job:JOBID)")
+                % {"task": repr(spec)}
+            )
         if len(found) > 1:
-            raise usage_error(f"TASK: several AI tasks match {spec!r}; give its ID")
+            raise usage_error(
+                _("TASK: several AI tasks match %(task)s; give its ID") % {"task": repr(spec)}
+            )
         return found[0]

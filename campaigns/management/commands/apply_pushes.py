@@ -11,7 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from campaigns import formatting
 from campaigns.management.base import PortalCommand
 from campaigns.models import Heartbeat
 from campaigns.services.dbretry import connection_lost, wait_for_database
@@ -21,18 +24,20 @@ HEARTBEAT_SECONDS = 15
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Apply the push inbox: pick up stored pushes within a second of their arrival and apply "
         "them in batches. Runs until stopped; several may run side by side on PostgreSQL."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--once", action="store_true", help="apply what is due now, then exit")
+        parser.add_argument(
+            "--once", action="store_true", help=gettext_lazy("apply what is due now, then exit")
+        )
         parser.add_argument(
             "--idle",
             type=float,
             default=settings.PUSH_APPLY_IDLE_SECONDS,
-            help="seconds to wait when nothing is pending (default %(default)s)",
+            help=gettext_lazy("seconds to wait when nothing is pending (default %(default)s)"),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,7 +47,7 @@ class Command(PortalCommand):
         if not options["once"]:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-            self.stdout.write("Applying pushes as they arrive (Ctrl-C stops).")
+            self.stdout.write(_("Applying pushes as they arrive (Ctrl-C stops)."))
         total = ApplyReport()
         last_beat = 0.0
         failures = 0
@@ -58,10 +63,12 @@ class Command(PortalCommand):
                 # terminated session): wait until the database answers, then go on.
                 failures += 1
                 if connection_lost(exc):
-                    self.stderr.write("database connection lost; waiting for it")
+                    self.stderr.write(_("database connection lost; waiting for it"))
                     wait_for_database(should_stop=stop.is_set)
                 else:
-                    self.stderr.write(f"{type(exc).__name__} while applying; trying again")
+                    self.stderr.write(
+                        _("%(error)s while applying; trying again") % {"error": type(exc).__name__}
+                    )
                     stop.wait(min(0.5 * 2**failures, 10))
                 continue
             failures = 0
@@ -81,7 +88,11 @@ class Command(PortalCommand):
                 name="push-apply",
                 defaults={
                     "last_seen_at": timezone.now(),
-                    "detail": f"applied {total.processed:,} push(es), {total.failed:,} failed",
+                    "detail": _("applied %(processed)s push(es), %(failed)s failed")
+                    % {
+                        "processed": formatting.count(total.processed),
+                        "failed": formatting.count(total.failed),
+                    },
                 },
             )
         except TRANSIENT_ERRORS:

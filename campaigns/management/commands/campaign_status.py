@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.models import DispatchBatch
@@ -12,7 +15,7 @@ from campaigns.services.campaigns import campaign_progress
 
 
 class Command(PortalCommand):
-    help = "Show a campaign's state, callee counters, progress and estimated finish."
+    help = gettext_lazy("Show a campaign's state, callee counters, progress and estimated finish.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name")
@@ -25,8 +28,11 @@ class Command(PortalCommand):
         )
         if progress.waiting:
             self.stdout.write(
-                f"not finished: {waiting_for_reconciliation(progress.waiting)} "
-                f"(manage.py reconcile_campaign {campaign.name!r})"
+                _("not finished: %(waiting)s (manage.py reconcile_campaign %(name)s)")
+                % {
+                    "waiting": waiting_for_reconciliation(progress.waiting),
+                    "name": repr(campaign.name),
+                }
             )
         self.stdout.write(
             "callees: "
@@ -36,8 +42,8 @@ class Command(PortalCommand):
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
         if progress.eta:
             self.stdout.write(
-                f"estimated finish: {progress.eta:%Y-%m-%d %H:%M:%S %Z} "
-                f"({progress.rate_per_minute}/min)"
+                _("estimated finish: %(eta)s (%(rate)s/min)")
+                % {"eta": f"{progress.eta:%Y-%m-%d %H:%M:%S %Z}", "rate": progress.rate_per_minute}
             )
         batches = " ".join(f"{state}={n}" for state, n in sorted(progress.batches.items()))
         self.stdout.write(f"batches: {batches or 'none yet'}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign, ItnioApp, VoiceFile
@@ -13,13 +15,17 @@ from itnio_portal.itnio import ItnioLimitError
 
 
 class Command(PortalCommand):
-    help = "Create a draft campaign (nothing is sent until launch_campaign --for-real)."
+    help = gettext_lazy(
+        "Create a draft campaign (nothing is sent until launch_campaign --for-real)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name")
-        parser.add_argument("--app", required=True, help="ITNIO app ID of a voice app")
         parser.add_argument(
-            "--voice-file", required=True, help="fileName of an uploaded voice file"
+            "--app", required=True, help=gettext_lazy("ITNIO app ID of a voice app")
+        )
+        parser.add_argument(
+            "--voice-file", required=True, help=gettext_lazy("fileName of an uploaded voice file")
         )
         parser.add_argument("--display-num")
         parser.add_argument("--loop-count", type=int)
@@ -31,13 +37,16 @@ class Command(PortalCommand):
         _user, label = self.acting(options)
         app = ItnioApp.objects.filter(app_id=options["app"], kind=ItnioApp.Kind.VOICE).first()
         if app is None:
-            raise usage_error(f"--app: no voice app with ITNIO app ID {options['app']!r}")
+            raise usage_error(
+                _("--app: no voice app with ITNIO app ID %(app)s") % {"app": repr(options["app"])}
+            )
         voice_file = VoiceFile.objects.filter(
             account_id=app.account_id, file_name=options["voice_file"]
         ).first()
         if voice_file is None:
             raise usage_error(
-                f"--voice-file: no voice file named {options['voice_file']!r} in this account"
+                _("--voice-file: no voice file named %(name)s in this account")
+                % {"name": repr(options["voice_file"])}
             )
         limits = itnio_limits()
         try:
@@ -68,8 +77,12 @@ class Command(PortalCommand):
         except ValidationError as exc:
             raise data_error("; ".join(exc.messages)) from exc
         campaign.save()
-        self.stdout.write(f"Created draft campaign {campaign.name} (#{campaign.pk}).")
+        self.stdout.write(
+            _("Created draft campaign %(name)s (#%(id)s).")
+            % {"name": campaign.name, "id": campaign.pk}
+        )
         if voice_file.state != VoiceFile.State.UPLOADED:
             self.stdout.write(
-                f"Note: voice file {voice_file.file_name} is not uploaded to ITNIO yet."
+                _("Note: voice file %(name)s is not uploaded to ITNIO yet.")
+                % {"name": voice_file.file_name}
             )

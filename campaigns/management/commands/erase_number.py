@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.services.actors import Actor, PermissionDeniedError
@@ -12,7 +14,7 @@ from campaigns.services.personal_data import ERASE_PERMISSION, ErasureError, num
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Erase one phone number, and the names that went with it, from every table: its callees "
         "and AI customers are deleted; calls, AI call records, push bodies and request log "
         "entries keep their figures without it; the import files it came from are deleted. A "
@@ -21,28 +23,31 @@ class Command(PortalCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("number", help="the phone number to erase")
+        parser.add_argument("number", help=gettext_lazy("the phone number to erase"))
         parser.add_argument(
             "--as",
             dest="acting_username",
             metavar="USER",
             required=True,
-            help="the portal user (an Admin) recorded as the one who erased it",
+            help=gettext_lazy("the portal user (an Admin) recorded as the one who erased it"),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["acting_username"]
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
-            raise usage_error(f"--as: no portal user named {username!r}")
+            raise usage_error(_("--as: no portal user named %(user)s") % {"user": repr(username)})
         if not user.is_active or not user.has_perm(ERASE_PERMISSION):
-            raise usage_error(f"--as: user {username!r} may not erase personal data (Admins only)")
+            raise usage_error(
+                _("--as: user %(user)s may not erase personal data (Admins only)")
+                % {"user": repr(username)}
+            )
         try:
             result = number_erase(number=options["number"], actor=Actor.from_user(user))
         except ErasureError as exc:
-            raise usage_error(f"NUMBER: {exc}") from exc
+            raise usage_error(_("NUMBER: %(error)s") % {"error": exc}) from exc
         except PermissionDeniedError as exc:
             raise data_error(str(exc)) from exc
         if result.already_erased:
-            self.stderr.write("This number had been erased before; what was found now is gone.")
+            self.stderr.write(_("This number had been erased before; what was found now is gone."))
         self.stdout.write(str(result))

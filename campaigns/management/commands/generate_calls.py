@@ -11,7 +11,9 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
+from campaigns import formatting
 from campaigns.management.base import PortalCommand, usage_error
 from campaigns.management.demo_audio import tone_wav
 from campaigns.models import Call, Campaign, ItnioApp, VoiceFile
@@ -29,7 +31,7 @@ CHUNK = 20_000
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Create N realistic final call records (regions, answer rates, durations, DTMF keys, "
         "costs in USD and EUR) spread over the last --days days, for load tests and benchmarks. "
         "Nothing is sent to ITNIO. With --campaigns K the group calls are spread over K finished "
@@ -38,27 +40,31 @@ class Command(PortalCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("count", type=int)
-        parser.add_argument("--app", help="ITNIO app ID (default: every voice app in turn)")
+        parser.add_argument(
+            "--app", help=gettext_lazy("ITNIO app ID (default: every voice app in turn)")
+        )
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
             "--campaigns",
             type=int,
             default=0,
-            help="spread the group calls over this many generated campaigns (default: none)",
+            help=gettext_lazy(
+                "spread the group calls over this many generated campaigns (default: none)"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["count"] < 1 or options["days"] < 1:
-            raise usage_error("count and --days must be positive")
+            raise usage_error(gettext("count and --days must be positive"))
         if options["campaigns"] < 0:
-            raise usage_error("--campaigns cannot be negative")
+            raise usage_error(gettext("--campaigns cannot be negative"))
         apps = ItnioApp.objects.filter(kind=ItnioApp.Kind.VOICE)
         if options["app"]:
             apps = apps.filter(app_id=options["app"])
         app_ids = list(apps.values_list("id", flat=True))
         if not app_ids:
-            raise usage_error("No voice app: create one first (manage.py itnio_setup).")
+            raise usage_error(gettext("No voice app: create one first (manage.py itnio_setup)."))
         # (campaign id, its app id) pairs; a group call takes a campaign, then that campaign's app.
         campaigns = self._campaigns(options["campaigns"], app_ids) if options["campaigns"] else []
         rng = random.Random(options["seed"])
@@ -83,8 +89,19 @@ class Command(PortalCommand):
             ]
             self._write(columns, rows)
             made += n
-        spread = f", group calls spread over {len(campaigns)} campaigns" if campaigns else ""
-        self.stdout.write(f"Created {made:,} calls over the last {options['days']} days{spread}.")
+        values = {
+            "count": formatting.count(made),
+            "days": options["days"],
+            "campaigns": len(campaigns),
+        }
+        if campaigns:
+            line = gettext(
+                "Created %(count)s calls over the last %(days)s days, "
+                "group calls spread over %(campaigns)s campaigns."
+            )
+        else:
+            line = gettext("Created %(count)s calls over the last %(days)s days.")
+        self.stdout.write(line % values)
 
     def _campaigns(self, count: int, app_ids: list[int]) -> list[tuple[int, int]]:
         """Finished campaigns named "Generated campaign 1"…count, dealt round-robin to the apps
@@ -127,7 +144,8 @@ class Command(PortalCommand):
                 )
             elif campaign.app_id not in apps:
                 raise usage_error(
-                    f"{campaign.name} exists for another app; pick its app or fewer campaigns."
+                    gettext("%(name)s exists for another app; pick its app or fewer campaigns.")
+                    % {"name": campaign.name}
                 )
             made.append((campaign.pk, campaign.app_id))
         return made

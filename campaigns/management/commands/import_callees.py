@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign
 from campaigns.services.actors import Actor
@@ -23,27 +26,35 @@ from campaigns.services.tabular import ImportFileError
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Import callees from a CSV/TSV/TXT or XLSX file into a campaign: invalid and duplicate "
         "rows are skipped with their reason; the rest become pending at once."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("campaign", help="campaign ID or name")
-        parser.add_argument("file", help="the callee file (.csv, .tsv, .txt or .xlsx)")
+        parser.add_argument("campaign", help=gettext_lazy("campaign ID or name"))
         parser.add_argument(
-            "--dry-run", action="store_true", help="read and check the file; write nothing"
+            "file", help=gettext_lazy("the callee file (.csv, .tsv, .txt or .xlsx)")
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help=gettext_lazy("read and check the file; write nothing"),
         )
         parser.add_argument(
             "--default-region",
             metavar="CC",
             default="",
-            help="two-letter country (e.g. SG) of the numbers written without their country code",
+            help=gettext_lazy(
+                "two-letter country (e.g. SG) of the numbers written without their country code"
+            ),
         )
         parser.add_argument(
             "--rejected",
             metavar="CSV",
-            help="also write the rejected and duplicate rows (row, value, reason) to this file",
+            help=gettext_lazy(
+                "also write the rejected and duplicate rows (row, value, reason) to this file"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,7 +67,7 @@ class Command(PortalCommand):
                 raise usage_error(str(exc)) from exc
         path = Path(options["file"])
         if not path.is_file():
-            raise usage_error(f"{path}: no such file")
+            raise usage_error(_("%(path)s: no such file") % {"path": path})
         verbosity = options["verbosity"]
         actor = Actor(label=f"os:{getpass.getuser()}")
         out = None
@@ -85,14 +96,19 @@ class Command(PortalCommand):
         self._report(counts, verbosity)
         self.stdout.write(counts.summary())
         if options["dry_run"]:
-            self.stderr.write("Dry run: nothing was written.")
+            self.stderr.write(_("Dry run: nothing was written."))
         elif callee_import is not None and verbosity >= 1 and counts.skipped:
             self.stderr.write(
-                f"Import #{callee_import.pk}: the skipped rows with their reasons are in the "
-                "admin (Callee imports) and its rejected-rows CSV."
+                _(
+                    "Import #%(id)s: the skipped rows with their reasons are in the "
+                    "admin (Callee imports) and its rejected-rows CSV."
+                )
+                % {"id": callee_import.pk}
             )
         if not counts.imported:
-            raise data_error("No row was imported." if not options["dry_run"] else "No valid row.")
+            raise data_error(
+                _("No row was imported.") if not options["dry_run"] else _("No valid row.")
+            )
 
     def _campaign(self, value: str) -> Campaign:
         campaign = None
@@ -101,7 +117,7 @@ class Command(PortalCommand):
         if campaign is None:
             campaign = Campaign.objects.filter(name=value).first()
         if campaign is None:
-            raise usage_error(f"No campaign with ID or name {value!r}.")
+            raise usage_error(_("No campaign with ID or name %(value)s.") % {"value": repr(value)})
         return campaign
 
     def _progress(self, counts: ImportCounts) -> None:
@@ -113,8 +129,13 @@ class Command(PortalCommand):
             return
         shown = counts.sample if verbosity >= 2 else counts.sample[:10]
         for row in shown:
-            self.stderr.write(f"row {row.row}: {row.value!r}: {row.reason}")
+            self.stderr.write(
+                _("row %(row)s: %(value)s: %(reason)s")
+                % {"row": row.row, "value": repr(row.value), "reason": row.reason}
+            )
         more = counts.skipped - len(shown)
         if more > 0:
-            self.stderr.write(f"… and {more} more skipped rows (see --rejected CSV).")
+            self.stderr.write(
+                _("… and %(count)s more skipped rows (see --rejected CSV).") % {"count": more}
+            )
         sys.stderr.flush()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.fields import UndecryptableSecret
 from campaigns.management.base import PortalCommand, usage_error
 from campaigns.models import ItnioAccount
@@ -19,7 +22,7 @@ from itnio_portal.itnio.sandbox.persist import StateFileError
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Run the ITNIO sandbox (a fake ITNIO that checks signatures and parameters, gives calls a "
         "deterministic life with billing fields and pushes status reports). --from-db registers "
         "every account and app of this portal, with each app's push URL. Other options are the "
@@ -39,7 +42,9 @@ class Command(PortalCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--from-db", action="store_true", help="register this portal's accounts and apps"
+            "--from-db",
+            action="store_true",
+            help=gettext_lazy("register this portal's accounts and apps"),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -50,7 +55,10 @@ class Command(PortalCommand):
                 state.accounts.pop("sandboxKey", None)  # only the portal's own accounts
             for account in ItnioAccount.objects.prefetch_related("apps"):
                 if isinstance(account.api_secret, UndecryptableSecret):
-                    self.stderr.write(f"Skipping {account.name}: its secret cannot be decrypted.")
+                    self.stderr.write(
+                        _("Skipping %(account)s: its secret cannot be decrypted.")
+                        % {"account": account.name}
+                    )
                     continue
                 if account.api_key not in state.accounts:
                     state.add_account(
@@ -70,11 +78,15 @@ class Command(PortalCommand):
             state_file=state_file,
         )
         self.stdout.write(
-            f"ITNIO sandbox on {server.base_url} (control API: {server.base_url}/_sandbox/health)"
+            _("ITNIO sandbox on %(url)s (control API: %(url)s/_sandbox/health)")
+            % {"url": server.base_url}
         )
         for account in state.accounts.values():
             apps = ", ".join(f"{a.app_id} ({a.kind})" for a in account.apps.values())
-            self.stdout.write(f"  account {account.api_key}: apps {apps or '-'}")
+            self.stdout.write(
+                _("  account %(key)s: apps %(apps)s")
+                % {"key": account.api_key, "apps": apps or "-"}
+            )
         self.stdout.write(state_line)
         self.stdout.flush()
         serve_until_stopped(server)

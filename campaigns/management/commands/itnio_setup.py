@@ -5,21 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, data_error
 from campaigns.services.accounts import account_setup
 
 
 class Command(PortalCommand):
-    help = "Create or update an ITNIO account and its voice (and AI) app. Does not call ITNIO."
+    help = gettext_lazy(
+        "Create or update an ITNIO account and its voice (and AI) app. Does not call ITNIO."
+    )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--name", required=True, help="the account's unique name")
+        parser.add_argument("--name", required=True, help=gettext_lazy("the account's unique name"))
         parser.add_argument("--api-key", required=True)
-        parser.add_argument("--api-secret", required=True, help="stored encrypted")
-        parser.add_argument("--voice-app-id", required=True, help="ITNIO app ID of the voice app")
-        parser.add_argument("--ai-app-id", help="ITNIO app ID of the AI voice app")
-        parser.add_argument("--base-url", help="override ITNIO_BASE_URL for this account")
+        parser.add_argument("--api-secret", required=True, help=gettext_lazy("stored encrypted"))
+        parser.add_argument(
+            "--voice-app-id", required=True, help=gettext_lazy("ITNIO app ID of the voice app")
+        )
+        parser.add_argument("--ai-app-id", help=gettext_lazy("ITNIO app ID of the AI voice app"))
+        parser.add_argument(
+            "--base-url", help=gettext_lazy("override ITNIO_BASE_URL for this account")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -34,10 +42,16 @@ class Command(PortalCommand):
         except (ValidationError, ValueError) as exc:
             messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
             raise data_error("; ".join(messages)) from exc
-        verb = "Created" if result.account_created else "Updated"
-        self.stdout.write(f"{verb} account {result.account.name}")
+        if result.account_created:
+            line = _("Created account %(name)s")
+        else:
+            line = _("Updated account %(name)s")
+        self.stdout.write(line % {"name": result.account.name})
         for app, created in result.apps:
+            if created:
+                line = _("  created %(kind)s app %(app)s; push URL %(url)s")
+            else:
+                line = _("  updated %(kind)s app %(app)s; push URL %(url)s")
             self.stdout.write(
-                f"  {'created' if created else 'updated'} {app.get_kind_display()} app "
-                f"{app.app_id}; push URL {app.push_url}"
+                line % {"kind": app.get_kind_display(), "app": app.app_id, "url": app.push_url}
             )

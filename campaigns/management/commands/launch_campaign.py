@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand, data_error
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.services.actors import Actor
@@ -11,13 +14,17 @@ from campaigns.services.campaigns import CampaignError, campaign_launch, campaig
 
 
 class Command(PortalCommand):
-    help = "Show what launching a campaign will do; with --for-real, launch it (this spends money)."
+    help = gettext_lazy(
+        "Show what launching a campaign will do; with --for-real, launch it (this spends money)."
+    )
     spends_money = True
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name")
         parser.add_argument(
-            "--for-real", action="store_true", help="launch: without it only the plan is printed"
+            "--for-real",
+            action="store_true",
+            help=gettext_lazy("launch: without it only the plan is printed"),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -27,16 +34,21 @@ class Command(PortalCommand):
         for line in plan.lines():
             self.stdout.write(line)
         for problem in plan.problems:
-            self.stderr.write(f"Cannot launch: {problem}")
+            self.stderr.write(_("Cannot launch: %(problem)s") % {"problem": problem})
         if not options["for_real"]:
-            self.stdout.write("Plan only: nothing was sent. Add --for-real to launch.")
+            self.stdout.write(_("Plan only: nothing was sent. Add --for-real to launch."))
             if plan.problems:
-                raise data_error("The campaign cannot be launched as it is.")
+                raise data_error(_("The campaign cannot be launched as it is."))
             return
         try:
             campaign = campaign_launch(campaign=campaign, actor=Actor(label=label, user=user))
         except CampaignError as exc:
             raise data_error(str(exc)) from exc
         self.stdout.write(
-            f"{campaign.name}: {campaign.get_state_display()} ({campaign.state_reason})."
+            _("%(name)s: %(state)s (%(reason)s).")
+            % {
+                "name": campaign.name,
+                "state": campaign.get_state_display(),
+                "reason": campaign.state_reason,
+            }
         )

@@ -16,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, usage_error
 from campaigns.models import ItnioApp
@@ -75,7 +77,7 @@ def _is_portal(port: int) -> bool:
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Seed a demo superuser and an account wired to the built-in ITNIO sandbox, then run "
         "the sandbox, the task workers, the scheduler and the web server until Ctrl-C."
     )
@@ -84,12 +86,14 @@ class Command(PortalCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument(
-            "--seed-only", action="store_true", help="create the demo data and exit"
+            "--seed-only", action="store_true", help=gettext_lazy("create the demo data and exit")
         )
         parser.add_argument(
             "--check-ports",
             action="store_true",
-            help="only check that both ports are free (./portal demo does, before migrating)",
+            help=gettext_lazy(
+                "only check that both ports are free (./portal demo does, before migrating)"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -106,7 +110,7 @@ class Command(PortalCommand):
             # calls this portal never sent (and refuse its uploads as duplicates).
             state_file.unlink(missing_ok=True)
         if options["seed_only"]:
-            self.stdout.write("Demo data ready.")
+            self.stdout.write(_("Demo data ready."))
             return
         env = {
             **os.environ,
@@ -136,21 +140,26 @@ class Command(PortalCommand):
             self._wait_until_up(port)
             self._wait_until_up(sandbox_port)
             self._seed_campaign()
-            banner = self.style.SUCCESS(
-                "\n"
-                "  ITNIO Portal demo is running (SQLite, database task workers, ITNIO sandbox)"
-                "\n"
-                f"  URL:      {portal_url}/admin/\n"
-                f"  Login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
-                f"  Sandbox:  {sandbox_url}  (fake ITNIO; no real calls, no real money)\n"
-                "  Stop:     Ctrl-C       (Enter shows this again)\n"
-            )
+            lines = [
+                "",
+                _("  ITNIO Portal demo is running (SQLite, database task workers, ITNIO sandbox)"),
+                _("  URL:      %(url)s/admin/") % {"url": portal_url},
+                _("  Login:    %(user)s / %(password)s")
+                % {"user": DEMO_USER, "password": DEMO_PASSWORD},
+                _("  Sandbox:  %(url)s  (fake ITNIO; no real calls, no real money)")
+                % {"url": sandbox_url},
+                _("  Stop:     Ctrl-C       (Enter shows this again)"),
+            ]
+            banner = self.style.SUCCESS("\n".join(lines) + "\n")
             self.stdout.write(banner)
             self._repeat_on_enter(banner)
             while not stopping:
                 for name, proc in procs.items():
                     if proc.poll() is not None:
-                        self.stderr.write(f"The {name} process exited ({proc.returncode}).")
+                        self.stderr.write(
+                            _("The %(name)s process exited (%(code)s).")
+                            % {"name": name, "code": proc.returncode}
+                        )
                         stopping = True
                         break
                 time.sleep(0.5)
@@ -209,16 +218,32 @@ class Command(PortalCommand):
         """Both ports free, or a plain error; a demo already running says so, with its URL."""
         if not _port_free(port) and _is_portal(port):
             raise usage_error(
-                f"A demo is already running at http://127.0.0.1:{port}/admin/ "
-                f"(login {DEMO_USER} / {DEMO_PASSWORD}); stop it with Ctrl-C in its terminal, "
-                "or pass --port N to start another."
-            )
-        for label, p in (("web server", port), ("sandbox", sandbox_port)):
-            if not _port_free(p):
-                raise usage_error(
-                    f"Port {p} for the {label} is already in use: stop what uses it or pass "
-                    f"{'--port' if label == 'web server' else '--sandbox-port'} N."
+                _(
+                    "A demo is already running at http://127.0.0.1:%(port)s/admin/ "
+                    "(login %(user)s / %(password)s); stop it with Ctrl-C in its terminal, "
+                    "or pass --port N to start another."
                 )
+                % {"port": port, "user": DEMO_USER, "password": DEMO_PASSWORD}
+            )
+        in_use = (
+            (
+                port,
+                _(
+                    "Port %(port)s for the web server is already in use: stop what uses it or "
+                    "pass --port N."
+                ),
+            ),
+            (
+                sandbox_port,
+                _(
+                    "Port %(port)s for the sandbox is already in use: stop what uses it or "
+                    "pass --sandbox-port N."
+                ),
+            ),
+        )
+        for p, message in in_use:
+            if not _port_free(p):
+                raise usage_error(message % {"port": p})
 
     def _seed(self, sandbox_url: str) -> bool:
         """The demo's data; True when the database was new (the demo user was just made)."""
@@ -237,7 +262,7 @@ class Command(PortalCommand):
             ai_app_id=DEMO_AI_APP,
             base_url=sandbox_url,
         )
-        for app, _ in result.apps:
+        for app, _created in result.apps:
             if not app.label:
                 app.label = "Demo voice" if app.kind == ItnioApp.Kind.VOICE else "Demo AI voice"
                 app.save(update_fields=["label"])
@@ -289,7 +314,9 @@ class Command(PortalCommand):
             try:
                 voice_file_upload(voice_file=voice_file, actor=Actor.system("demo"))
             except Exception as exc:  # the demo still starts; the page says what happened
-                self.stderr.write(f"Could not upload the demo voice file: {exc}")
+                self.stderr.write(
+                    _("Could not upload the demo voice file: %(error)s") % {"error": exc}
+                )
                 return
         campaign, created = Campaign.objects.get_or_create(
             name="Demo campaign",
@@ -324,4 +351,4 @@ class Command(PortalCommand):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self.stdout.write("Stopped the sandbox, workers, scheduler and web server.")
+        self.stdout.write(_("Stopped the sandbox, workers, scheduler and web server."))

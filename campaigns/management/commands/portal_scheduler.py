@@ -9,6 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand
 from campaigns.scheduler import registered_jobs, scheduler_tick
@@ -16,7 +18,7 @@ from campaigns.services.dbretry import surviving_lost_connection
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Run the scheduler: every tick, enqueue the periodic jobs that are due "
         "(stale-work sweeps, record sync, scheduled starts). Use --once from cron."
     )
@@ -26,22 +28,26 @@ class Command(PortalCommand):
             "--interval",
             type=int,
             default=settings.SCHEDULER_TICK_SECONDS,
-            help="seconds between ticks (default SCHEDULER_TICK_SECONDS, %(default)s)",
+            help=gettext_lazy(
+                "seconds between ticks (default SCHEDULER_TICK_SECONDS, %(default)s)"
+            ),
         )
-        parser.add_argument("--once", action="store_true", help="run one tick and exit")
+        parser.add_argument(
+            "--once", action="store_true", help=gettext_lazy("run one tick and exit")
+        )
         parser.add_argument(
             "--job",
             action="append",
             default=[],
             metavar="NAME",
-            help="enqueue this job now, due or not (repeatable; implies --once)",
+            help=gettext_lazy("enqueue this job now, due or not (repeatable; implies --once)"),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] < 1:
             from campaigns.management.base import usage_error
 
-            raise usage_error("--interval must be at least 1 second")
+            raise usage_error(_("--interval must be at least 1 second"))
         if options["job"]:
             jobs = {job.name: job for job in registered_jobs()}
             unknown = [name for name in options["job"] if name not in jobs]
@@ -49,18 +55,22 @@ class Command(PortalCommand):
                 from campaigns.management.base import usage_error
 
                 raise usage_error(
-                    f"--job: no periodic job named {', '.join(unknown)}; known: {', '.join(jobs)}"
+                    _("--job: no periodic job named %(unknown)s; known: %(known)s")
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(jobs)}
                 )
             for name in options["job"]:
                 result = jobs[name].task.enqueue(**jobs[name].kwargs)
-                self.stdout.write(f"enqueued {name} ({result.id})")
+                self.stdout.write(_("enqueued %(job)s (%(id)s)") % {"job": name, "id": result.id})
             return
         stop = threading.Event()
         if not options["once"]:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             names = ", ".join(job.name for job in registered_jobs())
-            self.stdout.write(f"Scheduler running every {options['interval']} s: {names}")
+            self.stdout.write(
+                _("Scheduler running every %(interval)s s: %(jobs)s")
+                % {"interval": options["interval"], "jobs": names}
+            )
         while True:
             # Running for good, a lost database connection skips this tick (once the database
             # is back) and never ends the scheduler; --once fails instead, for cron to report.
@@ -72,7 +82,7 @@ class Command(PortalCommand):
             with guard:
                 enqueued = scheduler_tick()
                 if enqueued and options["verbosity"] >= 1:
-                    self.stdout.write("enqueued " + ", ".join(enqueued))
+                    self.stdout.write(_("enqueued %(jobs)s") % {"jobs": ", ".join(enqueued)})
             if options["once"] or stop.wait(options["interval"]):
                 break
             # A long-running loop: drop connections the database closed or that grew too old.

@@ -22,10 +22,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from django.utils.translation import gettext_lazy
 from django_tasks_db.compat import TASKS_LOGGER
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
+from campaigns.management.base import plain_description
 from campaigns.services.dbretry import connection_lost, retrying, wait_for_database
 
 logger = logging.getLogger("django_tasks_db")
@@ -86,10 +88,13 @@ def _name_connections(queue_name: str) -> None:
 
 
 class Command(db_worker.Command):
-    help = (
+    help = gettext_lazy(
         "Run a database task worker (db_worker's arguments) that survives a lost database "
         "connection: it reconnects, with a backoff while the database is away, and goes on."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        return plain_description(super().create_parser(prog_name, subcommand, **kwargs))
 
     def configure_logging(self, verbosity: int) -> None:
         """db_worker's levels (a line per task at verbosity 1), but never below LOG_LEVEL: the

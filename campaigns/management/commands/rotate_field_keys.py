@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.fields import UndecryptableSecret
 from campaigns.management.base import PortalCommand, data_error
@@ -12,7 +14,7 @@ from campaigns.models import ItnioAccount
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Re-encrypt every stored API secret with the newest key. Put the new key first in "
         "ITNIO_FIELD_KEYS (keep the old ones after it), run this, then drop the old keys."
     )
@@ -27,10 +29,12 @@ class Command(PortalCommand):
                     continue
                 account.save(update_fields=["api_secret"])
                 count += 1
-        self.stdout.write(f"Re-encrypted {count} secret(s).")
+        self.stdout.write(_("Re-encrypted %(count)s secret(s).") % {"count": count})
         if bad:
             raise data_error(
-                "No configured key decrypts the secret of: "
-                + ", ".join(bad)
-                + ". Add the old key to ITNIO_FIELD_KEYS or re-enter those secrets."
+                _(
+                    "No configured key decrypts the secret of: %(accounts)s. Add the old key to "
+                    "ITNIO_FIELD_KEYS or re-enter those secrets."
+                )
+                % {"accounts": ", ".join(bad)}
             )

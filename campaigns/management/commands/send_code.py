@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Call, ItnioApp
 from campaigns.services.actors import Actor
@@ -14,16 +17,20 @@ from itnio_portal.itnio import ItnioLimitError, SendCode
 
 
 class Command(PortalCommand):
-    help = "Place a text-to-speech call (POST /voice/sendCode); prints the voiceId."
+    help = gettext_lazy("Place a text-to-speech call (POST /voice/sendCode); prints the voiceId.")
     spends_money = True
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--app", required=True, help="ITNIO app ID of a voice app")
-        parser.add_argument("--callee", required=True, help="7–15 digits with country code")
+        parser.add_argument(
+            "--app", required=True, help=gettext_lazy("ITNIO app ID of a voice app")
+        )
+        parser.add_argument(
+            "--callee", required=True, help=gettext_lazy("7–15 digits with country code")
+        )
         parser.add_argument(
             "--language",
             required=True,
-            help="EN, VN, JP, ARB, DE, IN, IT, KR, RU, ES, PT, IDN, BD or TH",
+            help=gettext_lazy("EN, VN, JP, ARB, DE, IN, IT, KR, RU, ES, PT, IDN, BD or TH"),
         )
         parser.add_argument("--text", required=True)
         parser.add_argument("--display-num")
@@ -38,7 +45,9 @@ class Command(PortalCommand):
         user, label = self.acting(options)
         app = ItnioApp.objects.select_related("account").filter(app_id=options["app"]).first()
         if app is None:
-            raise usage_error(f"--app: no app with ITNIO app ID {options['app']!r}")
+            raise usage_error(
+                _("--app: no app with ITNIO app ID %(app)s") % {"app": repr(options["app"])}
+            )
         # The options are named after SendCode's fields (--display-num is display_num, …).
         fields = {f.name for f in dataclasses.fields(SendCode)} - {"app_id"}
         code = SendCode(app_id=app.app_id, **{name: options[name] for name in fields})
@@ -52,4 +61,7 @@ class Command(PortalCommand):
         if call.state == Call.State.SUBMITTED:
             self.stdout.write(call.voice_id)
             return
-        raise data_error(f"{call.get_state_display()}: {call.state_reason} (call #{call.pk})")
+        raise data_error(
+            _("%(state)s: %(reason)s (call #%(id)s)")
+            % {"state": call.get_state_display(), "reason": call.state_reason, "id": call.pk}
+        )

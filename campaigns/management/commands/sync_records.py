@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from campaigns.management.base import PortalCommand, parse_moment, usage_error
 from campaigns.services.actors import Actor
 from campaigns.services.calls import calls_backfill, calls_sync_due
 
 
 class Command(PortalCommand):
-    help = (
+    help = gettext_lazy(
         "Without dates: refresh the calls that are not final (recordGroup). With --since/--until: "
         "backfill every record of that period (recordGroupQuery, last two months only), creating "
         "calls the portal did not know."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--since", help="start date (YYYY-MM-DD) or ISO date-time")
-        parser.add_argument("--until", help="end date (default now)")
+        parser.add_argument(
+            "--since", help=gettext_lazy("start date (YYYY-MM-DD) or ISO date-time")
+        )
+        parser.add_argument("--until", help=gettext_lazy("end date (default now)"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor.system("sync_records")
         if options["until"] and not options["since"]:
-            raise usage_error("--until needs --since")
+            raise usage_error(_("--until needs --since"))
         if options["since"]:
             since = parse_moment(options["since"], "--since")
             until = (
@@ -32,7 +37,7 @@ class Command(PortalCommand):
                 else None
             )
             if until and until <= since:
-                raise usage_error("--until must be after --since")
+                raise usage_error(_("--until must be after --since"))
             result = calls_backfill(since=since, until=until, actor=actor)
         else:
             result = calls_sync_due(actor=actor)

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import ItnioApp, VoiceFile
@@ -20,30 +22,40 @@ from itnio_portal.itnio import ItnioError, ItnioLimitError
 
 
 class Command(PortalCommand):
-    help = "Upload an .mp3/.m4a/.wav file to ITNIO (POST /voice/fileUpload); prints the file ID."
+    help = gettext_lazy(
+        "Upload an .mp3/.m4a/.wav file to ITNIO (POST /voice/fileUpload); prints the file ID."
+    )
     spends_money = True
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--app", required=True, help="ITNIO app ID of a voice app")
-        parser.add_argument("path", help="the audio file")
-        parser.add_argument("--name", help="fileName on ITNIO (default: the file's name)")
+        parser.add_argument(
+            "--app", required=True, help=gettext_lazy("ITNIO app ID of a voice app")
+        )
+        parser.add_argument("path", help=gettext_lazy("the audio file"))
+        parser.add_argument(
+            "--name", help=gettext_lazy("fileName on ITNIO (default: the file's name)")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user, label = self.acting(options)
         actor = Actor(label=label, user=user)
         app = ItnioApp.objects.filter(app_id=options["app"], kind=ItnioApp.Kind.VOICE).first()
         if app is None:
-            raise usage_error(f"--app: no voice app with ITNIO app ID {options['app']!r}")
+            raise usage_error(
+                _("--app: no voice app with ITNIO app ID %(app)s") % {"app": repr(options["app"])}
+            )
         path = Path(options["path"])
         if not path.is_file():
-            raise usage_error(f"{path}: no such file")
+            raise usage_error(_("%(path)s: no such file") % {"path": path})
         name = options["name"] or path.name
         try:
             voice_file_check_name(name)
         except (ItnioLimitError, VoiceFileError) as exc:
             raise usage_error(str(exc)) from exc
         if VoiceFile.objects.filter(account_id=app.account_id, file_name=name).exists():
-            raise data_error(f"A voice file named {name} already exists for this account.")
+            raise data_error(
+                _("A voice file named %(name)s already exists for this account.") % {"name": name}
+            )
         with path.open("rb") as fh:
             try:
                 detected = voice_file_check_audio(file_name=name, data=fh, size=path.stat().st_size)
@@ -60,5 +72,8 @@ class Command(PortalCommand):
             voice_file = voice_file_upload(voice_file=voice_file, actor=actor)
         except (ItnioError, VoiceFileError) as exc:
             voice_file.refresh_from_db()
-            raise data_error(f"{name}: {exc} (state: {voice_file.get_state_display()})") from exc
+            raise data_error(
+                _("%(name)s: %(error)s (state: %(state)s)")
+                % {"name": name, "error": exc, "state": voice_file.get_state_display()}
+            ) from exc
         self.stdout.write(voice_file.remote_file_id)
