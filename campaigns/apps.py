@@ -2,8 +2,8 @@
 admin with the portal's site."""
 
 from django.apps import AppConfig, apps
-from django.utils.translation import gettext_lazy
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

@@ -52,7 +52,7 @@ class SendTtsForm(forms.Form):
     )
     language = forms.ChoiceField(
         label=gettext_lazy("Language"),
-        choices=[(code, f"{name} ({code})") for code, name in LANGUAGES.items()],
+        choices=lambda: [(code, f"{name} ({code})") for code, name in LANGUAGES.items()],
     )
     text = forms.CharField(
         label=gettext_lazy("Text"), widget=forms.Textarea(attrs={"rows": 4, "cols": 60})

@@ -10,13 +10,33 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, SetUnusablePasswordMixin
 from django.contrib.auth.models import Group, User
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import LeastPrivilegeMixin, requires
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
+
+
+def _password_help() -> str:
+    return format_html(
+        '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+        SetUnusablePasswordMixin.usable_password_help_text,
+        gettext_lazy("If disabled, the current password for this user will be lost."),
+    )
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """Django's form, its help text in the page's language (Django joins it once, at import,
+    in English)."""
+
+    usable_password_help_text = lazy(_password_help, SafeString)()
 
 
 def _touches_superuser(request: HttpRequest, obj: Any) -> bool:
@@ -25,6 +45,8 @@ def _touches_superuser(request: HttpRequest, obj: Any) -> bool:
 
 @admin.register(User)
 class PortalUserAdmin(LeastPrivilegeMixin, UserAdmin):
+    change_password_form = PasswordChangeForm
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
