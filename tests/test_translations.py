@@ -27,6 +27,7 @@ from django.utils import translation
 
 from tests.admin_objects import one_of_each
 from tests.conftest import make_staff
+from tests.test_imports import campaign, run_command  # noqa: F401  (a fixture, a helper)
 from tests.test_permission_matrix import Run, admin_endpoints
 
 pytestmark = pytest.mark.django_db
@@ -311,3 +312,44 @@ def test_the_command_line_follows_the_terminal_language():
     assert cli_language({"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
     assert cli_language({"LC_MESSAGES": "zh_TW.UTF-8"}) == "zh-hans"
     assert cli_language({}) == "en"
+
+
+@pytest.mark.usefixtures("campaign")
+def test_a_command_speaks_chinese_but_its_script_lines_do_not(tmp_path):
+    """Staff read the sentences in their language; scripts read key=value lines, which never
+    change (no translation, no thousands separators)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("phone\n12ab\n")
+    with translation.override("zh-hans"):
+        code, out, err = run_command("Spring", str(bad))
+    assert (code, out) == (1, "imported=0 rejected=1 duplicates=0\n")
+    assert "No row was imported." not in err and "没有" in err, err
+
+
+def test_command_help_follows_the_terminal_language():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LANG": "zh_CN.UTF-8"}
+    for name in ("PORTAL_LANGUAGE", "LC_ALL", "LC_MESSAGES", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)  # manage.py's own settings, the language from LANG
+    helped = subprocess.run(
+        [sys.executable, "manage.py", "import_callees", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    english = subprocess.run(
+        [sys.executable, "manage.py", "import_callees", "--help"],
+        cwd=ROOT,
+        env={**env, "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert re.search(r"[\u4e00-\u9fff]", helped.stdout), helped.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", english.stdout), english.stdout

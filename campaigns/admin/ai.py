@@ -41,6 +41,10 @@ from campaigns.services.ai_tasks import (
 )
 from itnio_portal.itnio import ItnioError
 
+MODE_SHORT = {
+    AiTask.Mode.MANUAL: gettext_lazy("Manual"),
+    AiTask.Mode.AUTO: gettext_lazy("Automatic"),
+}
 CUSTOMERS_ON_PAGE = 100
 REJECTED_IN_MESSAGE = 10
 DETAIL_FIELDS = [
@@ -114,7 +118,7 @@ class AiTaskAdmin(PortalModelAdmin):
         "progress",
         "customers_count",
         "robot_count",
-        "mode",
+        "mode_short",
         "created_at",
     ]
     list_filter = ["state", "app", "mode"]
@@ -178,6 +182,11 @@ class AiTaskAdmin(PortalModelAdmin):
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: AiTask) -> str:
         return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description=gettext_lazy("mode"), ordering="mode")
+    def mode_short(self, obj: AiTask) -> str:
+        # The list's column: one word (the form and the filter keep the full explanation).
+        return str(MODE_SHORT.get(obj.mode, obj.get_mode_display()))
 
     @admin.display(description=gettext_lazy("ITNIO status"), ordering="remote_status")
     def remote_status_display(self, obj: AiTask) -> str:

@@ -58,10 +58,7 @@ class AiCustomerImportForm(FileDecidesImportForm):
     file_label = gettext_lazy("Customer file")
     file_accept = ".csv,.txt,.xlsx,text/csv"
     file_help = gettext_lazy(
-        "CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first "
-        "sheet) with a header row: name, a phone number column (phone, phoneNumber, "
-        "phone_number, mobile or number), optionally gender (MALE/FEMALE); every other "
-        "column becomes a property the script can use."
+        "CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) or XLSX (first sheet)."
     )
 
     def target_queryset(self) -> QuerySet[AiTask]:

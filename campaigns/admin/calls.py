@@ -199,8 +199,18 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
     # Only on SIP-phone calls, right after "Call": filled by recordSip (itnio-api.md §3.7).
     sip_fieldset = (
         gettext_lazy("SIP phone"),
-        {"fields": ["sip_group_name", "phone_name", "recording_file_id"]},
+        {"fields": ["sip_account", "sip_group_name", "phone_name_display", "recording_file_id"]},
     )
+
+    @admin.display(description=gettext_lazy("placed from phone"))
+    def sip_account(self, obj: Call) -> str:
+        # The phone account the call was placed from (desk_001); phone_name is the group's
+        # phone name ITNIO's record gives (desk).
+        return (obj.request or {}).get("account") or "–"
+
+    @admin.display(description=gettext_lazy("phone name of the group"))
+    def phone_name_display(self, obj: Call) -> str:
+        return obj.phone_name or "–"
 
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None) -> list[Any]:
         fieldsets = list(super().get_fieldsets(request, obj))

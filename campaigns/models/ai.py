@@ -30,13 +30,17 @@ class AiTask(models.Model):
         ItnioApp, on_delete=models.PROTECT, related_name="ai_tasks", verbose_name=_("AI app")
     )
     name = models.CharField(
-        _("name"), max_length=64, help_text=_("Unique among the app's tasks at ITNIO (-33).")
+        _("name"),
+        max_length=64,
+        help_text=_(
+            "Unique among the app's tasks at ITNIO (a duplicate is refused: ITNIO code -33)."
+        ),
     )
     dialog_flow_id = models.PositiveBigIntegerField(
         _("script ID (dialogFlowId)"),
         null=True,
         blank=True,
-        help_text=_("The script's ID from ITNIO's console: the API has no script list (§9)."),
+        help_text=_("The script's ID from ITNIO's console (ITNIO's API cannot list scripts)."),
     )
     line_id = models.PositiveBigIntegerField(_("line ID (jobPhoneNumberId)"), null=True, blank=True)
     line_name = models.CharField(_("line"), max_length=100, blank=True)
@@ -47,7 +51,7 @@ class AiTask(models.Model):
     robot_count = models.PositiveSmallIntegerField(
         _("robots (concurrency)"),
         default=1,
-        help_text=_("At most the account's maximum at ITNIO (-52)."),
+        help_text=_("At most the account's maximum at ITNIO (more is refused: ITNIO code -52)."),
     )
     end_at = models.DateTimeField(_("end time"), null=True, blank=True)
     # [{"startTime": "HH:mm", "endTime": "HH:mm"}] and [{"startDate", "endDate"}], ≤ 3 each.
@@ -60,7 +64,7 @@ class AiTask(models.Model):
         _("skip numbers already called"),
         default=False,
         help_text=_(
-            "importCustomer's callRecordDup: ITNIO refuses numbers this task already called."
+            "ITNIO refuses numbers this task already called (ITNIO's callRecordDup setting)."
         ),
     )
 

@@ -29,8 +29,7 @@ AI_CODE_ADVICE: dict[str, str] = {
     "-33": gettext_noop("Choose another name: task names must be unique within the app at ITNIO."),
     "-37": gettext_noop("The app must be an AI voice app of this ITNIO account: check its app ID."),
     "-38": gettext_noop(
-        "ITNIO's API has no pause endpoint (itnio-api.md §9): pause or resume the task in "
-        "ITNIO's console."
+        "ITNIO's API cannot pause a task: pause or resume the task in ITNIO's console."
     ),
     "-39": gettext_noop(
         "The task is probably running or finished already: press “Sync from ITNIO” to see its "

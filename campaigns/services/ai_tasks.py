@@ -40,9 +40,7 @@ from itnio_portal.itnio import (
 
 logger = logging.getLogger(__name__)
 
-NO_PAUSE_NOTE = gettext_lazy(
-    "ITNIO's API has no pause endpoint (itnio-api.md §9): pause the task in ITNIO's console."
-)
+NO_PAUSE_NOTE = gettext_lazy("ITNIO's API cannot pause a task: pause the task in ITNIO's console.")
 CREATE_UNKNOWN = gettext_lazy(
     "ITNIO may have created the task. Press “Sync from ITNIO”: the portal looks the task up by "
     "its name (names are unique at ITNIO) and attaches its job ID if it exists. Pressing “Create "

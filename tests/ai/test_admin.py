@@ -91,10 +91,7 @@ def test_adding_a_task_then_creating_it_on_itnio(client, operator, ai_app, sandb
     assert task.state == AiTask.State.DRAFT and task.created_by == "operator"
     page = text(client.get(change_url(task)))
     assert 'id="create-on-itnio"' in page and 'id="start-task"' not in page
-    assert (
-        "ITNIO's API has no pause endpoint (itnio-api.md §9): pause the task in ITNIO's console."
-        in page
-    )
+    assert "ITNIO's API cannot pause a task: pause the task in ITNIO's console." in page
     page = text(post(client, task, "create"))
     task.refresh_from_db()
     assert f"Created task Renewal July on ITNIO: job {task.remote_job_id}." in page

@@ -114,6 +114,7 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
     assert call.record_source == "recordSip"
     sip = page.locator("fieldset:has(h2:text('SIP phone'))").inner_text()
     assert "sales" in sip and "desk" in sip and call.recording_file_id in sip
+    assert "desk_003" in sip  # the phone it was placed from, not only the group's phone name
     assert call.recording_file_id == f"rec{call.voice_id}.mp3"
     billing = page.locator("fieldset:has(h2:text('Billing'))").inner_text()
     assert f"{call.cost.normalize():f} EUR" in billing and call.bill_period in billing

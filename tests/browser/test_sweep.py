@@ -53,7 +53,10 @@ PROBLEMS = """() => {
     const edge = box.getBoundingClientRect().right;
     for (const child of box.querySelectorAll('*')) {
       if (child.closest('.results') !== null) continue;  // the table: checked below
-      if (shown(child) && child.getBoundingClientRect().right > edge + 2) {
+      // What a person reads or uses: an element with text of its own, a control, a picture.
+      const own = [...child.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) ||
+        ['INPUT', 'SELECT', 'BUTTON', 'IMG', 'CANVAS', 'AUDIO', 'svg'].includes(child.tagName);
+      if (own && shown(child) && child.getBoundingClientRect().right > edge + 2) {
         const text = (child.innerText || child.value || '').trim().slice(0, 30);
         problems.push((box.id || box.className || box.tagName) + ' cuts off ' +
                       child.tagName.toLowerCase() + (text ? ' "' + text + '"' : ''));
