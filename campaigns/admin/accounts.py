@@ -295,11 +295,9 @@ class ScheduledJobRunAdmin(PortalModelAdmin):
 class ApiRequestLogAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at",
-        "method",
         "endpoint",
         "outcome",
         "code",
-        "http_status",
         "duration_ms",
         "triggered_by",
         "concerns",

@@ -99,9 +99,8 @@ class CalleeImportAdmin(PortalModelAdmin):
         "imported",
         "rejected",
         "duplicates",
-        "created_by",
         "created_at",
-    ]
+    ]  # who started it: on its page (at 1366 px the list keeps every column in view)
     list_filter = ["state", "campaign"]
     search_fields = ["original_name"]
     list_select_related = ["campaign"]

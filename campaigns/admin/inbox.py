@@ -25,14 +25,13 @@ BODY_DISPLAY_CHARS = 200_000
 class PushEventAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
-        "kind",
         "app",
         "received_at",
         "state_badge",
         "reports",
         "foreign",
         "error_short",
-    ]
+    ]  # voice or AI: the filter and the entry's page
     list_filter = ["state", "kind", "app"]
     ordering = ["-id"]
     sortable_by = ["id", "kind", "app", "state_badge", "reports", "foreign"]

@@ -66,7 +66,8 @@ PROBLEMS = """() => {
   });
   document.querySelectorAll('#content .results').forEach(table => {
     if (table.scrollWidth > table.clientWidth + 2)
-      problems.push('the table must be scrolled sideways to read its last columns');
+      problems.push('the table must be scrolled sideways to read its last columns (' +
+                    (table.scrollWidth - table.clientWidth) + ' px more)');
   });
   const header = document.querySelector('#header');
   const content = document.querySelector('#content');
