@@ -395,7 +395,8 @@ def test_the_whole_journey(
     assert all(page.evaluate(drawn))
     screenshot("11a-dashboard")
     page.select_option("#id_campaign", label="Spring promo")
-    page.click("#dashboard-filters button[type=submit]")
+    submit(page, "#dashboard-filters button[type=submit]")  # the charts of the page it leads to
+    page.wait_for_function("() => typeof Chart !== 'undefined'")
     assert page.locator("#chart-dtmf").count() == 1
     assert all(page.evaluate(drawn))
     cards = page.locator("#figures-summary").inner_text()
