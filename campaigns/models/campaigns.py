@@ -4,6 +4,7 @@ callees (the callee state machine)."""
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models.accounts import ItnioApp
 from campaigns.models.voice import Call, VoiceFile
@@ -51,6 +52,24 @@ class Campaign(models.Model):
     # The running dispatcher's lease: only the holder sends; a stale lease means it died.
     dispatch_lease = models.CharField("dispatcher", max_length=64, blank=True)
     dispatch_heartbeat_at = models.DateTimeField("dispatcher last seen", null=True, blank=True)
+    # The audience besides the direct imports: contact lists, optionally one segment of them.
+    contact_lists = models.ManyToManyField(
+        "campaigns.ContactList",
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("contact lists"),
+        help_text=_(
+            "Their contacts become the campaign's callees at launch (a number in several "
+            "lists is called once)."
+        ),
+    )
+    segment_field = models.CharField(
+        _("segment: custom field"),
+        max_length=100,
+        blank=True,
+        help_text=_("Only the contacts whose custom field has the value below (optional)."),
+    )
+    segment_value = models.CharField(_("segment: value"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = "campaign"
@@ -165,6 +184,7 @@ class Callee(models.Model):
       48 h after submission counts as not reached | yes |
     | rejected | ITNIO refused the number | yes |
     | unknown | the request's outcome is unknown; reconciliation decides | no |
+    | skipped | not called, for `skip_reason` (do-not-call), decided by the claim | yes |
 
     Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
     here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
@@ -179,6 +199,11 @@ class Callee(models.Model):
         SUBMITTED = "submitted", "Submitted"
         REJECTED = "rejected", "Rejected"
         UNKNOWN = "unknown", "Unknown (send outcome not known)"
+        SKIPPED = "skipped", _("Skipped (not called)")
+
+    class SkipReason(models.TextChoices):
+        DO_NOT_CALL = "do-not-call", _("do-not-call")
+        FREQUENCY_CAP = "frequency-cap", _("frequency cap")
 
     # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
     campaign = models.ForeignKey(
@@ -197,6 +222,10 @@ class Callee(models.Model):
     reason = models.TextField("reason", blank=True)
     call = models.OneToOneField(
         Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_callee"
+    )
+    # Nullable without a default: added to the callee table without rewriting it (SQLite).
+    skip_reason = models.CharField(  # noqa: DJ001
+        _("skipped because"), max_length=20, choices=SkipReason.choices, null=True, blank=True
     )
 
     class Meta:

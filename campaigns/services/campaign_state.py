@@ -79,6 +79,12 @@ CALLEE_STATES: tuple[CalleeStateRow, ...] = (
         True,
     ),
     CalleeStateRow(
+        Callee.State.SKIPPED,
+        gettext_lazy("skipped"),
+        gettext_lazy("not called, for the reason shown (do-not-call): decided by the claim"),
+        True,
+    ),
+    CalleeStateRow(
         Callee.State.UNKNOWN,
         gettext_lazy("unknown"),
         gettext_lazy(
@@ -130,6 +136,25 @@ def callee_counts(campaign: Campaign, *, now: datetime | None = None) -> dict[st
         counts[NOT_REACHED] = split["not_reached"]
         counts[Callee.State.SUBMITTED] -= split["reached"] + split["not_reached"]
     return counts
+
+
+#: The skip reasons in the order pages and `campaign_status` show them, with their plain keys.
+SKIP_KEYS = {
+    Callee.SkipReason.DO_NOT_CALL: "dnc",
+    Callee.SkipReason.FREQUENCY_CAP: "frequency_cap",
+}
+
+
+def skipped_by_reason(campaign: Campaign) -> dict[str, int]:
+    """Skipped callees per skip reason (every reason listed, 0 when none)."""
+    rows = (
+        Callee.objects.filter(campaign=campaign, state=Callee.State.SKIPPED)
+        .values("skip_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    found = {row["skip_reason"]: row["n"] for row in rows}
+    return {reason: found.get(reason, 0) for reason in SKIP_KEYS}
 
 
 def terminal_count(counts: dict[str, int]) -> int:

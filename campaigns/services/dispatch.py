@@ -49,6 +49,7 @@ from campaigns.services.dispatch_outcomes import (
     record_success,
 )
 from campaigns.services.request_log import RequestLogBuffer
+from campaigns.services.suppression import skip_suppressed, suppressed
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -103,18 +104,26 @@ def _release_lease(campaign_id: int, lease: str) -> None:
 def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
 
-    Today: every pending callee. This is where the audience (do-not-call, frequency caps),
+    Every pending callee whose number is not on an applicable, unexpired do-not-call entry
+    (a NOT EXISTS, evaluated when the batch is claimed, so a number added after launch is not
+    sent if its batch was not claimed yet). This is where the other audience (frequency caps),
     timing (the callee's local window, retries due) and money (budget) rules plug in, each as
     a filter, a join or an Exists on this queryset: the claim compiles it into its own SQL
     statement, so a rule costs no extra query and no per-number Python loop however long the
-    list is. Callees it leaves out stay pending (later: waiting, with their reason).
+    list is. The suppressed callees a claim passes over are marked skipped (skip_suppressed).
     """
-    return Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
+    return Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING).filter(
+        ~suppressed(campaign.app_id)
+    )
 
 
 def _while_running(campaign: Campaign) -> Exists:
     # Checked in the claim's own statement: a pause or cancel stops the very next claim.
     return Exists(Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING))
+
+
+def _while_running_now(campaign: Campaign) -> bool:
+    return Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING).exists()
 
 
 def _called_info(campaign: Campaign, batch: DispatchBatch) -> str:
@@ -266,6 +275,11 @@ class _Claimer:
         else:
             with transaction.atomic(durable=True):
                 pairs = self._mark(batch, picked)
+        if pairs or _while_running_now(self.campaign):
+            # The suppressed callees this claim passed over (all that are left, at the end).
+            skip_suppressed(
+                self.campaign, after_id=last_id, up_to_id=pairs[-1][0] if pairs else None
+            )
         if not pairs:
             return None
         batch.size = len(pairs)
