@@ -1,0 +1,255 @@
+"""Contact list (and do-not-call list) files through the one import pipeline: the one reader
+(tabular.open_table, its number column found as for callee files), the one validator and
+normaliser (imports.RowValidator, numbers), the one stream (imports.import_stream) with a
+writer of contacts or do-not-call entries; the preview is the same stream writing nothing.
+
+A contact's other columns become its custom fields (column name → text); a column named
+name (or full name) is its name; its country is the number's (phonenumbers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils.translation import gettext
+
+from campaigns.models import Contact, ContactList, SuppressionEntry, SuppressionList
+from campaigns.services.actors import Actor
+from campaigns.services.imports import (
+    PREVIEW_ROWS,
+    ImportCounts,
+    RowValidator,
+    import_stream,
+)
+from campaigns.services.numbers import country_of
+from campaigns.services.suppression import entries_write
+from campaigns.services.tabular import ImportFileError, _find_number_column, open_table
+
+logger = logging.getLogger(__name__)
+
+#: Header names of a contact's name column (case-insensitive).
+NAME_HEADERS = ("name", "full name", "full_name", "contact name")
+#: Contacts looked up per query when a chunk checks what was listed meanwhile.
+_LOOKUP = 500
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a contact file's number and name are, and which columns are custom fields."""
+
+    number: int
+    name: int | None
+    fields: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, columns: list[str], where: str) -> Layout:
+        number = _find_number_column(columns, where)
+        clean = [c.strip().strip("\ufeff").strip() for c in columns]
+        name = next(
+            (i for i, c in enumerate(clean) if c.casefold() in NAME_HEADERS and i != number),
+            None,
+        )
+        fields = tuple((i, c) for i, c in enumerate(clean) if c and i not in (number, name))
+        return cls(number, name, fields)
+
+    def number_cell(self, record: list[Any]) -> Any:
+        return record[self.number] if self.number < len(record) else ""
+
+    def name_of(self, record: list[Any]) -> str:
+        if self.name is None or self.name >= len(record):
+            return ""
+        return _text(record[self.name])[:200]
+
+    def fields_of(self, record: list[Any]) -> dict[str, str]:
+        return {
+            column: _text(record[i]) for i, column in self.fields if i < len(record) and record[i]
+        }
+
+
+@contextmanager
+def _contact_rows(source: Any, name: str):
+    """The file's rows with its layout; a file without a number column fails here."""
+    with open_table(source, name) as rows:
+        where = "line 1" if rows.kind == "csv" else "row 1 of the first sheet"
+        yield rows, Layout.of(list(rows.columns), where)
+
+
+def _contacts_writer(
+    contact_list: ContactList, layout: Layout
+) -> Callable[[list[tuple[str, int, Any]]], list[tuple[int, str]]]:
+    def write(chunk: list[tuple[str, int, Any]]) -> list[tuple[int, str]]:
+        numbers = [number for number, _row, _raw in chunk]
+        listed: set[str] = set()
+        for start in range(0, len(numbers), _LOOKUP):
+            listed.update(
+                Contact.objects.filter(
+                    contact_list=contact_list, number__in=numbers[start : start + _LOOKUP]
+                ).values_list("number", flat=True)
+            )
+        Contact.objects.bulk_create(
+            [
+                Contact(
+                    contact_list=contact_list,
+                    number=number,
+                    name=layout.name_of(record),
+                    country=country_of(number),
+                    fields=layout.fields_of(record),
+                    row_number=row,
+                )
+                for number, row, record in chunk
+                if number not in listed
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        return [(row, number) for number, row, _r in chunk if number in listed]
+
+    return write
+
+
+def _validator(contact_list: ContactList | None, region: str) -> RowValidator:
+    existing = (
+        Contact.objects.filter(contact_list=contact_list)
+        .values_list("number", flat=True)
+        .iterator(chunk_size=20_000)
+        if contact_list is not None and contact_list.pk
+        else ()
+    )
+    return RowValidator(existing, (), region, known_reason=gettext("already in the list"))
+
+
+def _no_rows(counts: ImportCounts) -> None:
+    if not counts.rows:
+        raise ImportFileError(gettext("The file has a header but no rows below it."))
+
+
+def contacts_preview(
+    *,
+    list_name: str,
+    source: Any,
+    name: str,
+    default_region: str = "",
+    rejected_csv: IO[str] | None = None,
+) -> ImportCounts:
+    """What importing a contact file into the list `list_name` (new or not) would do, writing
+    nothing: counts, the first skipped rows and the first valid ones."""
+    contact_list = ContactList.objects.filter(name=list_name).first()
+    with _contact_rows(source, name) as (rows, layout):
+        counts = import_stream(
+            campaign=None,
+            rows=rows,
+            dry_run=True,
+            rejected_csv=rejected_csv,
+            preview_rows=PREVIEW_ROWS,
+            validator=_validator(contact_list, default_region),
+            number_cell=layout.number_cell,
+        )
+    _no_rows(counts)
+    return counts
+
+
+def contacts_import(
+    *,
+    list_name: str,
+    source: Any,
+    name: str,
+    actor: Actor,
+    default_region: str = "",
+    dry_run: bool = False,
+    rejected_csv: IO[str] | None = None,
+    progress: Callable[[ImportCounts], None] | None = None,
+) -> tuple[ImportCounts, ContactList | None]:
+    """Import a contact file into the list `list_name`, created if new; all or nothing (one
+    transaction). A dry run writes nothing, not even the new list."""
+    if dry_run:
+        counts = contacts_preview(
+            list_name=list_name,
+            source=source,
+            name=name,
+            default_region=default_region,
+            rejected_csv=rejected_csv,
+        )
+        return counts, None
+    with transaction.atomic(), _contact_rows(source, name) as (rows, layout):
+        contact_list, _created = ContactList.objects.get_or_create(
+            name=list_name, defaults={"created_by": actor.label[:150]}
+        )
+        counts = import_stream(
+            campaign=None,
+            rows=rows,
+            rejected_csv=rejected_csv,
+            progress=progress,
+            validator=_validator(contact_list, default_region),
+            number_cell=layout.number_cell,
+            write=_contacts_writer(contact_list, layout),
+        )
+        _no_rows(counts)
+    logger.info("Contact list %s import by %s: %s", list_name, actor.label, counts.summary())
+    return counts, contact_list
+
+
+# ---------------------------------------------------------------------------
+# Do-not-call files
+# ---------------------------------------------------------------------------
+def dnc_import(
+    *,
+    source: Any,
+    name: str,
+    actor: Actor,
+    suppression_list: SuppressionList,
+    reason: str = "",
+    default_region: str = "",
+    dry_run: bool = False,
+    rejected_csv: IO[str] | None = None,
+) -> ImportCounts:
+    """A file of numbers onto a do-not-call list (source: import), through the same pipeline;
+    a number already on the list is a duplicate (its entry is kept as it is)."""
+    existing = SuppressionEntry.objects.filter(suppression_list=suppression_list).values_list(
+        "number", flat=True
+    )
+    validator = RowValidator(
+        existing.iterator(chunk_size=20_000),
+        (),
+        default_region,
+        known_reason=gettext("already on the list"),
+    )
+
+    def write(chunk: list[tuple[str, int, Any]]) -> list[tuple[int, str]]:
+        added, _updated = entries_write(
+            suppression_list=suppression_list,
+            numbers=[number for number, _row, _raw in chunk],
+            actor=actor,
+            reason=reason,
+            source=SuppressionEntry.Source.IMPORT,
+        )
+        del added
+        return []
+
+    with transaction.atomic(), _contact_rows(source, name) as (rows, layout):
+        counts = import_stream(
+            campaign=None,
+            rows=rows,
+            dry_run=dry_run,
+            rejected_csv=rejected_csv,
+            validator=validator,
+            number_cell=layout.number_cell,
+            write=None if dry_run else write,
+        )
+        _no_rows(counts)
+    return counts
