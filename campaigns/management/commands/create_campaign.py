@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign, ItnioApp, VoiceFile
+from campaigns.services.audience import (
+    AudienceError,
+    check_segment,
+    contact_lists_named,
+    parse_segment,
+)
 from campaigns.services.itnio import itnio_limits
 from itnio_portal.itnio import ItnioLimitError
 
@@ -26,6 +34,15 @@ class Command(PortalCommand):
         parser.add_argument("--max-duration", type=int)
         parser.add_argument("--max-ringing-time", type=int)
         parser.add_argument("--called-info", default="")
+        parser.add_argument(
+            "--contacts",
+            metavar="LIST[,LIST…]",
+            default="",
+            help="contact lists whose contacts become callees at launch",
+        )
+        parser.add_argument(
+            "--segment", metavar="FIELD=VALUE", default="", help="only these lists' contacts"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         _user, label = self.acting(options)
@@ -39,6 +56,7 @@ class Command(PortalCommand):
             raise usage_error(
                 f"--voice-file: no voice file named {options['voice_file']!r} in this account"
             )
+        lists, segment = self._audience(options)
         limits = itnio_limits()
         try:
             if options["display_num"]:
@@ -62,14 +80,40 @@ class Command(PortalCommand):
             max_ringing_time=options["max_ringing_time"],
             called_info=options["called_info"],
             created_by=label,
+            segment_field=segment[0],
+            segment_value=segment[1],
         )
         try:
             campaign.full_clean()
         except ValidationError as exc:
             raise data_error("; ".join(exc.messages)) from exc
-        campaign.save()
+        with transaction.atomic():
+            campaign.save()
+            campaign.contact_lists.set(lists)
         self.stdout.write(f"Created draft campaign {campaign.name} (#{campaign.pk}).")
+        if lists:
+            self.stdout.write(
+                _("Audience: the contact lists %(lists)s%(segment)s.")
+                % {
+                    "lists": ", ".join(c.name for c in lists),
+                    "segment": f" ({segment[0]}={segment[1]})" if segment[0] else "",
+                }
+            )
         if voice_file.state != VoiceFile.State.UPLOADED:
             self.stdout.write(
                 f"Note: voice file {voice_file.file_name} is not uploaded to ITNIO yet."
             )
+
+    def _audience(self, options: dict[str, Any]) -> tuple[list[Any], tuple[str, str]]:
+        """The contact lists and the segment, checked before anything is written."""
+        if options["segment"] and not options["contacts"]:
+            raise usage_error(_("--segment needs --contacts"))
+        if not options["contacts"]:
+            return [], ("", "")
+        try:
+            lists = contact_lists_named(options["contacts"].split(","))
+            segment = parse_segment(options["segment"]) if options["segment"] else ("", "")
+            check_segment(lists, segment[0])
+        except AudienceError as exc:
+            raise usage_error(str(exc)) from exc
+        return lists, segment
