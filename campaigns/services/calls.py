@@ -21,9 +21,11 @@ from django.utils import timezone
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.numbers import strip_number
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
+from campaigns.services.suppression import refusal, suppression_of
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioError,
@@ -95,6 +97,9 @@ def call_send_tts(
     code = code or SendCode(app_id=app.app_id, **fields)
     if code.app_id != app.app_id:
         raise CallError(f"The call is for app {code.app_id}, not app {app.app_id}.")
+    entry = suppression_of(strip_number(code.callee or ""), app)
+    if entry is not None:  # do-not-call applies to one-number calls too
+        raise CallError(refusal(entry))
     call = Call(
         app=app,
         kind=Call.Kind.TTS,

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from campaigns.models import Callee, Campaign, ItnioApp, SuppressionList
+from campaigns.models import Call, Callee, Campaign, ItnioApp, SuppressionList
 from campaigns.services import dispatch
 from campaigns.services.actors import Actor
 from campaigns.services.dispatch import campaign_dispatch
@@ -95,3 +96,34 @@ def test_expired_entries_and_other_apps_lists_do_not_suppress(
     assert numbers[0] in sent and numbers[2] in sent
     assert numbers[1] not in sent
     assert Callee.objects.filter(campaign=campaign, state="skipped").count() == 1
+
+
+def test_a_tts_call_to_a_suppressed_number_is_refused_with_the_reason(
+    voice_app, sandbox, sandbox_state, client, operator
+):
+    dnc_add(numbers=["919876543210"], actor=SYSTEM, reason="asked never again")
+    with pytest.raises(CommandError, match="do-not-call list Portal-wide") as exc:
+        call_command(
+            "send_code",
+            "--app",
+            voice_app.app_id,
+            "--callee",
+            "+91 98765 43210",
+            "--language",
+            "EN",
+            "--text",
+            "hello",
+        )
+    assert "asked never again" in str(exc.value)
+    client.force_login(operator)
+    form = {
+        "app": voice_app.pk,
+        "callee": "+91 98765-43210",
+        "language": "EN",
+        "text": "Your code is 4711",
+        "confirmed": "on",
+    }
+    page = client.post("/admin/campaigns/call/send-tts/", form).content.decode()
+    assert "do-not-call list" in page
+    assert sandbox_state.requests_for("/voice/sendCode") == []
+    assert not Call.objects.exists()
