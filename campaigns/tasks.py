@@ -129,6 +129,29 @@ def run_callee_import(import_id: int) -> str:
 
 
 @task(queue_name="sync")
+def import_contact_file(stored: str, name: str, list_name: str, region: str, by: str) -> str:
+    """Import a large contact file stored by the admin's import page (contact_imports.py),
+    then delete the stored file."""
+    from django.core.files.storage import default_storage
+
+    from campaigns.services.actors import Actor
+    from campaigns.services.contact_imports import contacts_import
+
+    try:
+        with default_storage.open(stored, "rb") as fh:
+            counts, _list = contacts_import(
+                list_name=list_name,
+                source=fh,
+                name=name,
+                actor=Actor(label=by),
+                default_region=region,
+            )
+    finally:
+        default_storage.delete(stored)
+    return f"contact list {list_name}: {counts.summary()}"
+
+
+@task(queue_name="sync")
 def confirm_callee_import(import_id: int) -> str:
     """Make a large confirmed import's callees pending in chunks (import_jobs.py)."""
     from campaigns.services.import_jobs import import_confirm_run

@@ -9,7 +9,9 @@ from campaigns.admin import (  # noqa: F401
     callees,
     calls,
     campaigns,
+    contact_lists,
     inbox,
+    suppression,
     users,
     voice_files,
 )

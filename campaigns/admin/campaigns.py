@@ -15,15 +15,17 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
+from campaigns.services.audience import AudienceError, check_segment
 from campaigns.services.campaign_state import (
     CALLEE_STATES,
+    skipped_by_reason,
     state_display,
     waiting_for_reconciliation,
 )
@@ -55,7 +57,11 @@ EDITABLE = [
     "window_start",
     "window_end",
     "window_tz",
+    "contact_lists",
+    "segment_field",
+    "segment_value",
 ]
+AUDIENCE = ["contact_lists", "segment_field", "segment_value"]
 
 
 class CampaignForm(forms.ModelForm):
@@ -95,6 +101,15 @@ class CampaignForm(forms.ModelForm):
             self.add_error(
                 "voice_file", "This voice file belongs to another ITNIO account than the app."
             )
+        lists = list(cleaned.get("contact_lists") or [])
+        segment = (cleaned.get("segment_field") or "").strip()
+        if segment and not lists:
+            self.add_error("segment_field", gettext("A segment needs at least one contact list."))
+        elif segment:
+            try:
+                check_segment(lists, segment)
+            except AudienceError as exc:
+                self.add_error("segment_field", str(exc))
         if bool(cleaned.get("window_start")) != bool(cleaned.get("window_end")):
             self.add_error("window_end", "Give both ends of the calling window, or neither.")
         tz = cleaned.get("window_tz") or "UTC"
@@ -176,6 +191,7 @@ class CampaignAdmin(PortalModelAdmin):
                 "max_ringing_time",
                 "called_info",
                 "scheduled_start",
+                *AUDIENCE,
             ]
         return readonly
 
@@ -194,6 +210,17 @@ class CampaignAdmin(PortalModelAdmin):
                         "max_ringing_time",
                         "called_info",
                     ]
+                },
+            ),
+            (
+                gettext_lazy("Audience"),
+                {
+                    "fields": AUDIENCE,
+                    "description": gettext_lazy(
+                        "Besides the callees imported directly: the contacts of these lists "
+                        "become callees at launch, each number once; the launch plan shows who "
+                        "is skipped and why."
+                    ),
                 },
             ),
             (
@@ -285,6 +312,10 @@ class CampaignAdmin(PortalModelAdmin):
             # The state table, once: its words head the counters and make the legend.
             extra_context["callee_states"] = [
                 (row, progress.counts.get(row.key, 0)) for row in CALLEE_STATES
+            ]
+            extra_context["skipped_by_reason"] = [
+                (Callee.SkipReason(reason).label, n)
+                for reason, n in skipped_by_reason(campaign).items()
             ]
             extra_context["waiting_text"] = (
                 waiting_for_reconciliation(progress.waiting) if progress.waiting else ""

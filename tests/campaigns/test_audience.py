@@ -107,7 +107,7 @@ def test_preflight_then_launch_calls_each_number_once_and_no_suppressed_one(
     status = run("campaign_status", "Gold")
     assert "skipped_dnc=2" in status
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
-    assert "skipped" in page
+    assert 'id="skipped-by-reason"' in page and "do-not-call <strong>2</strong>" in page
 
 
 def test_bad_audience_input_is_a_clear_error_and_nothing_is_written(uploaded_file, lists):

@@ -1,0 +1,150 @@
+"""Admin for do-not-call lists and entries: add (the number checked by the one normaliser),
+search by number or reason, export as CSV; removing an entry is for Admins only (the delete
+permission, which only the Admin role holds) and lands in the admin history."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.translation import gettext_lazy
+
+from campaigns.admin.base import PortalModelAdmin
+from campaigns.exports import neutralise
+from campaigns.formatting import count
+from campaigns.models import SuppressionEntry, SuppressionList
+from campaigns.services.numbers import InvalidNumber, normalise_number, strip_number
+
+
+@admin.register(SuppressionList)
+class SuppressionListAdmin(PortalModelAdmin):
+    list_display = ["name", "app", "portal_wide", "entries_count", "created_at"]
+    search_fields = ["name"]
+    fields = ["name", "app", "portal_wide", "created_at"]
+    readonly_fields = ["portal_wide", "created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SuppressionList]:
+        return super().get_queryset(request).annotate(n_entries=Count("entries"))
+
+    @admin.display(description=gettext_lazy("entries"), ordering="n_entries")
+    def entries_count(self, obj: SuppressionList) -> str:
+        return count(getattr(obj, "n_entries", 0))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(self.readonly_fields)
+        if obj is not None and obj.portal_wide:
+            readonly += ["name", "app"]  # it applies to every app, always
+        return readonly
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.portal_wide:
+            return False  # the portal-wide list always exists
+        return super().has_delete_permission(request, obj)
+
+
+class EntryForm(forms.ModelForm):
+    class Meta:
+        model = SuppressionEntry
+        fields = ["suppression_list", "number", "reason", "expires_at"]
+
+    def clean_number(self) -> str:
+        raw = self.cleaned_data.get("number", "")
+        try:
+            return normalise_number(raw)
+        except InvalidNumber as exc:
+            raise forms.ValidationError(exc.reason) from exc
+
+
+@admin.register(SuppressionEntry)
+class SuppressionEntryAdmin(PortalModelAdmin):
+    form = EntryForm
+    list_display = [
+        "number",
+        "suppression_list",
+        "reason",
+        "source",
+        "added_by",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["suppression_list", "source"]
+    search_fields = ["number", "reason"]  # see get_search_results
+    search_help_text = gettext_lazy(
+        "The beginning of the number (a leading +, spaces and dashes are ignored), or a word of "
+        "the reason."
+    )
+    list_select_related = ["suppression_list"]
+    list_per_page = 100
+    show_full_result_count = False
+    actions = ["export_csv"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        portal_wide = SuppressionList.objects.filter(portal_wide=True).first()
+        if portal_wide is not None:
+            initial.setdefault("suppression_list", portal_wide.pk)
+        return initial
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        base = ["source", "added_by", "created_at"]
+        if obj is not None:
+            return ["suppression_list", "number", *base]
+        return base
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = ["suppression_list", "number", "reason", "expires_at"]
+        return fields if obj is None else [*fields, "source", "added_by", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: SuppressionEntry, form: Any, change: bool):
+        if not change:
+            obj.added_by = request.user.get_username()[:150]
+            obj.source = SuppressionEntry.Source.MANUAL
+        super().save_model(request, obj, form, change)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[SuppressionEntry], search_term: str
+    ) -> tuple[QuerySet[SuppressionEntry], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        digits = strip_number(term)
+        condition = Q(reason__icontains=term)
+        if digits.isdigit():
+            condition |= Q(number__startswith=digits)
+        return queryset.filter(condition), False
+
+    @admin.action(
+        description=gettext_lazy("Export the selected entries (CSV)"), permissions=["view"]
+    )
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[SuppressionEntry]
+    ) -> StreamingHttpResponse:
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+        header = ["number", "list", "reason", "source", "added_by", "created_at", "expires_at"]
+
+        def rows() -> Any:
+            yield "\ufeff" + writer.writerow(header)
+            for entry in queryset.select_related("suppression_list").iterator(chunk_size=5000):
+                yield writer.writerow(
+                    [
+                        entry.number,
+                        neutralise(entry.suppression_list.name),
+                        neutralise(entry.reason),
+                        entry.source,
+                        neutralise(entry.added_by),
+                        entry.created_at.isoformat(),
+                        entry.expires_at.isoformat() if entry.expires_at else "",
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="do-not-call.csv"'
+        return response
