@@ -129,26 +129,11 @@ def run_callee_import(import_id: int) -> str:
 
 
 @task(queue_name="sync")
-def import_contact_file(stored: str, name: str, list_name: str, region: str, by: str) -> str:
-    """Import a large contact file stored by the admin's import page (contact_imports.py),
-    then delete the stored file."""
-    from django.core.files.storage import default_storage
+def run_contact_import(import_id: int) -> str:
+    """Read a large contact file into its list, updating its progress (contact_imports.py)."""
+    from campaigns.services.contact_imports import contact_import_run
 
-    from campaigns.services.actors import Actor
-    from campaigns.services.contact_imports import contacts_import
-
-    try:
-        with default_storage.open(stored, "rb") as fh:
-            counts, _list = contacts_import(
-                list_name=list_name,
-                source=fh,
-                name=name,
-                actor=Actor(label=by),
-                default_region=region,
-            )
-    finally:
-        default_storage.delete(stored)
-    return f"contact list {list_name}: {counts.summary()}"
+    return contact_import_run(import_id)
 
 
 @task(queue_name="sync")

@@ -21,6 +21,7 @@ from campaigns.models import (
     CalleeImport,
     Campaign,
     Contact,
+    ContactImport,
     ContactList,
     ErasedNumber,
     Heartbeat,
@@ -110,6 +111,13 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
         contact_list=contact_list, number="6591234567", country="SG", fields={"tier": "gold"}
     )
     campaign.contact_lists.add(contact_list)
+    contact_import = ContactImport(
+        contact_list=contact_list, original_name="vips.csv", state=ContactImport.State.DONE
+    )
+    contact_import.file.save("vips.csv", ContentFile(b"number\n6591234567\n"), save=False)
+    contact_import.rejected_file.save("vips-rejected.csv", ContentFile(b"row\n"), save=False)
+    contact_import.save()
+    rows[ContactImport] = contact_import
     dnc = SuppressionList.objects.create(name="Complaints")
     rows[SuppressionList] = dnc
     rows[SuppressionEntry] = SuppressionEntry.objects.create(

@@ -8,7 +8,13 @@ import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns.models import Contact, ContactList, SuppressionEntry, SuppressionList
+from campaigns.models import (
+    Contact,
+    ContactImport,
+    ContactList,
+    SuppressionEntry,
+    SuppressionList,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +144,28 @@ def test_campaign_form_offers_lists_and_checks_the_segment(client, operator, voi
     assert page.status_code == 200 and "custom field" in page.content.decode()
     data["segment_field"] = "tier"
     assert client.post("/admin/campaigns/campaign/add/", data).status_code == 302
+
+
+def test_a_large_file_is_imported_in_the_background_with_its_progress(
+    client, operator, settings, django_capture_on_commit_callbacks
+):
+    settings.CALLEE_IMPORT_BACKGROUND_ROWS = 2
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            IMPORT, {"list_name": "VIPs", "import_file": upload(), "default_region": "SG"}
+        )
+    assert response.status_code == 302
+    assert "/admin/campaigns/contactimport/" in response["Location"]
+    record = ContactImport.objects.get()
+    assert (record.state, record.imported, record.rejected, record.duplicates) == (
+        "done",
+        2,
+        1,
+        1,
+    )
+    assert record.contact_list.contacts.count() == 2
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="contact-import-progress"' in page and 'value="100"' in page
+    rejected = client.get(f"/admin/campaigns/contactimport/{record.pk}/rejected/")
+    assert b"not a valid Singapore number" in b"".join(rejected.streaming_content)

@@ -9,6 +9,7 @@ from campaigns.admin import (  # noqa: F401
     callees,
     calls,
     campaigns,
+    contact_imports,
     contact_lists,
     inbox,
     suppression,

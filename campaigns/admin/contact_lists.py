@@ -38,7 +38,11 @@ from campaigns.exports import neutralise
 from campaigns.formatting import count
 from campaigns.models import Contact, ContactList
 from campaigns.services.actors import Actor
-from campaigns.services.contact_imports import contacts_import, contacts_preview
+from campaigns.services.contact_imports import (
+    contact_import_start,
+    contacts_import,
+    contacts_preview,
+)
 from campaigns.services.imports import SAMPLE_SIZE
 from campaigns.services.numbers import check_region, strip_number
 from campaigns.services.tabular import ImportFileError, count_rows
@@ -219,21 +223,18 @@ class ContactListAdmin(PortalModelAdmin):
         )
 
     def _in_background(self, request: HttpRequest, form: Any, upload: Any) -> HttpResponse:
-        from campaigns.tasks import import_contact_file
-
-        stored = _store(upload)
-        import_contact_file.enqueue(
-            stored,
-            os.path.basename(upload.name),
-            form.cleaned_data["list_name"],
-            form.cleaned_data["default_region"],
-            request.user.get_username(),
+        record = contact_import_start(
+            list_name=form.cleaned_data["list_name"],
+            upload=upload,
+            name=upload.name,
+            actor=Actor.from_user(request.user),
+            default_region=form.cleaned_data["default_region"],
         )
         self.message_user(
             request,
             gettext(
                 "The file %(name)s has more than %(rows)s rows: a task worker imports it into "
-                "%(list)s in the background; the list's count grows as it goes."
+                "%(list)s in the background; this page shows its progress."
             )
             % {
                 "name": upload.name,
@@ -242,7 +243,9 @@ class ContactListAdmin(PortalModelAdmin):
             },
             messages.INFO,
         )
-        return HttpResponseRedirect(reverse("admin:campaigns_contactlist_changelist"))
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_contactimport_change", args=[record.pk])
+        )
 
     def _token(self, value: str) -> dict[str, str]:
         try:

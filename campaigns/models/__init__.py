@@ -15,6 +15,7 @@ from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
 from campaigns.models.audience import (
     PORTAL_WIDE_LIST,
     Contact,
+    ContactImport,
     ContactList,
     SuppressionEntry,
     SuppressionList,
@@ -39,6 +40,7 @@ __all__ = [
     "CalleeImport",
     "Campaign",
     "Contact",
+    "ContactImport",
     "ContactList",
     "DispatchBatch",
     "ErasedNumber",

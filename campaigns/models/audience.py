@@ -43,6 +43,15 @@ class Contact(models.Model):
     country = models.CharField(_("country"), max_length=2, blank=True)
     fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     row_number = models.PositiveIntegerField(_("row in file"), null=True, blank=True)
+    # The background import that wrote it (a failed one removes what it wrote).
+    source = models.ForeignKey(
+        "ContactImport",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("import"),
+    )
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
 
     class Meta:
@@ -132,3 +141,52 @@ class SuppressionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class ContactImport(models.Model):
+    """A large contact file read into a list by a task worker: its progress, counts and
+    rejected rows (a small file is previewed and imported at once, without a record)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Reading")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    contact_list = models.ForeignKey(
+        ContactList,
+        on_delete=models.CASCADE,
+        related_name="imports",
+        verbose_name=_("contact list"),
+    )
+    file = models.FileField(_("file"), upload_to="contact-imports/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    default_region = models.CharField(_("default region"), max_length=2, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default="queued")
+    total_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    processed_bytes = models.PositiveBigIntegerField(_("bytes read"), default=0)
+    rows = models.PositiveIntegerField(_("rows read"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    rejected_file = models.FileField(
+        _("rejected rows"), upload_to="contact-imports/rejected/", blank=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.CharField(_("imported by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact import")
+        verbose_name_plural = _("contact imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} → {self.contact_list}"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return min(100, self.processed_bytes * 100 // self.total_bytes) if self.total_bytes else 0

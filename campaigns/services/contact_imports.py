@@ -10,16 +10,27 @@ name (or full name) is its name; its country is the number's (phonenumbers).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import IO, Any
 
+from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.models import Contact, ContactList, SuppressionEntry, SuppressionList
+from campaigns.models import (
+    Contact,
+    ContactImport,
+    ContactList,
+    SuppressionEntry,
+    SuppressionList,
+)
 from campaigns.services.actors import Actor
 from campaigns.services.imports import (
     PREVIEW_ROWS,
@@ -29,7 +40,13 @@ from campaigns.services.imports import (
 )
 from campaigns.services.numbers import country_of
 from campaigns.services.suppression import entries_write
-from campaigns.services.tabular import ImportFileError, _find_number_column, open_table
+from campaigns.services.tabular import (
+    ImportFileError,
+    _binary,
+    _find_number_column,
+    _size,
+    open_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +108,7 @@ def _contact_rows(source: Any, name: str):
 
 
 def _contacts_writer(
-    contact_list: ContactList, layout: Layout
+    contact_list: ContactList, layout: Layout, source: ContactImport | None = None
 ) -> Callable[[list[tuple[str, int, Any]]], list[tuple[int, str]]]:
     def write(chunk: list[tuple[str, int, Any]]) -> list[tuple[int, str]]:
         numbers = [number for number, _row, _raw in chunk]
@@ -111,6 +128,7 @@ def _contacts_writer(
                     country=country_of(number),
                     fields=layout.fields_of(record),
                     row_number=row,
+                    source=source,
                 )
                 for number, row, record in chunk
                 if number not in listed
@@ -174,9 +192,12 @@ def contacts_import(
     dry_run: bool = False,
     rejected_csv: IO[str] | None = None,
     progress: Callable[[ImportCounts], None] | None = None,
+    record: ContactImport | None = None,
 ) -> tuple[ImportCounts, ContactList | None]:
-    """Import a contact file into the list `list_name`, created if new; all or nothing (one
-    transaction). A dry run writes nothing, not even the new list."""
+    """Import a contact file into the list `list_name`, created if new; all or nothing. A dry
+    run writes nothing, not even the new list. In one transaction, unless a background
+    `record` is given: then each chunk commits with the record's progress, and a failure
+    removes the contacts the record wrote."""
     if dry_run:
         counts = contacts_preview(
             list_name=list_name,
@@ -186,20 +207,28 @@ def contacts_import(
             rejected_csv=rejected_csv,
         )
         return counts, None
-    with transaction.atomic(), _contact_rows(source, name) as (rows, layout):
-        contact_list, _created = ContactList.objects.get_or_create(
-            name=list_name, defaults={"created_by": actor.label[:150]}
-        )
-        counts = import_stream(
-            campaign=None,
-            rows=rows,
-            rejected_csv=rejected_csv,
-            progress=progress,
-            validator=_validator(contact_list, default_region),
-            number_cell=layout.number_cell,
-            write=_contacts_writer(contact_list, layout),
-        )
-        _no_rows(counts)
+    try:
+        with (
+            transaction.atomic() if record is None else nullcontext(),
+            _contact_rows(source, name) as (rows, layout),
+        ):
+            contact_list, _created = ContactList.objects.get_or_create(
+                name=list_name, defaults={"created_by": actor.label[:150]}
+            )
+            counts = import_stream(
+                campaign=None,
+                rows=rows,
+                rejected_csv=rejected_csv,
+                progress=progress,
+                validator=_validator(contact_list, default_region),
+                number_cell=layout.number_cell,
+                write=_contacts_writer(contact_list, layout, record),
+            )
+            _no_rows(counts)
+    except BaseException:
+        if record is not None:
+            Contact.objects.filter(source=record).delete()
+        raise
     logger.info("Contact list %s import by %s: %s", list_name, actor.label, counts.summary())
     return counts, contact_list
 
@@ -253,3 +282,97 @@ def dnc_import(
         )
         _no_rows(counts)
     return counts
+
+
+# ---------------------------------------------------------------------------
+# A large contact file, read by a task worker with its progress on a ContactImport
+# ---------------------------------------------------------------------------
+def contact_import_start(
+    *, list_name: str, upload: Any, name: str, actor: Actor, default_region: str = ""
+) -> ContactImport:
+    """Store the file and queue its import into `list_name` (created now if new), after the
+    transaction commits; the admin's page of the ContactImport shows its progress."""
+    from campaigns.tasks import run_contact_import
+
+    fh, _owned = _binary(upload)
+    with _contact_rows(fh, name):
+        pass  # say now, not in the job, when the file has no number column
+    with transaction.atomic():
+        contact_list, _created = ContactList.objects.get_or_create(
+            name=list_name, defaults={"created_by": actor.label[:150]}
+        )
+        record = ContactImport(
+            contact_list=contact_list,
+            original_name=os.path.basename(name)[:255],
+            default_region=default_region,
+            total_bytes=_size(fh),
+            created_by=actor.label[:150],
+        )
+        fh.seek(0)
+        record.file.save(os.path.basename(name) or "contacts.csv", File(fh), save=False)
+        record.save()
+        transaction.on_commit(lambda: run_contact_import.enqueue(record.pk))
+    return record
+
+
+def contact_import_run(import_id: int) -> str:
+    """The task: read the stored file into its list, updating the record's progress."""
+    taken = ContactImport.objects.filter(pk=import_id, state=ContactImport.State.QUEUED).update(
+        state=ContactImport.State.RUNNING
+    )
+    if not taken:
+        return f"contact import {import_id} is not queued"
+    record = ContactImport.objects.select_related("contact_list").get(pk=import_id)
+
+    def progress(counts: ImportCounts) -> None:
+        ContactImport.objects.filter(pk=import_id).update(
+            rows=counts.rows,
+            imported=counts.imported,
+            rejected=counts.rejected,
+            duplicates=counts.duplicates,
+            processed_bytes=counts.bytes_read,
+        )
+
+    rejected = tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="")
+    try:
+        with record.file.open("rb") as fh:
+            counts, _list = contacts_import(
+                list_name=record.contact_list.name,
+                source=fh,
+                name=record.original_name,
+                actor=Actor(label=record.created_by),
+                default_region=record.default_region,
+                rejected_csv=rejected,
+                progress=progress,
+                record=record,
+            )
+        if counts.skipped:
+            rejected.seek(0)
+            stem = Path(record.original_name).stem[:80] or "contacts"
+            record.rejected_file.save(f"{stem}-rejected.csv", File(rejected), save=False)
+    except Exception as exc:
+        message = (
+            str(exc)
+            if isinstance(exc, ImportFileError)
+            else gettext("Unexpected error (%(error)s); nothing was imported.")
+            % {"error": type(exc).__name__}
+        )
+        ContactImport.objects.filter(pk=import_id).update(
+            state=ContactImport.State.FAILED, error=message, finished_at=timezone.now()
+        )
+        if not isinstance(exc, ImportFileError):
+            raise
+        return f"contact import {import_id} failed: {message}"
+    finally:
+        rejected.close()
+    ContactImport.objects.filter(pk=import_id).update(
+        state=ContactImport.State.DONE,
+        rows=counts.rows,
+        imported=counts.imported,
+        rejected=counts.rejected,
+        duplicates=counts.duplicates,
+        processed_bytes=record.total_bytes,
+        rejected_file=record.rejected_file.name or "",
+        finished_at=timezone.now(),
+    )
+    return f"contact import {import_id}: {counts.summary()}"
