@@ -40,6 +40,7 @@ from campaigns.services.campaigns import (
     campaign_release_unknown,
     campaign_resume,
 )
+from campaigns.services.frequency_caps import default_cap
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.reports import CallSlice
 from itnio_portal.itnio import ItnioError, ItnioLimitError
@@ -60,8 +61,16 @@ EDITABLE = [
     "contact_lists",
     "segment_field",
     "segment_value",
+    "frequency_cap_calls",
+    "frequency_cap_hours",
 ]
-AUDIENCE = ["contact_lists", "segment_field", "segment_value"]
+AUDIENCE = [
+    "contact_lists",
+    "segment_field",
+    "segment_value",
+    "frequency_cap_calls",
+    "frequency_cap_hours",
+]
 
 
 class CampaignForm(forms.ModelForm):
@@ -100,6 +109,10 @@ class CampaignForm(forms.ModelForm):
         if app and voice_file and app.account_id != voice_file.account_id:
             self.add_error(
                 "voice_file", "This voice file belongs to another ITNIO account than the app."
+            )
+        if bool(cleaned.get("frequency_cap_calls")) != bool(cleaned.get("frequency_cap_hours")):
+            self.add_error(
+                "frequency_cap_hours", gettext("Give both parts of the frequency cap, or neither.")
             )
         lists = list(cleaned.get("contact_lists") or [])
         segment = (cleaned.get("segment_field") or "").strip()
@@ -165,6 +178,14 @@ class CampaignAdmin(PortalModelAdmin):
     ]
     inlines = [BatchInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        cap = default_cap()  # new campaigns start with the portal-wide cap
+        if cap is not None:
+            initial.setdefault("frequency_cap_calls", cap.calls)
+            initial.setdefault("frequency_cap_hours", cap.hours)
+        return initial
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list[Any]:
         # A campaign being added has no batches yet: no empty table on the form.

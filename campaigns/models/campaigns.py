@@ -70,6 +70,14 @@ class Campaign(models.Model):
         help_text=_("Only the contacts whose custom field has the value below (optional)."),
     )
     segment_value = models.CharField(_("segment: value"), max_length=255, blank=True)
+    # At most this many calls to one number within so many hours, across every campaign, TTS
+    # and SIP call (frequency_caps.py); none when empty.
+    frequency_cap_calls = models.PositiveSmallIntegerField(
+        _("frequency cap: calls"), null=True, blank=True
+    )
+    frequency_cap_hours = models.PositiveSmallIntegerField(
+        _("frequency cap: within hours"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = "campaign"

@@ -17,7 +17,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import Callee, Campaign, Contact, ContactList
-from campaigns.services.suppression import suppressed
+from campaigns.services.frequency_caps import under_cap
+from campaigns.services.suppression import skip_suppressed, suppressed
 
 #: The preflight's reasons, in the order shown, with their plain keys (launch_campaign prints
 #: `skipped_<key>=N`; never translated).
@@ -85,6 +86,8 @@ def audience_preflight(campaign: Campaign) -> Preflight:
     pending = Callee.objects.filter(campaign=campaign, state=Callee.State.PENDING)
     direct = pending.count()
     direct_dnc = pending.filter(suppressed(campaign.app_id)).count()
+    direct_cap = under_cap(pending.filter(~suppressed(campaign.app_id)), campaign, over=True)
+    capped = direct_cap.count()
     rows = in_segment = invalid = new = new_dnc = 0
     if campaign.pk and campaign.contact_lists.exists():
         contacts = _contacts(campaign)
@@ -95,12 +98,15 @@ def audience_preflight(campaign: Campaign) -> Preflight:
         numbers = _new_numbers(campaign)
         new = numbers.count()
         new_dnc = numbers.filter(suppressed(campaign.app_id)).count()
+        not_dnc = numbers.filter(~suppressed(campaign.app_id))
+        capped += under_cap(not_dnc, campaign, over=True).count()
     result.audience = direct + rows
     result.skipped["dnc"] = direct_dnc + new_dnc
     result.skipped["segment"] = rows - in_segment
     result.skipped["invalid"] = invalid
     result.skipped["duplicate"] = in_segment - invalid - new
-    result.will_call = direct + new - result.skipped["dnc"]
+    result.skipped["frequency_cap"] = capped
+    result.will_call = direct + new - result.skipped["dnc"] - capped
     return result
 
 
@@ -158,3 +164,29 @@ def check_segment(lists: list[ContactList], field_name: str) -> None:
             gettext("No contact of these lists has a custom field %(field)r.")
             % {"field": field_name}
         )
+
+
+# ---------------------------------------------------------------------------
+# In the claim
+# ---------------------------------------------------------------------------
+def skip_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None) -> int:
+    """Mark the unclaimed pending callees with ids in (after_id, up_to_id] that the claim left
+    out as skipped, with the reason: do-not-call first, then the frequency cap. One UPDATE
+    each, with the claim's own conditions."""
+    skipped = skip_suppressed(campaign, after_id=after_id, up_to_id=up_to_id)
+    if campaign.frequency_cap_calls:
+        rows = Callee.objects.filter(
+            campaign_id=campaign.pk,
+            state=Callee.State.PENDING,
+            batch__isnull=True,
+            id__gt=after_id,
+        )
+        if up_to_id is not None:
+            rows = rows.filter(id__lte=up_to_id)
+        over = under_cap(rows, campaign, over=True).values("pk")
+        skipped += Callee.objects.filter(pk__in=over).update(
+            state=Callee.State.SKIPPED,
+            skip_reason=Callee.SkipReason.FREQUENCY_CAP,
+            reason=gettext("Over the frequency cap when its batch was claimed."),
+        )
+    return skipped

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.frequency_caps import over_cap_refusal
 from campaigns.services.numbers import strip_number
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
@@ -100,6 +101,9 @@ def call_send_tts(
     entry = suppression_of(strip_number(code.callee or ""), app)
     if entry is not None:  # do-not-call applies to one-number calls too
         raise CallError(refusal(entry))
+    capped = over_cap_refusal(strip_number(code.callee or ""))
+    if capped:
+        raise CallError(capped)
     call = Call(
         app=app,
         kind=Call.Kind.TTS,

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor
+from campaigns.services.audience import skip_passed_over
 from campaigns.services.campaign_state import (
     complete_if_done,
     in_calling_window,
@@ -48,8 +49,9 @@ from campaigns.services.dispatch_outcomes import (
     record_failure,
     record_success,
 )
+from campaigns.services.frequency_caps import under_cap
 from campaigns.services.request_log import RequestLogBuffer
-from campaigns.services.suppression import skip_suppressed, suppressed
+from campaigns.services.suppression import suppressed
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -106,15 +108,15 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
 
     Every pending callee whose number is not on an applicable, unexpired do-not-call entry
     (a NOT EXISTS, evaluated when the batch is claimed, so a number added after launch is not
-    sent if its batch was not claimed yet). This is where the other audience (frequency caps),
-    timing (the callee's local window, retries due) and money (budget) rules plug in, each as
-    a filter, a join or an Exists on this queryset: the claim compiles it into its own SQL
-    statement, so a rule costs no extra query and no per-number Python loop however long the
-    list is. The suppressed callees a claim passes over are marked skipped (skip_suppressed).
+    sent if its batch was not claimed yet), and under the campaign's frequency cap. This is
+    where the other rules, timing (the callee's local window, retries due) and money (budget),
+    plug in, each as a filter, a join or an Exists on this queryset: the claim compiles it
+    into its own SQL statement, so a rule costs no extra query and no per-number Python loop
+    however long the list is. The callees a claim passes over are marked skipped with their reason
+    (audience.skip_passed_over).
     """
-    return Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING).filter(
-        ~suppressed(campaign.app_id)
-    )
+    pending = Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
+    return under_cap(pending.filter(~suppressed(campaign.app_id)), campaign)
 
 
 def _while_running(campaign: Campaign) -> Exists:
@@ -276,8 +278,8 @@ class _Claimer:
             with transaction.atomic(durable=True):
                 pairs = self._mark(batch, picked)
         if pairs or _while_running_now(self.campaign):
-            # The suppressed callees this claim passed over (all that are left, at the end).
-            skip_suppressed(
+            # The callees this claim passed over (all that are left, at the end).
+            skip_passed_over(
                 self.campaign, after_id=last_id, up_to_id=pairs[-1][0] if pairs else None
             )
         if not pairs:

@@ -16,6 +16,7 @@ from campaigns.services.audience import (
     contact_lists_named,
     parse_segment,
 )
+from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
 from itnio_portal.itnio import ItnioLimitError
 
@@ -43,6 +44,13 @@ class Command(PortalCommand):
         parser.add_argument(
             "--segment", metavar="FIELD=VALUE", default="", help="only these lists' contacts"
         )
+        parser.add_argument(
+            "--frequency-cap",
+            metavar="K/H",
+            default=None,
+            help="at most K calls to one number within H hours, across all campaigns, TTS and "
+            "SIP calls (default: PORTAL_FREQUENCY_CAP; 'none' for no cap)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         _user, label = self.acting(options)
@@ -57,6 +65,17 @@ class Command(PortalCommand):
                 f"--voice-file: no voice file named {options['voice_file']!r} in this account"
             )
         lists, segment = self._audience(options)
+        try:
+            given = options["frequency_cap"]
+            cap = (
+                default_cap()
+                if given is None
+                else None
+                if given.strip().lower() == "none"
+                else parse_cap(given)
+            )
+        except ValueError as exc:
+            raise usage_error(f"--frequency-cap: {exc}") from exc
         limits = itnio_limits()
         try:
             if options["display_num"]:
@@ -82,6 +101,8 @@ class Command(PortalCommand):
             created_by=label,
             segment_field=segment[0],
             segment_value=segment[1],
+            frequency_cap_calls=cap.calls if cap else None,
+            frequency_cap_hours=cap.hours if cap else None,
         )
         try:
             campaign.full_clean()
@@ -91,6 +112,8 @@ class Command(PortalCommand):
             campaign.save()
             campaign.contact_lists.set(lists)
         self.stdout.write(f"Created draft campaign {campaign.name} (#{campaign.pk}).")
+        if cap:
+            self.stdout.write(_("Frequency cap: %(cap)s (calls/hours).") % {"cap": cap})
         if lists:
             self.stdout.write(
                 _("Audience: the contact lists %(lists)s%(segment)s.")

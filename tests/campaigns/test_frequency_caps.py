@@ -1,0 +1,99 @@
+"""Frequency caps: two campaigns sharing numbers under cap 1/24 call each number once in all;
+the capped callees end skipped (frequency cap), the preflight counts them, a TTS call over the
+portal-wide cap is refused, and campaigns without a cap are not limited."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from campaigns.models import Call, Callee, Campaign
+from campaigns.services.dispatch import campaign_dispatch
+from tests.campaigns.conftest import add_callees
+from tests.conftest import VOICE_APP_ID
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def create(name, uploaded_file, *extra):
+    run(
+        "create_campaign",
+        name,
+        "--app",
+        VOICE_APP_ID,
+        "--voice-file",
+        uploaded_file.file_name,
+        *extra,
+    )
+    return Campaign.objects.get(name=name)
+
+
+def dispatch(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    return campaign_dispatch(campaign.pk)
+
+
+def test_two_campaigns_sharing_numbers_under_cap_1_per_24h_call_each_number_once(
+    uploaded_file, sandbox_state, settings
+):
+    settings.ITNIO_SEND_GROUP_MAX = 4
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24")
+    assert (first.frequency_cap_calls, first.frequency_cap_hours) == (1, 24)
+    add_callees(first, 10, start=919800000001)  # …01 – …10
+    add_callees(second, 10, start=919800000006)  # …06 – …15: five shared
+    dispatch(first)
+    out = run("launch_campaign", "Second")
+    assert "will_call=5" in out and "skipped_frequency_cap=5" in out
+    dispatch(second)
+    accepted = sandbox_state.accepted_callees()
+    assert len(accepted) == 15 and max(accepted.values()) == 1
+    skipped = Callee.objects.filter(campaign=second, state="skipped")
+    assert skipped.count() == 5
+    assert set(skipped.values_list("skip_reason", flat=True)) == {"frequency-cap"}
+    second.refresh_from_db()
+    assert second.state == "completed"
+    assert "skipped_frequency_cap=5" in run("campaign_status", "Second")
+
+
+def test_without_a_cap_numbers_are_called_again(uploaded_file, sandbox_state, settings):
+    first = create("First", uploaded_file)
+    second = create("Second", uploaded_file)
+    assert first.frequency_cap_calls is None
+    add_callees(first, 3)
+    add_callees(second, 3)
+    dispatch(first)
+    dispatch(second)
+    assert set(sandbox_state.accepted_callees().values()) == {2}
+
+
+def test_new_campaigns_start_with_the_portal_wide_cap(uploaded_file, settings):
+    settings.PORTAL_FREQUENCY_CAP = "2/12"
+    campaign = create("Capped", uploaded_file)
+    assert (campaign.frequency_cap_calls, campaign.frequency_cap_hours) == (2, 12)
+    assert create("Free", uploaded_file, "--frequency-cap", "none").frequency_cap_calls is None
+    with pytest.raises(CommandError, match="CALLS/HOURS") as exc:
+        create("Bad", uploaded_file, "--frequency-cap", "lots")
+    assert exc.value.returncode == 2
+
+
+def test_a_tts_call_over_the_portal_wide_cap_is_refused(
+    voice_app, sandbox, sandbox_state, settings
+):
+    settings.PORTAL_FREQUENCY_CAP = "1/24"
+    args = ["send_code", "--app", voice_app.app_id, "--callee", "919876543210"]
+    args += ["--language", "EN", "--text", "hello"]
+    run(*args)
+    with pytest.raises(CommandError, match="frequency cap"):
+        run(*args)
+    assert len(sandbox_state.requests_for("/voice/sendCode")) == 1
+    assert Call.objects.count() == 1
