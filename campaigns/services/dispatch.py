@@ -49,7 +49,7 @@ from campaigns.services.dispatch_outcomes import (
     record_failure,
     record_success,
 )
-from campaigns.services.frequency_caps import under_cap
+from campaigns.services.frequency_caps import cap_lock, under_cap
 from campaigns.services.request_log import RequestLogBuffer
 from campaigns.services.suppression import suppressed
 from itnio_portal.itnio import (
@@ -272,7 +272,13 @@ class _Claimer:
             .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
         )
         self.claiming = batch.sequence
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and self.campaign.frequency_cap_calls:
+            # Capped claims of all campaigns take one lock, so two dispatchers never count the
+            # same number's attempts at once (SQLite's write transaction already does that).
+            with transaction.atomic(durable=True):
+                cap_lock()
+                pairs = self._mark_in_one_statement(batch, picked, in_transaction=True)
+        elif connection.vendor == "postgresql":
             pairs = self._mark_in_one_statement(batch, picked)
         else:
             with transaction.atomic(durable=True):
@@ -305,11 +311,13 @@ class _Claimer:
         return pairs
 
     def _mark_in_one_statement(
-        self, batch: DispatchBatch, picked: QuerySet[Any]
+        self, batch: DispatchBatch, picked: QuerySet[Any], in_transaction: bool = False
     ) -> list[tuple[int, str]]:
         """PostgreSQL: pick, insert the batch (only if something was picked) and mark the
-        callees SENDING in one statement, committed on its own (autocommit): one round trip."""
-        _outside_transactions()
+        callees SENDING in one statement, committed on its own (autocommit): one round trip.
+        (`in_transaction`: in the claim's own durable transaction, with the cap lock.)"""
+        if not in_transaction:
+            _outside_transactions()
         callee_table = connection.ops.quote_name(Callee._meta.db_table)
         batch_table = connection.ops.quote_name(DispatchBatch._meta.db_table)
         known = {

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -110,3 +111,16 @@ def over_cap_refusal(number: str) -> str | None:
         "%(number)s was called %(n)s times within %(hours)s hours, the frequency cap "
         "(%(cap)s): no call was placed."
     ) % {"number": number, "n": n, "hours": cap.hours, "cap": str(cap)}
+
+
+#: The advisory lock capped claims take on PostgreSQL (any constant; "fcap" in ASCII).
+CAP_LOCK_KEY = 0x66636170
+
+
+def cap_lock() -> None:
+    """Serialise capped claims until the caller's transaction ends (PostgreSQL; SQLite's write
+    transaction serialises them already). Coarse on purpose: a claim is one short statement,
+    and a lock per number would cost a row lock for each of a batch's numbers."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CAP_LOCK_KEY])

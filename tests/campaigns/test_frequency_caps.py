@@ -97,3 +97,36 @@ def test_a_tts_call_over_the_portal_wide_cap_is_refused(
         run(*args)
     assert len(sandbox_state.requests_for("/voice/sendCode")) == 1
     assert Call.objects.count() == 1
+
+
+def test_two_dispatchers_at_once_never_exceed_cap_1(uploaded_file, sandbox_state, settings):
+    """Two running campaigns with the same 40 numbers, dispatched by two workers at the same
+    moment: the sandbox accepts each number once in all."""
+    import threading
+
+    from django.db import connection
+
+    settings.ITNIO_SEND_GROUP_MAX = 5
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24")
+    add_callees(first, 40)
+    add_callees(second, 40)
+    Campaign.objects.filter(pk__in=[first.pk, second.pk]).update(state="running")
+    start = threading.Barrier(2)
+
+    def worker(campaign_id):
+        try:
+            start.wait()
+            campaign_dispatch(campaign_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = sandbox_state.accepted_callees()
+    assert len(accepted) == 40 and max(accepted.values()) == 1
+    skipped = Callee.objects.filter(state="skipped", skip_reason="frequency-cap").count()
+    assert skipped == 40
