@@ -42,6 +42,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.frequency_caps import default_cap
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.opt_outs import KEYS, opt_out_count
 from campaigns.services.reports import CallSlice
 from itnio_portal.itnio import ItnioError, ItnioLimitError
 
@@ -63,6 +64,7 @@ EDITABLE = [
     "segment_value",
     "frequency_cap_calls",
     "frequency_cap_hours",
+    "opt_out_key",
 ]
 AUDIENCE = [
     "contact_lists",
@@ -70,6 +72,7 @@ AUDIENCE = [
     "segment_value",
     "frequency_cap_calls",
     "frequency_cap_hours",
+    "opt_out_key",
 ]
 
 
@@ -114,6 +117,9 @@ class CampaignForm(forms.ModelForm):
             self.add_error(
                 "frequency_cap_hours", gettext("Give both parts of the frequency cap, or neither.")
             )
+        key = cleaned.get("opt_out_key") or ""
+        if key and key not in KEYS:
+            self.add_error("opt_out_key", gettext("One of 0–9, * or #."))
         lists = list(cleaned.get("contact_lists") or [])
         segment = (cleaned.get("segment_field") or "").strip()
         if segment and not lists:
@@ -338,6 +344,7 @@ class CampaignAdmin(PortalModelAdmin):
                 (Callee.SkipReason(reason).label, n)
                 for reason, n in skipped_by_reason(campaign).items()
             ]
+            extra_context["opt_outs"] = opt_out_count(campaign)
             extra_context["waiting_text"] = (
                 waiting_for_reconciliation(progress.waiting) if progress.waiting else ""
             )

@@ -124,6 +124,15 @@ class SuppressionEntry(models.Model):
         _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
     )
     added_by = models.CharField(_("added by"), max_length=150, blank=True)
+    # The campaign whose opt-out key put the number here (source: opt-out key).
+    campaign = models.ForeignKey(
+        "Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opt_outs",
+        verbose_name=_("campaign"),
+    )
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
 

@@ -78,6 +78,15 @@ class Campaign(models.Model):
     frequency_cap_hours = models.PositiveSmallIntegerField(
         _("frequency cap: within hours"), null=True, blank=True
     )
+    opt_out_key = models.CharField(
+        _("opt-out key"),
+        max_length=1,
+        blank=True,
+        help_text=_(
+            'A key (0–9, * or #) that means "do not call me again": a call record with it '
+            "puts the number on the portal-wide do-not-call list."
+        ),
+    )
 
     class Meta:
         verbose_name = "campaign"

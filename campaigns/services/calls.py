@@ -23,6 +23,7 @@ from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.frequency_caps import over_cap_refusal
 from campaigns.services.numbers import strip_number
+from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
@@ -255,6 +256,7 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         Call.objects.filter(pk=call.pk).update(synced_at=now)
         return False
     call.save()
+    optouts_from_calls([call])
     return True
 
 

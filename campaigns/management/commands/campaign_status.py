@@ -13,6 +13,7 @@ from campaigns.services.campaign_state import (
     waiting_for_reconciliation,
 )
 from campaigns.services.campaigns import campaign_progress
+from campaigns.services.opt_outs import opt_out_count
 
 
 class Command(PortalCommand):
@@ -40,6 +41,8 @@ class Command(PortalCommand):
         # Plain keys and integers (never translated): scripts read them.
         skipped = skipped_by_reason(campaign)
         self.stdout.write(" ".join(f"skipped_{SKIP_KEYS[r]}={n}" for r, n in skipped.items()))
+        if campaign.opt_out_key:
+            self.stdout.write(f"opt_outs={opt_out_count(campaign)}")
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
         if progress.eta:
             self.stdout.write(

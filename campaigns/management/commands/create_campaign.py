@@ -18,6 +18,7 @@ from campaigns.services.audience import (
 )
 from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.opt_outs import KEYS
 from itnio_portal.itnio import ItnioLimitError
 
 
@@ -45,6 +46,12 @@ class Command(PortalCommand):
             "--segment", metavar="FIELD=VALUE", default="", help="only these lists' contacts"
         )
         parser.add_argument(
+            "--opt-out-key",
+            metavar="KEY",
+            default="",
+            help='a key (0-9, * or #) meaning "do not call me again"',
+        )
+        parser.add_argument(
             "--frequency-cap",
             metavar="K/H",
             default=None,
@@ -65,6 +72,8 @@ class Command(PortalCommand):
                 f"--voice-file: no voice file named {options['voice_file']!r} in this account"
             )
         lists, segment = self._audience(options)
+        if options["opt_out_key"] and options["opt_out_key"] not in KEYS:
+            raise usage_error(_("--opt-out-key: one of 0-9, * or #"))
         try:
             given = options["frequency_cap"]
             cap = (
@@ -101,6 +110,7 @@ class Command(PortalCommand):
             created_by=label,
             segment_field=segment[0],
             segment_value=segment[1],
+            opt_out_key=options["opt_out_key"],
             frequency_cap_calls=cap.calls if cap else None,
             frequency_cap_hours=cap.hours if cap else None,
         )
