@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,7 +11,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -20,9 +27,15 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
+from campaigns.exports import neutralise
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
-from campaigns.services.audience import AudienceError, check_segment
+from campaigns.services.audience import (
+    SKIP_REASONS,
+    AudienceError,
+    check_segment,
+    preflight_skipped,
+)
 from campaigns.services.campaign_state import (
     CALLEE_STATES,
     skipped_by_reason,
@@ -376,6 +389,11 @@ class CampaignAdmin(PortalModelAdmin):
             ),
             path("<int:pk>/launch/", wrap(self.launch_view), name="campaigns_campaign_launch"),
             path(
+                "<int:pk>/launch/skipped/",
+                wrap(self.skipped_view),
+                name="campaigns_campaign_skipped",
+            ),
+            path(
                 "<int:pk>/steer/<str:verb>/",
                 wrap(self.steer_view),
                 name="campaigns_campaign_steer",
@@ -429,6 +447,27 @@ class CampaignAdmin(PortalModelAdmin):
             "plan": plan,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/launch_confirm.html", context)
+
+    @requires("view", methods=["GET"])
+    def skipped_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+        """The launch plan's skipped numbers as CSV, with the reason of each."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        labels = dict(SKIP_REASONS)
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def rows() -> Any:
+            yield "\ufeff" + writer.writerow(["number", "contact_list", "reason", "why"])
+            for number, list_name, key in preflight_skipped(campaign):
+                yield writer.writerow([number, neutralise(list_name), key, str(labels[key])])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="skipped-{campaign.pk}.csv"'
+        return response
 
     @requires("place_calls", methods=["POST"])
     def steer_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponseRedirect:

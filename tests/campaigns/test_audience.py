@@ -87,7 +87,15 @@ def test_preflight_then_launch_calls_each_number_once_and_no_suppressed_one(
     client.force_login(operator)
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/launch/").content.decode()
     assert "Will be called:  3" in page and "on a do-not-call list" in page
-    assert "outside the segment" in page
+    assert "outside the segment" in page and 'id="download-skipped"' in page
+    skipped_csv = client.get(f"/admin/campaigns/campaign/{campaign.pk}/launch/skipped/")
+    lines = b"".join(skipped_csv.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0] == "number,contact_list,reason,why"
+    assert sorted(line.split(",")[2] for line in lines[1:]) == sorted(
+        ["dnc", "dnc", "invalid", "duplicate", "duplicate", "segment"]
+    )
+    assert "6591000004,A,segment,outside the segment" in lines
+    assert "6591000009,,dnc,on a do-not-call list" in lines
 
     run("launch_campaign", "Gold", "--for-real")
     sent = [

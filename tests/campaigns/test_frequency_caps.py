@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from campaigns.models import Call, Callee, Campaign
+from campaigns.services.audience import preflight_skipped
 from campaigns.services.dispatch import campaign_dispatch
 from tests.campaigns.conftest import add_callees
 from tests.conftest import VOICE_APP_ID
@@ -54,6 +55,9 @@ def test_two_campaigns_sharing_numbers_under_cap_1_per_24h_call_each_number_once
     dispatch(first)
     out = run("launch_campaign", "Second")
     assert "will_call=5" in out and "skipped_frequency_cap=5" in out
+    skipped_rows = list(preflight_skipped(second))
+    assert sorted(n for n, _l, _k in skipped_rows) == [str(919800000006 + i) for i in range(5)]
+    assert {k for _n, _l, k in skipped_rows} == {"frequency_cap"}
     dispatch(second)
     accepted = sandbox_state.accepted_callees()
     assert len(accepted) == 15 and max(accepted.values()) == 1
