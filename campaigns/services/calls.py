@@ -99,12 +99,7 @@ def call_send_tts(
     code = code or SendCode(app_id=app.app_id, **fields)
     if code.app_id != app.app_id:
         raise CallError(f"The call is for app {code.app_id}, not app {app.app_id}.")
-    entry = suppression_of(strip_number(code.callee or ""), app)
-    if entry is not None:  # do-not-call applies to one-number calls too
-        raise CallError(refusal(entry))
-    capped = over_cap_refusal(strip_number(code.callee or ""))
-    if capped:
-        raise CallError(capped)
+    refuse_if_not_callable(code.callee or "", app)
     call = Call(
         app=app,
         kind=Call.Kind.TTS,
@@ -118,6 +113,18 @@ def call_send_tts(
     client = logged_client(app.account, actor=actor, obj=call)
     client.send_code_body(code)  # every documented limit, before anything is stored
     return call_send_single(call, lambda: client.send_code(code))
+
+
+def refuse_if_not_callable(callee: str, app: ItnioApp) -> None:
+    """A one-number call (TTS, SIP phone) to a number on a do-not-call list that applies to
+    `app`, or over the portal-wide frequency cap, is refused with the reason (CallError)."""
+    number = strip_number(callee)
+    entry = suppression_of(number, app)
+    if entry is not None:
+        raise CallError(refusal(entry))
+    capped = over_cap_refusal(number)
+    if capped:
+        raise CallError(capped)
 
 
 def call_send_single(call: Call, send: Callable[[], str]) -> Call:

@@ -127,3 +127,16 @@ def test_a_tts_call_to_a_suppressed_number_is_refused_with_the_reason(
     assert "do-not-call list" in page
     assert sandbox_state.requests_for("/voice/sendCode") == []
     assert not Call.objects.exists()
+
+
+def test_a_sip_phone_call_to_a_suppressed_number_is_refused(voice_app, sandbox_state):
+    from campaigns.services.calls import CallError
+    from sipphones.services import sip_call
+    from tests.sipphones.conftest import make_group
+
+    make_group(voice_app)
+    dnc_add(numbers=["919876543210"], actor=SYSTEM, reason="complained")
+    with pytest.raises(CallError, match="complained"):
+        sip_call(app=voice_app, account_name="desk_002", callee="919876543210", actor=SYSTEM)
+    assert sandbox_state.requests_for("/voice/sendSip") == []
+    assert not Call.objects.exists()
