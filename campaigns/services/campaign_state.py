@@ -194,6 +194,10 @@ def sent_summary(counts: dict[str, int]) -> str:
         "rejected": f"{counts.get(Callee.State.REJECTED, 0):,}",
         "unknown": f"{counts.get(Callee.State.UNKNOWN, 0):,}",
     }
+    if counts.get(Callee.State.SKIPPED):
+        text += " " + gettext("%(skipped)s skipped (not called: do-not-call or frequency cap).") % {
+            "skipped": f"{counts[Callee.State.SKIPPED]:,}"
+        }
     if counts.get(Callee.State.UNKNOWN):
         text += " " + gettext("%(waiting)s: reconcile, or release them for resending.") % {
             "waiting": waiting_for_reconciliation(counts[Callee.State.UNKNOWN])
