@@ -169,3 +169,33 @@ def test_a_large_file_is_imported_in_the_background_with_its_progress(
     assert 'id="contact-import-progress"' in page and 'value="100"' in page
     rejected = client.get(f"/admin/campaigns/contactimport/{record.pk}/rejected/")
     assert b"not a valid Singapore number" in b"".join(rejected.streaming_content)
+
+
+def test_do_not_call_import_preview_then_confirm(client, operator):
+    client.force_login(operator)
+    url = "/admin/campaigns/suppressionentry/import/"
+    assert (
+        'id="import-dnc-link"' in client.get("/admin/campaigns/suppressionentry/").content.decode()
+    )
+    target = SuppressionList.objects.create(name="Complaints")
+    data = b"number\n9123 4567\n9123 4567\n123\n"
+    page = client.post(
+        url,
+        {
+            "suppression_list": target.pk,
+            "import_file": upload("dnc.csv", data),
+            "reason": "complaint",
+            "default_region": "SG",
+        },
+    )
+    assert 'id="confirm-import"' in page.content.decode()
+    assert not SuppressionEntry.objects.exists()
+    done = client.post(url, {"token": page.context["token"]})
+    assert done.status_code == 302
+    entry = SuppressionEntry.objects.get()
+    assert (entry.number, entry.reason, entry.source, entry.suppression_list) == (
+        "6591234567",
+        "complaint",
+        "import",
+        target,
+    )
