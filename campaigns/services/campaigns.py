@@ -82,9 +82,12 @@ class Plan:
             f"Loop count:      {c.loop_count or 1}",
             f"Start:           {c.scheduled_start.isoformat() if c.scheduled_start else 'now'}",
             f"Calling window:  {window}",
-            f"Audience:        {self.preflight.audience:,}",
-            f"Will be called:  {self.preflight.will_call:,}",
-            *(f"Skipped:         {n:,} {label}" for _key, label, n in self.preflight.rows()),
+            f"{gettext('Audience:'):<17}{self.preflight.audience:,}",
+            f"{gettext('Will be called:'):<17}{self.preflight.will_call:,}",
+            *(
+                f"{gettext('Skipped:'):<17}{n:,} {label}"
+                for _key, label, n in self.preflight.rows()
+            ),
         ]
 
 
