@@ -55,10 +55,10 @@ class Command(ImportCalleesCommand):
                 raise usage_error(str(exc)) from exc
         name = options["list"].strip()
         if not name or len(name) > 100:
-            raise usage_error("LIST: a name of 1 to 100 characters")
+            raise usage_error(_("LIST: a name of 1 to 100 characters"))
         path = Path(options["file"])
         if not path.is_file():
-            raise usage_error(f"{path}: no such file")
+            raise usage_error(_("%(path)s: no such file") % {"path": path})
         verbosity = options["verbosity"]
         out = None
         try:
