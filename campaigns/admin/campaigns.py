@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +15,6 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,14 +25,12 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
-from campaigns.exports import neutralise
+from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.audience import (
-    SKIP_REASONS,
     AudienceError,
     check_segment,
-    preflight_skipped,
 )
 from campaigns.services.campaign_state import (
     CALLEE_STATES,
@@ -45,9 +41,7 @@ from campaigns.services.campaign_state import (
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_cancel,
-    campaign_launch,
     campaign_pause,
-    campaign_plan,
     campaign_progress,
     campaign_reconcile,
     campaign_release_unknown,
@@ -183,7 +177,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(PortalModelAdmin):
+class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
     form = CampaignForm
     list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
     list_filter = ["state", "app"]
@@ -389,6 +383,11 @@ class CampaignAdmin(PortalModelAdmin):
             ),
             path("<int:pk>/launch/", wrap(self.launch_view), name="campaigns_campaign_launch"),
             path(
+                "<int:pk>/launch/test-call/",
+                wrap(self.test_call_view),
+                name="campaigns_campaign_test_call",
+            ),
+            path(
                 "<int:pk>/launch/skipped/",
                 wrap(self.skipped_view),
                 name="campaigns_campaign_skipped",
@@ -419,55 +418,6 @@ class CampaignAdmin(PortalModelAdmin):
             state_reason=campaign.state_reason,
         )
         return JsonResponse(data)
-
-    @requires("place_calls")
-    def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Convention 4 (design.md): the first request shows the plan; post=yes launches."""
-        campaign = get_object_or_404(
-            Campaign.objects.select_related("app__account", "voice_file"), pk=pk
-        )
-        plan = campaign_plan(campaign)
-        if request.method == "POST" and request.POST.get("post") == "yes":
-            try:
-                campaign = campaign_launch(campaign=campaign, actor=Actor.from_user(request.user))
-            except CampaignError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{campaign.name}: {campaign.get_state_display()}. {campaign.state_reason}.",
-                    messages.SUCCESS,
-                )
-            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Launch {campaign.name}?",
-            "campaign": campaign,
-            "plan": plan,
-        }
-        return TemplateResponse(request, "admin/campaigns/campaign/launch_confirm.html", context)
-
-    @requires("view", methods=["GET"])
-    def skipped_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
-        """The launch plan's skipped numbers as CSV, with the reason of each."""
-        campaign = get_object_or_404(Campaign, pk=pk)
-        labels = dict(SKIP_REASONS)
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo())
-
-        def rows() -> Any:
-            yield "\ufeff" + writer.writerow(["number", "contact_list", "reason", "why"])
-            for number, list_name, key in preflight_skipped(campaign):
-                yield writer.writerow([number, neutralise(list_name), key, str(labels[key])])
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="skipped-{campaign.pk}.csv"'
-        return response
 
     @requires("place_calls", methods=["POST"])
     def steer_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponseRedirect:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp
 
@@ -106,6 +107,17 @@ class Call(models.Model):
         blank=True,
         related_name="calls",
         db_index=False,
+    )
+    # A test call of a campaign (its voice file to one number before launch): not one of its
+    # calls, so neither its figures nor the frequency caps count it.
+    test_of = models.ForeignKey(
+        "Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="test_calls",
+        db_index=False,
+        verbose_name=_("test call of"),
     )
     kind = models.CharField("kind", max_length=8, choices=Kind.choices)
     state = models.CharField("state", max_length=10, choices=State.choices)

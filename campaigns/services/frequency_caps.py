@@ -74,7 +74,9 @@ def attempts(cap: Cap, *, number=None, campaign_id: int | None = None, now: date
     now = now or timezone.now()
     since = now - timedelta(hours=cap.hours)
     number = OuterRef("number") if number is None else number
-    calls = Call.objects.filter(callee=number, state__in=ATTEMPT_STATES, placed_at__gte=since)
+    calls = Call.objects.filter(
+        callee=number, state__in=ATTEMPT_STATES, placed_at__gte=since, test_of__isnull=True
+    )
     in_flight = Callee.objects.filter(
         number=number,
         state__in=(Callee.State.SENDING, Callee.State.UNKNOWN),
@@ -104,7 +106,9 @@ def over_cap_refusal(number: str) -> str | None:
     if cap is None:
         return None
     since = timezone.now() - timedelta(hours=cap.hours)
-    n = Call.objects.filter(callee=number, state__in=ATTEMPT_STATES, placed_at__gte=since).count()
+    n = Call.objects.filter(
+        callee=number, state__in=ATTEMPT_STATES, placed_at__gte=since, test_of__isnull=True
+    ).count()
     if n < cap.calls:
         return None
     return gettext(
