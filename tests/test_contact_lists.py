@@ -122,3 +122,13 @@ def test_dnc_add_import_and_remove(tmp_path):
     assert not SuppressionEntry.objects.filter(number="6590000001").exists()
     log = LogEntry.objects.get(action_flag=DELETION)
     assert log.user == admin and log.object_repr == "6590000001"
+
+
+def test_erasing_a_number_removes_it_from_contact_lists_and_keeps_it_suppressed(admin_user):
+    contact_list = ContactList.objects.create(name="VIPs")
+    Contact.objects.create(contact_list=contact_list, number="6591234567", name="Ada")
+    Contact.objects.create(contact_list=contact_list, number="6581234567", name="Bob")
+    run("dnc_add", "6591234567")
+    run("erase_number", "+65 9123 4567", "--as", admin_user.username)
+    assert list(Contact.objects.values_list("name", flat=True)) == ["Bob"]
+    assert SuppressionEntry.objects.filter(number="6591234567").exists()
