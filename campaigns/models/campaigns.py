@@ -259,6 +259,13 @@ class Callee(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),
+            # The frequency cap's look-up of a number in flight in other campaigns: partial,
+            # so it holds only the few callees in a request or unknown.
+            models.Index(
+                fields=["number"],
+                condition=models.Q(state__in=["sending", "unknown"]),
+                name="callee_in_flight_number",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -51,7 +51,7 @@ from campaigns.services.dispatch_outcomes import (
 )
 from campaigns.services.frequency_caps import cap_lock, under_cap
 from campaigns.services.request_log import RequestLogBuffer
-from campaigns.services.suppression import suppressed
+from campaigns.services.suppression import without_suppressed
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -107,16 +107,17 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
 
     Every pending callee whose number is not on an applicable, unexpired do-not-call entry
-    (a NOT EXISTS, evaluated when the batch is claimed, so a number added after launch is not
-    sent if its batch was not claimed yet), and under the campaign's frequency cap. This is
-    where the other rules, timing (the callee's local window, retries due) and money (budget),
-    plug in, each as a filter, a join or an Exists on this queryset: the claim compiles it
-    into its own SQL statement, so a rule costs no extra query and no per-number Python loop
-    however long the list is. The callees a claim passes over are marked skipped with their reason
+    (a probe of the entries' number index per row read, suppression.first_entry) and is under
+    the campaign's frequency cap, both evaluated when the batch is claimed: a number added
+    after launch is not sent if its batch was not claimed yet. The other rules, timing (the
+    callee's local window, retries due) and money (budget), plug in the same way, each a
+    filter, a join or a subquery on this queryset: the claim compiles it into its own SQL
+    statement, so a rule costs no extra query and no per-number Python loop however long the
+    list is. The callees a claim passes over are marked skipped with their reason
     (audience.skip_passed_over).
     """
     pending = Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
-    return under_cap(pending.filter(~suppressed(campaign.app_id)), campaign)
+    return under_cap(without_suppressed(pending, campaign.app_id), campaign)
 
 
 def _while_running(campaign: Campaign) -> Exists:

