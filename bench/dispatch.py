@@ -149,8 +149,8 @@ def main() -> int:
         SuppressionEntry,
         VoiceFile,
     )
-    from campaigns.services.suppression import portal_wide_list
     from campaigns.services.dispatch import campaign_dispatch
+    from campaigns.services.suppression import portal_wide_list
 
     sandbox, url = start_sandbox(args.latency_ms)
     try:
