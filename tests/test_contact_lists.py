@@ -132,3 +132,30 @@ def test_erasing_a_number_removes_it_from_contact_lists_and_keeps_it_suppressed(
     run("erase_number", "+65 9123 4567", "--as", admin_user.username)
     assert list(Contact.objects.values_list("name", flat=True)) == ["Bob"]
     assert SuppressionEntry.objects.filter(number="6591234567").exists()
+
+
+def test_a_file_that_fails_halfway_leaves_none_of_its_contacts(tmp_path, settings):
+    from campaigns.models import ContactImport
+
+    settings.IMPORT_MAX_ROWS = 5
+    settings.CALLEE_IMPORT_CHUNK_ROWS = 2  # two chunks commit before the failure
+    seen = []
+    path = tmp_path / "long.csv"
+    path.write_text("number\n" + "".join(f"+659100{i:04d}\n" for i in range(8)))
+    real_bulk_create = Contact.objects.bulk_create
+
+    def counting(objs, **kwargs):
+        seen.append(len(objs))
+        return real_bulk_create(objs, **kwargs)
+
+    Contact.objects.bulk_create = counting
+    try:
+        with pytest.raises(CommandError, match="rows") as exc:
+            run("import_contacts", "Long", str(path))
+    finally:
+        del Contact.objects.bulk_create
+    assert exc.value.returncode == 2
+    assert sum(seen) >= 4  # written, then removed
+    assert not Contact.objects.exists()
+    record = ContactImport.objects.get()
+    assert record.state == "failed" and "rows" in record.error

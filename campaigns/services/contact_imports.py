@@ -13,12 +13,13 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -192,12 +193,11 @@ def contacts_import(
     dry_run: bool = False,
     rejected_csv: IO[str] | None = None,
     progress: Callable[[ImportCounts], None] | None = None,
-    record: ContactImport | None = None,
 ) -> tuple[ImportCounts, ContactList | None]:
-    """Import a contact file into the list `list_name`, created if new; all or nothing. A dry
-    run writes nothing, not even the new list. In one transaction, unless a background
-    `record` is given: then each chunk commits with the record's progress, and a failure
-    removes the contacts the record wrote."""
+    """Import a contact file into the list `list_name`, created if new, at once (the command,
+    the admin's confirm); a dry run writes nothing, not even the new list. The file is kept on
+    a ContactImport record (the admin's import history, with its rejected rows); its chunks
+    commit as they go, and a file that fails halfway leaves none of its contacts."""
     if dry_run:
         counts = contacts_preview(
             list_name=list_name,
@@ -207,30 +207,16 @@ def contacts_import(
             rejected_csv=rejected_csv,
         )
         return counts, None
-    try:
-        with (
-            transaction.atomic() if record is None else nullcontext(),
-            _contact_rows(source, name) as (rows, layout),
-        ):
-            contact_list, _created = ContactList.objects.get_or_create(
-                name=list_name, defaults={"created_by": actor.label[:150]}
-            )
-            counts = import_stream(
-                campaign=None,
-                rows=rows,
-                rejected_csv=rejected_csv,
-                progress=progress,
-                validator=_validator(contact_list, default_region),
-                number_cell=layout.number_cell,
-                write=_contacts_writer(contact_list, layout, record),
-            )
-            _no_rows(counts)
-    except BaseException:
-        if record is not None:
-            Contact.objects.filter(source=record).delete()
-        raise
-    logger.info("Contact list %s import by %s: %s", list_name, actor.label, counts.summary())
-    return counts, contact_list
+    record = _new_record(
+        list_name=list_name,
+        source=source,
+        name=name,
+        actor=actor,
+        default_region=default_region,
+        state=ContactImport.State.RUNNING,
+    )
+    counts = _read_into(record, rejected_csv=rejected_csv, progress=progress)
+    return counts, record.contact_list
 
 
 # ---------------------------------------------------------------------------
@@ -287,6 +273,126 @@ def dnc_import(
 # ---------------------------------------------------------------------------
 # A large contact file, read by a task worker with its progress on a ContactImport
 # ---------------------------------------------------------------------------
+class _Tee:
+    """Writes to every output (the caller's rejected-rows CSV and the record's own)."""
+
+    def __init__(self, *outputs: IO[str] | None) -> None:
+        self._outputs = [o for o in outputs if o is not None]
+
+    def write(self, text: str) -> int:
+        for output in self._outputs:
+            output.write(text)
+        return len(text)
+
+
+def _new_record(
+    *,
+    list_name: str,
+    source: Any,
+    name: str,
+    actor: Actor,
+    default_region: str,
+    state: str,
+) -> ContactImport:
+    """The list (created if new) and a record holding the stored file; a file that cannot be
+    read (no number column, …) fails first, writing nothing."""
+    fh, owned = _binary(source)
+    try:
+        with _contact_rows(fh, name):
+            pass
+        with transaction.atomic():
+            contact_list, _created = ContactList.objects.get_or_create(
+                name=list_name, defaults={"created_by": actor.label[:150]}
+            )
+            record = ContactImport(
+                contact_list=contact_list,
+                original_name=os.path.basename(name)[:255],
+                default_region=default_region,
+                total_bytes=_size(fh),
+                created_by=actor.label[:150],
+                state=state,
+            )
+            fh.seek(0)
+            record.file.save(os.path.basename(name) or "contacts.csv", File(fh), save=False)
+            record.save()
+    finally:
+        if owned:
+            fh.close()
+    return record
+
+
+def _read_into(
+    record: ContactImport,
+    *,
+    rejected_csv: IO[str] | None = None,
+    progress: Callable[[ImportCounts], None] | None = None,
+) -> ImportCounts:
+    """Read a record's stored file into its list, the record's counters updated chunk by chunk;
+    then DONE with its rejected rows, or FAILED with the reason and none of its contacts."""
+
+    def report(counts: ImportCounts) -> None:
+        ContactImport.objects.filter(pk=record.pk).update(
+            rows=counts.rows,
+            imported=counts.imported,
+            rejected=counts.rejected,
+            duplicates=counts.duplicates,
+            processed_bytes=counts.bytes_read,
+        )
+        if progress is not None:
+            progress(counts)
+
+    own = tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="")
+    contact_list = record.contact_list
+    try:
+        with (
+            record.file.open("rb") as fh,
+            _contact_rows(fh, record.original_name) as (rows, layout),
+        ):
+            counts = import_stream(
+                campaign=None,
+                rows=rows,
+                rejected_csv=_Tee(rejected_csv, own),  # type: ignore[arg-type]
+                progress=report,
+                chunk_size=settings.CALLEE_IMPORT_CHUNK_ROWS,
+                validator=_validator(contact_list, record.default_region),
+                number_cell=layout.number_cell,
+                write=_contacts_writer(contact_list, layout, record),
+            )
+            _no_rows(counts)
+        if counts.skipped:
+            own.seek(0)
+            stem = Path(record.original_name).stem[:80] or "contacts"
+            record.rejected_file.save(f"{stem}-rejected.csv", File(own), save=False)
+    except BaseException as exc:
+        Contact.objects.filter(source=record).delete()
+        message = (
+            str(exc)
+            if isinstance(exc, ImportFileError)
+            else gettext("Unexpected error (%(error)s); nothing was imported.")
+            % {"error": type(exc).__name__}
+        )
+        ContactImport.objects.filter(pk=record.pk).update(
+            state=ContactImport.State.FAILED, error=message, finished_at=timezone.now()
+        )
+        raise
+    finally:
+        own.close()
+    ContactImport.objects.filter(pk=record.pk).update(
+        state=ContactImport.State.DONE,
+        rows=counts.rows,
+        imported=counts.imported,
+        rejected=counts.rejected,
+        duplicates=counts.duplicates,
+        processed_bytes=record.total_bytes,
+        rejected_file=record.rejected_file.name or "",
+        finished_at=timezone.now(),
+    )
+    logger.info(
+        "Contact list %s import by %s: %s", contact_list.name, record.created_by, counts.summary()
+    )
+    return counts
+
+
 def contact_import_start(
     *, list_name: str, upload: Any, name: str, actor: Actor, default_region: str = ""
 ) -> ContactImport:
@@ -294,23 +400,15 @@ def contact_import_start(
     transaction commits; the admin's page of the ContactImport shows its progress."""
     from campaigns.tasks import run_contact_import
 
-    fh, _owned = _binary(upload)
-    with _contact_rows(fh, name):
-        pass  # say now, not in the job, when the file has no number column
     with transaction.atomic():
-        contact_list, _created = ContactList.objects.get_or_create(
-            name=list_name, defaults={"created_by": actor.label[:150]}
-        )
-        record = ContactImport(
-            contact_list=contact_list,
-            original_name=os.path.basename(name)[:255],
+        record = _new_record(
+            list_name=list_name,
+            source=upload,
+            name=name,
+            actor=actor,
             default_region=default_region,
-            total_bytes=_size(fh),
-            created_by=actor.label[:150],
+            state=ContactImport.State.QUEUED,
         )
-        fh.seek(0)
-        record.file.save(os.path.basename(name) or "contacts.csv", File(fh), save=False)
-        record.save()
         transaction.on_commit(lambda: run_contact_import.enqueue(record.pk))
     return record
 
@@ -323,56 +421,8 @@ def contact_import_run(import_id: int) -> str:
     if not taken:
         return f"contact import {import_id} is not queued"
     record = ContactImport.objects.select_related("contact_list").get(pk=import_id)
-
-    def progress(counts: ImportCounts) -> None:
-        ContactImport.objects.filter(pk=import_id).update(
-            rows=counts.rows,
-            imported=counts.imported,
-            rejected=counts.rejected,
-            duplicates=counts.duplicates,
-            processed_bytes=counts.bytes_read,
-        )
-
-    rejected = tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="")
     try:
-        with record.file.open("rb") as fh:
-            counts, _list = contacts_import(
-                list_name=record.contact_list.name,
-                source=fh,
-                name=record.original_name,
-                actor=Actor(label=record.created_by),
-                default_region=record.default_region,
-                rejected_csv=rejected,
-                progress=progress,
-                record=record,
-            )
-        if counts.skipped:
-            rejected.seek(0)
-            stem = Path(record.original_name).stem[:80] or "contacts"
-            record.rejected_file.save(f"{stem}-rejected.csv", File(rejected), save=False)
-    except Exception as exc:
-        message = (
-            str(exc)
-            if isinstance(exc, ImportFileError)
-            else gettext("Unexpected error (%(error)s); nothing was imported.")
-            % {"error": type(exc).__name__}
-        )
-        ContactImport.objects.filter(pk=import_id).update(
-            state=ContactImport.State.FAILED, error=message, finished_at=timezone.now()
-        )
-        if not isinstance(exc, ImportFileError):
-            raise
-        return f"contact import {import_id} failed: {message}"
-    finally:
-        rejected.close()
-    ContactImport.objects.filter(pk=import_id).update(
-        state=ContactImport.State.DONE,
-        rows=counts.rows,
-        imported=counts.imported,
-        rejected=counts.rejected,
-        duplicates=counts.duplicates,
-        processed_bytes=record.total_bytes,
-        rejected_file=record.rejected_file.name or "",
-        finished_at=timezone.now(),
-    )
+        counts = _read_into(record)
+    except ImportFileError as exc:
+        return f"contact import {import_id} failed: {exc}"
     return f"contact import {import_id}: {counts.summary()}"
