@@ -110,6 +110,11 @@ def test_do_not_call_entries_add_search_export_and_delete_for_admins_only(
     assert b"6591234567" in b"".join(export.streaming_content)
     delete_url = f"/admin/campaigns/suppressionentry/{entry.pk}/delete/"
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    change_url = f"/admin/campaigns/suppressionentry/{entry.pk}/change/"
+    past = {"reason": "asked", "expires_at_0": "2020-01-01", "expires_at_1": "00:00:00"}
+    assert client.post(change_url, past).status_code == 403  # no removal by another name
+    entry.refresh_from_db()
+    assert entry.expires_at is None
     assert SuppressionEntry.objects.exists()
     # The portal-wide list itself cannot be deleted, not even by an Admin.
     client.force_login(admin_user)

@@ -33,6 +33,7 @@ from campaigns.services.numbers import (
     normalise_number,
     strip_number,
 )
+from campaigns.services.suppression import DELETE_ENTRY
 from campaigns.services.tabular import ImportFileError
 
 DNC_SALT = "campaigns.dnc-import"
@@ -221,6 +222,13 @@ class SuppressionEntryAdmin(PortalModelAdmin):
                 )
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/campaigns/suppressionentry/import.html", context)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Shortening an entry's expiry would remove it by another name: Admins only, as
+        # removing is (Operators add entries).
+        if obj is not None and not request.user.has_perm(DELETE_ENTRY):
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
