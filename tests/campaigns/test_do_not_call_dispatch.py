@@ -16,6 +16,7 @@ from campaigns.services import dispatch
 from campaigns.services.actors import Actor
 from campaigns.services.dispatch import campaign_dispatch
 from campaigns.services.suppression import dnc_add
+from tests.campaigns.conftest import add_callees
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("test")
@@ -140,3 +141,60 @@ def test_a_sip_phone_call_to_a_suppressed_number_is_refused(voice_app, sandbox_s
         sip_call(app=voice_app, account_name="desk_002", callee="919876543210", actor=SYSTEM)
     assert sandbox_state.requests_for("/voice/sendSip") == []
     assert not Call.objects.exists()
+
+
+def test_numbers_added_while_the_campaign_runs_are_never_sent_after_the_add_commits(
+    campaign, sandbox_state, settings
+):
+    """Four senders dispatch 600 callees in batches of 10 while another thread keeps putting
+    callees on the do-not-call list: no number whose entry committed before its batch was
+    claimed is ever sent (the sandbox's record is the judge)."""
+    import random
+    import threading
+    import time
+
+    from django.db import connection
+
+    from campaigns.models import DispatchBatch
+
+    settings.ITNIO_SEND_GROUP_MAX = 10
+    settings.ITNIO_DISPATCH_CONCURRENCY = 4
+    add_callees(campaign, 565, start=919800100000)  # 600 in all
+    numbers = list(Callee.objects.filter(campaign=campaign).values_list("number", flat=True))
+    random.Random(3).shuffle(numbers)
+    committed: dict[str, float] = {}
+    done = threading.Event()
+
+    def adder():
+        try:
+            for number in numbers[:150]:
+                if done.is_set():
+                    return
+                dnc_add(numbers=[number], actor=SYSTEM)
+                committed[number] = time.time()  # after its transaction committed
+                time.sleep(0.002)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=adder)
+    thread.start()
+    run(campaign)
+    done.set()
+    thread.join()
+    sent = set(sent_numbers(sandbox_state))
+    claimed_at = {
+        number: started.timestamp()
+        for number, started in Callee.objects.filter(
+            campaign=campaign, batch__isnull=False
+        ).values_list("number", "batch__request_started_at")
+    }
+    late = [n for n in sent if n in committed and committed[n] < claimed_at[n]]
+    assert late == []
+    assert DispatchBatch.objects.filter(campaign=campaign, state="unknown").count() == 0
+    skipped = set(
+        Callee.objects.filter(campaign=campaign, state="skipped").values_list("number", flat=True)
+    )
+    assert skipped and skipped <= set(committed) and not (skipped & sent)
+    assert len(sent) + len(skipped) == 600
+    campaign.refresh_from_db()
+    assert campaign.state == "completed"
