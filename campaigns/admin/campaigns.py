@@ -71,6 +71,7 @@ EDITABLE = [
     "segment_value",
     "frequency_cap_calls",
     "frequency_cap_hours",
+    "cap_waits",
     "opt_out_key",
 ]
 AUDIENCE = [
@@ -79,6 +80,7 @@ AUDIENCE = [
     "segment_value",
     "frequency_cap_calls",
     "frequency_cap_hours",
+    "cap_waits",
     "opt_out_key",
 ]
 

@@ -78,6 +78,13 @@ class Campaign(models.Model):
     frequency_cap_hours = models.PositiveSmallIntegerField(
         _("frequency cap: within hours"), null=True, blank=True
     )
+    cap_waits = models.BooleanField(
+        _("wait for the frequency cap"),
+        default=False,
+        help_text=_(
+            "Over the cap, a callee waits until the cap allows it, instead of being skipped."
+        ),
+    )
     opt_out_key = models.CharField(
         _("opt-out key"),
         max_length=1,
@@ -201,7 +208,8 @@ class Callee(models.Model):
       48 h after submission counts as not reached | yes |
     | rejected | ITNIO refused the number | yes |
     | unknown | the request's outcome is unknown; reconciliation decides | no |
-    | skipped | not called, for `skip_reason` (do-not-call), decided by the claim | yes |
+    | skipped | not called, for `skip_reason` (do-not-call, frequency cap): the claim's | yes |
+    | waiting | over the frequency cap in a campaign that waits: claimed once allowed | no |
 
     Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
     here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
@@ -217,6 +225,7 @@ class Callee(models.Model):
         REJECTED = "rejected", "Rejected"
         UNKNOWN = "unknown", "Unknown (send outcome not known)"
         SKIPPED = "skipped", _("Skipped (not called)")
+        WAITING = "waiting", _("Waiting (frequency cap)")
 
     class SkipReason(models.TextChoices):
         DO_NOT_CALL = "do-not-call", _("do-not-call")

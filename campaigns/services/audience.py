@@ -222,6 +222,13 @@ def skip_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None)
         if up_to_id is not None:
             rows = rows.filter(id__lte=up_to_id)
         over = under_cap(rows, campaign, over=True).values("pk")
+        if campaign.cap_waits:  # it waits, pending for the claim, until the cap allows it
+            Callee.objects.filter(pk__in=over).update(
+                state=Callee.State.WAITING,
+                skip_reason=Callee.SkipReason.FREQUENCY_CAP,
+                reason=gettext("Waiting: over the frequency cap when its batch was claimed."),
+            )
+            return skipped
         skipped += Callee.objects.filter(pk__in=over).update(
             state=Callee.State.SKIPPED,
             skip_reason=Callee.SkipReason.FREQUENCY_CAP,

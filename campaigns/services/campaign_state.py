@@ -26,7 +26,7 @@ from campaigns.models import Call, Callee, Campaign
 NOT_FINAL_AFTER = timedelta(hours=48)
 
 #: Callee states that keep a campaign from being finished.
-BUSY_STATES = (Callee.State.PENDING, Callee.State.SENDING)
+BUSY_STATES = (Callee.State.PENDING, Callee.State.WAITING, Callee.State.SENDING)
 OPEN_STATES = (*BUSY_STATES, Callee.State.UNKNOWN)
 
 REACHED = "reached"
@@ -45,6 +45,12 @@ class CalleeStateRow:
 CALLEE_STATES: tuple[CalleeStateRow, ...] = (
     CalleeStateRow(
         Callee.State.PENDING, gettext_lazy("pending"), gettext_lazy("may be claimed now"), False
+    ),
+    CalleeStateRow(
+        Callee.State.WAITING,
+        gettext_lazy("waiting (cap)"),
+        gettext_lazy("over the frequency cap; claimed once the cap allows it"),
+        False,
     ),
     CalleeStateRow(
         Callee.State.SENDING,

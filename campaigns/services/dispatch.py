@@ -103,6 +103,10 @@ def _release_lease(campaign_id: int, lease: str) -> None:
 # ---------------------------------------------------------------------------
 # Claims
 # ---------------------------------------------------------------------------
+#: Callee states a claim takes: pending, and waiting for the frequency cap.
+CLAIMABLE = (Callee.State.PENDING, Callee.State.WAITING)
+
+
 def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
 
@@ -116,7 +120,7 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     list is. The callees a claim passes over are marked skipped with their reason
     (audience.skip_passed_over).
     """
-    pending = Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
+    pending = Callee.objects.filter(campaign_id=campaign.pk, state__in=CLAIMABLE)
     return under_cap(without_suppressed(pending, campaign.app_id), campaign)
 
 
@@ -302,7 +306,8 @@ class _Claimer:
         sql, params = _compiled(picked)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET batch_id = %s, state = %s WHERE id IN ({sql}) "
+                f"UPDATE {table} SET batch_id = %s, state = %s, skip_reason = NULL "
+                f"WHERE id IN ({sql}) "
                 "RETURNING id, number",
                 [batch.pk, Callee.State.SENDING, *params],
             )
@@ -337,7 +342,7 @@ class _Claimer:
             f"WITH picked AS MATERIALIZED ({picked_sql}), "
             f"b AS (INSERT INTO {batch_table} ({', '.join(columns)}) "
             f"SELECT {', '.join(exprs)} WHERE EXISTS (SELECT 1 FROM picked) RETURNING id) "
-            f"UPDATE {callee_table} SET batch_id = b.id, state = %s FROM b "
+            f"UPDATE {callee_table} SET batch_id = b.id, state = %s, skip_reason = NULL FROM b "
             f"WHERE {callee_table}.id IN (SELECT id FROM picked) "
             f"RETURNING {callee_table}.id, {callee_table}.number, b.id"
         )

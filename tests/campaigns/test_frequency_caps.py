@@ -134,3 +134,34 @@ def test_two_dispatchers_at_once_never_exceed_cap_1(uploaded_file, sandbox_state
     assert len(accepted) == 40 and max(accepted.values()) == 1
     skipped = Callee.objects.filter(state="skipped", skip_reason="frequency-cap").count()
     assert skipped == 40
+
+
+def test_a_campaign_that_waits_for_the_cap_calls_the_number_once_the_cap_allows(
+    uploaded_file, sandbox_state, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ITNIO_SEND_GROUP_MAX = 4
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24", "--cap-waits")
+    assert second.cap_waits
+    add_callees(first, 6, start=919800000001)
+    add_callees(second, 6, start=919800000004)  # three shared
+    dispatch(first)
+    dispatch(second)
+    waiting = Callee.objects.filter(campaign=second, state="waiting")
+    assert waiting.count() == 3
+    second.refresh_from_db()
+    assert second.state == "running"  # not finished while callees wait
+    assert "waiting=3" in run("campaign_status", "Second")
+    assert max(sandbox_state.accepted_callees().values()) == 1
+    # A day later the cap allows them: the next dispatch (the scheduler's tick) sends them.
+    Call.objects.filter(campaign=first).update(submit_time=timezone.now() - timedelta(hours=25))
+    dispatch(second)
+    assert not Callee.objects.filter(campaign=second, state="waiting").exists()
+    assert Callee.objects.filter(campaign=second, state="submitted").count() == 6
+    assert Callee.objects.filter(campaign=second, skip_reason__isnull=False).count() == 0
+    second.refresh_from_db()
+    assert second.state == "completed"

@@ -46,6 +46,11 @@ class Command(PortalCommand):
             "--segment", metavar="FIELD=VALUE", default="", help="only these lists' contacts"
         )
         parser.add_argument(
+            "--cap-waits",
+            action="store_true",
+            help="over the frequency cap, a callee waits until the cap allows it (not skipped)",
+        )
+        parser.add_argument(
             "--opt-out-key",
             metavar="KEY",
             default="",
@@ -111,6 +116,7 @@ class Command(PortalCommand):
             segment_field=segment[0],
             segment_value=segment[1],
             opt_out_key=options["opt_out_key"],
+            cap_waits=options["cap_waits"],
             frequency_cap_calls=cap.calls if cap else None,
             frequency_cap_hours=cap.hours if cap else None,
         )
