@@ -87,7 +87,9 @@ CALLEE_STATES: tuple[CalleeStateRow, ...] = (
     CalleeStateRow(
         Callee.State.SKIPPED,
         gettext_lazy("skipped"),
-        gettext_lazy("not called, for the reason shown (do-not-call): decided by the claim"),
+        gettext_lazy(
+            "not called, for the reason shown (do-not-call or frequency cap): decided by the claim"
+        ),
         True,
     ),
     CalleeStateRow(
