@@ -1,9 +1,11 @@
 """Do-not-call: the suppression lists, their entries (add, import, remove) and the one SQL
-condition "this number is suppressed for this app now" that the claim, the preflight and the
-TTS call share.
+condition "this number is suppressed for this app now" (`applicable`) that the claim, the
+preflight, the one-number calls and the AI push share.
 
-The condition is an Exists on the entries' number index, so the claim compiles it into its own
-statement (design.md: each rule a join or a predicate, never a lookup per number).
+The claim compiles it into its own statement (design.md: each rule a join or a predicate,
+never a lookup per number from Python) as a scalar probe of the entries' number index per row
+it reads (`first_entry`: a bounded, id-ordered scan stops after a batch); whole-list counts
+(the preflight) use it as an Exists (`suppressed`), which the database may run as a join.
 """
 
 from __future__ import annotations
