@@ -6,7 +6,11 @@ per request) by `campaign_dispatch` (ITNIO_DISPATCH_CONCURRENCY=4, 200 numbers p
 the same run, posts the very same 500 request bodies to the same sandbox from a bare
 ThreadPoolExecutor(4) with requests, doing nothing else. Target: ours ≤ 1.25× the bare pool.
 
-    python bench/dispatch.py [--callees 100000] [--latency-ms 50]
+With `--dnc N`, N do-not-call entries are in the portal-wide list first (every 100th callee
+among them, the rest other numbers): the claim checks them for every batch, and the target
+stays the same (the bare pool posts the very same, smaller, bodies).
+
+    python bench/dispatch.py [--callees 100000] [--latency-ms 50] [--dnc 1000000]
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ def main() -> int:
     parser.add_argument("--callees", type=int, default=100_000)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--dnc", type=int, default=0, help="do-not-call entries to add first")
     args = parser.parse_args()
 
     db_url = setup_django("itnio_bench_dispatch")
@@ -141,14 +146,17 @@ def main() -> int:
         Campaign,
         ItnioAccount,
         ItnioApp,
+        SuppressionEntry,
         VoiceFile,
     )
     from campaigns.services.dispatch import campaign_dispatch
+    from campaigns.services.suppression import portal_wide_list
 
     sandbox, url = start_sandbox(args.latency_ms)
     try:
         # A clean slate each run.
         Callee.objects.all().delete()
+        SuppressionEntry.objects.all().delete()
         Call.objects.all().delete()
         Campaign.objects.all().delete()
         VoiceFile.objects.all().delete()
@@ -164,9 +172,30 @@ def main() -> int:
         ):
             for i in range(args.callees):
                 copy.write_row((campaign.pk, str(620000000001 + i), "pending", "", ""))
+        suppressed_callees = 0
+        if args.dnc:
+            list_id = portal_wide_list().pk
+            with (
+                connection.cursor() as cursor,
+                cursor.copy(
+                    "COPY campaigns_suppressionentry (suppression_list_id, number, reason, "
+                    "source, added_by, created_at) FROM STDIN"
+                ) as copy,
+            ):
+                now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+                for i in range(args.dnc):
+                    if i % 100 == 0 and i < args.callees:
+                        number = str(620000000001 + i)  # one callee in a hundred
+                        suppressed_callees += 1
+                    else:
+                        number = str(630000000001 + i)
+                    copy.write_row((list_id, number, "bench", "manual", "bench", now))
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE campaigns_suppressionentry")
         print(
             f"database: {db_url.rsplit('@', 1)[-1]}  sandbox latency: {args.latency_ms:.0f} ms  "
-            f"callees: {args.callees:,}  concurrency: {args.concurrency}"
+            f"callees: {args.callees:,}  concurrency: {args.concurrency}  "
+            f"do-not-call entries: {args.dnc:,} ({suppressed_callees:,} of them callees)"
         )
 
         started = time.perf_counter()
@@ -181,7 +210,10 @@ def main() -> int:
             report = campaign_dispatch(campaign.pk)
         ours = time.perf_counter() - started
         requests_sent = report.batches_sent
-        assert report.accepted + report.rejected == args.callees and not report.unknown, report
+        sent = args.callees - suppressed_callees
+        assert report.accepted + report.rejected == sent and not report.unknown, report
+        skipped = Callee.objects.filter(campaign=campaign, state="skipped").count()
+        assert skipped == suppressed_callees, (skipped, suppressed_callees)
         campaign.refresh_from_db()
         assert campaign.state == "completed", campaign.state
 

@@ -33,6 +33,10 @@ OPERATOR_MODELS = {
     "sipgroup",
     "aitask",
     "aicustomer",
+    "contactlist",
+    "contact",
+    "suppressionlist",
+    "suppressionentry",  # deleting an entry stays with Admins (delete_ is not given)
 }
 
 VIEWER, OPERATOR, ADMIN = "Viewer", "Operator", "Admin"

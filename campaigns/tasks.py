@@ -133,6 +133,14 @@ def run_callee_import(import_id: int) -> str:
 
 
 @task(queue_name="sync")
+def run_contact_import(import_id: int) -> str:
+    """Read a large contact file into its list, updating its progress (contact_imports.py)."""
+    from campaigns.services.contact_imports import contact_import_run
+
+    return contact_import_run(import_id)
+
+
+@task(queue_name="sync")
 def confirm_callee_import(import_id: int) -> str:
     """Make a large confirmed import's callees pending in chunks (import_jobs.py)."""
     from campaigns.services.import_jobs import import_confirm_run

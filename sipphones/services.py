@@ -24,6 +24,7 @@ from campaigns.services.calls import (
     SyncResult,
     call_send_single,
     call_upsert_record,
+    refuse_if_not_callable,
 )
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import logged_client
@@ -236,6 +237,7 @@ def sip_call(
         )
     if not app.active:
         raise CallError(_("App %(app)s is inactive.") % {"app": app.app_id})
+    refuse_if_not_callable(callee, app)  # do-not-call and the frequency cap
     group = sip_group_for_account(app=app, account_name=account_name)
     sip = SendSip(app_id=app.app_id, account=account_name, callee=callee, display_num=display_num)
     call = Call(

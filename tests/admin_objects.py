@@ -20,11 +20,16 @@ from campaigns.models import (
     Callee,
     CalleeImport,
     Campaign,
+    Contact,
+    ContactImport,
+    ContactList,
     ErasedNumber,
     Heartbeat,
     ItnioAccount,
     PushEvent,
     ScheduledJobRun,
+    SuppressionEntry,
+    SuppressionList,
     VoiceFile,
 )
 from tests.ai.conftest import make_task
@@ -100,6 +105,24 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
         ErasedNumber: ErasedNumber.objects.create(digest="0" * 64, erased_by="admin"),
         Group: Group.objects.get(name="Viewer"),
     }
+    contact_list = ContactList.objects.create(name="VIPs")
+    rows[ContactList] = contact_list
+    rows[Contact] = Contact.objects.create(
+        contact_list=contact_list, number="6591234567", country="SG", fields={"tier": "gold"}
+    )
+    campaign.contact_lists.add(contact_list)
+    contact_import = ContactImport(
+        contact_list=contact_list, original_name="vips.csv", state=ContactImport.State.DONE
+    )
+    contact_import.file.save("vips.csv", ContentFile(b"number\n6591234567\n"), save=False)
+    contact_import.rejected_file.save("vips-rejected.csv", ContentFile(b"row\n"), save=False)
+    contact_import.save()
+    rows[ContactImport] = contact_import
+    dnc = SuppressionList.objects.create(name="Complaints")
+    rows[SuppressionList] = dnc
+    rows[SuppressionEntry] = SuppressionEntry.objects.create(
+        suppression_list=dnc, number="6598765432", reason="complaint"
+    )
     group = make_group(voice_app)
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)

@@ -9,7 +9,10 @@ from campaigns.admin import (  # noqa: F401
     callees,
     calls,
     campaigns,
+    contact_imports,
+    contact_lists,
     inbox,
+    suppression,
     users,
     voice_files,
 )

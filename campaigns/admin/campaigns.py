@@ -10,7 +10,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -20,26 +25,32 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
+from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.formatting import count as format_count
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
+from campaigns.services.audience import (
+    AudienceError,
+    check_segment,
+)
 from campaigns.services.campaign_state import (
     CALLEE_STATES,
+    skipped_by_reason,
     state_display,
     waiting_for_reconciliation,
 )
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_cancel,
-    campaign_launch,
     campaign_pause,
-    campaign_plan,
     campaign_progress,
     campaign_reconcile,
     campaign_release_unknown,
     campaign_resume,
 )
+from campaigns.services.frequency_caps import default_cap
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.opt_outs import KEYS, opt_out_count
 from campaigns.services.reports import CallSlice
 from itnio_portal.itnio import ItnioError, ItnioLimitError
 
@@ -56,6 +67,22 @@ EDITABLE = [
     "window_start",
     "window_end",
     "window_tz",
+    "contact_lists",
+    "segment_field",
+    "segment_value",
+    "frequency_cap_calls",
+    "frequency_cap_hours",
+    "cap_waits",
+    "opt_out_key",
+]
+AUDIENCE = [
+    "contact_lists",
+    "segment_field",
+    "segment_value",
+    "frequency_cap_calls",
+    "frequency_cap_hours",
+    "cap_waits",
+    "opt_out_key",
 ]
 
 
@@ -99,6 +126,22 @@ class CampaignForm(forms.ModelForm):
                 "voice_file",
                 gettext("This voice file belongs to another ITNIO account than the app."),
             )
+        if bool(cleaned.get("frequency_cap_calls")) != bool(cleaned.get("frequency_cap_hours")):
+            self.add_error(
+                "frequency_cap_hours", gettext("Give both parts of the frequency cap, or neither.")
+            )
+        key = cleaned.get("opt_out_key") or ""
+        if key and key not in KEYS:
+            self.add_error("opt_out_key", gettext("One of 0–9, * or #."))
+        lists = list(cleaned.get("contact_lists") or [])
+        segment = (cleaned.get("segment_field") or "").strip()
+        if segment and not lists:
+            self.add_error("segment_field", gettext("A segment needs at least one contact list."))
+        elif segment:
+            try:
+                check_segment(lists, segment)
+            except AudienceError as exc:
+                self.add_error("segment_field", str(exc))
         if bool(cleaned.get("window_start")) != bool(cleaned.get("window_end")):
             self.add_error(
                 "window_end", gettext("Give both ends of the calling window, or neither.")
@@ -146,7 +189,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(PortalModelAdmin):
+class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
     form = CampaignForm
     list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
     list_filter = ["state", "app"]
@@ -160,6 +203,14 @@ class CampaignAdmin(PortalModelAdmin):
     ]
     inlines = [BatchInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        cap = default_cap()  # new campaigns start with the portal-wide cap
+        if cap is not None:
+            initial.setdefault("frequency_cap_calls", cap.calls)
+            initial.setdefault("frequency_cap_hours", cap.hours)
+        return initial
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list[Any]:
         # A campaign being added has no batches yet: no empty table on the form.
@@ -186,6 +237,7 @@ class CampaignAdmin(PortalModelAdmin):
                 "max_ringing_time",
                 "called_info",
                 "scheduled_start",
+                *AUDIENCE,
             ]
         return readonly
 
@@ -204,6 +256,17 @@ class CampaignAdmin(PortalModelAdmin):
                         "max_ringing_time",
                         "called_info",
                     ]
+                },
+            ),
+            (
+                gettext_lazy("Audience"),
+                {
+                    "fields": AUDIENCE,
+                    "description": gettext_lazy(
+                        "Besides the callees imported directly: the contacts of these lists "
+                        "become callees at launch, each number once; the launch plan shows who "
+                        "is skipped and why."
+                    ),
                 },
             ),
             (
@@ -298,6 +361,11 @@ class CampaignAdmin(PortalModelAdmin):
             extra_context["callee_states"] = [
                 (row, progress.counts.get(row.key, 0)) for row in CALLEE_STATES
             ]
+            extra_context["skipped_by_reason"] = [
+                (Callee.SkipReason(reason).label, n)
+                for reason, n in skipped_by_reason(campaign).items()
+            ]
+            extra_context["opt_outs"] = opt_out_count(campaign)
             extra_context["waiting_text"] = (
                 waiting_for_reconciliation(progress.waiting) if progress.waiting else ""
             )
@@ -329,6 +397,16 @@ class CampaignAdmin(PortalModelAdmin):
             ),
             path("<int:pk>/launch/", wrap(self.launch_view), name="campaigns_campaign_launch"),
             path(
+                "<int:pk>/launch/test-call/",
+                wrap(self.test_call_view),
+                name="campaigns_campaign_test_call",
+            ),
+            path(
+                "<int:pk>/launch/skipped/",
+                wrap(self.skipped_view),
+                name="campaigns_campaign_skipped",
+            ),
+            path(
                 "<int:pk>/steer/<str:verb>/",
                 wrap(self.steer_view),
                 name="campaigns_campaign_steer",
@@ -354,39 +432,6 @@ class CampaignAdmin(PortalModelAdmin):
             state_reason=campaign.state_reason,
         )
         return JsonResponse(data)
-
-    @requires("place_calls")
-    def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Convention 4 (design.md): the first request shows the plan; post=yes launches."""
-        campaign = get_object_or_404(
-            Campaign.objects.select_related("app__account", "voice_file"), pk=pk
-        )
-        plan = campaign_plan(campaign)
-        if request.method == "POST" and request.POST.get("post") == "yes":
-            try:
-                campaign = campaign_launch(campaign=campaign, actor=Actor.from_user(request.user))
-            except CampaignError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    gettext("%(name)s: %(state)s. %(reason)s.")
-                    % {
-                        "name": campaign.name,
-                        "state": campaign.get_state_display(),
-                        "reason": campaign.state_reason,
-                    },
-                    messages.SUCCESS,
-                )
-            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("Launch %(name)s?") % {"name": campaign.name},
-            "campaign": campaign,
-            "plan": plan,
-        }
-        return TemplateResponse(request, "admin/campaigns/campaign/launch_confirm.html", context)
 
     @requires("place_calls", methods=["POST"])
     def steer_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponseRedirect:

@@ -2,6 +2,7 @@
 
 - accounts: ITNIO accounts and apps, push tokens and push URLs
 - voice: uploaded voice files and calls (TTS, group, SIP) with their ITNIO records
+- audience: contact lists and do-not-call (suppression) lists
 - campaigns: voice broadcast campaigns, callee imports, dispatch batches and callees
 - ai: AI tasks, AI customers and AI call records
 - figures: pre-aggregated daily call figures and the marks of days to recompute
@@ -11,6 +12,14 @@
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
 from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
+from campaigns.models.audience import (
+    PORTAL_WIDE_LIST,
+    Contact,
+    ContactImport,
+    ContactList,
+    SuppressionEntry,
+    SuppressionList,
+)
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
@@ -18,6 +27,7 @@ from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
 
 __all__ = [
+    "PORTAL_WIDE_LIST",
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
@@ -29,6 +39,9 @@ __all__ = [
     "Callee",
     "CalleeImport",
     "Campaign",
+    "Contact",
+    "ContactImport",
+    "ContactList",
     "DispatchBatch",
     "ErasedNumber",
     "Heartbeat",
@@ -36,6 +49,8 @@ __all__ = [
     "ItnioApp",
     "PushEvent",
     "ScheduledJobRun",
+    "SuppressionEntry",
+    "SuppressionList",
     "VoiceFile",
     "new_push_token",
     "push_path_for",

@@ -59,6 +59,48 @@ class Campaign(models.Model):
     # The running dispatcher's lease: only the holder sends; a stale lease means it died.
     dispatch_lease = models.CharField(_("dispatcher"), max_length=64, blank=True)
     dispatch_heartbeat_at = models.DateTimeField(_("dispatcher last seen"), null=True, blank=True)
+    # The audience besides the direct imports: contact lists, optionally one segment of them.
+    contact_lists = models.ManyToManyField(
+        "campaigns.ContactList",
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("contact lists"),
+        help_text=_(
+            "Their contacts become the campaign's callees at launch (a number in several "
+            "lists is called once)."
+        ),
+    )
+    segment_field = models.CharField(
+        _("segment: custom field"),
+        max_length=100,
+        blank=True,
+        help_text=_("Only the contacts whose custom field has the value below (optional)."),
+    )
+    segment_value = models.CharField(_("segment: value"), max_length=255, blank=True)
+    # At most this many calls to one number within so many hours, across every campaign, TTS
+    # and SIP call (frequency_caps.py); none when empty.
+    frequency_cap_calls = models.PositiveSmallIntegerField(
+        _("frequency cap: calls"), null=True, blank=True
+    )
+    frequency_cap_hours = models.PositiveSmallIntegerField(
+        _("frequency cap: within hours"), null=True, blank=True
+    )
+    cap_waits = models.BooleanField(
+        _("wait for the frequency cap"),
+        default=False,
+        help_text=_(
+            "Over the cap, a callee waits until the cap allows it, instead of being skipped."
+        ),
+    )
+    opt_out_key = models.CharField(
+        _("opt-out key"),
+        max_length=1,
+        blank=True,
+        help_text=_(
+            'A key (0–9, * or #) that means "do not call me again": a call record with it '
+            "puts the number on the portal-wide do-not-call list."
+        ),
+    )
 
     class Meta:
         verbose_name = _("campaign")
@@ -184,6 +226,8 @@ class Callee(models.Model):
       48 h after submission counts as not reached | yes |
     | rejected | ITNIO refused the number | yes |
     | unknown | the request's outcome is unknown; reconciliation decides | no |
+    | skipped | not called, for `skip_reason` (do-not-call, frequency cap): the claim's | yes |
+    | waiting | over the frequency cap in a campaign that waits: claimed once allowed | no |
 
     Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
     here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
@@ -198,6 +242,12 @@ class Callee(models.Model):
         SUBMITTED = "submitted", _("Submitted")
         REJECTED = "rejected", _("Rejected")
         UNKNOWN = "unknown", _("Unknown (send outcome not known)")
+        SKIPPED = "skipped", _("Skipped (not called)")
+        WAITING = "waiting", _("Waiting (frequency cap)")
+
+    class SkipReason(models.TextChoices):
+        DO_NOT_CALL = "do-not-call", _("do-not-call")
+        FREQUENCY_CAP = "frequency-cap", _("frequency cap")
 
     # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
     campaign = models.ForeignKey(
@@ -238,6 +288,10 @@ class Callee(models.Model):
         related_name="campaign_callee",
         verbose_name=_("call"),
     )
+    # Nullable without a default: added to the callee table without rewriting it (SQLite).
+    skip_reason = models.CharField(  # noqa: DJ001
+        _("skipped because"), max_length=20, choices=SkipReason.choices, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("callee")
@@ -253,6 +307,13 @@ class Callee(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "state", "id"], name="callee_campaign_state"),
+            # The frequency cap's look-up of a number in flight in other campaigns: partial,
+            # so it holds only the few callees in a request or unknown.
+            models.Index(
+                fields=["number"],
+                condition=models.Q(state__in=["sending", "unknown"]),
+                name="callee_in_flight_number",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -118,6 +118,17 @@ class Call(models.Model):
         db_index=False,
         verbose_name=_("campaign"),
     )
+    # A test call of a campaign (its voice file to one number before launch): not one of its
+    # calls, so neither its figures nor the frequency caps count it.
+    test_of = models.ForeignKey(
+        "Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="test_calls",
+        db_index=False,
+        verbose_name=_("test call of"),
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     state_reason = models.TextField(_("state reason"), blank=True)

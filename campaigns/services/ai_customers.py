@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask
 from campaigns.services.actors import Actor
 from campaigns.services.ai_errors import AiTaskError, ai_error_message
 from campaigns.services.ai_tasks import _check_app, _client, _require, _require_on_itnio
+from campaigns.services.suppression import suppressed
 from itnio_portal.itnio import (
     AiCustomerRow,
     AiNoCall,
@@ -89,6 +90,9 @@ def _row_reason(row: dict[str, Any]) -> str:
     return str(NO_REASON)
 
 
+LEFT_OUT = gettext_noop("Left out: the number is on a do-not-call list.")
+
+
 def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
     """Push the task's customers that are not on ITNIO yet with importCustomer, ≤100 per request
     (§5.5). Rows ITNIO lists as failed become REJECTED with its reason. A business refusal
@@ -102,6 +106,10 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
     assert task.remote_job_id is not None
     size = client.limits.import_customer_max
     result = PushResult()
+    # Do-not-call: suppressed numbers are left out with the reason (one UPDATE, before any send).
+    AiCustomer.objects.filter(task=task, state=AiCustomer.State.LOCAL).filter(
+        suppressed(task.app_id, number=OuterRef("phone_number"))
+    ).update(state=AiCustomer.State.REJECTED, reason=gettext(LEFT_OUT))
     pending = list(
         AiCustomer.objects.filter(task=task, state=AiCustomer.State.LOCAL)
         .order_by("id")

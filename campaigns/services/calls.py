@@ -23,9 +23,13 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.frequency_caps import over_cap_refusal
+from campaigns.services.numbers import strip_number
+from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
+from campaigns.services.suppression import refusal, suppression_of
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioError,
@@ -105,6 +109,7 @@ def call_send_tts(
             _("The call is for app %(call_app_id)s, not app %(app_id)s.")
             % {"call_app_id": code.app_id, "app_id": app.app_id}
         )
+    refuse_if_not_callable(code.callee or "", app)
     call = Call(
         app=app,
         kind=Call.Kind.TTS,
@@ -118,6 +123,18 @@ def call_send_tts(
     client = logged_client(app.account, actor=actor, obj=call)
     client.send_code_body(code)  # every documented limit, before anything is stored
     return call_send_single(call, lambda: client.send_code(code))
+
+
+def refuse_if_not_callable(callee: str, app: ItnioApp) -> None:
+    """A one-number call (TTS, SIP phone) to a number on a do-not-call list that applies to
+    `app`, or over the portal-wide frequency cap, is refused with the reason (CallError)."""
+    number = strip_number(callee)
+    entry = suppression_of(number, app)
+    if entry is not None:
+        raise CallError(refusal(entry))
+    capped = over_cap_refusal(number)
+    if capped:
+        raise CallError(capped)
 
 
 def call_send_single(call: Call, send: Callable[[], str]) -> Call:
@@ -269,6 +286,7 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         Call.objects.filter(pk=call.pk).update(synced_at=now)
         return False
     call.save()
+    optouts_from_calls([call])
     return True
 
 

@@ -26,7 +26,7 @@ from campaigns.models import Call, Callee, Campaign
 NOT_FINAL_AFTER = timedelta(hours=48)
 
 #: Callee states that keep a campaign from being finished.
-BUSY_STATES = (Callee.State.PENDING, Callee.State.SENDING)
+BUSY_STATES = (Callee.State.PENDING, Callee.State.WAITING, Callee.State.SENDING)
 OPEN_STATES = (*BUSY_STATES, Callee.State.UNKNOWN)
 
 REACHED = "reached"
@@ -45,6 +45,12 @@ class CalleeStateRow:
 CALLEE_STATES: tuple[CalleeStateRow, ...] = (
     CalleeStateRow(
         Callee.State.PENDING, gettext_lazy("pending"), gettext_lazy("may be claimed now"), False
+    ),
+    CalleeStateRow(
+        Callee.State.WAITING,
+        gettext_lazy("waiting (cap)"),
+        gettext_lazy("over the frequency cap; claimed once the cap allows it"),
+        False,
     ),
     CalleeStateRow(
         Callee.State.SENDING,
@@ -76,6 +82,14 @@ CALLEE_STATES: tuple[CalleeStateRow, ...] = (
         Callee.State.REJECTED,
         gettext_lazy("rejected"),
         gettext_lazy("ITNIO refused the number"),
+        True,
+    ),
+    CalleeStateRow(
+        Callee.State.SKIPPED,
+        gettext_lazy("skipped"),
+        gettext_lazy(
+            "not called, for the reason shown (do-not-call or frequency cap): decided by the claim"
+        ),
         True,
     ),
     CalleeStateRow(
@@ -132,6 +146,25 @@ def callee_counts(campaign: Campaign, *, now: datetime | None = None) -> dict[st
     return counts
 
 
+#: The skip reasons in the order pages and `campaign_status` show them, with their plain keys.
+SKIP_KEYS = {
+    Callee.SkipReason.DO_NOT_CALL: "dnc",
+    Callee.SkipReason.FREQUENCY_CAP: "frequency_cap",
+}
+
+
+def skipped_by_reason(campaign: Campaign) -> dict[str, int]:
+    """Skipped callees per skip reason (every reason listed, 0 when none)."""
+    rows = (
+        Callee.objects.filter(campaign=campaign, state=Callee.State.SKIPPED)
+        .values("skip_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    found = {row["skip_reason"]: row["n"] for row in rows}
+    return {reason: found.get(reason, 0) for reason in SKIP_KEYS}
+
+
 def terminal_count(counts: dict[str, int]) -> int:
     return sum(n for state, n in counts.items() if state in TERMINAL)
 
@@ -169,6 +202,10 @@ def sent_summary(counts: dict[str, int]) -> str:
         "rejected": f"{counts.get(Callee.State.REJECTED, 0):,}",
         "unknown": f"{counts.get(Callee.State.UNKNOWN, 0):,}",
     }
+    if counts.get(Callee.State.SKIPPED):
+        text += " " + gettext("%(skipped)s skipped (not called: do-not-call or frequency cap).") % {
+            "skipped": f"{counts[Callee.State.SKIPPED]:,}"
+        }
     if counts.get(Callee.State.UNKNOWN):
         text += " " + gettext("%(waiting)s: reconcile, or release them for resending.") % {
             "waiting": waiting_for_reconciliation(counts[Callee.State.UNKNOWN])

@@ -24,6 +24,7 @@ from django.utils.translation import gettext, ngettext
 from campaigns.formatting import count as count_text
 from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.audience import Preflight, audience_materialise, audience_preflight
 from campaigns.services.calls import call_upsert_record
 from campaigns.services.campaign_state import (
     callee_counts,
@@ -62,6 +63,7 @@ class Plan:
     per_request: int
     staged: int
     problems: list[str]
+    preflight: Preflight = field(default_factory=Preflight)
 
     def lines(self) -> list[str]:
         c = self.campaign
@@ -94,6 +96,12 @@ class Plan:
                 c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
             ),
             (gettext("Calling window:"), window),
+            (gettext("Audience:"), count_text(self.preflight.audience)),
+            (gettext("Will be called:"), count_text(self.preflight.will_call)),
+            *(
+                (gettext("Skipped:"), f"{count_text(n)} {label}")
+                for _key, label, n in self.preflight.rows()
+            ),
         ]
         # The labels padded to one column (17 characters in English), then the values.
         return [f"{label:<16} {value}" for label, value in rows]
@@ -103,6 +111,7 @@ def campaign_plan(campaign: Campaign) -> Plan:
     """What launching would do, and what stops it."""
     counts = stored_state_counts(campaign)
     pending = counts.get(Callee.State.PENDING, 0)
+    preflight = audience_preflight(campaign)
     per = settings.ITNIO_SEND_GROUP_MAX
     problems = []
     if campaign.state not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
@@ -121,15 +130,18 @@ def campaign_plan(campaign: Campaign) -> Plan:
         )
     elif campaign.voice_file.account_id != campaign.app.account_id:
         problems.append(gettext("The voice file belongs to another ITNIO account than the app."))
-    if pending == 0:
+    if preflight.audience == 0:
         problems.append(gettext("No pending callees: import a list (and confirm it) first."))
+    elif preflight.will_call == 0:
+        problems.append(gettext("Nobody to call: every number of the audience is skipped."))
     return Plan(
         campaign=campaign,
         callees=pending,
-        requests=math.ceil(pending / per) if pending else 0,
+        requests=math.ceil(preflight.will_call / per) if preflight.will_call else 0,
         per_request=per,
         staged=counts.get(Callee.State.STAGED, 0),
         problems=problems,
+        preflight=preflight,
     )
 
 
@@ -234,6 +246,7 @@ def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
         plan = campaign_plan(campaign)
         if plan.problems:
             raise CampaignError(" ".join(plan.problems))
+        audience_materialise(campaign)  # the lists' contacts become pending callees
         now = timezone.now()
         if campaign.scheduled_start and campaign.scheduled_start > now:
             set_campaign_state(

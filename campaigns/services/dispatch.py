@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor
+from campaigns.services.audience import skip_passed_over
 from campaigns.services.campaign_state import (
     complete_if_done,
     in_calling_window,
@@ -49,7 +50,9 @@ from campaigns.services.dispatch_outcomes import (
     record_failure,
     record_success,
 )
+from campaigns.services.frequency_caps import cap_lock, under_cap
 from campaigns.services.request_log import RequestLogBuffer
+from campaigns.services.suppression import without_suppressed
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -101,21 +104,34 @@ def _release_lease(campaign_id: int, lease: str) -> None:
 # ---------------------------------------------------------------------------
 # Claims
 # ---------------------------------------------------------------------------
+#: Callee states a claim takes: pending, and waiting for the frequency cap.
+CLAIMABLE = (Callee.State.PENDING, Callee.State.WAITING)
+
+
 def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
 
-    Today: every pending callee. This is where the audience (do-not-call, frequency caps),
-    timing (the callee's local window, retries due) and money (budget) rules plug in, each as
-    a filter, a join or an Exists on this queryset: the claim compiles it into its own SQL
+    Every pending callee whose number is not on an applicable, unexpired do-not-call entry
+    (a probe of the entries' number index per row read, suppression.first_entry) and is under
+    the campaign's frequency cap, both evaluated when the batch is claimed: a number added
+    after launch is not sent if its batch was not claimed yet. The other rules, timing (the
+    callee's local window, retries due) and money (budget), plug in the same way, each a
+    filter, a join or a subquery on this queryset: the claim compiles it into its own SQL
     statement, so a rule costs no extra query and no per-number Python loop however long the
-    list is. Callees it leaves out stay pending (later: waiting, with their reason).
+    list is. The callees a claim passes over are marked skipped with their reason
+    (audience.skip_passed_over).
     """
-    return Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.PENDING)
+    pending = Callee.objects.filter(campaign_id=campaign.pk, state__in=CLAIMABLE)
+    return under_cap(without_suppressed(pending, campaign.app_id), campaign)
 
 
 def _while_running(campaign: Campaign) -> Exists:
     # Checked in the claim's own statement: a pause or cancel stops the very next claim.
     return Exists(Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING))
+
+
+def _while_running_now(campaign: Campaign) -> bool:
+    return Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING).exists()
 
 
 def _called_info(campaign: Campaign, batch: DispatchBatch) -> str:
@@ -262,11 +278,22 @@ class _Claimer:
             .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
         )
         self.claiming = batch.sequence
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and self.campaign.frequency_cap_calls:
+            # Capped claims of all campaigns take one lock, so two dispatchers never count the
+            # same number's attempts at once (SQLite's write transaction already does that).
+            with transaction.atomic(durable=True):
+                cap_lock()
+                pairs = self._mark_in_one_statement(batch, picked, in_transaction=True)
+        elif connection.vendor == "postgresql":
             pairs = self._mark_in_one_statement(batch, picked)
         else:
             with transaction.atomic(durable=True):
                 pairs = self._mark(batch, picked)
+        if pairs or _while_running_now(self.campaign):
+            # The callees this claim passed over (all that are left, at the end).
+            skip_passed_over(
+                self.campaign, after_id=last_id, up_to_id=pairs[-1][0] if pairs else None
+            )
         if not pairs:
             return None
         batch.size = len(pairs)
@@ -280,7 +307,8 @@ class _Claimer:
         sql, params = _compiled(picked)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET batch_id = %s, state = %s WHERE id IN ({sql}) "
+                f"UPDATE {table} SET batch_id = %s, state = %s, skip_reason = NULL "
+                f"WHERE id IN ({sql}) "
                 "RETURNING id, number",
                 [batch.pk, Callee.State.SENDING, *params],
             )
@@ -290,11 +318,13 @@ class _Claimer:
         return pairs
 
     def _mark_in_one_statement(
-        self, batch: DispatchBatch, picked: QuerySet[Any]
+        self, batch: DispatchBatch, picked: QuerySet[Any], in_transaction: bool = False
     ) -> list[tuple[int, str]]:
         """PostgreSQL: pick, insert the batch (only if something was picked) and mark the
-        callees SENDING in one statement, committed on its own (autocommit): one round trip."""
-        _outside_transactions()
+        callees SENDING in one statement, committed on its own (autocommit): one round trip.
+        (`in_transaction`: in the claim's own durable transaction, with the cap lock.)"""
+        if not in_transaction:
+            _outside_transactions()
         callee_table = connection.ops.quote_name(Callee._meta.db_table)
         batch_table = connection.ops.quote_name(DispatchBatch._meta.db_table)
         known = {
@@ -313,7 +343,7 @@ class _Claimer:
             f"WITH picked AS MATERIALIZED ({picked_sql}), "
             f"b AS (INSERT INTO {batch_table} ({', '.join(columns)}) "
             f"SELECT {', '.join(exprs)} WHERE EXISTS (SELECT 1 FROM picked) RETURNING id) "
-            f"UPDATE {callee_table} SET batch_id = b.id, state = %s FROM b "
+            f"UPDATE {callee_table} SET batch_id = b.id, state = %s, skip_reason = NULL FROM b "
             f"WHERE {callee_table}.id IN (SELECT id FROM picked) "
             f"RETURNING {callee_table}.id, {callee_table}.number, b.id"
         )

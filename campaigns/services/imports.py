@@ -124,15 +124,18 @@ class RowValidator:
     are not the campaign's yet (they may be cancelled), so they never make a row a duplicate;
     confirming is where a number listed meanwhile is skipped (see import_confirm)."""
 
-    __slots__ = ("_normalise", "_seen")
+    __slots__ = ("_known", "_normalise", "_seen")
 
     def __init__(
         self,
         existing: Iterable[str] = (),
         own: Iterable[tuple[str, int]] = (),
         default_region: str = "",
+        known_reason: str | None = None,
     ) -> None:
         self._normalise = normaliser(default_region)
+        # A row whose number `existing` holds.
+        self._known = known_reason or gettext("already in the campaign")
         self._seen = SeenNumbers()
         for number, row in own:  # first, so a number this import staged keeps its row
             self._seen.setdefault(_key(number), row)
@@ -181,7 +184,7 @@ class RowValidator:
         if first == row:
             return VALID, number, ""
         if first == IN_CAMPAIGN:
-            return DUPLICATE, number, gettext("already in the campaign")
+            return DUPLICATE, number, self._known
         return DUPLICATE, number, gettext("duplicate of row %(row)s") % {"row": first}
 
     def replay(self, row: int, raw: Any) -> tuple[str, str, str]:
@@ -365,7 +368,7 @@ def _skipped_by_listed(
 
 def import_stream(
     *,
-    campaign: Campaign,
+    campaign: Campaign | None,
     rows: Iterable[tuple[int, Any]],
     callee_import: CalleeImport | None = None,
     state: str = Callee.State.STAGED,
@@ -378,6 +381,9 @@ def import_stream(
     resume_after: int = 0,
     preview_rows: int = 0,
     default_region: str = "",
+    validator: RowValidator | None = None,
+    number_cell: Callable[[Any], Any] | None = None,
+    write: Callable[[list[tuple[str, int, Any]]], list[tuple[int, str]]] | None = None,
 ) -> ImportCounts:
     """Validate and write a stream of (row, raw number) in chunks, each in a short transaction that
     also updates the CalleeImport's counters (a cancelled import stops at the next chunk:
@@ -394,22 +400,29 @@ def import_stream(
 
     chunk_transactions=False writes every chunk in the caller's transaction, without savepoints:
     for an all-or-nothing import on PostgreSQL, where a hundred savepoints, each locking the
-    campaign and import rows for their foreign keys, make the row locks ever slower to check."""
-    if not dry_run and callee_import is None:
+    campaign and import rows for their foreign keys, make the row locks ever slower to check.
+
+    Other list kinds (contact lists, do-not-call lists) come through the same stream with their
+    own `validator` (seeded with the list's numbers), `number_cell` (the number cell of a whole
+    row) and `write` (a chunk of (number, row, raw row) → the (row, number) pairs listed
+    meanwhile)."""
+    if not dry_run and callee_import is None and write is None:
         raise ValueError("import_stream writes callees only for a CalleeImport (or dry_run=True)")
     counts = ImportCounts(total_bytes=getattr(rows, "total_bytes", 0))
     if callee_import is not None and not default_region:
         default_region = callee_import.default_region
-    validator = RowValidator.for_campaign(
-        campaign, callee_import if resume_after else None, default_region
-    )
+    if validator is None:
+        assert campaign is not None
+        validator = RowValidator.for_campaign(
+            campaign, callee_import if resume_after else None, default_region
+        )
     own_csv = None
     outputs = [rejected_csv] if rejected_csv is not None else []
     if callee_import is not None and not dry_run:
         own_csv = tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="")
         outputs.append(own_csv)
     rejected = RejectedWriter(outputs, counts)
-    pending: list[tuple[str, int]] = []
+    pending: list[Any] = []
     since_flush = 0
     check = validator.check
 
@@ -434,11 +447,14 @@ def import_stream(
             counts.imported += len(pending)
             wanted = preview_rows - len(counts.preview)
             if wanted > 0:
-                counts.preview.extend((row, number) for number, row in pending[:wanted])
+                counts.preview.extend((item[1], item[0]) for item in pending[:wanted])
         else:
             with transaction.atomic() if chunk_transactions else nullcontext():
                 conflicts = []
-                if pending:
+                if pending and write is not None:
+                    conflicts = write(pending)
+                elif pending:
+                    assert campaign is not None and callee_import is not None
                     conflicts = _write_chunk(
                         pending,
                         campaign_id=campaign.pk,
@@ -450,14 +466,15 @@ def import_stream(
                     rejected.add(row, number, meanwhile)
                 counts.imported += len(pending) - len(conflicts)
                 counts.duplicates += len(conflicts)
-                still_running(
-                    rows=counts.rows,
-                    imported=counts.imported,
-                    rejected=counts.rejected,
-                    duplicates=counts.duplicates,
-                    processed_bytes=counts.bytes_read,
-                    total_bytes=counts.total_bytes,
-                )
+                if callee_import is not None:
+                    still_running(
+                        rows=counts.rows,
+                        imported=counts.imported,
+                        rejected=counts.rejected,
+                        duplicates=counts.duplicates,
+                        processed_bytes=counts.bytes_read,
+                        total_bytes=counts.total_bytes,
+                    )
         pending = []
         since_flush = 0
         if progress is not None:
@@ -493,15 +510,16 @@ def import_stream(
         for row, raw in iterator:
             counts.rows += 1
             since_flush += 1
-            verdict, number, reason = check(row, raw)
+            cell = raw if number_cell is None else number_cell(raw)
+            verdict, number, reason = check(row, cell)
             if verdict is VALID:
-                pending.append((number, row))
+                pending.append((number, row) if write is None else (number, row, raw))
             elif verdict is REJECTED:
                 counts.rejected += 1
-                rejected.add(row, raw, reason)
+                rejected.add(row, cell, reason)
             else:
                 counts.duplicates += 1
-                rejected.add(row, raw, reason)
+                rejected.add(row, cell, reason)
             if since_flush >= chunk_size:
                 flush()
         flush(final=True)

@@ -26,6 +26,7 @@ from campaigns.models import (
     Call,
     Callee,
     CalleeImport,
+    Contact,
     ErasedNumber,
     PushEvent,
 )
@@ -138,10 +139,11 @@ class ErasureResult:
     pushes: int = 0
     request_logs: int = 0
     import_files: int = 0
+    contacts: int = 0
     already_erased: bool = False
 
     def __str__(self) -> str:
-        return gettext(
+        text = gettext(
             "%(callees)s callee(s) and %(customers)s AI customer(s) deleted; %(calls)s call(s), "
             "%(records)s AI call record(s), %(pushes)s push body(ies) and %(logs)s request "
             "log entry(ies) cleared; %(files)s import file(s) deleted."
@@ -154,6 +156,11 @@ class ErasureResult:
             "logs": self.request_logs,
             "files": self.import_files,
         }
+        if self.contacts:
+            text += " " + gettext("%(contacts)s contact(s) deleted from contact lists.") % {
+                "contacts": self.contacts
+            }
+        return text
 
 
 def _erase_pushes(needles: list[str], names: set[str]) -> int:
@@ -264,6 +271,9 @@ def number_erase(*, number: str, actor: Actor) -> ErasureResult:
             row.save(update_fields=[*AI_PERSONAL_FIELDS, "erased_at"])
             result.ai_records += 1
         result.ai_customers = customers.delete()[0]
+        # Contact lists too (their names and custom fields with them). Do-not-call entries
+        # are kept: they are what stops the number being called again.
+        result.contacts = Contact.objects.filter(number__in=needles).delete()[0]
         result.pushes = _erase_pushes(needles, names)
         result.request_logs = _erase_request_logs(needles, names)
         entry, created = ErasedNumber.objects.get_or_create(

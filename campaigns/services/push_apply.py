@@ -30,6 +30,7 @@ from campaigns.services.calls import (
     RECORD_FIELDS,
     record_onto_call,
 )
+from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.push_bodies import MalformedPush, read_reports
 from itnio_portal.itnio import AiRecord, VoiceRecord
 
@@ -179,6 +180,7 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
         Call.objects.bulk_create(list(new.values()), batch_size=1000)
     if changed:
         bulk_update_rows(list(changed.values()), APPLIED_FIELDS)
+        optouts_from_calls(changed.values())  # in the same transaction as the records
     return outcomes
 
 

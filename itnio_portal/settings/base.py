@@ -277,6 +277,9 @@ PUSH_TOKEN_GRACE_SECONDS = env.int("PUSH_TOKEN_GRACE_SECONDS", default=2 * 3600)
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 # The operations home warns when an account's last balance read is under this amount.
 PORTAL_LOW_BALANCE = env.float("PORTAL_LOW_BALANCE", default=10.0)
+# The frequency cap new campaigns (and TTS calls) start with, "CALLS/HOURS" (e.g. 1/24); none
+# unless set. Campaigns created before keep none.
+PORTAL_FREQUENCY_CAP = env.str("PORTAL_FREQUENCY_CAP", default="")
 # The currency of ITNIO balances (getBalance names none; ITNIO quotes in USD unless told).
 PORTAL_BALANCE_CURRENCY = env.str("PORTAL_BALANCE_CURRENCY", default="USD")
 

@@ -10,8 +10,13 @@ from django.utils.translation import gettext_lazy
 from campaigns.management.base import PortalCommand
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.models import DispatchBatch
-from campaigns.services.campaign_state import waiting_for_reconciliation
+from campaigns.services.campaign_state import (
+    SKIP_KEYS,
+    skipped_by_reason,
+    waiting_for_reconciliation,
+)
 from campaigns.services.campaigns import campaign_progress
+from campaigns.services.opt_outs import opt_out_count
 
 
 class Command(PortalCommand):
@@ -39,6 +44,11 @@ class Command(PortalCommand):
             + " ".join(f"{state}={n}" for state, n in progress.counts.items())
             + f" total={progress.total}"
         )
+        # Plain keys and integers (never translated): scripts read them.
+        skipped = skipped_by_reason(campaign)
+        self.stdout.write(" ".join(f"skipped_{SKIP_KEYS[r]}={n}" for r, n in skipped.items()))
+        if campaign.opt_out_key:
+            self.stdout.write(f"opt_outs={opt_out_count(campaign)}")
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
         if progress.eta:
             self.stdout.write(

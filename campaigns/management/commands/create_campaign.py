@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign, ItnioApp, VoiceFile
+from campaigns.services.audience import (
+    AudienceError,
+    check_segment,
+    contact_lists_named,
+    parse_segment,
+)
+from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
+from campaigns.services.opt_outs import KEYS
 from itnio_portal.itnio import ItnioLimitError
 
 
@@ -32,6 +41,40 @@ class Command(PortalCommand):
         parser.add_argument("--max-duration", type=int)
         parser.add_argument("--max-ringing-time", type=int)
         parser.add_argument("--called-info", default="")
+        parser.add_argument(
+            "--contacts",
+            metavar="LIST[,LIST…]",
+            default="",
+            help=gettext_lazy("contact lists whose contacts become callees at launch"),
+        )
+        parser.add_argument(
+            "--segment",
+            metavar="FIELD=VALUE",
+            default="",
+            help=gettext_lazy("only these lists' contacts"),
+        )
+        parser.add_argument(
+            "--cap-waits",
+            action="store_true",
+            help=gettext_lazy(
+                "over the frequency cap, a callee waits until the cap allows it (not skipped)"
+            ),
+        )
+        parser.add_argument(
+            "--opt-out-key",
+            metavar="KEY",
+            default="",
+            help=gettext_lazy('a key (0-9, * or #) meaning "do not call me again"'),
+        )
+        parser.add_argument(
+            "--frequency-cap",
+            metavar="K/H",
+            default=None,
+            help=gettext_lazy(
+                "at most K calls to one number within H hours, across all campaigns, TTS and "
+                "SIP calls (default: PORTAL_FREQUENCY_CAP; 'none' for no cap)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         _user, label = self.acting(options)
@@ -48,6 +91,20 @@ class Command(PortalCommand):
                 _("--voice-file: no voice file named %(name)s in this account")
                 % {"name": repr(options["voice_file"])}
             )
+        lists, segment = self._audience(options)
+        if options["opt_out_key"] and options["opt_out_key"] not in KEYS:
+            raise usage_error(_("--opt-out-key: one of 0-9, * or #"))
+        try:
+            given = options["frequency_cap"]
+            cap = (
+                default_cap()
+                if given is None
+                else None
+                if given.strip().lower() == "none"
+                else parse_cap(given)
+            )
+        except ValueError as exc:
+            raise usage_error(f"--frequency-cap: {exc}") from exc
         limits = itnio_limits()
         try:
             if options["display_num"]:
@@ -71,18 +128,50 @@ class Command(PortalCommand):
             max_ringing_time=options["max_ringing_time"],
             called_info=options["called_info"],
             created_by=label,
+            segment_field=segment[0],
+            segment_value=segment[1],
+            opt_out_key=options["opt_out_key"],
+            cap_waits=options["cap_waits"],
+            frequency_cap_calls=cap.calls if cap else None,
+            frequency_cap_hours=cap.hours if cap else None,
         )
         try:
             campaign.full_clean()
         except ValidationError as exc:
             raise data_error("; ".join(exc.messages)) from exc
-        campaign.save()
+        with transaction.atomic():
+            campaign.save()
+            campaign.contact_lists.set(lists)
         self.stdout.write(
             _("Created draft campaign %(name)s (#%(id)s).")
             % {"name": campaign.name, "id": campaign.pk}
         )
+        if cap:
+            self.stdout.write(_("Frequency cap: %(cap)s (calls/hours).") % {"cap": cap})
+        if lists:
+            self.stdout.write(
+                _("Audience: the contact lists %(lists)s%(segment)s.")
+                % {
+                    "lists": ", ".join(c.name for c in lists),
+                    "segment": f" ({segment[0]}={segment[1]})" if segment[0] else "",
+                }
+            )
         if voice_file.state != VoiceFile.State.UPLOADED:
             self.stdout.write(
                 _("Note: voice file %(name)s is not uploaded to ITNIO yet.")
                 % {"name": voice_file.file_name}
             )
+
+    def _audience(self, options: dict[str, Any]) -> tuple[list[Any], tuple[str, str]]:
+        """The contact lists and the segment, checked before anything is written."""
+        if options["segment"] and not options["contacts"]:
+            raise usage_error(_("--segment needs --contacts"))
+        if not options["contacts"]:
+            return [], ("", "")
+        try:
+            lists = contact_lists_named(options["contacts"].split(","))
+            segment = parse_segment(options["segment"]) if options["segment"] else ("", "")
+            check_segment(lists, segment[0])
+        except AudienceError as exc:
+            raise usage_error(str(exc)) from exc
+        return lists, segment

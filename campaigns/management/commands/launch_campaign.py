@@ -33,6 +33,8 @@ class Command(PortalCommand):
         plan = campaign_plan(campaign)
         for line in plan.lines():
             self.stdout.write(line)
+        for line in plan.preflight.key_lines():  # plain keys and integers, for scripts
+            self.stdout.write(line)
         for problem in plan.problems:
             self.stderr.write(_("Cannot launch: %(problem)s") % {"problem": problem})
         if not options["for_real"]:

@@ -1,0 +1,29 @@
+"""Do-not-call for AI tasks: suppressed customers are left out of the push with the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.services.actors import Actor
+from campaigns.services.suppression import dnc_add
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("test")
+
+
+def test_suppressed_ai_customers_are_left_out_of_the_push(created_task, sandbox_state):
+    from campaigns.models import AiCustomer
+    from campaigns.services.ai_customers import ai_customers_push
+    from tests.ai.conftest import add_customers, requests_to
+
+    add_customers(created_task, 3)
+    dnc_add(numbers=["8613800000002"], actor=SYSTEM)
+    ai_customers_push(task=created_task, actor=SYSTEM)
+    left_out = AiCustomer.objects.get(phone_number="8613800000002")
+    assert left_out.state == "rejected" and "do-not-call" in left_out.reason
+    pushed = [
+        str(c.get("phoneNumber") or c.get("phone"))
+        for r in requests_to(sandbox_state, "/aivoice/importCustomer")
+        for c in r.body["customerPersons"]
+    ]
+    assert sorted(pushed) == ["8613800000001", "8613800000003"]

@@ -1,0 +1,167 @@
+"""Frequency caps: two campaigns sharing numbers under cap 1/24 call each number once in all;
+the capped callees end skipped (frequency cap), the preflight counts them, a TTS call over the
+portal-wide cap is refused, and campaigns without a cap are not limited."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from campaigns.models import Call, Callee, Campaign
+from campaigns.services.audience import preflight_skipped
+from campaigns.services.dispatch import campaign_dispatch
+from tests.campaigns.conftest import add_callees
+from tests.conftest import VOICE_APP_ID
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def create(name, uploaded_file, *extra):
+    run(
+        "create_campaign",
+        name,
+        "--app",
+        VOICE_APP_ID,
+        "--voice-file",
+        uploaded_file.file_name,
+        *extra,
+    )
+    return Campaign.objects.get(name=name)
+
+
+def dispatch(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    return campaign_dispatch(campaign.pk)
+
+
+def test_two_campaigns_sharing_numbers_under_cap_1_per_24h_call_each_number_once(
+    uploaded_file, sandbox_state, settings
+):
+    settings.ITNIO_SEND_GROUP_MAX = 4
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24")
+    assert (first.frequency_cap_calls, first.frequency_cap_hours) == (1, 24)
+    add_callees(first, 10, start=919800000001)  # …01 – …10
+    add_callees(second, 10, start=919800000006)  # …06 – …15: five shared
+    dispatch(first)
+    out = run("launch_campaign", "Second")
+    assert "will_call=5" in out and "skipped_frequency_cap=5" in out
+    skipped_rows = list(preflight_skipped(second))
+    assert sorted(n for n, _l, _k in skipped_rows) == [str(919800000006 + i) for i in range(5)]
+    assert {k for _n, _l, k in skipped_rows} == {"frequency_cap"}
+    dispatch(second)
+    accepted = sandbox_state.accepted_callees()
+    assert len(accepted) == 15 and max(accepted.values()) == 1
+    skipped = Callee.objects.filter(campaign=second, state="skipped")
+    assert skipped.count() == 5
+    assert set(skipped.values_list("skip_reason", flat=True)) == {"frequency-cap"}
+    second.refresh_from_db()
+    assert second.state == "completed"
+    assert "skipped_frequency_cap=5" in run("campaign_status", "Second")
+
+
+def test_without_a_cap_numbers_are_called_again(uploaded_file, sandbox_state, settings):
+    first = create("First", uploaded_file)
+    second = create("Second", uploaded_file)
+    assert first.frequency_cap_calls is None
+    add_callees(first, 3)
+    add_callees(second, 3)
+    dispatch(first)
+    dispatch(second)
+    assert set(sandbox_state.accepted_callees().values()) == {2}
+
+
+def test_new_campaigns_start_with_the_portal_wide_cap(uploaded_file, settings):
+    settings.PORTAL_FREQUENCY_CAP = "2/12"
+    campaign = create("Capped", uploaded_file)
+    assert (campaign.frequency_cap_calls, campaign.frequency_cap_hours) == (2, 12)
+    assert create("Free", uploaded_file, "--frequency-cap", "none").frequency_cap_calls is None
+    with pytest.raises(CommandError, match="CALLS/HOURS") as exc:
+        create("Bad", uploaded_file, "--frequency-cap", "lots")
+    assert exc.value.returncode == 2
+
+
+def test_a_tts_call_over_the_portal_wide_cap_is_refused(
+    voice_app, sandbox, sandbox_state, settings
+):
+    settings.PORTAL_FREQUENCY_CAP = "1/24"
+    args = ["send_code", "--app", voice_app.app_id, "--callee", "919876543210"]
+    args += ["--language", "EN", "--text", "hello"]
+    run(*args)
+    with pytest.raises(CommandError, match="frequency cap"):
+        run(*args)
+    assert len(sandbox_state.requests_for("/voice/sendCode")) == 1
+    assert Call.objects.count() == 1
+
+
+def test_two_dispatchers_at_once_never_exceed_cap_1(uploaded_file, sandbox_state, settings):
+    """Two running campaigns with the same 40 numbers, dispatched by two workers at the same
+    moment: the sandbox accepts each number once in all."""
+    import threading
+
+    from django.db import connection
+
+    settings.ITNIO_SEND_GROUP_MAX = 5
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24")
+    add_callees(first, 40)
+    add_callees(second, 40)
+    Campaign.objects.filter(pk__in=[first.pk, second.pk]).update(state="running")
+    start = threading.Barrier(2)
+
+    def worker(campaign_id):
+        try:
+            start.wait()
+            campaign_dispatch(campaign_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = sandbox_state.accepted_callees()
+    assert len(accepted) == 40 and max(accepted.values()) == 1
+    skipped = Callee.objects.filter(state="skipped", skip_reason="frequency-cap").count()
+    assert skipped == 40
+
+
+def test_a_campaign_that_waits_for_the_cap_calls_the_number_once_the_cap_allows(
+    uploaded_file, sandbox_state, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ITNIO_SEND_GROUP_MAX = 4
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24", "--cap-waits")
+    assert second.cap_waits
+    add_callees(first, 6, start=919800000001)
+    add_callees(second, 6, start=919800000004)  # three shared
+    dispatch(first)
+    dispatch(second)
+    waiting = Callee.objects.filter(campaign=second, state="waiting")
+    assert waiting.count() == 3
+    second.refresh_from_db()
+    assert second.state == "running"  # not finished while callees wait
+    assert "waiting=3" in run("campaign_status", "Second")
+    assert max(sandbox_state.accepted_callees().values()) == 1
+    # A day later the cap allows them: the next dispatch (the scheduler's tick) sends them.
+    Call.objects.filter(campaign=first).update(submit_time=timezone.now() - timedelta(hours=25))
+    dispatch(second)
+    assert not Callee.objects.filter(campaign=second, state="waiting").exists()
+    assert Callee.objects.filter(campaign=second, state="submitted").count() == 6
+    assert Callee.objects.filter(campaign=second, skip_reason__isnull=False).count() == 0
+    second.refresh_from_db()
+    assert second.state == "completed"
