@@ -31,11 +31,15 @@ UPLOAD_PAGES = {
     "campaigns.Callee": "campaigns/callee/import/",
     "campaigns.AiCustomer": "campaigns/aicustomer/import/",
     "campaigns.VoiceFile": "campaigns/voicefile/add/",
+    "campaigns.ContactList": "campaigns/contactlist/import/",
+    "campaigns.SuppressionEntry": "campaigns/suppressionentry/import/",
 }
 #: Commands that read a file named on their command line.
-FILE_COMMANDS = {"import_callees", "ai_import_customers", "upload_voice_file"}
+FILE_COMMANDS = {
+    "import_callees", "ai_import_customers", "upload_voice_file", "import_contacts", "dnc_import",
+}  # fmt: skip
 #: Models whose file fields no admin form edits (written only by the portal itself).
-PORTAL_WRITTEN_FILES = {"campaigns.CalleeImport"}
+PORTAL_WRITTEN_FILES = {"campaigns.CalleeImport", "campaigns.ContactImport"}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +132,11 @@ def test_every_upload_form_is_in_the_fuzz():
     found = {}
     for model, model_admin in admin.site._registry.items():
         label = model._meta.label
-        if isinstance(model_admin, ImportMixin):
+        own_import = any(
+            getattr(url, "name", "") == f"{model._meta.app_label}_{model._meta.model_name}_import"
+            for url in model_admin.get_urls()
+        )
+        if isinstance(model_admin, ImportMixin) or own_import:
             found[label] = "import"
         elif any(isinstance(f, models.FileField) for f in model._meta.get_fields()):
             found[label] = "file field"
@@ -198,6 +206,39 @@ def test_voice_file_upload_page(client, operator, voice_app, cases, case):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("case", HOSTILE)
+def test_contact_list_import_page(client, operator, cases, case):
+    from campaigns.models import Contact, ContactImport, ContactList
+
+    name, data = cases[case]
+    client.force_login(operator)
+    body, content_type = multipart({"list_name": "Fuzz"}, "import_file", name, data)
+    page = client.post("/admin/" + UPLOAD_PAGES["campaigns.ContactList"], body, content_type)
+    assert page.status_code == 200
+    assert 'class="errorlist' in page.content.decode(), text(page)[:2000]
+    assert not (Contact.objects.exists() or ContactImport.objects.exists())
+    assert not ContactList.objects.filter(name="Fuzz").exists()
+    assert_nothing_written(Path(django_settings.MEDIA_ROOT))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", HOSTILE)
+def test_do_not_call_import_page(client, operator, cases, case):
+    from campaigns.models import SuppressionEntry, SuppressionList
+
+    name, data = cases[case]
+    client.force_login(operator)
+    target = SuppressionList.objects.create(name="Fuzz")
+    fields = {"suppression_list": target.pk, "reason": "fuzz"}
+    body, content_type = multipart(fields, "import_file", name, data)
+    page = client.post("/admin/" + UPLOAD_PAGES["campaigns.SuppressionEntry"], body, content_type)
+    assert page.status_code == 200
+    assert 'class="errorlist' in page.content.decode(), text(page)[:2000]
+    assert not SuppressionEntry.objects.exists()
+    assert_nothing_written(Path(django_settings.MEDIA_ROOT))
+
+
+@pytest.mark.django_db
 def test_traversal_names_on_the_upload_pages(client, admin_user, campaign, ai_app):
     """The multipart file name is reduced to a name; the voice file's ITNIO name (which names
     the stored file too) is a form error, not a bare 400 page (issue 12, defect 10)."""
@@ -250,6 +291,23 @@ def test_ai_import_customers_command(ai_app, cases, case, tmp_path):
         call_command("ai_import_customers", str(task.pk), str(path))
     assert refused.value.returncode == 1
     assert path.name in str(refused.value)
+    assert_nothing_written(Path(django_settings.MEDIA_ROOT))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", HOSTILE)
+def test_import_contacts_and_dnc_import_commands(cases, case, tmp_path):
+    from campaigns.models import Contact, ContactList, SuppressionEntry
+
+    path = _write(tmp_path, case, *cases[case])
+    with pytest.raises(CommandError) as refused:
+        call_command("import_contacts", "Fuzz", str(path))
+    assert refused.value.returncode == 2
+    assert not (Contact.objects.exists() or ContactList.objects.filter(name="Fuzz").exists())
+    with pytest.raises(CommandError) as refused:
+        call_command("dnc_import", str(path))
+    assert refused.value.returncode == 2
+    assert not SuppressionEntry.objects.exists()
     assert_nothing_written(Path(django_settings.MEDIA_ROOT))
 
 

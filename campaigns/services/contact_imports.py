@@ -207,6 +207,7 @@ def contacts_import(
             rejected_csv=rejected_csv,
         )
         return counts, None
+    existed = ContactList.objects.filter(name=list_name).exists()
     record = _new_record(
         list_name=list_name,
         source=source,
@@ -215,7 +216,16 @@ def contacts_import(
         default_region=default_region,
         state=ContactImport.State.RUNNING,
     )
-    counts = _read_into(record, rejected_csv=rejected_csv, progress=progress)
+    try:
+        counts = _read_into(record, rejected_csv=rejected_csv, progress=progress)
+    except ImportFileError:
+        # Told at once (the command, the admin's confirm): a file refused halfway leaves
+        # nothing behind, neither its stored copy nor a list this import created.
+        record.file.delete(save=False)
+        record.delete()
+        if not existed and not record.contact_list.contacts.exists():
+            record.contact_list.delete()
+        raise
     return counts, record.contact_list
 
 
