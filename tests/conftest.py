@@ -65,6 +65,18 @@ def killer():
 
 
 @pytest.fixture(autouse=True)
+def _english():
+    """Every test starts in the portal's default language: a request in Chinese leaves Chinese
+    active in its thread (LocaleMiddleware), which would leak into the tests after it."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Uploaded files go to a per-test folder."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -127,7 +127,16 @@ def test_the_navigation_is_grouped_by_task(client, busy):
     ]
     expected = {
         "setup": ["ITNIO accounts", "ITNIO apps", "Voice files", "SIP phone groups"],
-        "campaigns": ["Campaigns", "Callees", "Callee imports"],
+        "campaigns": [
+            "Campaigns",
+            "Contact lists",
+            "Contacts",
+            "Contact imports",
+            "Do-not-call entries",
+            "Do-not-call lists",
+            "Callees",
+            "Callee imports",
+        ],
         "calls": ["Calls", "Calls dashboard"],
         "ai": ["AI tasks", "AI customers", "AI call records"],
         "operations": ["API request log", "Push inbox", "Scheduled jobs", "Background heartbeats"],

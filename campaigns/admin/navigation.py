@@ -37,7 +37,16 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
     (
         "campaigns",
         _("Campaigns"),
-        ["campaigns.Campaign", "campaigns.Callee", "campaigns.CalleeImport"],
+        [
+            "campaigns.Campaign",
+            "campaigns.ContactList",
+            "campaigns.Contact",
+            "campaigns.ContactImport",
+            "campaigns.SuppressionEntry",
+            "campaigns.SuppressionList",
+            "campaigns.Callee",
+            "campaigns.CalleeImport",
+        ],
     ),
     (
         "calls",

@@ -66,6 +66,12 @@ class Plan:
     preflight: Preflight = field(default_factory=Preflight)
 
     def lines(self) -> list[str]:
+        """The plan as the command line prints it: labels padded to one column."""
+        # 17 characters in English; the page shows rows() as a table (aligned in any script).
+        return [f"{label:<16} {value}" for label, value in self.rows()]
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) per line of the plan, in the active language."""
         c = self.campaign
         window = (
             f"{c.window_start:%H:%M}–{c.window_end:%H:%M} {c.window_tz}"
@@ -103,8 +109,7 @@ class Plan:
                 for _key, label, n in self.preflight.rows()
             ),
         ]
-        # The labels padded to one column (17 characters in English), then the values.
-        return [f"{label:<16} {value}" for label, value in rows]
+        return rows
 
 
 def campaign_plan(campaign: Campaign) -> Plan:
