@@ -20,6 +20,8 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "ITNIO Portal"
     site_title = "ITNIO Portal"
     index_title = _("Operations")
+    # One placeholder for "nothing here" on every page: the portal's own cells use it too.
+    empty_value_display = "–"
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
         from campaigns.admin.navigation import group_app_list
