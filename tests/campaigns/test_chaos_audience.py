@@ -168,7 +168,8 @@ def test_numbers_put_on_do_not_call_during_the_run_are_never_sent_after_the_add_
 def test_two_campaigns_sharing_numbers_under_cap_1_through_kills_accept_no_number_twice(
     chaos_sandbox, sandbox_state, uploaded_file, voice_app
 ):
-    each, shared = 2000, 1000  # callees of each campaign, numbers the two share
+    shared = 1000  # numbers the two share
+    each = 2 * shared  # callees of each campaign: every other one shared
     first, second = (
         Campaign.objects.create(
             name=name,
