@@ -189,6 +189,9 @@ class _Claimer:
         callees it still holds, at most ITNIO_SEND_GROUP_MAX of them; the rest leave it and are
         re-batched by the next new claims."""
         with transaction.atomic(durable=True):
+            if self.campaign.frequency_cap_calls:
+                # As a new claim does: no other capped claim counts the same attempts meanwhile.
+                cap_lock()
             if not Campaign.objects.filter(
                 pk=self.campaign.pk, state=Campaign.State.RUNNING
             ).exists():

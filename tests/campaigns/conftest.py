@@ -38,3 +38,18 @@ def campaign(uploaded_file, voice_app, settings):
     )
     add_callees(campaign, 35)
     return campaign
+
+
+@pytest.fixture
+def chaos_sandbox(sandbox_state, account):
+    """A sandbox of its own for the chaos tests (tests/campaigns/chaos.py): the account points
+    at it, no pusher."""
+    from itnio_portal.itnio.sandbox import SandboxServer
+    from tests.conftest import API_KEY, VOICE_APP_ID
+
+    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
+    server = SandboxServer(sandbox_state, push_interval=None).start()
+    account.base_url = server.base_url
+    account.save()
+    yield server
+    server.stop()

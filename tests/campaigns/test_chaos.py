@@ -5,11 +5,6 @@ before the worker could commit) and restarted. The sandbox's own request record 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import threading
-import time
 from collections import Counter
 
 import pytest
@@ -17,45 +12,14 @@ import pytest
 from campaigns.models import Callee, Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.campaigns import campaign_reconcile
-from itnio_portal.itnio.sandbox import SandboxServer
+from tests.campaigns.chaos import WorkerKiller, received_sends, run
 from tests.campaigns.conftest import add_callees
-from tests.conftest import API_KEY, VOICE_APP_ID
-from tests.procs import manage, portal_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CALLEES = 3000
-BATCH = 50
 KILL_WHILE_HELD = {4, 17, 31}
 KILL_AFTER_ANSWER = {9, 24, 38}
 DEADLINE_S = 170
-
-
-def chaos_env() -> dict[str, str]:
-    return portal_env(
-        ITNIO_SEND_GROUP_MAX=str(BATCH),
-        ITNIO_DISPATCH_CONCURRENCY="4",
-        ITNIO_READ_TIMEOUT="3",
-        DISPATCH_LEASE_SECONDS="2",
-        DISPATCH_STALE_BATCH_SECONDS="3",
-        DISPATCH_PAUSE_AFTER_NOT_SENT="1000",
-    )
-
-
-def run(*args: str) -> str:
-    proc = manage(*args, env=chaos_env())
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
-
-
-@pytest.fixture
-def chaos_sandbox(sandbox_state, account):
-    sandbox_state.add_app(API_KEY, VOICE_APP_ID, kind="voice")
-    server = SandboxServer(sandbox_state, push_interval=None).start()
-    account.base_url = server.base_url
-    account.save()
-    yield server
-    server.stop()
 
 
 def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
@@ -69,67 +33,11 @@ def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
     faults.http_502_rate = 0.05
     faults.drop_after_accept_rate = 0.05
 
-    worker: dict[str, subprocess.Popen | None] = {"proc": None}
-    kills: list[str] = []
-    sends = Counter()
-    lock = threading.Lock()
-
-    def kill(moment: str) -> None:
-        proc = worker["proc"]
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills.append(moment)
-
-    def held(record) -> None:
-        if record.path != "/voice/sendGroup":
-            return
-        with lock:
-            sends["held"] += 1
-            n = sends["held"]
-        if n in KILL_WHILE_HELD:
-            kill(f"held send #{n}")
-
-    def answered(record) -> None:
-        if record.path != "/voice/sendGroup":
-            return
-        with lock:
-            sends["answered"] += 1
-            n = sends["answered"]
-        if n in KILL_AFTER_ANSWER:
-            kill(f"after answer #{n}")
-
-    sandbox_state.on_send_held = held
-    sandbox_state.on_send_answered = answered
-
-    started = time.monotonic()
+    killer = WorkerKiller(sandbox_state, while_held=KILL_WHILE_HELD, after_answer=KILL_AFTER_ANSWER)
     out = run("launch_campaign", "Chaos", "--for-real")
     assert "Running" in out
-    restarts = 0
-    while time.monotonic() - started < DEADLINE_S:
-        campaign.refresh_from_db()
-        if campaign.state != Campaign.State.RUNNING:
-            break
-        proc = manage(
-            "portal_worker",
-            "--batch",
-            "--no-reload",
-            "--queue-name",
-            "*",
-            "--no-startup-delay",
-            env=chaos_env(),
-            capture=False,
-        )
-        worker["proc"] = proc
-        try:
-            proc.wait(timeout=max(1, DEADLINE_S - (time.monotonic() - started)))
-        finally:
-            worker["proc"] = None
-        if proc.returncode == -signal.SIGKILL:
-            restarts += 1
-            time.sleep(2.2)  # let the dead dispatcher's lease go stale
-        # The scheduler's recovery job: stuck batches become unknown, dead dispatchers restart.
-        run("portal_scheduler", "--job", "campaigns_tick")
-    elapsed = time.monotonic() - started
+    elapsed = killer.run_until_done([campaign], DEADLINE_S)
+    kills, restarts = killer.kills, killer.restarts
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.COMPLETED, (
         campaign.state,
@@ -143,10 +51,7 @@ def test_no_number_is_ever_accepted_twice_through_crashes_and_faults(
     accepted = sandbox_state.accepted_callees()
     # A request whose sender was killed while writing it has no parsed body: nothing received.
     received = Counter(
-        n
-        for r in sandbox_state.requests_for("/voice/sendGroup")
-        if isinstance(r.body, dict)
-        for n in r.body["callee"].split(",")
+        n for r in received_sends(sandbox_state) for n in r.body["callee"].split(",")
     )
     assert max(accepted.values()) == 1, [n for n, c in accepted.items() if c > 1][:10]
     final = dict(Callee.objects.filter(campaign=campaign).values_list("number", "state"))

@@ -165,3 +165,64 @@ def test_a_campaign_that_waits_for_the_cap_calls_the_number_once_the_cap_allows(
     assert Callee.objects.filter(campaign=second, skip_reason__isnull=False).count() == 0
     second.refresh_from_db()
     assert second.state == "completed"
+
+
+def test_a_batch_sent_again_counts_against_a_claim_of_another_campaign_at_the_same_moment(
+    uploaded_file, sandbox_state, monkeypatch
+):
+    """A batch that went back to pending (ITNIO unreachable) is claimed again while another
+    capped campaign claims the same number: the number goes out in one of them only (the
+    claim of a pending batch takes the cap lock as a new claim does; on SQLite its IMMEDIATE
+    write transaction serialises them)."""
+    import threading
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from campaigns.models import DispatchBatch
+    from campaigns.services import dispatch as service
+
+    first = create("First", uploaded_file, "--frequency-cap", "1/24")
+    second = create("Second", uploaded_file, "--frequency-cap", "1/24")
+    add_callees(first, 1)
+    add_callees(second, 1)
+    Campaign.objects.filter(pk__in=[first.pk, second.pk]).update(state="running")
+    batch = DispatchBatch.objects.create(
+        campaign=first, sequence=1, state="pending", size=1, attempts=1, reason="not sent"
+    )
+    Callee.objects.filter(campaign=first).update(batch=batch)
+    again, new = service._Claimer(first), service._Claimer(second)
+    read, claimed_new = threading.Event(), threading.Event()
+
+    class PausedAfterRead:
+        """The pending claim stops after it read its sendable callees, before it commits."""
+
+        @staticmethod
+        def now():
+            if threading.current_thread().name == "again" and not read.is_set():
+                read.set()
+                claimed_new.wait(3)  # with the lock held, the new claim waits for this one
+            return timezone.now()
+
+    monkeypatch.setattr(service, "timezone", PausedAfterRead)
+    claims = {}
+
+    def claim(name, claimer):
+        try:
+            if name == "new":
+                read.wait(5)
+            claims[name] = claimer.claim()
+            claimed_new.set()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=claim, args=(name, c), name=name)
+        for name, c in (("again", again), ("new", new))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = [number for c in claims.values() if c for _id, number in c[1]]
+    assert sent == ["919800000001"], claims
