@@ -109,6 +109,8 @@ def log_in(page, live_server, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", "pw")
     page.click("input[type=submit]")
+    # The login page has a #site-name too: wait until the browser has left it.
+    page.wait_for_url(lambda url: "/admin/login/" not in url)
     page.wait_for_selector("#site-name")
 
 

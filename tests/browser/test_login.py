@@ -24,7 +24,8 @@ def test_operator_logs_in_and_sees_accounts_and_background_status(
     page.fill("#id_username", "operator")
     page.fill("#id_password", "correct horse battery")
     page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    # The login page has a #site-name too: wait for the home page's own box.
+    page.wait_for_selector("#background-status")
     assert page.locator("#site-name").inner_text() == "ITNIO Portal"
     assert page.locator("#background-status").is_visible()
     assert "never seen" in page.locator("#background-status").inner_text()

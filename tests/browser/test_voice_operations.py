@@ -38,6 +38,8 @@ def login(page, live_server, username, password="pw"):
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("input[type=submit]")
+    # The login page has a #site-name too: wait until the browser has left it.
+    page.wait_for_url(lambda url: "/admin/login/" not in url)
     page.wait_for_selector("#site-name")
 
 
