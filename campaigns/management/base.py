@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime, time
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from campaigns.services.numbers import check_region
 from itnio_portal.itnio.errors import ItnioError
 
 EXIT_DATA_ERROR = 1
@@ -100,3 +102,44 @@ def parse_moment(value: str, option: str, *, end_of_day: bool = False) -> dateti
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
+
+
+def add_file_import_arguments(parser: Any, file_help: Any) -> None:
+    """The arguments every command that imports a list file takes after its target: the file,
+    --dry-run, --default-region and --rejected (import_callees, import_contacts)."""
+    parser.add_argument("file", help=file_help)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=gettext_lazy("read and check the file; write nothing"),
+    )
+    parser.add_argument(
+        "--default-region",
+        metavar="CC",
+        default="",
+        help=gettext_lazy(
+            "two-letter country (e.g. SG) of the numbers written without their country code"
+        ),
+    )
+    parser.add_argument(
+        "--rejected",
+        metavar="CSV",
+        help=gettext_lazy(
+            "also write the rejected and duplicate rows (row, value, reason) to this file"
+        ),
+    )
+
+
+def import_file_options(options: dict[str, Any]) -> tuple[str, Path]:
+    """The checked default region ("" for none) and the file of those arguments: an unknown
+    region code or a missing file is a usage error (exit 2), before anything is read."""
+    region = ""
+    if options["default_region"]:
+        try:
+            region = check_region(options["default_region"])
+        except ValueError as exc:
+            raise usage_error(str(exc)) from exc
+    path = Path(options["file"])
+    if not path.is_file():
+        raise usage_error(_("%(path)s: no such file") % {"path": path})
+    return region, path

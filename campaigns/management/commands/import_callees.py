@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import getpass
 import sys
-from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.management.base import PortalCommand, data_error, usage_error
+from campaigns.management.base import (
+    PortalCommand,
+    add_file_import_arguments,
+    data_error,
+    import_file_options,
+    usage_error,
+)
 from campaigns.models import Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.import_records import import_now
 from campaigns.services.imports import ImportCounts, ImportStateError
-from campaigns.services.numbers import check_region
 from campaigns.services.tabular import ImportFileError
 
 
@@ -33,41 +37,13 @@ class Command(PortalCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("campaign", help=gettext_lazy("campaign ID or name"))
-        parser.add_argument(
-            "file", help=gettext_lazy("the callee file (.csv, .tsv, .txt or .xlsx)")
-        )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help=gettext_lazy("read and check the file; write nothing"),
-        )
-        parser.add_argument(
-            "--default-region",
-            metavar="CC",
-            default="",
-            help=gettext_lazy(
-                "two-letter country (e.g. SG) of the numbers written without their country code"
-            ),
-        )
-        parser.add_argument(
-            "--rejected",
-            metavar="CSV",
-            help=gettext_lazy(
-                "also write the rejected and duplicate rows (row, value, reason) to this file"
-            ),
+        add_file_import_arguments(
+            parser, gettext_lazy("the callee file (.csv, .tsv, .txt or .xlsx)")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         campaign = self._campaign(options["campaign"])
-        region = ""
-        if options["default_region"]:
-            try:
-                region = check_region(options["default_region"])
-            except ValueError as exc:
-                raise usage_error(str(exc)) from exc
-        path = Path(options["file"])
-        if not path.is_file():
-            raise usage_error(_("%(path)s: no such file") % {"path": path})
+        region, path = import_file_options(options)
         verbosity = options["verbosity"]
         actor = Actor(label=f"os:{getpass.getuser()}")
         out = None

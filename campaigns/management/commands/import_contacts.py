@@ -8,17 +8,20 @@ Prints `imported=N rejected=N duplicates=N`. Exit 0 when a row was imported (or 
 from __future__ import annotations
 
 import getpass
-from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.management.base import data_error, usage_error
+from campaigns.management.base import (
+    add_file_import_arguments,
+    data_error,
+    import_file_options,
+    usage_error,
+)
 from campaigns.management.commands.import_callees import Command as ImportCalleesCommand
 from campaigns.services.actors import Actor
 from campaigns.services.contact_imports import contacts_import
-from campaigns.services.numbers import check_region
 from campaigns.services.tabular import ImportFileError
 
 
@@ -31,43 +34,15 @@ class Command(ImportCalleesCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("list", help=gettext_lazy("contact list name (created if new)"))
-        parser.add_argument(
-            "file", help=gettext_lazy("the contact file (.csv, .tsv, .txt or .xlsx)")
-        )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help=gettext_lazy("read and check the file; write nothing"),
-        )
-        parser.add_argument(
-            "--default-region",
-            metavar="CC",
-            default="",
-            help=gettext_lazy(
-                "two-letter country (e.g. SG) of the numbers written without their country code"
-            ),
-        )
-        parser.add_argument(
-            "--rejected",
-            metavar="CSV",
-            help=gettext_lazy(
-                "also write the rejected and duplicate rows (row, value, reason) to this file"
-            ),
+        add_file_import_arguments(
+            parser, gettext_lazy("the contact file (.csv, .tsv, .txt or .xlsx)")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        region = ""
-        if options["default_region"]:
-            try:
-                region = check_region(options["default_region"])
-            except ValueError as exc:
-                raise usage_error(str(exc)) from exc
+        region, path = import_file_options(options)
         name = options["list"].strip()
         if not name or len(name) > 100:
             raise usage_error(_("LIST: a name of 1 to 100 characters"))
-        path = Path(options["file"])
-        if not path.is_file():
-            raise usage_error(_("%(path)s: no such file") % {"path": path})
         verbosity = options["verbosity"]
         out = None
         try:
