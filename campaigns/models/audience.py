@@ -145,7 +145,7 @@ class SuppressionEntry(models.Model):
                 fields=["suppression_list", "number"], name="suppression_unique_list_number"
             )
         ]
-        # The claim's NOT EXISTS looks entries up by number.
+        # The claim probes entries by number (suppression.first_entry), one per row it reads.
         indexes = [models.Index(fields=["number"], name="suppression_number")]
 
     def __str__(self) -> str:
@@ -153,8 +153,9 @@ class SuppressionEntry(models.Model):
 
 
 class ContactImport(models.Model):
-    """A large contact file read into a list by a task worker: its progress, counts and
-    rejected rows (a small file is previewed and imported at once, without a record)."""
+    """A contact file read into a list: its progress, counts and rejected rows. A large file is
+    read by a task worker; a small one at once (the command, the admin's confirm), and a small
+    one refused halfway leaves no record (contact_imports.contacts_import)."""
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -197,7 +197,8 @@ def contacts_import(
     """Import a contact file into the list `list_name`, created if new, at once (the command,
     the admin's confirm); a dry run writes nothing, not even the new list. The file is kept on
     a ContactImport record (the admin's import history, with its rejected rows); its chunks
-    commit as they go, and a file that fails halfway leaves none of its contacts."""
+    commit as they go, and a file refused halfway leaves nothing: no contact, no record, no list
+    this import created."""
     if dry_run:
         counts = contacts_preview(
             list_name=list_name,
