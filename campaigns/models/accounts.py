@@ -103,6 +103,15 @@ class ItnioApp(models.Model):
     previous_push_token_expires_at = models.DateTimeField(
         _("previous push URL works until"), null=True, blank=True, editable=False
     )
+    class RateUnit(models.TextChoices):
+        PER_MINUTE = "minute", _("per 60 s of billed time")
+        PER_SECOND = "second", _("per billed second")
+
+    # How this app's rates read (money): the portal's reading of the docs is per 60 s of billed
+    # time; an Admin switches an app whose records say otherwise.
+    rate_unit = models.CharField(
+        _("rate unit"), max_length=6, choices=RateUnit.choices, default=RateUnit.PER_MINUTE
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

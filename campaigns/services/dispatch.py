@@ -42,6 +42,7 @@ from campaigns.services.campaign_state import (
     may_send,
     set_campaign_state,
 )
+from campaigns.services.claim_rules import sendable_callees
 from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.dispatch_outcomes import (
     DispatchReport,
@@ -50,9 +51,8 @@ from campaigns.services.dispatch_outcomes import (
     record_failure,
     record_success,
 )
-from campaigns.services.frequency_caps import cap_lock, under_cap
+from campaigns.services.frequency_caps import cap_lock
 from campaigns.services.request_log import RequestLogBuffer
-from campaigns.services.suppression import without_suppressed
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -104,37 +104,6 @@ def _release_lease(campaign_id: int, lease: str) -> None:
 # ---------------------------------------------------------------------------
 # Claims
 # ---------------------------------------------------------------------------
-#: Callee states a claim takes: pending, and waiting for the frequency cap.
-CLAIMABLE = (Callee.State.PENDING, Callee.State.WAITING)
-
-
-def _claimable(campaign: Campaign) -> Q:
-    """One state where it can be: `state = pending` keeps the claim an ordered scan of the
-    (campaign, state, id) index that stops after a batch; `state IN (pending, waiting)` reads
-    and sorts every pending callee of the campaign for each claim (4.4x slower dispatch at
-    100,000 callees), so only campaigns whose capped callees wait use it."""
-    if campaign.cap_waits:
-        return Q(state__in=CLAIMABLE)
-    return Q(state=Callee.State.PENDING)
-
-
-def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
-    """Which of the campaign's callees may be sent now: the one eligibility step of a claim.
-
-    Every pending callee whose number is not on an applicable, unexpired do-not-call entry
-    (a probe of the entries' number index per row read, suppression.first_entry) and is under
-    the campaign's frequency cap, both evaluated when the batch is claimed: a number added
-    after launch is not sent if its batch was not claimed yet. The other rules, timing (the
-    callee's local window, retries due) and money (budget), plug in the same way, each a
-    filter, a join or a subquery on this queryset: the claim compiles it into its own SQL
-    statement, so a rule costs no extra query and no per-number Python loop however long the
-    list is. The callees a claim passes over are marked skipped with their reason
-    (audience.skip_passed_over).
-    """
-    pending = Callee.objects.filter(_claimable(campaign), campaign_id=campaign.pk)
-    return under_cap(without_suppressed(pending, campaign.app_id), campaign)
-
-
 def _while_running(campaign: Campaign) -> Exists:
     # Checked in the claim's own statement: a pause or cancel stops the very next claim.
     return Exists(Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING))

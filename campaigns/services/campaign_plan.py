@@ -1,0 +1,200 @@
+"""A campaign's launch plan (what a launch would do) and its progress (what it has done)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from campaigns.formatting import count as count_text
+from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
+from campaigns.services.audience import Preflight, audience_preflight
+from campaigns.services.campaign_state import (
+    callee_counts,
+    state_display,
+    stored_state_counts,
+    terminal_count,
+)
+
+
+# ---------------------------------------------------------------------------
+# Plans and progress
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    campaign: Campaign
+    callees: int
+    requests: int
+    per_request: int
+    staged: int
+    problems: list[str]
+    preflight: Preflight = field(default_factory=Preflight)
+
+    def lines(self) -> list[str]:
+        """The plan as the command line prints it: labels padded to one column."""
+        # 17 characters in English; the page shows rows() as a table (aligned in any script).
+        return [f"{label:<16} {value}" for label, value in self.rows()]
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) per line of the plan, in the active language."""
+        c = self.campaign
+        window = (
+            f"{c.window_start:%H:%M}–{c.window_end:%H:%M} {c.window_tz}"
+            if c.window_start and c.window_end
+            else gettext("any time")
+        )
+        rows = [
+            (gettext("Campaign:"), c.name),
+            (
+                gettext("Callees:"),
+                gettext("%(count)s pending") % {"count": count_text(self.callees)},
+            ),
+            (
+                gettext("Requests:"),
+                gettext("%(count)s sendGroup requests of up to %(size)s")
+                % {"count": count_text(self.requests), "size": self.per_request},
+            ),
+            (gettext("App:"), f"{c.app.app_id} ({c.app.account.name})"),
+            (
+                gettext("Voice file:"),
+                gettext("%(file)s (ITNIO file ID %(file_id)s)")
+                % {"file": c.voice_file.file_name, "file_id": c.voice_file.remote_file_id or "—"},
+            ),
+            (gettext("Display number:"), c.display_num or gettext("(ITNIO default)")),
+            (gettext("Loop count:"), str(c.loop_count or 1)),
+            (
+                gettext("Start:"),
+                c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
+            ),
+            (gettext("Calling window:"), window),
+            (gettext("Audience:"), count_text(self.preflight.audience)),
+            (gettext("Will be called:"), count_text(self.preflight.will_call)),
+            *(
+                (gettext("Skipped:"), f"{count_text(n)} {label}")
+                for _key, label, n in self.preflight.rows()
+            ),
+        ]
+        return rows
+
+
+def campaign_plan(campaign: Campaign) -> Plan:
+    """What launching would do, and what stops it."""
+    counts = stored_state_counts(campaign)
+    pending = counts.get(Callee.State.PENDING, 0)
+    preflight = audience_preflight(campaign)
+    per = settings.ITNIO_SEND_GROUP_MAX
+    problems = []
+    if campaign.state not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
+        problems.append(
+            gettext("The campaign is %(state)s; only a draft can be launched.")
+            % {"state": campaign.get_state_display().lower()}
+        )
+    if campaign.app.kind != ItnioApp.Kind.VOICE or not campaign.app.active:
+        problems.append(
+            gettext("App %(app_id)s is not an active voice app.") % {"app_id": campaign.app.app_id}
+        )
+    if campaign.voice_file.state != VoiceFile.State.UPLOADED:
+        problems.append(
+            gettext("Voice file %(file)s is not uploaded to ITNIO yet.")
+            % {"file": campaign.voice_file.file_name}
+        )
+    elif campaign.voice_file.account_id != campaign.app.account_id:
+        problems.append(gettext("The voice file belongs to another ITNIO account than the app."))
+    if preflight.audience == 0:
+        problems.append(gettext("No pending callees: import a list (and confirm it) first."))
+    elif preflight.will_call == 0:
+        problems.append(gettext("Nobody to call: every number of the audience is skipped."))
+    return Plan(
+        campaign=campaign,
+        callees=pending,
+        requests=math.ceil(preflight.will_call / per) if preflight.will_call else 0,
+        per_request=per,
+        staged=counts.get(Callee.State.STAGED, 0),
+        problems=problems,
+        preflight=preflight,
+    )
+
+
+@dataclass
+class Progress:
+    """A campaign's callees by the state table (campaign_state.CALLEE_STATES); `done` counts
+    the terminal ones, `percent` is done ÷ total, `waiting` the unknown callees that wait for
+    reconciliation."""
+
+    counts: dict[str, int]
+    total: int
+    done: int
+    percent: float
+    rate_per_minute: float | None
+    eta: datetime | None
+    batches: dict[str, int] = field(default_factory=dict)
+    state_display: str = ""
+
+    @property
+    def waiting(self) -> int:
+        return self.counts.get(Callee.State.UNKNOWN, 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "total": self.total,
+            "done": self.done,
+            "percent": round(self.percent, 1),
+            "rate_per_minute": self.rate_per_minute,
+            "eta": self.eta.isoformat() if self.eta else None,
+            "batches": self.batches,
+            "waiting_for_reconciliation": self.waiting,
+        }
+
+
+def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    counts = callee_counts(campaign, now=now)
+    total = sum(counts.values())
+    done = terminal_count(counts)
+    batches = dict(
+        DispatchBatch.objects.filter(campaign=campaign)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    # Throughput over the last five minutes of finished requests gives the estimate.
+    since = now - timedelta(minutes=5)
+    recent = DispatchBatch.objects.filter(
+        campaign=campaign, request_finished_at__gte=since
+    ).aggregate(n=Count("id"), first=Max("request_finished_at"))
+    recent_sizes = sum(
+        DispatchBatch.objects.filter(campaign=campaign, request_finished_at__gte=since).values_list(
+            "size", flat=True
+        )
+    )
+    rate = eta = None
+    if recent["n"]:
+        first_started = (
+            DispatchBatch.objects.filter(campaign=campaign, request_finished_at__gte=since)
+            .order_by("request_started_at")
+            .values_list("request_started_at", flat=True)
+            .first()
+        )
+        minutes = max((now - first_started).total_seconds() / 60, 1 / 60) if first_started else None
+        if minutes:
+            rate = round(recent_sizes / minutes, 1)
+            remaining = counts[Callee.State.PENDING] + counts[Callee.State.SENDING]
+            if rate and campaign.state == Campaign.State.RUNNING and remaining:
+                eta = now + timedelta(minutes=remaining / rate)
+    return Progress(
+        counts=counts,
+        total=total,
+        done=done,
+        percent=(100.0 * done / total) if total else 0.0,
+        rate_per_minute=rate,
+        eta=eta,
+        batches=batches,
+        state_display=state_display(campaign, counts[Callee.State.UNKNOWN]),
+    )
