@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
-from campaigns.services.frequency_caps import over_cap_refusal
+from campaigns.services.frequency_caps import cap_lock, default_cap, over_cap_refusal
 from campaigns.services.numbers import strip_number
 from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
@@ -144,6 +144,13 @@ def call_send_single(call: Call, send: Callable[[], str]) -> Call:
     The SENDING row is committed in a durable block: called inside a caller's transaction this
     raises instead of sending a request whose intent is not committed yet."""
     with transaction.atomic(durable=True):
+        if call.test_of_id is None and default_cap() is not None:
+            # Counted and written under the capped claims' lock: two calls (or a call and a
+            # campaign's claim) to one number at the same moment never both pass the cap.
+            cap_lock()
+            capped = over_cap_refusal(call.callee)
+            if capped:
+                raise CallError(capped)
         call.save()  # committed: the intent exists before the request
     try:
         voice_id = send()

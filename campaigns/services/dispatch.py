@@ -51,7 +51,7 @@ from campaigns.services.dispatch_outcomes import (
     record_failure,
     record_success,
 )
-from campaigns.services.frequency_caps import cap_lock
+from campaigns.services.frequency_caps import cap_lock, caps_in_force
 from campaigns.services.request_log import RequestLogBuffer
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -158,7 +158,7 @@ class _Claimer:
         callees it still holds, at most ITNIO_SEND_GROUP_MAX of them; the rest leave it and are
         re-batched by the next new claims."""
         with transaction.atomic(durable=True):
-            if self.campaign.frequency_cap_calls:
+            if caps_in_force(self.campaign):
                 # As a new claim does: no other capped claim counts the same attempts meanwhile.
                 cap_lock()
             if not Campaign.objects.filter(
@@ -260,9 +260,10 @@ class _Claimer:
             .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
         )
         self.claiming = batch.sequence
-        if connection.vendor == "postgresql" and self.campaign.frequency_cap_calls:
-            # Capped claims of all campaigns take one lock, so two dispatchers never count the
-            # same number's attempts at once (SQLite's write transaction already does that).
+        if connection.vendor == "postgresql" and caps_in_force(self.campaign):
+            # While any cap is in force, claims of all campaigns take one lock, so two
+            # dispatchers never count (or add to) the same number's attempts at once (SQLite's
+            # write transaction already does that).
             with transaction.atomic(durable=True):
                 cap_lock()
                 pairs = self._mark_in_one_statement(batch, picked, in_transaction=True)

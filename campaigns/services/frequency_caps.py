@@ -117,6 +117,20 @@ def over_cap_refusal(number: str) -> str | None:
     ) % {"number": number, "n": n, "hours": cap.hours, "cap": str(cap)}
 
 
+def caps_in_force(campaign: Campaign) -> bool:
+    """Whether a claim of `campaign` must take the cap lock: it has a cap, or another running
+    campaign or the portal-wide default (TTS and SIP calls) has one, whose counts this claim's
+    calls join (an uncapped claim taken beside a capped one could otherwise send the same
+    number at the same moment)."""
+    if campaign.frequency_cap_calls or default_cap() is not None:
+        return True
+    return (
+        Campaign.objects.filter(state=Campaign.State.RUNNING, frequency_cap_calls__isnull=False)
+        .exclude(pk=campaign.pk)
+        .exists()
+    )
+
+
 #: The advisory lock capped claims take on PostgreSQL (any constant; "fcap" in ASCII).
 CAP_LOCK_KEY = 0x66636170
 

@@ -226,3 +226,85 @@ def test_a_batch_sent_again_counts_against_a_claim_of_another_campaign_at_the_sa
         thread.join()
     sent = [number for c in claims.values() if c for _id, number in c[1]]
     assert sent == ["919800000001"], claims
+
+
+def test_two_tts_calls_to_one_number_at_the_same_moment_place_one_under_cap_1(
+    voice_app, sandbox, sandbox_state, settings
+):
+    """The cap is counted and the call written under one lock: of two simultaneous TTS calls to
+    a number with cap 1/24, ITNIO receives one, and the other is refused with the reason."""
+    import threading
+
+    from django.db import connection
+
+    settings.PORTAL_FREQUENCY_CAP = "1/24"
+    args = ["send_code", "--app", voice_app.app_id, "--callee", "919876543210"]
+    args += ["--language", "EN", "--text", "hello"]
+    start = threading.Barrier(4)
+    outcomes = []
+
+    def caller():
+        try:
+            start.wait()
+            run(*args)
+            outcomes.append("placed")
+        except CommandError as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("placed") == 1, outcomes
+    assert all("frequency cap" in o for o in outcomes if o != "placed"), outcomes
+    assert len(sandbox_state.requests_for("/voice/sendCode")) == 1
+    assert Call.objects.count() == 1
+
+
+def test_an_uncapped_campaign_beside_a_capped_one_never_lets_the_capped_one_call_twice(
+    uploaded_file, sandbox_state, settings
+):
+    """The uncapped campaign calls all its numbers; the capped one, dispatched at the same
+    moment, never sends a number the other has already sent (its claims count the other's
+    claims, which wait for the same lock)."""
+    import threading
+
+    from django.db import connection
+
+    settings.ITNIO_SEND_GROUP_MAX = 5
+    capped = create("Capped", uploaded_file, "--frequency-cap", "1/24")
+    free = create("Free", uploaded_file)
+    add_callees(capped, 40)
+    add_callees(free, 40)
+    Campaign.objects.filter(pk__in=[capped.pk, free.pk]).update(state="running")
+    start = threading.Barrier(2)
+
+    def worker(campaign_id):
+        try:
+            start.wait()
+            campaign_dispatch(campaign_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in (capped, free)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Batch ids follow the order in which claims committed (each batch is inserted by its
+    # claim, under the lock on PostgreSQL, in SQLite's one write transaction).
+    sent = dict(Callee.objects.filter(campaign=free).values_list("number", "batch_id"))
+    assert len(sent) == 40 and all(sent.values())  # the uncapped one called every number
+    taken = dict(
+        Callee.objects.filter(campaign=capped, batch__isnull=False).values_list(
+            "number", "batch_id"
+        )
+    )
+    # The capped campaign took a number only before the other claimed it.
+    assert [n for n, batch_id in taken.items() if batch_id > sent[n]] == []
+    assert Callee.objects.filter(campaign=capped, skip_reason="frequency-cap").count() == 40 - len(
+        taken
+    )
