@@ -46,6 +46,8 @@ class CustomerXLSX(_CustomerReader, base_formats.XLSX):
 
 
 CUSTOMER_FORMATS = [CustomerCSV, CustomerXLSX]
+# Customers that are only in the portal (never on ITNIO, or refused or left out): deletable.
+LOCAL_STATES = (AiCustomer.State.LOCAL, AiCustomer.State.REJECTED, AiCustomer.State.SKIPPED)
 
 
 def importable_tasks() -> QuerySet[AiTask]:
@@ -139,7 +141,7 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         return False  # a row is corrected by importing it again
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.state not in (AiCustomer.State.LOCAL, AiCustomer.State.REJECTED):
+        if obj is not None and obj.state not in LOCAL_STATES:
             return False  # on ITNIO (or may be): use “Remove uncalled customers”
         return super().has_delete_permission(request, obj)
 

@@ -131,6 +131,7 @@ class AiCustomer(models.Model):
         REJECTED = "rejected", _("Rejected by ITNIO")
         UNKNOWN = "unknown", _("Unknown (push outcome not known)")
         REMOVED = "removed", _("Removed from ITNIO")
+        SKIPPED = "skipped", _("Left out (do-not-call)")
 
     task = models.ForeignKey(
         AiTask, on_delete=models.CASCADE, related_name="customers", verbose_name=_("task")

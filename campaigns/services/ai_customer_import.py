@@ -139,7 +139,12 @@ def clean_gender(raw: str) -> str:
     return value if value in AiCustomer.Gender.values else ""
 
 
-RE_IMPORTABLE = (AiCustomer.State.LOCAL, AiCustomer.State.REJECTED, AiCustomer.State.REMOVED)
+RE_IMPORTABLE = (
+    AiCustomer.State.LOCAL,
+    AiCustomer.State.REJECTED,
+    AiCustomer.State.REMOVED,
+    AiCustomer.State.SKIPPED,
+)
 
 
 class CustomerRowValidator:

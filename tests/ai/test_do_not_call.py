@@ -20,7 +20,8 @@ def test_suppressed_ai_customers_are_left_out_of_the_push(created_task, sandbox_
     dnc_add(numbers=["8613800000002"], actor=SYSTEM)
     ai_customers_push(task=created_task, actor=SYSTEM)
     left_out = AiCustomer.objects.get(phone_number="8613800000002")
-    assert left_out.state == "rejected" and "do-not-call" in left_out.reason
+    assert left_out.state == "skipped" and "do-not-call" in left_out.reason
+    assert left_out.get_state_display() == "Left out (do-not-call)"
     pushed = [
         str(c.get("phoneNumber") or c.get("phone"))
         for r in requests_to(sandbox_state, "/aivoice/importCustomer")
