@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.campaigns.conftest import uploaded_file  # noqa: F401  (a voice file on ITNIO)
+
 ARTIFACTS = Path(
     os.environ.get("PORTAL_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
 )
