@@ -55,9 +55,7 @@ class ApiTokenAdmin(PortalModelAdmin):
         return request.user.has_perm(IN_A_ROLE)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not request.user.has_perm(IN_A_ROLE):
-            return False
-        return obj is None or self._manages_all(request) or obj.user_id == request.user.pk
+        return request.user.has_perm(IN_A_ROLE)  # whose tokens: get_queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IN_A_ROLE)
@@ -66,14 +64,18 @@ class ApiTokenAdmin(PortalModelAdmin):
         return False  # a token is revoked and a new one made, never edited
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # revoked tokens stay listed: who had one, when it was last used
+        # Revoked tokens stay listed (who had one, when it was last used); an Admin may delete
+        # them, as deleting a user does.
+        return self._manages_all(request)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IN_A_ROLE)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
         tokens = super().get_queryset(request).select_related("user")
-        return tokens if self._manages_all(request) else tokens.filter(user=request.user)
+        if self._manages_all(request) or not request.user.has_perm(IN_A_ROLE):
+            return tokens  # all: an Admin's; someone without a role is refused every page
+        return tokens.filter(user=request.user)  # another's token "does not exist"
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

@@ -185,6 +185,7 @@ BILLING_FIELDS = [
 
 class CallSerializer(serializers.ModelSerializer):
     app = serializers.CharField(source="app.app_id", read_only=True)
+    placed_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Call
@@ -193,6 +194,7 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallDetailSerializer(serializers.ModelSerializer):
     app = serializers.CharField(source="app.app_id", read_only=True)
+    placed_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Call

@@ -3,19 +3,22 @@ fields, the CSV export (campaigns/exports.py) and a TTS call with an Idempotency
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from campaigns.api.base import ID_LIMIT, ApiListView, ApiView
-from campaigns.api.errors import Conflict, Refused, Unprocessable
+from campaigns.api.errors import Conflict, Refused, Unprocessable, error_body
 from campaigns.api.permissions import PLACE_CALLS
 from campaigns.api.serializers import CallDetailSerializer, CallSerializer
 from campaigns.exports import stream_calls_export
+from campaigns.forms_calls import SendTtsForm
 from campaigns.models import Call, ItnioApp
 from campaigns.services.api_idempotency import (
     IdempotencyError,
@@ -24,7 +27,7 @@ from campaigns.services.api_idempotency import (
 )
 from campaigns.services.calls import CallError, call_send_tts
 from campaigns.services.numbers import strip_number
-from itnio_portal.itnio import LANGUAGES, ItnioLimitError
+from itnio_portal.itnio import LANGUAGES, ItnioLimitError, SendCode
 
 
 class CallFilters(serializers.Serializer):
@@ -140,13 +143,8 @@ class CallTts(ApiView):
     def post(self, request: Any) -> Response:
         given = TtsInput(data=request.data)
         given.is_valid(raise_exception=True)
-        fields = dict(given.validated_data)
-        app_id = fields.pop("app")
-        app = ItnioApp.objects.select_related("account").filter(app_id=app_id).first()
-        if app is None:
-            raise serializers.ValidationError(
-                {"app": [_("No app with ITNIO app ID %(app)s.") % {"app": app_id}]}
-            )
+        code = self._checked(given.validated_data)
+        app = ItnioApp.objects.select_related("account").get(app_id=code.app_id)
         key = request.headers.get("Idempotency-Key")
         reservation = None
         if key is not None:
@@ -159,22 +157,33 @@ class CallTts(ApiView):
                     str(exc)
                 ) from exc
             if reservation.replay is not None:
-                code, body = reservation.replay
-                return Response(body, status=code, headers={"Idempotent-Replayed": "true"})
-        code, body = self._send(app, fields)
+                replayed, body = reservation.replay
+                return Response(body, status=replayed, headers={"Idempotent-Replayed": "true"})
+        status_code, body = self._send(app, code)
         if reservation is not None:
-            idempotency_finish(reservation.row, status=code, body=body)
-        return Response(body, status=code)
+            # Kept as the client read it (JSON), to be given again byte for byte.
+            kept = json.loads(JSONRenderer().render(body))
+            idempotency_finish(reservation.row, status=status_code, body=kept)
+        return Response(body, status=status_code)
 
-    def _send(self, app: ItnioApp, fields: dict[str, Any]) -> tuple[int, Any]:
+    def _checked(self, given: dict[str, Any]) -> SendCode:
+        """The admin's TTS form checks it (numbers as people type them, every ITNIO limit)."""
+        app = ItnioApp.objects.filter(app_id=given["app"]).first()
+        if app is None:
+            raise serializers.ValidationError(
+                {"app": [_("No app with ITNIO app ID %(app)s.") % {"app": given["app"]}]}
+            )
+        form = SendTtsForm(data={**given, "app": app.pk})
+        if not form.is_valid():
+            raise serializers.ValidationError({k: list(v) for k, v in form.errors.items()})
+        return form.send_code()
+
+    def _send(self, app: ItnioApp, code: SendCode) -> tuple[int, Any]:
         """(status, body) of the answer, refusals included (kept for the key as well)."""
-        from campaigns.api.errors import error_body
-
         try:
-            call = call_send_tts(app=app, actor=self.actor(), **fields)
+            call = call_send_tts(app=app, actor=self.actor(), code=code)
         except ItnioLimitError as exc:
-            name = getattr(exc, "field", "") or "non_field_errors"
-            return 400, error_body("invalid", str(exc), {name: [str(exc)]})
+            return 400, error_body("invalid", str(exc), {"non_field_errors": [str(exc)]})
         except CallError as exc:
             return 400, error_body("refused", str(exc))
         return status.HTTP_201_CREATED, CallDetailSerializer(call).data
