@@ -286,7 +286,12 @@ StatusSerializer = inline_serializer(
         "state": serializers.CharField(),
         "state_display": serializers.CharField(),
         "state_reason": serializers.CharField(),
-        "finished": serializers.BooleanField(),
+        "sending_finished": serializers.BooleanField(
+            help_text=gettext_lazy("completed or cancelled: nothing more is sent")
+        ),
+        "finished": serializers.BooleanField(
+            help_text=gettext_lazy("sending finished and every call's outcome is known")
+        ),
         "progress": serializers.DictField(),
     },
 )
@@ -302,14 +307,15 @@ class CampaignStatus(ApiView):
     def get(self, request: Any, pk: int) -> Response:
         campaign = self.object_of(Campaign.objects.all(), pk)
         progress = campaign_progress(campaign)
+        sent = campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
         return Response(
             {
                 "campaign": campaign.pk,
                 "state": campaign.state,
                 "state_display": str(progress.state_display),
                 "state_reason": campaign.state_reason,
-                "finished": campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
-                and not progress.waiting,
+                "sending_finished": sent,
+                "finished": sent and progress.done >= progress.total and not progress.waiting,
                 "progress": progress.as_dict(),
             }
         )
