@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from campaigns.services.api_tokens import api_token_create
+from tests.campaigns.conftest import uploaded_file  # noqa: F401  (a voice file on the sandbox)
 from tests.conftest import make_staff
 
 

@@ -1,0 +1,37 @@
+"""Throttling per token on the shared cache (the database cache here): 429 with Retry-After,
+counted per token, not per user or address."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from tests.api.conftest import client_for, error_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_429_says_when_to_come_back_and_counts_per_token(settings, operator):
+    settings.API_THROTTLE_RATE = "3/min"
+    first, second = client_for(operator, "one"), client_for(operator, "two")
+    assert [first.get("/api/v1/calls/").status_code for _ in range(3)] == [200] * 3
+    refused = first.get("/api/v1/calls/")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    error = error_of(refused)
+    assert error["code"] == "throttled" and error["retry_after"] == int(refused["Retry-After"])
+    assert second.get("/api/v1/calls/").status_code == 200  # another token: its own count
+
+
+def test_the_count_is_on_the_shared_database_cache(settings, operator):
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    settings.API_THROTTLE_RATE = "100/min"
+    api = client_for(operator)
+    api.get("/api/v1/calls/")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM portal_cache")
+        keys = [row[0] for row in cursor.fetchall()]
+    assert any("api-throttle:token-" in key for key in keys)
+    assert caches["default"] is not None
