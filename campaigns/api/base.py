@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
@@ -29,6 +30,13 @@ class ApiView(GenericAPIView):
 
     permissions: dict[str, tuple[str, ...]] = {}
     pagination_class = ApiCursorPagination
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        # A NUL in a query value would reach PostgreSQL (which refuses it with an error):
+        # refused here, for every endpoint's filters.
+        if any("\x00" in k or "\x00" in v for k, vs in request.query_params.lists() for v in vs):
+            raise exceptions.ParseError(_("Query parameters may not contain NUL characters."))
+        super().initial(request, *args, **kwargs)
 
     def actor(self) -> Actor:
         return Actor.from_user(self.request.user)

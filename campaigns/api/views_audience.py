@@ -26,6 +26,11 @@ from campaigns.services.tabular_guards import ImportFileError
 MAX_NUMBERS = 10_000
 
 
+def printable(name: str) -> str:
+    """An uploaded file's name without control characters (NUL included), as it is stored."""
+    return "".join(ch for ch in name or "" if ch.isprintable())[:255] or "contacts.csv"
+
+
 class ContactListInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
@@ -100,7 +105,7 @@ class ContactListImports(ApiListView):
             record = contact_import_start(
                 list_name=found.name,
                 upload=upload,
-                name=upload.name,
+                name=printable(upload.name),
                 actor=self.actor(),
                 default_region=region,
             )

@@ -112,6 +112,27 @@ def test_bad_filters_are_400_or_ignored_never_500(operator_api, params):
         error_of(response)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/dnc/", "/api/v1/calls/", "/api/v1/campaigns/"])
+def test_a_nul_in_any_query_value_is_a_400(operator_api, path):
+    for params in ({"list": "a\x00b"}, {"number": "\x00"}, {"q": "\x00"}, {"x\x00": "1"}):
+        response = operator_api.get(path, params)
+        assert response.status_code == 400, (path, params)
+        assert "NUL" in error_of(response)["message"]
+
+
+def test_a_contact_file_name_with_control_characters_is_stored_without_them(operator_api):
+    import io
+
+    pk = operator_api.post("/api/v1/contact-lists/", {"name": "Nul"}).json()["id"]
+    upload = io.BytesIO(b"phone\n+6591000001\n")
+    upload.name = "a\x00b\x07.csv"
+    response = operator_api.post(
+        f"/api/v1/contact-lists/{pk}/imports/", {"file": upload}, multipart=True
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["original_name"] == "ab.csv"
+
+
 def test_no_secret_in_any_answer(admin_api, account):
     ItnioAccount.objects.filter(pk=account.pk).update(balance="12.5")
     answers = [
