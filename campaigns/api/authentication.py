@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from campaigns.api.throttling import refuse_guessing
 from campaigns.services.api_tokens import api_token_for_key
 
 
@@ -28,6 +29,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         token = api_token_for_key(key)
         if token is None:
+            refuse_guessing(request)
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         return token.user, token
 

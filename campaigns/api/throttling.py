@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -24,6 +25,26 @@ class TokenRateThrottle(SimpleRateThrottle):
         token = getattr(request, "auth", None)
         ident = f"token-{token.pk}" if token is not None else f"ip-{self.get_ident(request)}"
         return f"api-throttle:{ident}"
+
+
+def refuse_guessing(request: Any) -> None:
+    """Count a wrong token against the client address; past API_AUTH_FAILURES_PER_MINUTE in the
+    minute, answer 429 (Retry-After) instead of saying whether the next one is right."""
+    cache = caches["default"]
+    ident = _ident(request)
+    key = f"api-authfail:{ident}"
+    cache.add(key, 0, timeout=60)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=60)
+        failures = 1
+    if failures > settings.API_AUTH_FAILURES_PER_MINUTE:
+        raise Throttled(wait=60)
+
+
+def _ident(request: Any) -> str:
+    return TokenRateThrottle().get_ident(request)
 
 
 def ensure_cache_table(sender: Any, using: str = "default", **kwargs: Any) -> None:

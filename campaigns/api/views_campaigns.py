@@ -28,6 +28,7 @@ from campaigns.services.campaigns import (
     campaign_progress,
     campaign_resume,
 )
+from campaigns.services.frequency_caps import default_cap
 from campaigns.services.launch_tokens import LaunchTokenError, launch_token_check, launch_token_for
 
 
@@ -149,7 +150,11 @@ class Campaigns(ApiListView):
     def post(self, request: Any) -> Response:
         given = CampaignInput(data=request.data)
         given.is_valid(raise_exception=True)
-        campaign = _save(request, given.validated_data, None)
+        values = dict(given.validated_data)
+        cap = default_cap()  # new campaigns start with the portal-wide cap, as in the admin
+        if cap is not None and not {"frequency_cap_calls", "frequency_cap_hours"} & set(values):
+            values.update(frequency_cap_calls=cap.calls, frequency_cap_hours=cap.hours)
+        campaign = _save(request, values, None)
         return Response(self.get_serializer(campaign).data, status=status.HTTP_201_CREATED)
 
 

@@ -426,7 +426,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "campaigns.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address behind our own proxies only (X-Forwarded-For is not trusted further).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Wrong tokens per client address and minute before it is answered 429 (guessing).
+API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITNIO Portal API",
     "DESCRIPTION": (

@@ -188,7 +188,20 @@ def test_a_campaign_is_created_from_names(operator_api, uploaded_file):
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["contact_lists"] == ["North"] and body["window_tz"] == "Asia/Singapore"
+    assert body["frequency_cap_calls"] is None  # PORTAL_FREQUENCY_CAP is not set
     assert operator_api.post("/api/v1/campaigns/", {**body, "app": VOICE_APP_ID}).status_code == 400
+
+
+def test_new_campaigns_start_with_the_portal_wide_cap(operator_api, uploaded_file, settings):
+    settings.PORTAL_FREQUENCY_CAP = "1/24"
+    base = {"app": VOICE_APP_ID, "voice_file": uploaded_file.file_name}
+    capped = operator_api.post("/api/v1/campaigns/", {**base, "name": "Capped"}).json()
+    assert (capped["frequency_cap_calls"], capped["frequency_cap_hours"]) == (1, 24)
+    own = operator_api.post(
+        "/api/v1/campaigns/",
+        {**base, "name": "Own", "frequency_cap_calls": 2, "frequency_cap_hours": 12},
+    ).json()
+    assert (own["frequency_cap_calls"], own["frequency_cap_hours"]) == (2, 12)
 
 
 # ---- calls ---------------------------------------------------------------------------------

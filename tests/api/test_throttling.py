@@ -35,3 +35,13 @@ def test_the_count_is_on_the_shared_database_cache(settings, operator):
         keys = [row[0] for row in cursor.fetchall()]
     assert any("api-throttle:token-" in key for key in keys)
     assert caches["default"] is not None
+
+
+def test_guessing_tokens_from_one_address_is_answered_429(settings, operator):
+    settings.API_AUTH_FAILURES_PER_MINUTE = 3
+    from tests.api.conftest import ApiClient
+
+    guesses = [ApiClient(f"itnio_guess{i}").get("/api/v1/calls/").status_code for i in range(5)]
+    assert guesses == [401, 401, 401, 429, 429]
+    # A right token still works for its own user (counted per token, not per address).
+    assert client_for(operator).get("/api/v1/calls/").status_code == 200
