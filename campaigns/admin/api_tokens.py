@@ -97,6 +97,11 @@ class ApiTokenAdmin(PortalModelAdmin):
             form.base_fields["user"].queryset = get_user_model().objects.filter(is_active=True)
         return form
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None):
+        # One way out of the form: Save, to the page that shows the key.
+        extra = {"show_save_and_add_another": False, "show_save_and_continue": False}
+        return super().add_view(request, form_url, {**(extra_context or {}), **extra})
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"user": request.user.pk}
 
