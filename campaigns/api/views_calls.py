@@ -23,6 +23,7 @@ from campaigns.models import Call, ItnioApp
 from campaigns.services.api_idempotency import (
     IdempotencyError,
     idempotency_finish,
+    idempotency_link,
     idempotency_reserve,
 )
 from campaigns.services.calls import CallError, call_send_tts
@@ -156,10 +157,18 @@ class CallTts(ApiView):
                 raise {409: Conflict, 422: Unprocessable}.get(exc.status, Refused)(
                     str(exc)
                 ) from exc
+            if reservation.settled is not None:
+                return self._answer(
+                    reservation, 201, CallDetailSerializer(reservation.settled).data
+                )
             if reservation.replay is not None:
                 replayed, body = reservation.replay
                 return Response(body, status=replayed, headers={"Idempotent-Replayed": "true"})
-        status_code, body = self._send(app, code)
+        link = (lambda call: idempotency_link(reservation.row, call)) if reservation else None
+        status_code, body = self._send(app, code, link)
+        return self._answer(reservation, status_code, body)
+
+    def _answer(self, reservation: Any, status_code: int, body: Any) -> Response:
         if reservation is not None:
             # Kept as the client read it (JSON), to be given again byte for byte.
             kept = json.loads(JSONRenderer().render(body))
@@ -178,10 +187,10 @@ class CallTts(ApiView):
             raise serializers.ValidationError({k: list(v) for k, v in form.errors.items()})
         return form.send_code()
 
-    def _send(self, app: ItnioApp, code: SendCode) -> tuple[int, Any]:
+    def _send(self, app: ItnioApp, code: SendCode, link: Any) -> tuple[int, Any]:
         """(status, body) of the answer, refusals included (kept for the key as well)."""
         try:
-            call = call_send_tts(app=app, actor=self.actor(), code=code)
+            call = call_send_tts(app=app, actor=self.actor(), code=code, on_intent=link)
         except ItnioLimitError as exc:
             return 400, error_body("invalid", str(exc), {"non_field_errors": [str(exc)]})
         except CallError as exc:

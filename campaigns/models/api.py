@@ -68,6 +68,11 @@ class ApiIdempotencyKey(models.Model):
     endpoint = models.CharField(max_length=100)
     body_digest = models.CharField(max_length=64)
     state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    # The call the first request placed, linked once its SENDING row is committed: a repeat
+    # after the first request's process died is answered with that call as it is now.
+    call = models.ForeignKey(
+        "campaigns.Call", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

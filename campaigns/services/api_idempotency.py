@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.models import ApiIdempotencyKey, ApiToken
+from campaigns.models import ApiIdempotencyKey, ApiToken, Call
 
 MAX_KEY_CHARS = 255
 
@@ -31,11 +31,17 @@ class IdempotencyError(Exception):
         self.status = status
 
 
+#: A reservation still in flight this long lost its request's process.
+STALE = timedelta(minutes=1)
+
+
 @dataclass
 class Reservation:
     row: ApiIdempotencyKey
     #: (status, body) of the first answer when this is a repeat, else None (go ahead).
     replay: tuple[int, Any] | None = None
+    #: The first request's call when its process stopped before answering: answer with it.
+    settled: Call | None = None
 
 
 def body_digest(body: Any) -> str:
@@ -77,6 +83,11 @@ def idempotency_reserve(*, token: ApiToken, key: str, endpoint: str, body: Any) 
             status=422,
         )
     if row.state == ApiIdempotencyKey.State.IN_FLIGHT:
+        call = Call.objects.filter(pk=row.call_id).exclude(state=Call.State.SENDING).first()
+        if call is not None and row.created_at < timezone.now() - STALE:
+            # The first request's process stopped after its call was placed (or refused):
+            # the call as it is now is the answer (the stale-send sweep made it unknown).
+            return Reservation(row=row, replay=None, settled=call)
         raise IdempotencyError(
             gettext(
                 "The first request with this Idempotency-Key is still in flight: ask again "
@@ -85,6 +96,11 @@ def idempotency_reserve(*, token: ApiToken, key: str, endpoint: str, body: Any) 
             status=409,
         )
     return Reservation(row=row, replay=(row.status_code or 200, row.response))
+
+
+def idempotency_link(row: ApiIdempotencyKey, call: Call) -> None:
+    """The call the reserved request placed, committed with its SENDING row (before ITNIO)."""
+    ApiIdempotencyKey.objects.filter(pk=row.pk).update(call=call)
 
 
 def idempotency_finish(row: ApiIdempotencyKey, *, status: int, body: Any) -> None:

@@ -131,3 +131,44 @@ def test_a_malformed_key_is_400(operator_api, sandbox, sandbox_state, key):
     response = operator_api.post(URL, body(), headers={"Idempotency-Key": key})
     assert response.status_code == 400
     assert sends(sandbox_state) == 0
+
+
+def test_a_repeat_after_the_first_process_died_gets_its_call_as_it_is_now(
+    operator, sandbox, sandbox_state, voice_app
+):
+    from campaigns.services.api_idempotency import idempotency_link, idempotency_reserve
+
+    api = client_for(operator, "crashy")
+    token = operator.api_tokens.get(name="crashy")
+    given = {"app": VOICE_APP_ID, "callee": "919876543210", "language": "EN", "text": "Code 4711"}
+    # What a request leaves when its process is killed between the intent and the answer.
+    row = idempotency_reserve(token=token, key="crash", endpoint="calls.tts", body=given).row
+    call = Call.objects.create(
+        app=voice_app, kind="tts", state="sending", callee="919876543210", request=given
+    )
+    idempotency_link(row, call)
+    assert api.post(URL, given, headers={"Idempotency-Key": "crash"}).status_code == 409
+    ApiIdempotencyKey.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(minutes=15)
+    )
+    assert api.post(URL, given, headers={"Idempotency-Key": "crash"}).status_code == 409
+    Call.objects.filter(pk=call.pk).update(state="unknown")  # the stale-send sweep's verdict
+    answer = api.post(URL, given, headers={"Idempotency-Key": "crash"})
+    assert answer.status_code == 201 and answer.json()["id"] == call.pk
+    assert answer.json()["state"] == "unknown"
+    assert sends(sandbox_state) == 0  # never sent again
+    again = api.post(URL, given, headers={"Idempotency-Key": "crash"})
+    assert again.json() == answer.json() and again["Idempotent-Replayed"] == "true"
+
+
+def test_the_key_is_linked_to_its_call_before_itnio_answers(operator_api, sandbox, sandbox_state):
+    seen = {}
+
+    def held(record):
+        seen["linked"] = list(ApiIdempotencyKey.objects.values_list("call__state", flat=True))
+        connections.close_all()
+
+    sandbox_state.on_send_held = held
+    operator_api.post(URL, body(), headers={"Idempotency-Key": "linked"})
+    sandbox_state.on_send_held = None
+    assert seen["linked"] == ["sending"]
