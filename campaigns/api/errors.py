@@ -92,3 +92,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = "Token"
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def api_not_found(request: Any, *args: Any, **kwargs: Any) -> Any:
+    """Any other path under /api/v1/: a 404 in the API's shape (not the admin's HTML page)."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        error_body(
+            "not_found",
+            _("No such endpoint: the paths end with a slash; see /api/v1/docs/."),
+        ),
+        status=404,
+    )

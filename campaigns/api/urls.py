@@ -1,10 +1,11 @@
 """/api/v1/: every endpoint of the REST API, its OpenAPI schema and the reference page."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from campaigns.api import views_ai, views_audience, views_calls, views_campaigns, views_catalog
+from campaigns.api.errors import api_not_found
 
 app_name = "api"
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
@@ -77,4 +78,7 @@ urlpatterns = [
     # Public like the login page: what the API offers (no data), for `curl` and the browser.
     path("schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **PUBLIC), name="docs"),
+    # Last: every other path is a 404 in the API's error shape (no slash-appending redirect,
+    # which would lose a POST's body).
+    re_path(r"^(?P<path>.*)$", api_not_found, name="not-found"),
 ]

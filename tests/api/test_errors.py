@@ -45,8 +45,15 @@ def test_404_for_any_id(operator_api):
     ):
         response = operator_api.get(path)
         assert response.status_code == 404, path
-        if path != "/api/v1/nowhere/":
-            assert error_of(response)["code"] == "not_found"
+        assert error_of(response)["code"] == "not_found"
+
+
+def test_a_path_without_its_slash_is_a_json_404_not_a_redirect(operator_api):
+    for method in ("GET", "POST"):
+        response = operator_api.raw(method, "/api/v1/campaigns", b"{}")
+        assert response.status_code == 404
+        assert "slash" in error_of(response)["message"]
+    assert ApiClient(None).get("/api/v1/nowhere/").status_code == 404
 
 
 def test_400_names_each_field(operator_api, voice_app):
