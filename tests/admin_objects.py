@@ -15,8 +15,8 @@ from django.utils import timezone
 from campaigns.models import (
     AiCallRecord,
     AiCustomer,
-    ApiToken,
     ApiRequestLog,
+    ApiToken,
     Call,
     Callee,
     CalleeImport,
