@@ -30,7 +30,8 @@ class DeclaredPermissions(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        needed = declared(view, request.method)
+        # HEAD is GET without the body (DRF answers it with the GET handler).
+        needed = declared(view, "GET" if request.method == "HEAD" else request.method)
         if needed is None:
             if request.method == "OPTIONS":
                 return True

@@ -65,6 +65,11 @@ def test_400_names_each_field(operator_api, voice_app):
     assert all(isinstance(m, str) for m in error["fields"]["loop_count"])
 
 
+def test_head_is_allowed_where_get_is(viewer_api):
+    assert viewer_api.raw("HEAD", "/api/v1/campaigns/", b"").status_code == 200
+    assert viewer_api.raw("HEAD", "/api/v1/calls/tts/", b"").status_code == 405
+
+
 def test_405_for_a_method_the_endpoint_has_not(operator_api):
     response = operator_api.raw("DELETE", "/api/v1/campaigns/", b"")
     assert response.status_code == 405
