@@ -444,6 +444,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigns.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CallStateEnum": "campaigns.models.voice.Call.State",
         "CallKindEnum": "campaigns.models.voice.Call.Kind",

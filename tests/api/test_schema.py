@@ -23,6 +23,12 @@ def test_schema_and_docs_are_served_without_the_internet(client):
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert "/api/v1/campaigns/{id}/launch/" in paths
+    launch = paths["/api/v1/campaigns/{id}/launch/"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "429"} <= set(launch)
+    assert launch["403"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "422" in paths["/api/v1/calls/tts/"]["post"]["responses"]
     page = client.get("/api/v1/docs/").content.decode()
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert any("swagger-ui" in a for a in assets)
