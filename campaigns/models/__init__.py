@@ -8,10 +8,12 @@
 - figures: pre-aggregated daily call figures and the marks of days to recompute
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
+- api: REST API tokens (digests only) and Idempotency-Key reservations
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
 from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
+from campaigns.models.api import ApiIdempotencyKey, ApiToken
 from campaigns.models.audience import (
     PORTAL_WIDE_LIST,
     Contact,
@@ -31,7 +33,9 @@ __all__ = [
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
+    "ApiIdempotencyKey",
     "ApiRequestLog",
+    "ApiToken",
     "Call",
     "CallDayStat",
     "CallDayValue",

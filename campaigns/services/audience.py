@@ -169,6 +169,17 @@ def audience_materialise(campaign: Campaign) -> int:
 # ---------------------------------------------------------------------------
 # Input: lists and the segment, checked before anything is written
 # ---------------------------------------------------------------------------
+def contact_list_create(*, name: str, actor: Any) -> ContactList:
+    """A new, empty contact list (its contacts come by imports); AudienceError if the name is
+    empty or taken."""
+    name = (name or "").strip()
+    if not name:
+        raise AudienceError(gettext("A contact list needs a name."))
+    if ContactList.objects.filter(name=name).exists():
+        raise AudienceError(gettext("A contact list named %(name)s exists.") % {"name": repr(name)})
+    return ContactList.objects.create(name=name[:100], created_by=actor.label[:150])
+
+
 def contact_lists_named(names: list[str]) -> list[ContactList]:
     names = [n.strip() for n in names if n.strip()]
     found = {c.name: c for c in ContactList.objects.filter(name__in=names)}

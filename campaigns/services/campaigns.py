@@ -10,6 +10,7 @@ unknown for resending; released callees are sent by the next dispatch, exactly o
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +59,13 @@ def _require(actor: Actor) -> None:
         )
 
 
-def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
-    """Start sending (or schedule the start). The dispatch task is enqueued on commit."""
+def campaign_launch(
+    *, campaign: Campaign, actor: Actor, confirm: Callable[[Plan], None] | None = None
+) -> Campaign:
+    """Start sending (or schedule the start). The dispatch task is enqueued on commit.
+
+    `confirm` sees the plan computed under the campaign's lock and may refuse it by raising
+    (the API's confirmation token: the launch is the plan that was read, or nothing)."""
     _require(actor)
     with transaction.atomic():
         campaign = (
@@ -70,6 +76,8 @@ def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
         plan = campaign_plan(campaign)
         if plan.problems:
             raise CampaignError(" ".join(plan.problems))
+        if confirm is not None:
+            confirm(plan)
         audience_materialise(campaign)  # the lists' contacts become pending callees
         now = timezone.now()
         if campaign.scheduled_start and campaign.scheduled_start > now:
