@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0020_rate_unit"),
+        ("campaigns", "0021_ai_customer_left_out"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
