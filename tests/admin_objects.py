@@ -128,5 +128,5 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     group = make_group(voice_app)
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
-    rows[ApiToken], _key = api_token_create(user=rows[User], name="ci")
+    rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
     return rows
