@@ -28,8 +28,8 @@ from campaigns.services.numbers import strip_number
 from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
-from campaigns.services.retries import retries_from_calls
 from campaigns.services.request_log import RequestLogBuffer, logged_client
+from campaigns.services.retries import retries_from_calls
 from campaigns.services.suppression import refusal, suppression_of
 from itnio_portal.itnio import (
     ItnioApiError,

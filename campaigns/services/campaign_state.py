@@ -10,7 +10,7 @@ reached are read from the callee's Call, not stored on the callee.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction

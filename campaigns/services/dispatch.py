@@ -207,7 +207,8 @@ class _Claimer:
         return self.rotation.prepare(batch), pairs
 
     def _claim_new(self) -> Claimed | None:
-        for self.variant in self.rotation.order():
+        for variant in self.rotation.order():
+            self.variant = variant
             self.last_id = self.rotation.cursors[self.variant]
             claimed = self._claim_new_after(self.last_id)
             if claimed is None and self.last_id:
