@@ -33,9 +33,7 @@ class CampaignVariant(models.Model):
         verbose_name_plural = _("A/B variants")
         ordering = ["campaign", "position"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "position"], name="variant_unique_position"
-            )
+            models.UniqueConstraint(fields=["campaign", "position"], name="variant_unique_position")
         ]
 
     def __str__(self) -> str:

@@ -123,9 +123,12 @@ def retries_from_calls(call_ids: Iterable[int], *, now: datetime | None = None) 
     """After records were applied to these calls (in the same transaction): the callees whose
     latest call they are may wait for a retry now."""
     ids = list(call_ids)
-    if not ids or not Campaign.objects.filter(
-        retries__gt=0, state__in=(Campaign.State.RUNNING, Campaign.State.PAUSED)
-    ).exists():
+    if (
+        not ids
+        or not Campaign.objects.filter(
+            retries__gt=0, state__in=(Campaign.State.RUNNING, Campaign.State.PAUSED)
+        ).exists()
+    ):
         return 0
     marked = 0
     for start in range(0, len(ids), CHUNK):
@@ -216,4 +219,3 @@ def cap_warning(
         "minutes": retry_after_minutes,
         "inside": inside,
     }
-

@@ -79,9 +79,7 @@ class VariantRotation:
 
     def __init__(self, campaign: Campaign) -> None:
         assign_variants(campaign)
-        variants = list(
-            campaign.variants.select_related("voice_file").order_by("position")
-        )
+        variants = list(campaign.variants.select_related("voice_file").order_by("position"))
         self.ids: list[int | None] = [v.pk for v in variants] or [None]
         self.files = {v.pk: v.voice_file.remote_file_id for v in variants}
         self.cursors: dict[int | None, int] = dict.fromkeys(self.ids, 0)
