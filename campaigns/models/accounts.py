@@ -103,7 +103,6 @@ class ItnioApp(models.Model):
     previous_push_token_expires_at = models.DateTimeField(
         _("previous push URL works until"), null=True, blank=True, editable=False
     )
-
     class RateUnit(models.TextChoices):
         PER_MINUTE = "minute", _("per 60 s of billed time")
         PER_SECOND = "second", _("per billed second")
