@@ -52,7 +52,7 @@ def copied_fields() -> list[models.Field]:
 
 def campaign_duplicate(*, campaign: Campaign, new_name: str, actor: Actor) -> Campaign:
     """A new draft named `new_name` with every setting of `campaign`, without its callees."""
-    if not actor.may_place_calls():
+    if actor.user is not None and not actor.user.has_perm("campaigns.add_campaign"):
         raise PermissionDeniedError(
             gettext("%(actor)s may not create campaigns.") % {"actor": actor.label}
         )
