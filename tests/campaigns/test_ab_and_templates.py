@@ -14,12 +14,12 @@ from django.core.management.base import CommandError
 
 from campaigns.models import Callee, Campaign, Contact, ContactList, PushEvent, VoiceFile
 from campaigns.services.actors import Actor
-from campaigns.services.duplicate import campaign_duplicate
 from campaigns.services.variants import bucket, variant_for
 from campaigns.services.voice_files import voice_file_upload
 from itnio_portal.itnio.sandbox.calls import ANSWERED
 from tests.audio import wav_bytes
 from tests.campaigns.conftest import add_callees
+from tests.campaigns.test_retries import dispatch_later
 from tests.conftest import apply_pushes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,7 +55,8 @@ def test_each_variant_is_sent_in_batches_of_its_own_file_and_kept_across_retries
     campaign = create_ab(voice_app, "--retries", "1", "--retry-after", "0")
     numbers = add_callees(campaign, 100)
     a, b = list(campaign.variants.order_by("position"))
-    assert (a.voice_file, a.percent, b.voice_file, b.percent) == (uploaded_file, 30, second_file, 70)
+    assert (a.voice_file, a.percent) == (uploaded_file, 30)
+    assert (b.voice_file, b.percent) == (second_file, 70)
     call_command("launch_campaign", "AB", "--for-real", "--as", "operator")
 
     files = {uploaded_file.remote_file_id: a, second_file.remote_file_id: b}
@@ -78,8 +79,6 @@ def test_each_variant_is_sent_in_batches_of_its_own_file_and_kept_across_retries
     PushEvent.objects.create(app=voice_app, kind="voice", body=json.dumps(bodies))
     apply_pushes()
     missed = {c.callee for c in sandbox_state.calls.values() if c.life.outcome != ANSWERED}
-    from tests.campaigns.test_retries import dispatch_later
-
     dispatch_later(campaign, monkeypatch)
     for request in sandbox_state.requests_for(SEND)[-10:]:
         for number in request.body["callee"].split(","):
