@@ -4,12 +4,15 @@ statements over the campaign's callees and calls (every attempt's call counts it
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Avg, Count, Q, Sum
 
+from campaigns.exports import neutralise
 from campaigns.models import Call, Callee, Campaign
 
 #: feedbackValue meaning "no key pressed" (itnio-api.md: -1 = none).
@@ -95,3 +98,33 @@ def variant_figures(campaign: Campaign) -> list[VariantFigures]:
         if variant_id in rows:
             rows[variant_id].cost = by_currency
     return [rows[v.pk] for v in variants]
+
+
+def variant_csv(campaign_id: int | None) -> str:
+    """The dashboard CSV's rows for an A/B campaign (chart, series, label, value: the rows of
+    reports.figures_csv_rows), over the whole campaign; "" for other slices."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first() if campaign_id else None
+    rows = variant_figures(campaign) if campaign is not None else []
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for r in rows:
+        label = neutralise(f"{r.label} {r.file_name}")
+        values = {
+            "share_percent": r.percent,
+            "callees": r.callees,
+            "attempts": r.attempts,
+            "answered": r.answered,
+            "answered_percent": r.answered_percent,
+            "avg_call_duration": "" if r.avg_duration is None else r.avg_duration,
+            **{f"dtmf_{key}": n for key, n in sorted(r.keys.items())},
+            **{f"cost_{cur}": format(v, "f") for cur, v in sorted(r.cost.items())},
+            **{
+                f"cost_per_answered_{cur}": format(round(v, 6), "f")
+                for cur, v in sorted(r.cost_per_answered.items())
+            },
+        }
+        for series, value in values.items():
+            writer.writerow(["variants", neutralise(series), label, value])
+    return out.getvalue()

@@ -93,6 +93,14 @@ def test_each_variant_is_sent_in_batches_of_its_own_file_and_kept_across_retries
     assert 'id="variant-A"' in page and 'id="variant-B"' in page
     assert "promo-b.wav" in page and "cost per answered callee" in page
     assert f'id="figure-attempts">{100 + len(missed)}<' in page
+    dashboard = client.get(f"/admin/campaigns/call/dashboard/csv/?campaign={campaign.pk}")
+    rows = list(csv.reader(io.StringIO(dashboard.content.decode())))
+    by_variant = {(r[1], r[2]): r[3] for r in rows if r[0] == "variants"}
+    assert by_variant[("callees", "A promo.wav")] == str(split["A"])
+    assert by_variant[("callees", "B promo-b.wav")] == str(split["B"])
+    assert by_variant[("attempts", "A promo.wav")] == str(
+        split["A"] + len([n for n in missed if heard[n][0] == a])
+    )
 
 
 def test_the_hash_is_the_same_in_python_and_in_sql(voice_app, uploaded_file, second_file):
