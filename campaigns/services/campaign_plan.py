@@ -21,7 +21,7 @@ from campaigns.services.campaign_state import (
     stored_state_counts,
     terminal_count,
 )
-from campaigns.services.retries import attempt_figures
+from campaigns.services.retries import attempt_figures, plan_rows
 from campaigns.services.variants import variant_problems
 
 
@@ -75,6 +75,7 @@ class Plan:
                 c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
             ),
             (gettext("Calling window:"), window),
+            *plan_rows(c),
             (gettext("Audience:"), count_text(self.preflight.audience)),
             (gettext("Will be called:"), count_text(self.preflight.will_call)),
             *(

@@ -219,3 +219,26 @@ def cap_warning(
         "minutes": retry_after_minutes,
         "inside": inside,
     }
+
+
+def plan_rows(campaign: Campaign) -> list[tuple[str, str]]:
+    """The launch plan's lines for retries and A/B variants (none when the campaign has
+    neither)."""
+    rows = []
+    if campaign.retries:
+        rows.append(
+            (
+                gettext("Retries:"),
+                gettext("up to %(k)s, %(m)s minutes after the previous attempt's hang-up")
+                % {"k": campaign.retries, "m": campaign.retry_after_minutes},
+            )
+        )
+    for variant in campaign.variants.select_related("voice_file").order_by("position"):
+        rows.append(
+            (
+                gettext("Variant %(label)s:") % {"label": variant.label},
+                gettext("%(file)s, %(share)s %% of the callees")
+                % {"file": variant.voice_file.file_name, "share": variant.percent},
+            )
+        )
+    return rows

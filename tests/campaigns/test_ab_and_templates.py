@@ -49,7 +49,15 @@ def create_ab(voice_app, *extra: str) -> Campaign:
 
 
 def test_each_variant_is_sent_in_batches_of_its_own_file_and_kept_across_retries(
-    voice_app, uploaded_file, second_file, sandbox_state, settings, client, operator, monkeypatch
+    voice_app,
+    uploaded_file,
+    second_file,
+    sandbox_state,
+    settings,
+    client,
+    operator,
+    monkeypatch,
+    capsys,
 ):
     settings.ITNIO_SEND_GROUP_MAX = 20
     campaign = create_ab(voice_app, "--retries", "1", "--retry-after", "0")
@@ -57,6 +65,12 @@ def test_each_variant_is_sent_in_batches_of_its_own_file_and_kept_across_retries
     a, b = list(campaign.variants.order_by("position"))
     assert (a.voice_file, a.percent) == (uploaded_file, 30)
     assert (b.voice_file, b.percent) == (second_file, 70)
+    capsys.readouterr()
+    call_command("launch_campaign", "AB")  # the plan first
+    plan = capsys.readouterr().out
+    assert "Variant A:" in plan and "promo.wav, 30 % of the callees" in plan
+    assert "promo-b.wav, 70 % of the callees" in plan
+    assert "up to 1, 0 minutes after the previous attempt's hang-up" in plan
     call_command("launch_campaign", "AB", "--for-real", "--as", "operator")
 
     files = {uploaded_file.remote_file_id: a, second_file.remote_file_id: b}
