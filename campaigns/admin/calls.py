@@ -146,6 +146,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
                     "app",
                     "kind",
                     "callee",
+                    "attempt",  # of a campaign callee: 1, then each retry
                     "display_num",
                     "voice_id",
                     "state_badge",

@@ -51,6 +51,11 @@ class VariantFormSet(forms.BaseInlineFormSet):
         ]
         if not rows or any(f.errors for f in self.forms):
             return
+        positions = sorted(row.get("position") or 0 for row in rows)
+        if positions != list(range(1, len(rows) + 1)):
+            raise forms.ValidationError(
+                gettext("Number the variants 1, 2, … in order (A, B, C, D), each once.")
+            )
         try:
             check_shares([row.get("percent") or 0 for row in rows])
             files = [row["voice_file"] for row in rows if row.get("voice_file")]

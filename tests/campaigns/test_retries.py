@@ -4,11 +4,13 @@ due, each attempt its own Call; answered, unknown, do-not-call callees are never
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import Call, Callee, Campaign, PushEvent
@@ -109,6 +111,12 @@ def test_exactly_the_not_answered_are_called_once_more_after_the_pushed_records(
     counts = callee_counts(campaign)
     assert counts["reached"] == figures["reached"]
     assert counts["reached"] + counts["not_reached"] == 35
+    out = io.StringIO()
+    call_command("campaign_status", campaign.name, stdout=out)
+    assert (
+        f"attempts={35 + len(missed)} retried={len(missed)} reached={figures['reached']}"
+        in out.getvalue()
+    )
 
 
 def test_a_retry_waits_for_its_due_time_and_the_campaign_does_not_complete(
