@@ -176,7 +176,7 @@ def can_import(request: HttpRequest) -> bool:
 
 @admin.register(Callee)
 class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
-    list_display = ["number", "campaign", "state_badge", "batch", "voice_id", "reason"]
+    list_display = ["number", "campaign", "state_badge", "attempts", "batch", "voice_id", "reason"]
     list_filter = ["campaign", "state"]
     search_fields = ["number"]  # see get_search_results: the beginning of the number
     search_help_text = gettext_lazy(
