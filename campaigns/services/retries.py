@@ -83,16 +83,23 @@ def due_retries(campaign: Campaign, now: datetime | None = None) -> Q:
     return Q(state=Callee.State.RETRY, retry_due_at__lte=now or timezone.now())
 
 
-def mark_retries(callees: QuerySet[Callee], *, now: datetime | None = None) -> int:
+def mark_retries(
+    callees: QuerySet[Callee], *, now: datetime | None = None, reconciled: bool = False
+) -> int:
     """Make the submitted callees of `callees` whose latest record is final and retryable
     *waiting (retry)*, due at its hang-up time + the campaign's minutes: one UPDATE per
-    campaign concerned (the minutes are the campaign's), whatever the number of callees."""
+    campaign concerned (the minutes are the campaign's), whatever the number of callees.
+    Campaigns running or paused; `reconciled`: also a sent campaign waiting for its
+    reconciliation (reopen_for_retries then runs it again)."""
     now = now or timezone.now()
+    running = Q(campaign__state__in=(Campaign.State.RUNNING, Campaign.State.PAUSED))
+    if reconciled:
+        running |= Q(campaign__state=Campaign.State.COMPLETED, campaign__completed_at__isnull=True)
     candidates = callees.filter(
+        running,
         retryable("call__"),
         state=Callee.State.SUBMITTED,
         campaign__retries__gt=0,
-        campaign__state__in=(Campaign.State.RUNNING, Campaign.State.PAUSED),
         call__placed_at__gte=now - NOT_FINAL_AFTER,
     )
     settings_of = (
@@ -162,6 +169,28 @@ def retries_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | No
             reason=gettext("Not retried: over the frequency cap when its retry was due."),
         )
     return done
+
+
+def reopen_for_retries(campaign: Campaign) -> bool:
+    """A sent campaign whose reconciliation found not-reached callees to retry runs again (the
+    scheduler's tick starts its dispatcher); True if it did."""
+    if campaign.state != Campaign.State.COMPLETED or not campaign.retries:
+        return False
+    waiting = Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.RETRY).count()
+    if not waiting and not retries_may_follow(campaign):
+        return False
+    Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
+        state=Campaign.State.RUNNING,
+        completed_at=None,
+        state_changed_at=timezone.now(),
+        state_changed_by="portal",
+        state_reason=gettext(
+            "Reconciled: resolved callees may be retried (%(n)s waiting for their retry)."
+        )
+        % {"n": f"{waiting:,}"},
+    )
+    campaign.refresh_from_db()
+    return True
 
 
 def retries_may_follow(campaign: Campaign, *, now: datetime | None = None) -> bool:

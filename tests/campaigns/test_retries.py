@@ -18,6 +18,7 @@ from campaigns.services import dispatch, retries
 from campaigns.services.actors import Actor
 from campaigns.services.calls import calls_sync_due
 from campaigns.services.campaign_state import callee_counts
+from campaigns.services.campaigns import campaign_reconcile
 from campaigns.services.suppression import dnc_add
 from itnio_portal.itnio.sandbox.calls import ANSWERED
 from tests.conftest import apply_pushes
@@ -145,12 +146,12 @@ def test_answered_unknown_and_do_not_call_callees_are_never_retried(
     campaign, sandbox_state, voice_app, settings, monkeypatch
 ):
     settings.ITNIO_DISPATCH_CONCURRENCY = 1
-    sandbox_state.drop_next(SEND)  # the first batch: placed, the answer lost: unknown
+    sandbox_state.drop_next(SEND, 2)  # the first batches: placed, the answers lost: unknown
     run(campaign)
     unknown = set(
         Callee.objects.filter(campaign=campaign, state="unknown").values_list("number", flat=True)
     )
-    assert len(unknown) == 10
+    assert len(unknown) == 20
     push_every_record(sandbox_state, voice_app)
     missed = not_answered(sandbox_state)
     retried = set(
@@ -169,6 +170,24 @@ def test_answered_unknown_and_do_not_call_callees_are_never_retried(
     answered = set(Callee.objects.filter(campaign=campaign).values_list("number", flat=True))
     answered -= missed
     assert not (set(again) & answered)
+
+    # The retries' records; then the campaign is sent, its unknown callees wait.
+    push_every_record(sandbox_state, voice_app)
+    dispatch.campaign_dispatch(campaign.pk)
+    campaign.refresh_from_db()
+    assert (campaign.state, campaign.completed_at) == ("completed", None)
+    # Reconciliation resolves them: the not-answered among them wait for their retry, and the
+    # campaign runs again for them.
+    assert campaign_reconcile(campaign=campaign, actor=SYSTEM).resolved == 20
+    campaign.refresh_from_db()
+    waiting = set(
+        Callee.objects.filter(campaign=campaign, state="retry").values_list("number", flat=True)
+    )
+    assert waiting == unknown & missed and waiting
+    assert campaign.state == "running"
+    sent_before = len(sent_numbers(sandbox_state))
+    dispatch_later(campaign, monkeypatch)
+    assert sorted(sent_numbers(sandbox_state)[sent_before:]) == sorted(unknown & missed)
 
 
 def test_a_record_still_not_final_after_48_hours_is_not_retried(
