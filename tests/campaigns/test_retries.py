@@ -212,3 +212,44 @@ def test_the_cap_warning_counts_every_attempt():
     # 2 retries a day apart: one attempt per 24 hours fits a 1-per-24-hours cap.
     assert not retries.cap_warning(retries=2, retry_after_minutes=1440, cap_calls=1, cap_hours=24)
     assert not retries.cap_warning(retries=0, retry_after_minutes=60, cap_calls=1, cap_hours=24)
+
+
+def test_retries_wait_for_the_calling_window(campaign, sandbox_state, voice_app, monkeypatch):
+    run(campaign)
+    push_every_record(sandbox_state, voice_app)
+    missed = not_answered(sandbox_state)
+    now = timezone.localtime(timezone.now(), timezone.get_fixed_timezone(0))
+    closed_from = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    closed_until = (now + timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        window_start=closed_from, window_end=closed_until, window_tz="UTC"
+    )
+    dispatch_later(campaign, monkeypatch)  # due, but outside the window: not sent
+    assert len(sent_numbers(sandbox_state)) == 35
+    assert (
+        set(
+            Callee.objects.filter(campaign=campaign, state="retry").values_list("number", flat=True)
+        )
+        == missed
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(window_start=None, window_end=None)
+    dispatch_later(campaign, monkeypatch)
+    assert sorted(sent_numbers(sandbox_state)[35:]) == sorted(missed)
+
+
+def test_a_cap_that_counts_the_first_attempt_leaves_no_room_for_a_retry(
+    campaign, sandbox_state, voice_app, monkeypatch
+):
+    Campaign.objects.filter(pk=campaign.pk).update(frequency_cap_calls=1, frequency_cap_hours=24)
+    run(campaign)
+    push_every_record(sandbox_state, voice_app)
+    missed = not_answered(sandbox_state)
+    assert Callee.objects.filter(campaign=campaign, state="retry").count() == len(missed)
+    dispatch_later(campaign, monkeypatch)
+    assert len(sent_numbers(sandbox_state)) == 35  # every attempt counts: over the cap
+    rows = Callee.objects.filter(campaign=campaign, number__in=missed)
+    assert set(rows.values_list("state", "attempts")) == {("submitted", 1)}
+    assert all("frequency cap" in r for r in rows.values_list("reason", flat=True))
+    campaign.refresh_from_db()
+    assert campaign.state == "completed"
+    assert callee_counts(campaign)["not_reached"] == len(missed)
