@@ -356,6 +356,13 @@ class Callee(models.Model):
                 condition=models.Q(state__in=["sending", "unknown"]),
                 name="callee_in_flight_number",
             ),
+            # The claim's release of due retries (services/retries.py): partial, so it holds
+            # only the callees waiting for a retry.
+            models.Index(
+                fields=["campaign", "retry_due_at"],
+                condition=models.Q(state="retry"),
+                name="callee_retry_due",
+            ),
         ]
 
     def __str__(self) -> str:

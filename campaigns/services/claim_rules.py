@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 
 from campaigns.models import Callee, Campaign
 from campaigns.services.frequency_caps import under_cap
-from campaigns.services.retries import due_retries
 from campaigns.services.suppression import without_suppressed
 
 #: Callee states a claim takes: pending, and waiting for the frequency cap.
@@ -41,8 +40,5 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     list is. The callees a claim passes over are marked skipped with their reason
     (audience.skip_passed_over).
     """
-    pending = Callee.objects.filter(
-        _claimable(campaign) | due_retries(campaign),  # retries: retries.py
-        campaign_id=campaign.pk,
-    )
+    pending = Callee.objects.filter(_claimable(campaign), campaign_id=campaign.pk)
     return under_cap(without_suppressed(pending, campaign.app_id), campaign)

@@ -53,6 +53,7 @@ from campaigns.services.dispatch_outcomes import (
 )
 from campaigns.services.frequency_caps import cap_lock
 from campaigns.services.request_log import RequestLogBuffer
+from campaigns.services.retries import DueRetries
 from campaigns.services.variants import VariantRotation, batch_file_id
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -141,6 +142,7 @@ class _Claimer:
         ).exists()
         self.last_id = 0
         self.rotation = VariantRotation(campaign)  # A/B: each variant's own batches
+        self.due_retries = DueRetries(campaign)  # retries.py: due retries become pending
         self.variant: int | None = None
         # The sequence of a claim not yet handed to a sender (its batch is found by it).
         self.claiming: int | None = None
@@ -207,12 +209,14 @@ class _Claimer:
         return self.rotation.prepare(batch), pairs
 
     def _claim_new(self) -> Claimed | None:
+        if self.due_retries.release():
+            self.rotation.reset()  # the retries sit below the cursors
         for variant in self.rotation.order():
             self.variant = variant
             self.last_id = self.rotation.cursors[self.variant]
             claimed = self._claim_new_after(self.last_id)
             if claimed is None and self.last_id:
-                # Numbers released back to pending, and retries due, sit below the cursor.
+                # Numbers released back to pending sit below the cursor: one full look.
                 self.last_id = 0
                 claimed = self._claim_new_after(0)
             if claimed is not None:

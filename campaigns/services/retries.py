@@ -9,10 +9,11 @@ How it runs, without a job of its own:
 - applying a final record (push apply in bulk, record sync, reconciliation, the dispatcher's
   answer when a push beat it) makes the callee *waiting (retry)* with its due time, in one
   set-based UPDATE per campaign (`mark_retries`);
-- the claim takes due retries like pending callees (`due_retries`, one line of
-  claim_rules.py), so the calling window, the do-not-call list and the frequency cap apply to
-  them as to any callee; a due retry the claim leaves out for do-not-call or the cap is not
-  retried (`retries_passed_over`) and keeps its last attempt's outcome;
+- the claim step makes due retries pending again (`DueRetries`, called by the dispatcher's
+  claim) and claims them like any pending callee, so the calling window, the do-not-call list
+  and the frequency cap (claim_rules.py) apply to them as to any callee; a due retry the claim
+  leaves out for do-not-call or the cap is not retried (`retries_passed_over`) and keeps its
+  last attempt's outcome;
 - a campaign with retries is not complete while a retry waits or may still follow
   (`retries_may_follow`).
 
@@ -24,6 +25,7 @@ in two attempts at once: a retry is only made from `submitted`, and only for its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -75,12 +77,30 @@ def retryable(prefix: str = "") -> Q:
     return not_reached(prefix) & ~Q(**{f"{prefix}termination_code__in": NEVER_RETRIED_CODES})
 
 
-def due_retries(campaign: Campaign, now: datetime | None = None) -> Q:
-    """The claim's rule for retries: callees waiting for a retry whose due time has passed.
-    Empty (so the claim stays a `state = pending` scan) for campaigns without retries."""
-    if not campaign.retries:
-        return Q()
-    return Q(state=Callee.State.RETRY, retry_due_at__lte=now or timezone.now())
+class DueRetries:
+    """The claim's step for retries: the callees whose retry is due become pending again, one
+    UPDATE over the small partial index of waiting retries (callee_retry_due), at most every
+    `every_s` seconds per dispatcher. The claim itself then stays a `state = pending` ordered
+    scan for every campaign: `state = pending OR (state = retry AND due)` read and sorted every
+    pending callee of the campaign for each claim (EXPLAIN at 50,000 callees: a BitmapOr and a
+    sort of 25,000 rows, each with its do-not-call probe, 72 ms a claim instead of 3 ms)."""
+
+    def __init__(self, campaign: Campaign, every_s: float = 5.0) -> None:
+        self.campaign = campaign
+        self.every_s = every_s
+        self.checked_at = float("-inf")
+
+    def release(self) -> int:
+        """Make the due retries pending; how many (their ids may sit below the claim's cursor,
+        so the caller resets it when this is not 0)."""
+        if not self.campaign.retries or time.monotonic() - self.checked_at < self.every_s:
+            return 0
+        self.checked_at = time.monotonic()
+        return Callee.objects.filter(
+            campaign_id=self.campaign.pk,
+            state=Callee.State.RETRY,
+            retry_due_at__lte=timezone.now(),
+        ).update(state=Callee.State.PENDING, reason=gettext("Not reached: its retry is due."))
 
 
 def mark_retries(
@@ -145,13 +165,19 @@ def retries_from_calls(call_ids: Iterable[int], *, now: datetime | None = None) 
 
 
 def retries_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None) -> int:
-    """Due retries with ids in (after_id, up_to_id] that the claim left out because their number
-    is on a do-not-call list or over the frequency cap now: not retried. They go back to
-    submitted, so their last attempt's record stays their outcome (not reached)."""
+    """Due retries (pending callees with an attempt already) with ids in (after_id, up_to_id]
+    that the claim left out because their number is on a do-not-call list or over the frequency
+    cap now: not retried. They go back to submitted, so their last attempt's record stays their
+    outcome (not reached), and are not counted as skipped. Runs before the claim marks the other
+    passed-over callees skipped (audience.skip_passed_over)."""
     if not campaign.retries:
         return 0
     rows = Callee.objects.filter(
-        due_retries(campaign), campaign_id=campaign.pk, batch__isnull=True, id__gt=after_id
+        campaign_id=campaign.pk,
+        state=Callee.State.PENDING,
+        attempts__gte=1,
+        batch__isnull=True,
+        id__gt=after_id,
     )
     if up_to_id is not None:
         rows = rows.filter(id__lte=up_to_id)
