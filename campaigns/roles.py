@@ -22,12 +22,18 @@ INTERNAL_MODELS = {"heartbeat", "scheduledjobrun", "erasednumber", "apiidempoten
 
 #: Permissions of their own an Operator has besides the models' (regenerating push URLs and
 #: managing credentials stay with Admins).
-OPERATOR_PERMISSIONS = {"place_calls", "query_itnio"}
+OPERATOR_PERMISSIONS = {
+    "place_calls",
+    "query_itnio",
+    # A draft's A/B variant is one of its settings: removing one loses no record.
+    "delete_campaignvariant",
+}
 
 #: Models whose rows an Operator adds and edits (names of models that do not exist are ignored).
 OPERATOR_MODELS = {
     "voicefile",
     "campaign",
+    "campaignvariant",
     "callee",
     "calleeimport",
     "sipgroup",

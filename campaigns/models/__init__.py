@@ -4,6 +4,7 @@
 - voice: uploaded voice files and calls (TTS, group, SIP) with their ITNIO records
 - audience: contact lists and do-not-call (suppression) lists
 - campaigns: voice broadcast campaigns, callee imports, dispatch batches and callees
+- variants: the A/B variants (voice files) of a campaign
 - ai: AI tasks, AI customers and AI call records
 - figures: pre-aggregated daily call figures and the marks of days to recompute
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
@@ -26,6 +27,7 @@ from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchB
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
+from campaigns.models.variants import CampaignVariant
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Callee",
     "CalleeImport",
     "Campaign",
+    "CampaignVariant",
     "Contact",
     "ContactImport",
     "ContactList",

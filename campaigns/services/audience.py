@@ -19,6 +19,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import Callee, Campaign, Contact, ContactList
 from campaigns.services.frequency_caps import under_cap
+from campaigns.services.retries import retries_passed_over
 from campaigns.services.suppression import skip_suppressed, suppressed
 
 #: The preflight's reasons, in the order shown, with their plain keys (launch_campaign prints
@@ -222,6 +223,7 @@ def skip_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None)
     """Mark the unclaimed pending callees with ids in (after_id, up_to_id] that the claim left
     out as skipped, with the reason: do-not-call first, then the frequency cap. One UPDATE
     each, with the claim's own conditions."""
+    retries_passed_over(campaign, after_id=after_id, up_to_id=up_to_id)  # first: not skipped
     skipped = skip_suppressed(campaign, after_id=after_id, up_to_id=up_to_id)
     if campaign.frequency_cap_calls:
         rows = Callee.objects.filter(

@@ -29,6 +29,7 @@ from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
+from campaigns.services.retries import retries_from_calls
 from campaigns.services.suppression import refusal, suppression_of
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -304,6 +305,8 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         return False
     call.save()
     optouts_from_calls([call])
+    if call.is_final:
+        retries_from_calls([call.pk])
     return True
 
 
