@@ -20,7 +20,7 @@ def existing_calls_are_attempt_1(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0020_rate_unit"),
+        ("campaigns", "0022_api"),
     ]
 
     operations = [
