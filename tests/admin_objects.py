@@ -16,7 +16,6 @@ from campaigns.models import (
     AiCallRecord,
     AiCustomer,
     ApiRequestLog,
-    ApiToken,
     Call,
     Callee,
     CalleeImport,
@@ -33,7 +32,6 @@ from campaigns.models import (
     SuppressionList,
     VoiceFile,
 )
-from campaigns.services.api_tokens import api_token_create
 from tests.ai.conftest import make_task
 from tests.audio import wav_bytes
 from tests.conftest import AI_APP_ID, VOICE_APP_ID
@@ -128,5 +126,4 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     group = make_group(voice_app)
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
-    rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
     return rows

@@ -80,7 +80,6 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "auth.User",
             "auth.Group",
-            "campaigns.ApiToken",
             "axes.AccessAttempt",
             "axes.AccessLog",
             "axes.AccessFailureLog",
