@@ -1,1 +1,0 @@
-"""Tests of the REST API under /api/v1/ (campaigns/api)."""
