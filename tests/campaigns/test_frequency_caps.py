@@ -38,6 +38,29 @@ def create(name, uploaded_file, *extra):
     return Campaign.objects.get(name=name)
 
 
+def dispatch_at_once(*campaigns):
+    """Run each campaign's dispatcher in a thread of its own, all starting at the same moment."""
+    import threading
+
+    from django.db import connection
+
+    Campaign.objects.filter(pk__in=[c.pk for c in campaigns]).update(state="running")
+    start = threading.Barrier(len(campaigns))
+
+    def worker(campaign_id):
+        try:
+            start.wait()
+            campaign_dispatch(campaign_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in campaigns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def dispatch(campaign):
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     return campaign_dispatch(campaign.pk)
@@ -106,30 +129,13 @@ def test_a_tts_call_over_the_portal_wide_cap_is_refused(
 def test_two_dispatchers_at_once_never_exceed_cap_1(uploaded_file, sandbox_state, settings):
     """Two running campaigns with the same 40 numbers, dispatched by two workers at the same
     moment: the sandbox accepts each number once in all."""
-    import threading
-
-    from django.db import connection
 
     settings.ITNIO_SEND_GROUP_MAX = 5
     first = create("First", uploaded_file, "--frequency-cap", "1/24")
     second = create("Second", uploaded_file, "--frequency-cap", "1/24")
     add_callees(first, 40)
     add_callees(second, 40)
-    Campaign.objects.filter(pk__in=[first.pk, second.pk]).update(state="running")
-    start = threading.Barrier(2)
-
-    def worker(campaign_id):
-        try:
-            start.wait()
-            campaign_dispatch(campaign_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    dispatch_at_once(first, second)
     accepted = sandbox_state.accepted_callees()
     assert len(accepted) == 40 and max(accepted.values()) == 1
     skipped = Callee.objects.filter(state="skipped", skip_reason="frequency-cap").count()
@@ -270,30 +276,13 @@ def test_an_uncapped_campaign_beside_a_capped_one_never_lets_the_capped_one_call
     """The uncapped campaign calls all its numbers; the capped one, dispatched at the same
     moment, never sends a number the other has already sent (its claims count the other's
     claims, which wait for the same lock)."""
-    import threading
-
-    from django.db import connection
 
     settings.ITNIO_SEND_GROUP_MAX = 5
     capped = create("Capped", uploaded_file, "--frequency-cap", "1/24")
     free = create("Free", uploaded_file)
     add_callees(capped, 40)
     add_callees(free, 40)
-    Campaign.objects.filter(pk__in=[capped.pk, free.pk]).update(state="running")
-    start = threading.Barrier(2)
-
-    def worker(campaign_id):
-        try:
-            start.wait()
-            campaign_dispatch(campaign_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(c.pk,)) for c in (capped, free)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    dispatch_at_once(capped, free)
     # Batch ids follow the order in which claims committed (each batch is inserted by its
     # claim, under the lock on PostgreSQL, in SQLite's one write transaction).
     sent = dict(Callee.objects.filter(campaign=free).values_list("number", "batch_id"))
