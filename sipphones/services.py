@@ -237,7 +237,7 @@ def sip_call(
         )
     if not app.active:
         raise CallError(_("App %(app)s is inactive.") % {"app": app.app_id})
-    refuse_if_not_callable(callee, app)  # do-not-call and the frequency cap
+    refuse_if_not_callable(callee, app)  # do-not-call (the cap: where the call is written)
     group = sip_group_for_account(app=app, account_name=account_name)
     sip = SendSip(app_id=app.app_id, account=account_name, callee=callee, display_num=display_num)
     call = Call(

@@ -20,7 +20,8 @@ from campaigns.models import Campaign
 from campaigns.services.actors import Actor
 from campaigns.services.audience import SKIP_REASONS, preflight_skipped
 from campaigns.services.calls import CallError
-from campaigns.services.campaigns import CampaignError, campaign_launch, campaign_plan
+from campaigns.services.campaign_plan import campaign_plan
+from campaigns.services.campaigns import CampaignError, campaign_launch
 from campaigns.services.test_calls import campaign_test_call
 
 

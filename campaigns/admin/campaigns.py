@@ -33,6 +33,7 @@ from campaigns.services.audience import (
     AudienceError,
     check_segment,
 )
+from campaigns.services.campaign_plan import campaign_progress
 from campaigns.services.campaign_state import (
     CALLEE_STATES,
     skipped_by_reason,
@@ -43,7 +44,6 @@ from campaigns.services.campaigns import (
     CampaignError,
     campaign_cancel,
     campaign_pause,
-    campaign_progress,
     campaign_reconcile,
     campaign_release_unknown,
     campaign_resume,

@@ -127,14 +127,11 @@ def call_send_tts(
 
 def refuse_if_not_callable(callee: str, app: ItnioApp) -> None:
     """A one-number call (TTS, SIP phone) to a number on a do-not-call list that applies to
-    `app`, or over the portal-wide frequency cap, is refused with the reason (CallError)."""
-    number = strip_number(callee)
-    entry = suppression_of(number, app)
+    `app` is refused with the reason (CallError). The portal-wide frequency cap is counted where
+    the call is written, under the cap lock (call_send_single)."""
+    entry = suppression_of(strip_number(callee), app)
     if entry is not None:
         raise CallError(refusal(entry))
-    capped = over_cap_refusal(number)
-    if capped:
-        raise CallError(capped)
 
 
 def call_send_single(call: Call, send: Callable[[], str]) -> Call:
@@ -145,10 +142,11 @@ def call_send_single(call: Call, send: Callable[[], str]) -> Call:
     raises instead of sending a request whose intent is not committed yet."""
     with transaction.atomic(durable=True):
         if call.test_of_id is None and default_cap() is not None:
-            # Counted and written under the capped claims' lock: two calls (or a call and a
-            # campaign's claim) to one number at the same moment never both pass the cap.
+            # A call over the portal-wide cap is refused with the reason; counted and written
+            # under the capped claims' lock, so two calls (or a call and a campaign's claim) to
+            # one number at the same moment never both pass the cap.
             cap_lock()
-            capped = over_cap_refusal(call.callee)
+            capped = over_cap_refusal(strip_number(call.callee))
             if capped:
                 raise CallError(capped)
         call.save()  # committed: the intent exists before the request

@@ -24,7 +24,7 @@ from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.audience import audience_materialise
 from campaigns.services.calls import call_upsert_record
-from campaigns.services.campaign_plan import Plan, Progress, campaign_plan, campaign_progress  # noqa: F401  (their home before)
+from campaigns.services.campaign_plan import campaign_plan
 from campaigns.services.campaign_state import (
     callee_counts,
     complete_if_done,
@@ -419,8 +419,6 @@ __all__ = [
     "campaign_cancel",
     "campaign_launch",
     "campaign_pause",
-    "campaign_plan",
-    "campaign_progress",
     "campaign_reconcile",
     "campaign_release_unknown",
     "campaign_resume",

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.formatting import balance_currency
 from campaigns.models import AiTask, Callee, CalleeImport, Campaign, ItnioAccount, PushEvent
-from campaigns.services.campaigns import Progress, campaign_progress
+from campaigns.services.campaign_plan import Progress, campaign_progress
 from campaigns.services.reports import CallSlice, call_figures
 
 #: Campaigns listed per state on the board (the rest: "and N more", linking to the list).

@@ -10,13 +10,12 @@ from django.utils import timezone
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.calls import calls_sync_due
+from campaigns.services.campaign_plan import campaign_plan, campaign_progress
 from campaigns.services.campaign_state import in_calling_window
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_launch,
     campaign_pause,
-    campaign_plan,
-    campaign_progress,
     campaign_reconcile,
     campaign_release_unknown,
     campaigns_tick,

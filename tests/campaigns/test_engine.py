@@ -17,10 +17,10 @@ from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services import dispatch
 from campaigns.services.actors import Actor
 from campaigns.services.calls import call_send_tts, calls_sync_due
+from campaigns.services.campaign_plan import campaign_progress
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_launch,
-    campaign_progress,
     campaign_reconcile,
     campaign_release_unknown,
     campaign_resume,

@@ -10,12 +10,12 @@ from django.utils.translation import gettext_lazy
 from campaigns.management.base import PortalCommand
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.models import DispatchBatch
+from campaigns.services.campaign_plan import campaign_progress
 from campaigns.services.campaign_state import (
     SKIP_KEYS,
     skipped_by_reason,
     waiting_for_reconciliation,
 )
-from campaigns.services.campaigns import campaign_progress
 from campaigns.services.opt_outs import opt_out_count
 
 

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy
 from campaigns.management.base import PortalCommand, data_error
 from campaigns.management.campaign_commands import get_campaign
 from campaigns.services.actors import Actor
-from campaigns.services.campaigns import CampaignError, campaign_launch, campaign_plan
+from campaigns.services.campaign_plan import campaign_plan
+from campaigns.services.campaigns import CampaignError, campaign_launch
 
 
 class Command(PortalCommand):
