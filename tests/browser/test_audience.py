@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from campaigns.models import Callee, Campaign, ContactList
+from campaigns.services.suppression import portal_wide_list
 from tests.browser.helpers import messages, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,13 +58,15 @@ def test_two_campaigns_on_overlapping_lists_with_dnc_and_cap_in_the_browser(
     login(page, live_server)
 
     preview = import_list(page, live_server, "North", north)
-    assert "not a valid Singapore number" in preview or "1234 5678" in preview, preview
+    assert "not a valid Singapore number" in preview, preview
     import_list(page, live_server, "South", south)
     assert ContactList.objects.get(name="North").contacts.count() == 20
     assert ContactList.objects.get(name="South").contacts.count() == 20
 
+    # The portal-wide list a migration makes (a transactional test's flush may have removed it).
+    everyone = portal_wide_list()
     page.goto(f"{live_server.url}/admin/campaigns/suppressionentry/import/")
-    page.select_option("select[name=suppression_list]", index=1)
+    page.select_option("select[name=suppression_list]", value=str(everyone.pk))
     page.set_input_files("input[name=import_file]", str(dnc))
     page.fill("input[name=reason]", "asked")
     submit(page, "#preview-import")
