@@ -1,0 +1,245 @@
+"""What the API shows of each object (read side). Secrets never appear: no API secret, key or
+push token of an account or app, no digest of an API token."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from campaigns.models import (
+    AiCallRecord,
+    AiTask,
+    Call,
+    Campaign,
+    ContactImport,
+    ContactList,
+    ItnioAccount,
+    ItnioApp,
+    SuppressionEntry,
+    VoiceFile,
+)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ItnioAccount
+        fields = ["id", "name", "balance", "gift", "credit", "verified_at", "verify_error"]
+
+
+class AppSerializer(serializers.ModelSerializer):
+    account = serializers.CharField(source="account.name", read_only=True)
+
+    class Meta:
+        model = ItnioApp
+        fields = ["id", "app_id", "kind", "label", "active", "account", "rate_unit"]
+
+
+class VoiceFileSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.app_id", read_only=True)
+
+    class Meta:
+        model = VoiceFile
+        fields = [
+            "id",
+            "app",
+            "file_name",
+            "size",
+            "content_type",
+            "state",
+            "remote_file_id",
+            "last_error",
+            "uploaded_at",
+            "created_at",
+        ]
+
+
+class ContactListSerializer(serializers.ModelSerializer):
+    contacts = serializers.IntegerField(source="contacts.count", read_only=True)
+
+    class Meta:
+        model = ContactList
+        fields = ["id", "name", "contacts", "created_by", "created_at"]
+
+
+class ContactImportSerializer(serializers.ModelSerializer):
+    contact_list = serializers.CharField(source="contact_list.name", read_only=True)
+
+    class Meta:
+        model = ContactImport
+        fields = [
+            "id",
+            "contact_list",
+            "original_name",
+            "default_region",
+            "state",
+            "total_bytes",
+            "processed_bytes",
+            "rows",
+            "imported",
+            "rejected",
+            "duplicates",
+            "error",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class SuppressionEntrySerializer(serializers.ModelSerializer):
+    list = serializers.CharField(source="suppression_list.name", read_only=True)
+
+    class Meta:
+        model = SuppressionEntry
+        fields = [
+            "id",
+            "list",
+            "number",
+            "reason",
+            "source",
+            "added_by",
+            "created_at",
+            "expires_at",
+        ]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.app_id", read_only=True)
+    voice_file = serializers.CharField(source="voice_file.file_name", read_only=True)
+    contact_lists = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "app",
+            "voice_file",
+            "display_num",
+            "loop_count",
+            "max_duration",
+            "max_ringing_time",
+            "called_info",
+            "scheduled_start",
+            "window_start",
+            "window_end",
+            "window_tz",
+            "contact_lists",
+            "segment_field",
+            "segment_value",
+            "frequency_cap_calls",
+            "frequency_cap_hours",
+            "cap_waits",
+            "opt_out_key",
+            "state",
+            "state_reason",
+            "state_changed_at",
+            "created_by",
+            "created_at",
+            "launched_at",
+            "completed_at",
+        ]
+
+
+CALL_FIELDS = [
+    "id",
+    "app",
+    "campaign",
+    "kind",
+    "state",
+    "state_reason",
+    "callee",
+    "display_num",
+    "voice_id",
+    "called_info",
+    "placed_at",
+    "created_by",
+    "created_at",
+]
+BILLING_FIELDS = [
+    "code",
+    "submit_time",
+    "call_time",
+    "ringing_time",
+    "answer_time",
+    "hangup_time",
+    "call_duration",
+    "charged_duration",
+    "termination_code",
+    "termination_reason",
+    "feedback_value",
+    "bill_period",
+    "rate",
+    "cost",
+    "currency",
+    "base_cost",
+    "settle_rate",
+    "quote_exchange",
+    "settle_pay",
+    "voice_file_id",
+    "sip_group_name",
+    "phone_name",
+    "recording_file_id",
+    "record_source",
+    "synced_at",
+]
+
+
+class CallSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.app_id", read_only=True)
+    placed_at = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [*CALL_FIELDS, "cost", "currency", "call_duration", "answer_time"]
+
+
+class CallDetailSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.app_id", read_only=True)
+    placed_at = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [*CALL_FIELDS, "request", *BILLING_FIELDS]
+
+
+class AiTaskSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.app_id", read_only=True)
+
+    class Meta:
+        model = AiTask
+        fields = [
+            "id",
+            "app",
+            "name",
+            "mode",
+            "state",
+            "last_error",
+            "remote_job_id",
+            "remote_status",
+            "remote_total",
+            "remote_completed",
+            "started_at",
+            "started_by",
+            "created_by",
+            "created_at",
+        ]
+
+
+class AiCallRecordSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AiCallRecord
+        fields = [
+            "id",
+            "call_id",
+            "remote_job_id",
+            "called_phone_number",
+            "customer_name",
+            "result_status",
+            "intent_level",
+            "hangup_by",
+            "start_time",
+            "end_time",
+            "chat_duration",
+            "chat_round",
+            "charged_duration",
+            "cost",
+        ]

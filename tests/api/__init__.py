@@ -1,0 +1,1 @@
+"""Tests of the REST API under /api/v1/ (campaigns/api)."""
