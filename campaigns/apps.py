@@ -52,3 +52,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.triggers import ensure_after_migrate
 
         post_migrate.connect(ensure_after_migrate, sender=self)
+        # The REST API's throttling counts on the shared cache: its table, when in the database.
+        from campaigns.api.throttling import ensure_cache_table
+
+        post_migrate.connect(ensure_cache_table, sender=self)

@@ -87,7 +87,7 @@ class CallResource(resources.ModelResource):
         return "no" if call.hangup_time else ""
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
@@ -108,7 +108,7 @@ def _rows(queryset: QuerySet[Call]) -> Iterator[list[Any]]:
     }
     for call in queryset.select_related("app").iterator(chunk_size=EXPORT_CHUNK):
         yield [
-            _cell(
+            cell(
                 resource.export_field(f, call) if f.column_name in dehydrated else f.get_value(call)
             )
             for f in export_fields
@@ -123,23 +123,27 @@ class _Echo:
 def stream_calls_export(
     queryset: QuerySet[Call], *, fmt: str
 ) -> StreamingHttpResponse | FileResponse:
+    return stream_table(_rows(queryset), fmt=fmt, name="calls")
+
+
+def stream_table(
+    rows: Iterator[list[Any]], *, fmt: str, name: str
+) -> StreamingHttpResponse | FileResponse:
+    """Stream `rows` (the header first, then cells made safe by cell) as CSV or XLSX."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         writer = csv.writer(_Echo())
         # A BOM first, so Excel reads the UTF-8 correctly.
-        lines = (
-            ("\ufeff" if i == 0 else "") + writer.writerow(row)
-            for i, row in enumerate(_rows(queryset))
-        )
+        lines = (("\ufeff" if i == 0 else "") + writer.writerow(row) for i, row in enumerate(rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
         return response
     if fmt == "xlsx":
         from openpyxl import Workbook
 
         workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("calls")
-        for row in _rows(queryset):
+        sheet = workbook.create_sheet(name[:31])
+        for row in rows:
             sheet.append(row)
         spool = tempfile.TemporaryFile(suffix=".xlsx")
         workbook.save(spool)
@@ -147,7 +151,7 @@ def stream_calls_export(
         return FileResponse(
             spool,
             as_attachment=True,
-            filename=f"calls-{stamp}.xlsx",
+            filename=f"{name}-{stamp}.xlsx",
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     raise Http404(f"Unknown export format {fmt!r}; use csv or xlsx.")

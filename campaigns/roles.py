@@ -18,16 +18,22 @@ ROLE_APPS = ("campaigns", "sipphones")
 #: only. Viewers and Operators get no permission on them, so neither the pages nor the
 #: navigation show them. (The task results, not the portal's admin, stay with superusers: their
 #: list does not limit its lookups, tests/test_admin_lookups.py.)
-INTERNAL_MODELS = {"heartbeat", "scheduledjobrun", "erasednumber"}
+INTERNAL_MODELS = {"heartbeat", "scheduledjobrun", "erasednumber", "apiidempotencykey"}
 
 #: Permissions of their own an Operator has besides the models' (regenerating push URLs and
 #: managing credentials stay with Admins).
-OPERATOR_PERMISSIONS = {"place_calls", "query_itnio"}
+OPERATOR_PERMISSIONS = {
+    "place_calls",
+    "query_itnio",
+    # A draft's A/B variant is one of its settings: removing one loses no record.
+    "delete_campaignvariant",
+}
 
 #: Models whose rows an Operator adds and edits (names of models that do not exist are ignored).
 OPERATOR_MODELS = {
     "voicefile",
     "campaign",
+    "campaignvariant",
     "callee",
     "calleeimport",
     "sipgroup",

@@ -1,5 +1,5 @@
-"""URL routes: the admin is the product (its site: campaigns/admin_site.py); the root
-redirects to it, the icon to its file."""
+"""URL routes: the admin is the product (its site: campaigns/admin_site.py); the REST API
+under /api/v1/ (campaigns/api); the root redirects to the admin, the icon to its file."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -10,6 +10,7 @@ from campaigns import webhooks
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("campaigns.api.urls")),
     # Public like the login page: the language switcher in every page's header posts here
     # (it only sets the language cookie and goes back to a page of this site).
     path("i18n/", include("django.conf.urls.i18n")),

@@ -16,6 +16,7 @@ from campaigns.models import (
     AiCallRecord,
     AiCustomer,
     ApiRequestLog,
+    ApiToken,
     Call,
     Callee,
     CalleeImport,
@@ -32,6 +33,7 @@ from campaigns.models import (
     SuppressionList,
     VoiceFile,
 )
+from campaigns.services.api_tokens import api_token_create
 from tests.ai.conftest import make_task
 from tests.audio import wav_bytes
 from tests.conftest import AI_APP_ID, VOICE_APP_ID
@@ -126,4 +128,5 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     group = make_group(voice_app)
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
+    rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
     return rows

@@ -34,6 +34,7 @@ from campaigns.admin.base import (
     UploadImportMixin,
     badge,
 )
+from campaigns.admin.campaign_retries import attempts_table
 from campaigns.formatting import count
 from campaigns.models import Callee, Campaign
 from campaigns.services.actors import Actor
@@ -175,7 +176,7 @@ def can_import(request: HttpRequest) -> bool:
 
 @admin.register(Callee)
 class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
-    list_display = ["number", "campaign", "state_badge", "batch", "voice_id", "reason"]
+    list_display = ["number", "campaign", "state_badge", "attempts", "batch", "voice_id", "reason"]
     list_filter = ["campaign", "state"]
     search_fields = ["number"]  # see get_search_results: the beginning of the number
     search_help_text = gettext_lazy(
@@ -192,10 +193,18 @@ class CalleeAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         "batch",
         "voice_id",
         "call",
+        "attempts",
+        "attempt_list",
+        "retry_due_at",
+        "variant",
         "source",
         "row_number",
     ]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("every attempt"))
+    def attempt_list(self, obj: Callee) -> str:
+        return attempts_table(obj)
 
     # django-import-export's import page; the rows go through services.imports, not a resource
     import_formats = IMPORT_FORMATS

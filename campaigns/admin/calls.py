@@ -42,6 +42,7 @@ from campaigns.services.actors import Actor
 from campaigns.services.calls import CallError, call_refresh, call_send_tts
 from campaigns.services.numbers import strip_number
 from campaigns.services.reports import call_figures, figures_csv, stat_totals
+from campaigns.services.variant_figures import variant_csv
 from itnio_portal.itnio import LANGUAGES, ItnioError
 
 
@@ -145,6 +146,7 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
                     "app",
                     "kind",
                     "callee",
+                    "attempt",  # of a campaign callee: 1, then each retry
                     "display_num",
                     "voice_id",
                     "state_badge",
@@ -460,7 +462,8 @@ class CallAdmin(EraseNumbersMixin, PortalModelAdmin):
             )
         slc = form.call_slice()
         response = HttpResponse(
-            figures_csv(call_figures(slc)), content_type="text/csv; charset=utf-8"
+            figures_csv(call_figures(slc)) + variant_csv(slc.campaign_id),  # A/B: by variant
+            content_type="text/csv; charset=utf-8",
         )
         span = "-".join(d.isoformat() for d in (slc.since, slc.until) if d) or "all-days"
         scope = f"-campaign-{slc.campaign_id}" if slc.campaign_id else ""

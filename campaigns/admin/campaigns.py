@@ -26,6 +26,12 @@ from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
 from campaigns.admin.campaign_launch import LaunchPlanViews
+from campaigns.admin.campaign_retries import (
+    RETRY_FIELDS,
+    CampaignRetriesMixin,
+    VariantInline,
+    retry_fieldset,
+)
 from campaigns.formatting import count as format_count
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
@@ -189,7 +195,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
+class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
     form = CampaignForm
     list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
     list_filter = ["state", "app"]
@@ -200,6 +206,7 @@ class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
         "resume_selected",
         "cancel_selected",
         "reconcile_selected",
+        "duplicate_selected",
     ]
     inlines = [BatchInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
@@ -214,7 +221,7 @@ class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list[Any]:
         # A campaign being added has no batches yet: no empty table on the form.
-        return [] if obj is None else list(self.inlines)
+        return [VariantInline] + ([] if obj is None else list(self.inlines))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         readonly = [
@@ -238,6 +245,7 @@ class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
                 "called_info",
                 "scheduled_start",
                 *AUDIENCE,
+                *RETRY_FIELDS,
             ]
         return readonly
 
@@ -279,6 +287,7 @@ class CampaignAdmin(LaunchPlanViews, PortalModelAdmin):
                     ),
                 },
             ),
+            retry_fieldset(),
         ]
         if obj is not None:
             sets.append(

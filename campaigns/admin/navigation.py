@@ -80,6 +80,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "auth.User",
             "auth.Group",
+            "campaigns.ApiToken",
             "axes.AccessAttempt",
             "axes.AccessLog",
             "axes.AccessFailureLog",

@@ -4,14 +4,17 @@
 - voice: uploaded voice files and calls (TTS, group, SIP) with their ITNIO records
 - audience: contact lists and do-not-call (suppression) lists
 - campaigns: voice broadcast campaigns, callee imports, dispatch batches and callees
+- variants: the A/B variants (voice files) of a campaign
 - ai: AI tasks, AI customers and AI call records
 - figures: pre-aggregated daily call figures and the marks of days to recompute
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
+- api: REST API tokens (digests only) and Idempotency-Key reservations
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
 from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
+from campaigns.models.api import ApiIdempotencyKey, ApiToken
 from campaigns.models.audience import (
     PORTAL_WIDE_LIST,
     Contact,
@@ -24,6 +27,7 @@ from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchB
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
+from campaigns.models.variants import CampaignVariant
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
 
 __all__ = [
@@ -31,7 +35,9 @@ __all__ = [
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
+    "ApiIdempotencyKey",
     "ApiRequestLog",
+    "ApiToken",
     "Call",
     "CallDayStat",
     "CallDayValue",
@@ -39,6 +45,7 @@ __all__ = [
     "Callee",
     "CalleeImport",
     "Campaign",
+    "CampaignVariant",
     "Contact",
     "ContactImport",
     "ContactList",

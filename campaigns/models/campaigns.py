@@ -3,6 +3,7 @@ callees (the callee state machine)."""
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -101,6 +102,24 @@ class Campaign(models.Model):
             "puts the number on the portal-wide do-not-call list."
         ),
     )
+    # Retries by outcome (campaigns/services/retries.py): up to `retries` more attempts of a
+    # callee whose final record says it was not reached, each due `retry_after_minutes` after
+    # the previous attempt's hang-up time.
+    retries = models.PositiveSmallIntegerField(
+        _("retries"),
+        default=0,
+        validators=[MaxValueValidator(5)],
+        help_text=_(
+            "Up to this many more attempts (0–5) of a callee whose final record says it was not "
+            "reached (not answered, busy, failed)."
+        ),
+    )
+    retry_after_minutes = models.PositiveIntegerField(
+        _("retry after (minutes)"),
+        default=60,
+        validators=[MaxValueValidator(10080)],
+        help_text=_("A retry is due this many minutes after the previous attempt's hang-up."),
+    )
 
     class Meta:
         verbose_name = _("campaign")
@@ -192,6 +211,15 @@ class DispatchBatch(models.Model):
     accepted = models.PositiveIntegerField(_("accepted"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # An A/B campaign sends each variant's callees in batches of their own voice file.
+    variant = models.ForeignKey(
+        "campaigns.CampaignVariant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="batches",
+        verbose_name=_("variant"),
+    )
 
     class Meta:
         verbose_name = _("dispatch batch")
@@ -228,6 +256,7 @@ class Callee(models.Model):
     | unknown | the request's outcome is unknown; reconciliation decides | no |
     | skipped | not called, for `skip_reason` (do-not-call, frequency cap): the claim's | yes |
     | waiting | over the frequency cap in a campaign that waits: claimed once allowed | no |
+    | retry | its last attempt was not reached: claimed again once `retry_due_at` passed | no |
 
     Staged callees belong to an unconfirmed import and are not counted. "Final" is not stored
     here: it is read from the callee's Call (campaigns/services/campaign_state.py, which also
@@ -244,6 +273,7 @@ class Callee(models.Model):
         UNKNOWN = "unknown", _("Unknown (send outcome not known)")
         SKIPPED = "skipped", _("Skipped (not called)")
         WAITING = "waiting", _("Waiting (frequency cap)")
+        RETRY = "retry", _("Waiting (retry)")
 
     class SkipReason(models.TextChoices):
         DO_NOT_CALL = "do-not-call", _("do-not-call")
@@ -285,8 +315,20 @@ class Callee(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
-        related_name="campaign_callee",
-        verbose_name=_("call"),
+        related_name="latest_of_callee",
+        verbose_name=_("latest call"),
+    )
+    # Every attempt is its own Call (Call.campaign_callee, Call.attempt); `call` is the latest.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, db_default=0)
+    retry_due_at = models.DateTimeField(_("retry due"), null=True, blank=True)
+    variant = models.ForeignKey(
+        "campaigns.CampaignVariant",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="callees",
+        db_index=False,  # read per campaign: (campaign, state, id) serves it
+        verbose_name=_("variant"),
     )
     # Nullable without a default: added to the callee table without rewriting it (SQLite).
     skip_reason = models.CharField(  # noqa: DJ001
@@ -313,6 +355,13 @@ class Callee(models.Model):
                 fields=["number"],
                 condition=models.Q(state__in=["sending", "unknown"]),
                 name="callee_in_flight_number",
+            ),
+            # The claim's release of due retries (services/retries.py): partial, so it holds
+            # only the callees waiting for a retry.
+            models.Index(
+                fields=["campaign", "retry_due_at"],
+                condition=models.Q(state="retry"),
+                name="callee_retry_due",
             ),
         ]
 

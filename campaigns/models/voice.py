@@ -129,6 +129,16 @@ class Call(models.Model):
         db_index=False,
         verbose_name=_("test call of"),
     )
+    # A campaign call's callee and attempt number (1 first, 2 its first retry, …).
+    campaign_callee = models.ForeignKey(
+        "Callee",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attempt_calls",
+        verbose_name=_("campaign callee"),
+    )
+    attempt = models.PositiveSmallIntegerField(_("attempt"), null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     state_reason = models.TextField(_("state reason"), blank=True)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import Callee, Campaign, Contact, ContactList
 from campaigns.services.frequency_caps import under_cap
+from campaigns.services.retries import retries_passed_over
 from campaigns.services.suppression import skip_suppressed, suppressed
 
 #: The preflight's reasons, in the order shown, with their plain keys (launch_campaign prints
@@ -169,6 +170,17 @@ def audience_materialise(campaign: Campaign) -> int:
 # ---------------------------------------------------------------------------
 # Input: lists and the segment, checked before anything is written
 # ---------------------------------------------------------------------------
+def contact_list_create(*, name: str, actor: Any) -> ContactList:
+    """A new, empty contact list (its contacts come by imports); AudienceError if the name is
+    empty or taken."""
+    name = (name or "").strip()
+    if not name:
+        raise AudienceError(gettext("A contact list needs a name."))
+    if ContactList.objects.filter(name=name).exists():
+        raise AudienceError(gettext("A contact list named %(name)s exists.") % {"name": repr(name)})
+    return ContactList.objects.create(name=name[:100], created_by=actor.label[:150])
+
+
 def contact_lists_named(names: list[str]) -> list[ContactList]:
     names = [n.strip() for n in names if n.strip()]
     found = {c.name: c for c in ContactList.objects.filter(name__in=names)}
@@ -211,6 +223,7 @@ def skip_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None)
     """Mark the unclaimed pending callees with ids in (after_id, up_to_id] that the claim left
     out as skipped, with the reason: do-not-call first, then the frequency cap. One UPDATE
     each, with the claim's own conditions."""
+    retries_passed_over(campaign, after_id=after_id, up_to_id=up_to_id)  # first: not skipped
     skipped = skip_suppressed(campaign, after_id=after_id, up_to_id=up_to_id)
     if campaign.frequency_cap_calls:
         rows = Callee.objects.filter(

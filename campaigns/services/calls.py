@@ -29,6 +29,7 @@ from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
+from campaigns.services.retries import retries_from_calls
 from campaigns.services.suppression import refusal, suppression_of
 from itnio_portal.itnio import (
     ItnioApiError,
@@ -90,10 +91,16 @@ class CallError(Exception):
 # Placing a TTS call (POST /voice/sendCode)
 # ---------------------------------------------------------------------------
 def call_send_tts(
-    *, app: ItnioApp, actor: Actor, code: SendCode | None = None, **fields: Any
+    *,
+    app: ItnioApp,
+    actor: Actor,
+    code: SendCode | None = None,
+    on_intent: Callable[[Call], None] | None = None,
+    **fields: Any,
 ) -> Call:
     """Place one TTS call: `code` (or SendCode's fields other than app_id, as keyword
-    arguments). Returns the Call in state submitted, rejected or unknown."""
+    arguments). Returns the Call in state submitted, rejected or unknown. `on_intent` sees the
+    SENDING call once it is committed, before the request (the API's Idempotency-Key)."""
     if not actor.may_place_calls():
         raise PermissionDeniedError(_("%(actor)s may not place calls.") % {"actor": actor.label})
     if app.kind != ItnioApp.Kind.VOICE:
@@ -122,7 +129,7 @@ def call_send_tts(
     )
     client = logged_client(app.account, actor=actor, obj=call)
     client.send_code_body(code)  # every documented limit, before anything is stored
-    return call_send_single(call, lambda: client.send_code(code))
+    return call_send_single(call, lambda: client.send_code(code), on_intent=on_intent)
 
 
 def refuse_if_not_callable(callee: str, app: ItnioApp) -> None:
@@ -134,7 +141,9 @@ def refuse_if_not_callable(callee: str, app: ItnioApp) -> None:
         raise CallError(refusal(entry))
 
 
-def call_send_single(call: Call, send: Callable[[], str]) -> Call:
+def call_send_single(
+    call: Call, send: Callable[[], str], *, on_intent: Callable[[Call], None] | None = None
+) -> Call:
     """The money rule for one-number sends (sendCode, sendSip): commit the unsaved `call` as
     SENDING, run `send` (the request, returning the voiceId), then write what came of it.
 
@@ -150,6 +159,8 @@ def call_send_single(call: Call, send: Callable[[], str]) -> Call:
             if capped:
                 raise CallError(capped)
         call.save()  # committed: the intent exists before the request
+    if on_intent is not None:
+        on_intent(call)
     try:
         voice_id = send()
     except ItnioNotSentError as exc:
@@ -292,6 +303,8 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
         return False
     call.save()
     optouts_from_calls([call])
+    if call.is_final:
+        retries_from_calls([call.pk])
     return True
 
 

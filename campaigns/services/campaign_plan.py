@@ -21,6 +21,8 @@ from campaigns.services.campaign_state import (
     stored_state_counts,
     terminal_count,
 )
+from campaigns.services.retries import attempt_figures, plan_rows
+from campaigns.services.variants import variant_problems
 
 
 # ---------------------------------------------------------------------------
@@ -73,6 +75,7 @@ class Plan:
                 c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
             ),
             (gettext("Calling window:"), window),
+            *plan_rows(c),
             (gettext("Audience:"), count_text(self.preflight.audience)),
             (gettext("Will be called:"), count_text(self.preflight.will_call)),
             *(
@@ -106,6 +109,7 @@ def campaign_plan(campaign: Campaign) -> Plan:
         )
     elif campaign.voice_file.account_id != campaign.app.account_id:
         problems.append(gettext("The voice file belongs to another ITNIO account than the app."))
+    problems += variant_problems(campaign)
     if preflight.audience == 0:
         problems.append(gettext("No pending callees: import a list (and confirm it) first."))
     elif preflight.will_call == 0:
@@ -135,6 +139,8 @@ class Progress:
     eta: datetime | None
     batches: dict[str, int] = field(default_factory=dict)
     state_display: str = ""
+    #: Callees reached and attempts, counted separately (retries.attempt_figures).
+    attempts: dict[str, int] = field(default_factory=dict)
 
     @property
     def waiting(self) -> int:
@@ -150,6 +156,7 @@ class Progress:
             "eta": self.eta.isoformat() if self.eta else None,
             "batches": self.batches,
             "waiting_for_reconciliation": self.waiting,
+            "attempts": self.attempts,
         }
 
 
@@ -197,4 +204,5 @@ def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Pro
         eta=eta,
         batches=batches,
         state_display=state_display(campaign, counts[Callee.State.UNKNOWN]),
+        attempts=attempt_figures(campaign),
     )

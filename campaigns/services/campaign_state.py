@@ -10,7 +10,7 @@ reached are read from the callee's Call, not stored on the callee.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -20,13 +20,19 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.models import Call, Callee, Campaign
+from campaigns.services.retries import NOT_FINAL_AFTER, retries_may_follow
 
 #: A submitted callee whose record is still not final this long after submission counts as
-#: not reached (its call may still be updated; it no longer holds the campaign's progress).
-NOT_FINAL_AFTER = timedelta(hours=48)
+#: not reached (its call may still be updated; it no longer holds the campaign's progress):
+#: NOT_FINAL_AFTER, 48 hours, in retries.py (such a callee is never retried).
 
 #: Callee states that keep a campaign from being finished.
-BUSY_STATES = (Callee.State.PENDING, Callee.State.WAITING, Callee.State.SENDING)
+BUSY_STATES = (
+    Callee.State.PENDING,
+    Callee.State.WAITING,
+    Callee.State.RETRY,
+    Callee.State.SENDING,
+)
 OPEN_STATES = (*BUSY_STATES, Callee.State.UNKNOWN)
 
 REACHED = "reached"
@@ -50,6 +56,12 @@ CALLEE_STATES: tuple[CalleeStateRow, ...] = (
         Callee.State.WAITING,
         gettext_lazy("waiting (cap)"),
         gettext_lazy("over the frequency cap; claimed once the cap allows it"),
+        False,
+    ),
+    CalleeStateRow(
+        Callee.State.RETRY,
+        gettext_lazy("waiting (retry)"),
+        gettext_lazy("its last attempt was not reached; called again once its retry is due"),
         False,
     ),
     CalleeStateRow(
@@ -228,6 +240,8 @@ def complete_if_done(campaign: Campaign) -> bool:
         if locked.state != Campaign.State.RUNNING:
             return False
         if Callee.objects.filter(campaign=locked, state__in=BUSY_STATES).exists():
+            return False
+        if retries_may_follow(locked):
             return False
         counts = callee_counts(locked)
         now = timezone.now()

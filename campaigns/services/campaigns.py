@@ -10,6 +10,7 @@ unknown for resending; released callees are sent by the next dispatch, exactly o
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from campaigns.services.dispatch import lease_stale_before
 from campaigns.services.dispatch_outcomes import orphans_to_unknown
 from campaigns.services.records import next_second, record_windows, records_in
 from campaigns.services.request_log import logged_client
+from campaigns.services.retries import mark_retries, reopen_for_retries
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,13 @@ def _require(actor: Actor) -> None:
         )
 
 
-def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
-    """Start sending (or schedule the start). The dispatch task is enqueued on commit."""
+def campaign_launch(
+    *, campaign: Campaign, actor: Actor, confirm: Callable[[Plan], None] | None = None
+) -> Campaign:
+    """Start sending (or schedule the start). The dispatch task is enqueued on commit.
+
+    `confirm` sees the plan computed under the campaign's lock and may refuse it by raising
+    (the API's confirmation token: the launch is the plan that was read, or nothing)."""
     _require(actor)
     with transaction.atomic():
         campaign = (
@@ -70,6 +77,8 @@ def campaign_launch(*, campaign: Campaign, actor: Actor) -> Campaign:
         plan = campaign_plan(campaign)
         if plan.problems:
             raise CampaignError(" ".join(plan.problems))
+        if confirm is not None:
+            confirm(plan)
         audience_materialise(campaign)  # the lists' contacts become pending callees
         now = timezone.now()
         if campaign.scheduled_start and campaign.scheduled_start > now:
@@ -327,6 +336,7 @@ def campaign_reconcile(*, campaign: Campaign, actor: Actor) -> ReconcileReport:
         )
         % {"actor": actor.label, "n": f"{report.resolved:,}"},
     )
+    reopen_for_retries(campaign)  # a sent campaign whose resolved callees wait for retries
     return report
 
 
@@ -336,11 +346,15 @@ def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
     )
     if call.campaign_id is None:
         Call.objects.filter(pk=call.pk).update(campaign=campaign)
+    if call.campaign_callee_id is None:
+        callee.attempts += 1
+        Call.objects.filter(pk=call.pk).update(campaign_callee=callee, attempt=callee.attempts)
     callee.state = Callee.State.SUBMITTED
     callee.voice_id = record.voice_id
     callee.call_id = call.pk
     callee.reason = gettext("Resolved by reconciliation: ITNIO's records show it was placed.")
-    callee.save(update_fields=["state", "voice_id", "call", "reason"])
+    callee.save(update_fields=["state", "voice_id", "call", "reason", "attempts"])
+    mark_retries(Callee.objects.filter(pk=callee.pk), reconciled=True)  # it may be not reached
 
 
 def campaign_release_unknown(*, campaign: Campaign, actor: Actor) -> int:

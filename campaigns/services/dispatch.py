@@ -53,6 +53,8 @@ from campaigns.services.dispatch_outcomes import (
 )
 from campaigns.services.frequency_caps import cap_lock, caps_in_force
 from campaigns.services.request_log import RequestLogBuffer
+from campaigns.services.retries import DueRetries
+from campaigns.services.variants import VariantRotation, batch_file_id
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioLimitError,
@@ -139,6 +141,9 @@ class _Claimer:
             campaign=campaign, state=DispatchBatch.State.PENDING
         ).exists()
         self.last_id = 0
+        self.rotation = VariantRotation(campaign)  # A/B: each variant's own batches
+        self.due_retries = DueRetries(campaign)  # retries.py: due retries become pending
+        self.variant: int | None = None
         # The sequence of a claim not yet handed to a sender (its batch is found by it).
         self.claiming: int | None = None
 
@@ -199,19 +204,27 @@ class _Claimer:
                     state=Callee.State.SENDING
                 )
         if not pairs:
-            self.last_id = 0  # its callees sit below the cursor now
+            self.rotation.reset()  # its callees sit below the cursors now
             return self._claim_pending()
-        return batch, pairs
+        return self.rotation.prepare(batch), pairs
 
     def _claim_new(self) -> Claimed | None:
-        claimed = self._claim_new_after(self.last_id)
-        if claimed is None and self.last_id:
-            # Numbers released back to pending sit below the cursor: one full look.
-            self.last_id = 0
-            claimed = self._claim_new_after(0)
-        if claimed is not None:
-            self.last_id = max(self.last_id, claimed[1][-1][0])
-        return claimed
+        if self.due_retries.release():
+            self.rotation.reset()  # the retries sit below the cursors
+        for variant in self.rotation.order():
+            self.variant = variant
+            self.last_id = self.rotation.cursors[self.variant]
+            claimed = self._claim_new_after(self.last_id)
+            if claimed is None and self.last_id:
+                # Numbers released back to pending sit below the cursor: one full look.
+                self.last_id = 0
+                claimed = self._claim_new_after(0)
+            if claimed is not None:
+                self.last_id = max(self.last_id, claimed[1][-1][0])
+            self.rotation.cursors[self.variant] = self.last_id
+            if claimed is not None:
+                return claimed
+        return None
 
     def after_lost_connection(self) -> None:
         """A claim cut by a lost connection may have committed before the cut. Its batch was
@@ -251,11 +264,13 @@ class _Claimer:
             state=DispatchBatch.State.SENDING,
             request_started_at=timezone.now(),
             attempts=1,
+            variant_id=self.variant,
         )
         batch.called_info = _called_info(self.campaign, batch)
         picked = (
             sendable_callees(self.campaign)
-            .filter(_while_running(self.campaign), batch__isnull=True, id__gt=last_id)
+            .filter(self.rotation.only(self.variant), _while_running(self.campaign))
+            .filter(batch__isnull=True, id__gt=last_id)
             .order_by("id")
             .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
         )
@@ -281,7 +296,7 @@ class _Claimer:
             return None
         batch.size = len(pairs)
         self.next_sequence += 1
-        return batch, pairs
+        return self.rotation.prepare(batch), pairs
 
     def _mark(self, batch: DispatchBatch, picked: QuerySet[Any]) -> list[tuple[int, str]]:
         """Insert the batch, then take the picked callees and mark them (SQLite ≥ 3.35)."""
@@ -317,6 +332,7 @@ class _Claimer:
             "called_info": batch.called_info,
             "request_started_at": batch.request_started_at,
             "attempts": batch.attempts,
+            "variant_id": batch.variant_id,
         }
         columns, exprs, batch_params = insert_columns(
             DispatchBatch, known, {"size": "(SELECT count(*) FROM picked)"}
@@ -353,7 +369,7 @@ def _post(
     """The HTTP part only (runs in a pool thread; no database access here)."""
     return client.send_group(
         app_id=campaign.app.app_id,
-        file_id=campaign.voice_file.remote_file_id,
+        file_id=batch_file_id(campaign, batch),
         callees=numbers,
         display_num=campaign.display_num or None,
         max_duration=campaign.max_duration,

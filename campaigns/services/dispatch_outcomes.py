@@ -18,10 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
+from campaigns.services.retries import mark_retries
+from campaigns.services.variants import batch_file_id
 from itnio_portal.itnio import (
     ItnioApiError,
     ItnioError,
@@ -31,6 +34,14 @@ from itnio_portal.itnio import (
 )
 
 Pairs = list[tuple[int, str]]
+#: The computed columns of a new Call: its number, voiceId, callee and attempt number (the
+#: callee's attempts so far + 1), from the statement's `v` rows.
+ATTEMPT_COLUMNS = {
+    "callee": "v.number",
+    "voice_id": "v.voice_id",
+    "campaign_callee_id": "v.callee_id",
+    "attempt": "v.attempt",
+}
 
 
 @dataclass
@@ -101,7 +112,7 @@ def _call_row(campaign: Campaign, batch: DispatchBatch, now: datetime) -> dict[s
         "state": Call.State.SUBMITTED,
         "display_num": campaign.display_num,
         "called_info": batch.called_info,
-        "voice_file_id": campaign.voice_file.remote_file_id,
+        "voice_file_id": batch_file_id(campaign, batch),
         "submit_time": now,
         "created_by": f"campaign:{campaign.name}"[:150],
         "created_at": now,
@@ -135,7 +146,7 @@ def record_success(
     if connection.vendor == "postgresql":
         _write_answer_in_one_statement(campaign, batch, outcomes, batch_row, now)
     else:
-        accepted = {vid: number for _cid, state, vid, _r, number in outcomes if vid}
+        accepted = {vid: (number, cid) for cid, state, vid, _r, number in outcomes if vid}
         with transaction.atomic():
             call_ids = _insert_calls(campaign, batch, accepted, now)
             _write_callee_outcomes(
@@ -145,6 +156,9 @@ def record_success(
                 ]
             )
             DispatchBatch.objects.filter(pk=batch.pk).update(**batch_row)
+    if campaign.retries:
+        # A push that beat this answer may have made an attempt's record final already.
+        mark_retries(Callee.objects.filter(batch_id=batch.pk))
     report.add(
         batches_sent=1,
         accepted=states[Callee.State.SUBMITTED],
@@ -175,7 +189,7 @@ def _write_answer_in_one_statement(
     callee_table = connection.ops.quote_name(Callee._meta.db_table)
     batch_table = connection.ops.quote_name(DispatchBatch._meta.db_table)
     columns, exprs, call_params = insert_columns(
-        Call, _call_row(campaign, batch, now), {"callee": "v.number", "voice_id": "v.voice_id"}
+        Call, _call_row(campaign, batch, now), ATTEMPT_COLUMNS
     )
     batch_sets = ", ".join(f"{connection.ops.quote_name(k)} = %s" for k in batch_row)
     batch_params = [
@@ -188,22 +202,27 @@ def _write_answer_in_one_statement(
         # where five arrays cost the portal a quoting pass per element.
         "o(id, state, voice_id, reason, number) AS (SELECT (e->>0)::bigint, e->>1, e->>2, "
         "e->>3, e->>4 FROM json_array_elements(%s::json) e), "
-        "v AS (SELECT number, voice_id FROM o WHERE voice_id <> ''), "
+        f"v AS (SELECT o.number, o.voice_id, o.id AS callee_id, k.attempts + 1 AS attempt "
+        f"FROM o JOIN {callee_table} k ON k.id = o.id WHERE o.voice_id <> ''), "
         f"existing AS (SELECT x.id, x.voice_id FROM {call_table} x "
         "JOIN v ON x.voice_id = v.voice_id), "
         f"ins AS (INSERT INTO {call_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(exprs)} FROM v "
         "WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.voice_id = v.voice_id) "
         "ON CONFLICT (voice_id) DO NOTHING RETURNING id, voice_id), "
-        f"claimed AS (UPDATE {call_table} SET campaign_id = %s "
-        "WHERE id IN (SELECT id FROM existing) AND campaign_id IS NULL RETURNING id), "
+        f"claimed AS (UPDATE {call_table} SET campaign_id = %s, campaign_callee_id = v.callee_id, "
+        "attempt = v.attempt FROM v WHERE v.voice_id = "
+        f"{call_table}.voice_id AND {call_table}.id IN (SELECT id FROM existing) "
+        f"AND {call_table}.campaign_id IS NULL RETURNING {call_table}.id), "
         "calls AS (SELECT id, voice_id FROM ins UNION ALL SELECT id, voice_id FROM existing), "
         # Joined on its own, before the callees: estimated one row (few callees are SENDING),
         # the callee join would otherwise rescan the new calls for every callee.
         "oc AS MATERIALIZED (SELECT o.id, o.state, o.voice_id, o.reason, c.id AS call_id "
         "FROM o LEFT JOIN calls c ON c.voice_id = o.voice_id AND o.voice_id <> ''), "
         f"written AS (UPDATE {callee_table} SET state = oc.state, voice_id = oc.voice_id, "
-        "reason = oc.reason, call_id = oc.call_id "
+        "reason = oc.reason, call_id = CASE WHEN oc.voice_id <> '' THEN oc.call_id ELSE "
+        f"{callee_table}.call_id END, retry_due_at = NULL, attempts = {callee_table}.attempts "
+        "+ (CASE WHEN oc.voice_id <> '' THEN 1 ELSE 0 END) "
         f"FROM oc WHERE {callee_table}.id = oc.id AND {callee_table}.state = %s "
         f"RETURNING {callee_table}.voice_id, {callee_table}.call_id), "
         f"sent AS (UPDATE {batch_table} SET {batch_sets} WHERE id = %s RETURNING id) "
@@ -237,10 +256,14 @@ def _link_late_calls(campaign: Campaign, batch: DispatchBatch) -> None:
             "id", "voice_id"
         ):
             Callee.objects.filter(pk=by_voice[voice_id]).update(call_id=call_id)
+            Call.objects.filter(pk=call_id, campaign_callee__isnull=True).update(
+                campaign_callee_id=by_voice[voice_id],
+                attempt=Subquery(Callee.objects.filter(pk=by_voice[voice_id]).values("attempts")),
+            )
 
 
 def _insert_calls(
-    campaign: Campaign, batch: DispatchBatch, accepted: dict[str, str], now: datetime
+    campaign: Campaign, batch: DispatchBatch, accepted: dict[str, tuple[str, int]], now: datetime
 ) -> dict[str, int]:
     """Insert a Call for every accepted voiceId (→ number) in one statement; return voiceId → id.
 
@@ -250,13 +273,14 @@ def _insert_calls(
     if not accepted:
         return {}
     call_table = Call._meta.db_table
-    columns, exprs, params = insert_columns(
-        Call, _call_row(campaign, batch, now), {"callee": "v.number", "voice_id": "v.voice_id"}
-    )
-    source = "VALUES " + ", ".join(["(%s, %s)"] * len(accepted))
-    values = [x for voice_id, number in accepted.items() for x in (number, voice_id)]
+    columns, exprs, params = insert_columns(Call, _call_row(campaign, batch, now), ATTEMPT_COLUMNS)
+    source = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(accepted))
+    values = [x for vid, (number, cid) in accepted.items() for x in (number, vid, cid)]
+    callee_table = Callee._meta.db_table
     sql = (
-        f"WITH v(number, voice_id) AS ({source}) "
+        f"WITH w(number, voice_id, callee_id) AS ({source}), "
+        f"v AS (SELECT w.number, w.voice_id, k.id AS callee_id, k.attempts + 1 AS attempt "
+        f"FROM w JOIN {callee_table} k ON k.id = CAST(w.callee_id AS BIGINT)) "
         f"INSERT INTO {call_table} ({', '.join(columns)}) SELECT {', '.join(exprs)} FROM v "
         f"WHERE NOT EXISTS (SELECT 1 FROM {call_table} x WHERE x.voice_id = v.voice_id) "
         # A push applied at this very moment may insert the same voiceId: skip it, never fail
@@ -270,6 +294,14 @@ def _insert_calls(
     early = [voice_id for voice_id in accepted if voice_id not in call_ids]
     if early:
         Call.objects.filter(voice_id__in=early, campaign__isnull=True).update(campaign=campaign)
+        for voice_id in early:  # rare (a push beat the answer): one UPDATE each
+            Call.objects.filter(voice_id=voice_id, campaign_callee__isnull=True).update(
+                campaign_callee_id=accepted[voice_id][1],
+                attempt=Subquery(
+                    Callee.objects.filter(pk=accepted[voice_id][1]).values("attempts")[:1]
+                )
+                + 1,
+            )
         call_ids.update(
             {
                 vid: pk
@@ -290,7 +322,9 @@ def _write_callee_outcomes(outcomes: list[tuple[int, str, str, str, int | None]]
     sql = (
         f"WITH v(id, state, voice_id, reason, call_id) AS ({source}) "
         f"UPDATE {table} SET state = v.state, voice_id = v.voice_id, reason = v.reason, "
-        f"call_id = CAST(v.call_id AS BIGINT) "
+        f"call_id = CASE WHEN v.voice_id <> '' THEN CAST(v.call_id AS BIGINT) "
+        f"ELSE {table}.call_id END, retry_due_at = NULL, "
+        f"attempts = {table}.attempts + (CASE WHEN v.voice_id <> '' THEN 1 ELSE 0 END) "
         f"FROM v WHERE {table}.id = CAST(v.id AS BIGINT) AND {table}.state = %s"
     )
     with connection.cursor() as cursor:

@@ -32,6 +32,7 @@ from campaigns.services.calls import (
 )
 from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.push_bodies import MalformedPush, read_reports
+from campaigns.services.retries import retries_from_calls
 from itnio_portal.itnio import AiRecord, VoiceRecord
 
 ID_KEYS = {PushEvent.Kind.VOICE: "voiceId", PushEvent.Kind.AI: "callId"}
@@ -181,6 +182,7 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
     if changed:
         bulk_update_rows(list(changed.values()), APPLIED_FIELDS)
         optouts_from_calls(changed.values())  # in the same transaction as the records
+        retries_from_calls(c.pk for c in changed.values() if c.is_final)  # same: retries.py
     return outcomes
 
 

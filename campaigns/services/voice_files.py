@@ -6,10 +6,11 @@ from typing import IO
 
 import filetype
 from django.conf import settings
+from django.core.files import File
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from campaigns.models import VoiceFile
+from campaigns.models import ItnioApp, VoiceFile
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.request_log import logged_client
@@ -87,6 +88,26 @@ def voice_file_check_audio(*, file_name: str, data: IO[bytes], size: int) -> str
             % {"kind": detected[1:].upper(), "extension": detected}
         )
     return detected
+
+
+CONTENT_TYPES = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav"}
+
+
+def voice_file_store(*, app: ItnioApp, file_name: str, data: IO[bytes], size: int) -> VoiceFile:
+    """Check the name and the audio and store a draft voice file of `app` (not on ITNIO yet):
+    the command and the API. Raise VoiceFileError (or ItnioLimitError for the name)."""
+    voice_file_check_name(file_name)
+    if VoiceFile.objects.filter(account_id=app.account_id, file_name=file_name).exists():
+        raise VoiceFileError(
+            gettext("A voice file named %(name)s already exists for this account.")
+            % {"name": file_name}
+        )
+    detected = voice_file_check_audio(file_name=file_name, data=data, size=size)
+    voice_file = VoiceFile(
+        app=app, file_name=file_name, size=size, content_type=CONTENT_TYPES[detected]
+    )
+    voice_file.audio.save(file_name, File(data), save=True)
+    return voice_file
 
 
 def voice_file_upload(*, voice_file: VoiceFile, actor: Actor) -> VoiceFile:

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "import_export",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served by the portal (no CDN)
     "campaigns",
     "sipphones",
 ]
@@ -392,6 +395,69 @@ DASHBOARD_MAX_DAYS = env.int("DASHBOARD_MAX_DAYS", default=400)
 # The call list counts searches and filters the daily figures cannot answer up to this many
 # rows ("more than N"), instead of counting a million rows on every page.
 CALL_LIST_COUNT_LIMIT = env.int("CALL_LIST_COUNT_LIMIT", default=10000)
+
+# ---------------------------------------------------------------------------
+# Cache every process shares (the REST API's throttling): a database table by default
+# (created by migrate), Redis with CACHE_URL=redis://HOST:6379/N.
+# ---------------------------------------------------------------------------
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://portal_cache")}
+
+# ---------------------------------------------------------------------------
+# REST API under /api/v1/ (campaigns/api): tokens, the admin's permissions, throttling
+# ---------------------------------------------------------------------------
+# Requests per token (per client address before authentication) on the shared cache.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+# How long a plan's confirmation token may launch the campaign, in seconds.
+API_LAUNCH_TOKEN_SECONDS = env.int("API_LAUNCH_TOKEN_SECONDS", default=900)
+# How long an Idempotency-Key of a call is honoured, in hours.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+# The largest JSON body and its deepest nesting the API reads (larger: 400).
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=20)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["campaigns.api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["campaigns.api.permissions.DeclaredPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["campaigns.api.throttling.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "campaigns.api.parsers.GuardedJSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "campaigns.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address behind our own proxies only (X-Forwarded-For is not trusted further).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+# Wrong tokens per client address and minute before it is answered 429 (guessing).
+API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ITNIO Portal API",
+    "DESCRIPTION": (
+        "The portal's REST API: the same services, roles and permissions as the admin. "
+        "Authenticate with `Authorization: Token <key>` (manage.py api_token create USER)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigns.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CallStateEnum": "campaigns.models.voice.Call.State",
+        "CallKindEnum": "campaigns.models.voice.Call.Kind",
+        "AppKindEnum": "campaigns.models.accounts.ItnioApp.Kind",
+        "VoiceFileStateEnum": "campaigns.models.voice.VoiceFile.State",
+        "CampaignStateEnum": "campaigns.models.campaigns.Campaign.State",
+        "ContactImportStateEnum": "campaigns.models.audience.ContactImport.State",
+        "AiTaskStateEnum": "campaigns.models.ai.AiTask.State",
+    },
+}
 
 # ---------------------------------------------------------------------------
 # Logging: ITNIO traffic is logged without secrets (the client never logs headers).

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from campaigns.models import Campaign
 from tests.procs import manage, portal_env
@@ -101,9 +101,15 @@ class WorkerKiller:
     def _answered(self, record) -> None:
         self._count(record, "answered", self.after_answer)
 
-    def run_until_done(self, campaigns: list[Campaign], deadline_s: float) -> float:
+    def run_until_done(
+        self,
+        campaigns: list[Campaign],
+        deadline_s: float,
+        between: Callable[[], None] | None = None,
+    ) -> float:
         """Keep workers running until no campaign of `campaigns` is running or `deadline_s`
-        passed; returns the seconds it took."""
+        passed; returns the seconds it took. `between` runs after each round of workers,
+        before the scheduler's tick (e.g. the record sync, for retries)."""
         started = time.monotonic()
         while time.monotonic() - started < deadline_s:
             if not Campaign.objects.filter(
@@ -135,6 +141,8 @@ class WorkerKiller:
             if any(proc.returncode == -signal.SIGKILL for proc in procs):
                 self.restarts += 1
                 time.sleep(2.2)  # let the dead dispatchers' leases go stale
+            if between is not None:
+                between()
             # The scheduler's recovery job: stuck batches become unknown, dead dispatchers restart.
             run("portal_scheduler", "--job", "campaigns_tick")
         return time.monotonic() - started

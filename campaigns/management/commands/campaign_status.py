@@ -49,6 +49,7 @@ class Command(PortalCommand):
         self.stdout.write(" ".join(f"skipped_{SKIP_KEYS[r]}={n}" for r, n in skipped.items()))
         if campaign.opt_out_key:
             self.stdout.write(f"opt_outs={opt_out_count(campaign)}")
+        self.stdout.write(" ".join(f"{k}={n}" for k, n in progress.attempts.items()))
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
         if progress.eta:
             self.stdout.write(

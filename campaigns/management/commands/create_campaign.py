@@ -1,4 +1,5 @@
-"""manage.py create_campaign NAME --app A --voice-file FILE_NAME [...]: a draft campaign."""
+"""manage.py create_campaign NAME --app A (--voice-file FILE_NAME | --variant FILE:PCT …) [...]:
+a draft campaign."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ from campaigns.services.audience import (
 from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.opt_outs import KEYS
+from campaigns.services.retries import MAX_RETRIES, cap_warning
+from campaigns.services.variants import (
+    VariantError,
+    check_shares,
+    check_variant_files,
+    parse_variant,
+    set_variants,
+)
 from itnio_portal.itnio import ItnioLimitError
 
 
@@ -33,8 +42,30 @@ class Command(PortalCommand):
         parser.add_argument(
             "--app", required=True, help=gettext_lazy("ITNIO app ID of a voice app")
         )
+        parser.add_argument("--voice-file", help=gettext_lazy("fileName of an uploaded voice file"))
         parser.add_argument(
-            "--voice-file", required=True, help=gettext_lazy("fileName of an uploaded voice file")
+            "--variant",
+            metavar="FILE:PCT",
+            action="append",
+            default=[],
+            help=gettext_lazy(
+                "an A/B variant instead of --voice-file: a voice file and the percentage of "
+                "callees who hear it (2 to 4 variants, summing to 100)"
+            ),
+        )
+        parser.add_argument(
+            "--retries",
+            type=int,
+            default=0,
+            metavar="K",
+            help=gettext_lazy("up to K more attempts (0-5) of a callee who was not reached"),
+        )
+        parser.add_argument(
+            "--retry-after",
+            type=int,
+            default=60,
+            metavar="MINUTES",
+            help=gettext_lazy("a retry is due MINUTES after the previous attempt's hang-up"),
         )
         parser.add_argument("--display-num")
         parser.add_argument("--loop-count", type=int)
@@ -83,14 +114,14 @@ class Command(PortalCommand):
             raise usage_error(
                 _("--app: no voice app with ITNIO app ID %(app)s") % {"app": repr(options["app"])}
             )
-        voice_file = VoiceFile.objects.filter(
-            account_id=app.account_id, file_name=options["voice_file"]
-        ).first()
-        if voice_file is None:
-            raise usage_error(
-                _("--voice-file: no voice file named %(name)s in this account")
-                % {"name": repr(options["voice_file"])}
-            )
+        variants = self._variants(app, options)
+        if bool(options["voice_file"]) == bool(variants):
+            raise usage_error(_("Give either --voice-file or two to four --variant options."))
+        voice_file = variants[0][0] if variants else self._voice_file(app, options["voice_file"])
+        if not 0 <= options["retries"] <= MAX_RETRIES:
+            raise usage_error(_("--retries: 0 to 5"))
+        if not 0 <= options["retry_after"] <= 10080:
+            raise usage_error(_("--retry-after: 0 to 10080 minutes (one week)"))
         lists, segment = self._audience(options)
         if options["opt_out_key"] and options["opt_out_key"] not in KEYS:
             raise usage_error(_("--opt-out-key: one of 0-9, * or #"))
@@ -134,6 +165,8 @@ class Command(PortalCommand):
             cap_waits=options["cap_waits"],
             frequency_cap_calls=cap.calls if cap else None,
             frequency_cap_hours=cap.hours if cap else None,
+            retries=options["retries"],
+            retry_after_minutes=options["retry_after"],
         )
         try:
             campaign.full_clean()
@@ -142,12 +175,31 @@ class Command(PortalCommand):
         with transaction.atomic():
             campaign.save()
             campaign.contact_lists.set(lists)
+            set_variants(campaign, variants)
         self.stdout.write(
             _("Created draft campaign %(name)s (#%(id)s).")
             % {"name": campaign.name, "id": campaign.pk}
         )
         if cap:
             self.stdout.write(_("Frequency cap: %(cap)s (calls/hours).") % {"cap": cap})
+        for i, (variant_file, share) in enumerate(variants):
+            self.stdout.write(
+                _("Variant %(label)s: %(file)s, %(share)s %% of the callees.")
+                % {"label": "ABCD"[i], "file": variant_file.file_name, "share": share}
+            )
+        if campaign.retries:
+            self.stdout.write(
+                _("Retries: up to %(k)s, %(m)s minutes after the previous attempt's hang-up.")
+                % {"k": campaign.retries, "m": campaign.retry_after_minutes}
+            )
+        warning = cap_warning(
+            retries=campaign.retries,
+            retry_after_minutes=campaign.retry_after_minutes,
+            cap_calls=campaign.frequency_cap_calls,
+            cap_hours=campaign.frequency_cap_hours,
+        )
+        if warning:
+            self.stdout.write(_("Warning: %(warning)s") % {"warning": warning})
         if lists:
             self.stdout.write(
                 _("Audience: the contact lists %(lists)s%(segment)s.")
@@ -161,6 +213,43 @@ class Command(PortalCommand):
                 _("Note: voice file %(name)s is not uploaded to ITNIO yet.")
                 % {"name": voice_file.file_name}
             )
+
+    def _voice_file(self, app: ItnioApp, name: str) -> VoiceFile:
+        voice_file = VoiceFile.objects.filter(account_id=app.account_id, file_name=name).first()
+        if voice_file is None:
+            raise usage_error(
+                _("--voice-file: no voice file named %(name)s in this account")
+                % {"name": repr(name)}
+            )
+        return voice_file
+
+    def _variants(self, app: ItnioApp, options: dict[str, Any]) -> list[tuple[VoiceFile, int]]:
+        """The --variant options, checked: files of the app's account, shares summing to 100."""
+        if not options["variant"]:
+            return []
+        try:
+            parsed = [parse_variant(text) for text in options["variant"]]
+            check_shares([share for _name, share in parsed])
+        except VariantError as exc:
+            raise usage_error(f"--variant: {exc}") from exc
+        files = {
+            f.file_name: f
+            for f in VoiceFile.objects.filter(
+                account_id=app.account_id, file_name__in=[n for n, _s in parsed]
+            )
+        }
+        missing = [name for name, _share in parsed if name not in files]
+        if missing:
+            raise usage_error(
+                _("--variant: no voice file named %(name)s in this account")
+                % {"name": repr(missing[0])}
+            )
+        chosen = [(files[name], share) for name, share in parsed]
+        try:
+            check_variant_files([f for f, _s in chosen], app.account_id)
+        except VariantError as exc:
+            raise usage_error(f"--variant: {exc}") from exc
+        return chosen
 
     def _audience(self, options: dict[str, Any]) -> tuple[list[Any], tuple[str, str]]:
         """The contact lists and the segment, checked before anything is written."""

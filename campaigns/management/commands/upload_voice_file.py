@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.files import File
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,8 +13,8 @@ from campaigns.models import ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.voice_files import (
     VoiceFileError,
-    voice_file_check_audio,
     voice_file_check_name,
+    voice_file_store,
     voice_file_upload,
 )
 from itnio_portal.itnio import ItnioError, ItnioLimitError
@@ -58,16 +57,11 @@ class Command(PortalCommand):
             )
         with path.open("rb") as fh:
             try:
-                detected = voice_file_check_audio(file_name=name, data=fh, size=path.stat().st_size)
+                voice_file = voice_file_store(
+                    app=app, file_name=name, data=fh, size=path.stat().st_size
+                )
             except VoiceFileError as exc:
                 raise data_error(f"{path}: {exc}") from exc
-            voice_file = VoiceFile(app=app, file_name=name, size=path.stat().st_size)
-            voice_file.content_type = {
-                ".mp3": "audio/mpeg",
-                ".m4a": "audio/mp4",
-                ".wav": "audio/wav",
-            }[detected]
-            voice_file.audio.save(name, File(fh), save=True)
         try:
             voice_file = voice_file_upload(voice_file=voice_file, actor=actor)
         except (ItnioError, VoiceFileError) as exc:
