@@ -32,6 +32,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
             "campaigns.ItnioApp",
             "campaigns.VoiceFile",
             "sipphones.SipGroup",
+            "campaigns.ApiToken",
         ],
     ),
     (
@@ -80,7 +81,6 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "auth.User",
             "auth.Group",
-            "campaigns.ApiToken",
             "axes.AccessAttempt",
             "axes.AccessLog",
             "axes.AccessFailureLog",

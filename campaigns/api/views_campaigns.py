@@ -19,13 +19,12 @@ from campaigns.api.errors import Conflict
 from campaigns.api.permissions import PLACE_CALLS
 from campaigns.api.serializers import CampaignSerializer
 from campaigns.models import Campaign, ContactList, ItnioApp, VoiceFile
+from campaigns.services.campaign_plan import campaign_plan, campaign_progress
 from campaigns.services.campaigns import (
     CampaignError,
     campaign_cancel,
     campaign_launch,
     campaign_pause,
-    campaign_plan,
-    campaign_progress,
     campaign_resume,
 )
 from campaigns.services.frequency_caps import default_cap

@@ -25,7 +25,7 @@ from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.audience import audience_materialise
 from campaigns.services.calls import call_upsert_record
-from campaigns.services.campaign_plan import campaign_plan
+from campaigns.services.campaign_plan import Plan, campaign_plan
 from campaigns.services.campaign_state import (
     callee_counts,
     complete_if_done,

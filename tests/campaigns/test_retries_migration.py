@@ -7,8 +7,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("campaigns", "0020_rate_unit")]
-AFTER = [("campaigns", "0022_retries")]
+BEFORE = [("campaigns", "0022_api")]
+AFTER = [("campaigns", "0023_retries")]
 
 
 def test_existing_calls_become_attempt_1():
