@@ -87,7 +87,7 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         "gender",
         "task",
         "state_badge",
-        "reason",
+        "reason_display",
         "calls",
         "properties_display",
     ]
@@ -102,7 +102,7 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
         "gender",
         "properties",
         "state",
-        "reason",
+        "reason_display",
         "row_number",
         "pushed_at",
         "removed_at",
@@ -148,6 +148,12 @@ class AiCustomerAdmin(UploadImportMixin, ImportMixin, PortalModelAdmin):
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_badge(self, obj: AiCustomer) -> str:
         return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_display(self, obj: AiCustomer) -> str:
+        """The portal's own reasons are stored in English (whoever pushed) and shown in the
+        reader's language; ITNIO's reasons are shown as ITNIO wrote them."""
+        return _(obj.reason) if obj.reason else ""
 
     @admin.display(description=gettext_lazy("calls"), ordering="n_calls")
     def calls(self, obj: AiCustomer) -> int:

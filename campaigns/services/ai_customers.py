@@ -109,7 +109,7 @@ def ai_customers_push(*, task: AiTask, actor: Actor) -> PushResult:
     # Do-not-call: suppressed numbers are left out with the reason (one UPDATE, before any send).
     AiCustomer.objects.filter(task=task, state=AiCustomer.State.LOCAL).filter(
         suppressed(task.app_id, number=OuterRef("phone_number"))
-    ).update(state=AiCustomer.State.SKIPPED, reason=gettext(LEFT_OUT))
+    ).update(state=AiCustomer.State.SKIPPED, reason=LEFT_OUT)
     pending = list(
         AiCustomer.objects.filter(task=task, state=AiCustomer.State.LOCAL)
         .order_by("id")
