@@ -21,7 +21,7 @@ from campaigns.services.actors import Actor
 from campaigns.services.audience import SKIP_REASONS, preflight_skipped
 from campaigns.services.calls import CallError
 from campaigns.services.campaign_plan import campaign_plan
-from campaigns.services.campaigns import CampaignError, campaign_launch
+from campaigns.services.campaigns import CampaignError, LaunchAwaitsApproval, campaign_launch
 from campaigns.services.test_calls import campaign_test_call
 
 
@@ -38,6 +38,8 @@ class LaunchPlanViews:
         if request.method == "POST" and request.POST.get("post") == "yes":
             try:
                 campaign = campaign_launch(campaign=campaign, actor=Actor.from_user(request.user))
+            except LaunchAwaitsApproval as exc:
+                self.message_user(request, str(exc), messages.WARNING)
             except CampaignError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:

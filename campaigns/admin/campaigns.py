@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
+from campaigns.admin.campaign_approval import ApprovalViews, approval_inlines
 from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.admin.campaign_retries import (
     RETRY_FIELDS,
@@ -195,7 +196,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
+class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, ApprovalViews, PortalModelAdmin):
     form = CampaignForm
     list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
     list_filter = ["state", "app"]
@@ -221,7 +222,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list[Any]:
         # A campaign being added has no batches yet: no empty table on the form.
-        return [VariantInline] + ([] if obj is None else list(self.inlines))
+        return [VariantInline] + ([] if obj is None else [*approval_inlines(obj), *self.inlines])
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         readonly = [
@@ -375,6 +376,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
                 for reason, n in skipped_by_reason(campaign).items()
             ]
             extra_context["opt_outs"] = opt_out_count(campaign)
+            extra_context.update(self.approval_context(request, campaign))
             extra_context["waiting_text"] = (
                 waiting_for_reconciliation(progress.waiting) if progress.waiting else ""
             )
@@ -425,6 +427,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
                 wrap(self.release_view),
                 name="campaigns_campaign_release",
             ),
+            *self.approval_urls(),
             *super().get_urls(),
         ]
 

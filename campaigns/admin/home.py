@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from campaigns.formatting import count as format_count
 from campaigns.models import PushEvent
 from campaigns.services import home
+from campaigns.services.approvals import pending_approvals
 from campaigns.templatetags.portal_status import background_status, overdue_job_warnings
 
 
@@ -125,6 +126,14 @@ def attention(
                 )
                 % {"campaign": campaign.name, "n": format_count(n)},
                 reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
+            )
+    if user.has_perm("campaigns.approve_launch"):
+        for request in pending_approvals()[: home.BOARD_LIMIT]:
+            add(
+                "approval",
+                _("%(campaign)s: launch waits for approval (asked by %(user)s)")
+                % {"campaign": request.campaign.name, "user": request.requested_by},
+                reverse("admin:campaigns_campaign_approval", args=[request.campaign_id]),
             )
     if user.has_perm("campaigns.view_pushevent"):
         trouble = home.push_inbox_trouble()

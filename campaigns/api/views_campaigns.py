@@ -22,6 +22,7 @@ from campaigns.models import Campaign, ContactList, ItnioApp, VoiceFile
 from campaigns.services.campaign_plan import campaign_plan, campaign_progress
 from campaigns.services.campaigns import (
     CampaignError,
+    LaunchAwaitsApproval,
     campaign_cancel,
     campaign_launch,
     campaign_pause,
@@ -250,6 +251,10 @@ class CampaignLaunch(ApiView):
                 actor=self.actor(),
                 confirm=lambda plan: launch_token_check(token, plan),
             )
+        except LaunchAwaitsApproval as exc:  # filed for a second person: 202, nothing started
+            campaign.refresh_from_db()
+            data = {**self.get_serializer(campaign).data, "approval": "pending"}
+            return Response({**data, "message": str(exc)}, status=status.HTTP_202_ACCEPTED)
         except (CampaignError, LaunchTokenError) as exc:
             raise Conflict(str(exc)) from exc
         return Response(self.get_serializer(campaign).data)

@@ -10,11 +10,13 @@
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
 - api: REST API tokens (digests only) and Idempotency-Key reservations
+- approvals: two-person approval of launches
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
 from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
 from campaigns.models.api import ApiIdempotencyKey, ApiToken
+from campaigns.models.approvals import LaunchApproval
 from campaigns.models.audience import (
     PORTAL_WIDE_LIST,
     Contact,
@@ -54,6 +56,7 @@ __all__ = [
     "Heartbeat",
     "ItnioAccount",
     "ItnioApp",
+    "LaunchApproval",
     "PushEvent",
     "ScheduledJobRun",
     "SuppressionEntry",

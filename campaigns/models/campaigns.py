@@ -125,6 +125,9 @@ class Campaign(models.Model):
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-created_at"]
+        permissions = [
+            ("approve_launch", "Can approve or reject another person's campaign launch"),
+        ]
 
     def __str__(self) -> str:
         return self.name

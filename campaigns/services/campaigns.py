@@ -23,6 +23,7 @@ from django.utils.translation import gettext, ngettext
 
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.approvals import approval_gate
 from campaigns.services.audience import audience_materialise
 from campaigns.services.calls import call_upsert_record
 from campaigns.services.campaign_plan import Plan, campaign_plan
@@ -48,6 +49,21 @@ FINAL_STATES = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
 
 class CampaignError(Exception):
     """The campaign cannot do what was asked; the message says why."""
+
+
+class LaunchAwaitsApproval(CampaignError):
+    """The launch filed (or found) a request for a second person's approval: nothing started."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        super().__init__(
+            gettext(
+                "%(name)s waits for a second person's approval before it starts (requested by "
+                "%(user)s): someone with the permission approve_launch approves it on the "
+                "campaign's page or with approve_campaign."
+            )
+            % {"name": request.campaign.name, "user": request.requested_by}
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -79,27 +95,36 @@ def campaign_launch(
             raise CampaignError(" ".join(plan.problems))
         if confirm is not None:
             confirm(plan)
-        audience_materialise(campaign)  # the lists' contacts become pending callees
-        now = timezone.now()
-        if campaign.scheduled_start and campaign.scheduled_start > now:
-            set_campaign_state(
-                campaign,
-                Campaign.State.SCHEDULED,
-                gettext("Scheduled for %(start)s by %(actor)s")
-                % {"start": f"{campaign.scheduled_start:%Y-%m-%d %H:%M %Z}", "actor": actor.label},
-                actor.label,
-            )
-        else:
-            set_campaign_state(
-                campaign,
-                Campaign.State.RUNNING,
-                gettext("Launched by %(actor)s") % {"actor": actor.label},
-                actor.label,
-            )
-            Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
-            _enqueue_dispatch_on_commit(campaign)
+        waiting = approval_gate(campaign, plan, actor)
+        if waiting is None:
+            _start(campaign, actor)
+    if waiting is not None:  # the request is committed: the launch waits for a second person
+        raise LaunchAwaitsApproval(waiting)
     campaign.refresh_from_db()
     return campaign
+
+
+def _start(campaign: Campaign, actor: Actor) -> None:
+    """Scheduled or running, its audience materialised (inside the launch's transaction)."""
+    audience_materialise(campaign)  # the lists' contacts become pending callees
+    now = timezone.now()
+    if campaign.scheduled_start and campaign.scheduled_start > now:
+        set_campaign_state(
+            campaign,
+            Campaign.State.SCHEDULED,
+            gettext("Scheduled for %(start)s by %(actor)s")
+            % {"start": f"{campaign.scheduled_start:%Y-%m-%d %H:%M %Z}", "actor": actor.label},
+            actor.label,
+        )
+    else:
+        set_campaign_state(
+            campaign,
+            Campaign.State.RUNNING,
+            gettext("Launched by %(actor)s") % {"actor": actor.label},
+            actor.label,
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(launched_at=now)
+        _enqueue_dispatch_on_commit(campaign)
 
 
 def campaign_pause(*, campaign: Campaign, actor: Actor, reason: str = "") -> Campaign:

@@ -283,6 +283,9 @@ PORTAL_LOW_BALANCE = env.float("PORTAL_LOW_BALANCE", default=10.0)
 # The frequency cap new campaigns (and TTS calls) start with, "CALLS/HOURS" (e.g. 1/24); none
 # unless set. Campaigns created before keep none.
 PORTAL_FREQUENCY_CAP = env.str("PORTAL_FREQUENCY_CAP", default="")
+# Two-person approval (campaigns/services/approvals.py): a launch that would call more than this
+# many callees waits for a second person with approve_launch; off unless set.
+LAUNCH_APPROVAL_ABOVE_CALLEES = env.int("LAUNCH_APPROVAL_ABOVE_CALLEES", default=None)
 # The currency of ITNIO balances (getBalance names none; ITNIO quotes in USD unless told).
 PORTAL_BALANCE_CURRENCY = env.str("PORTAL_BALANCE_CURRENCY", default="USD")
 

@@ -153,6 +153,20 @@ def test_the_plans_token_launches_only_that_plan(operator_api, draft, voice_app,
     assert draft.state == "draft"
 
 
+def test_a_launch_above_the_approval_threshold_is_filed_not_started(operator_api, draft, settings):
+    """202: the launch waits for a second person; the API itself has no way to approve."""
+    settings.LAUNCH_APPROVAL_ABOVE_CALLEES = 3
+    token = operator_api.get(f"/api/v1/campaigns/{draft.pk}/plan/").json()["confirmation_token"]
+    answer = operator_api.post(
+        f"/api/v1/campaigns/{draft.pk}/launch/", {"confirmation_token": token}
+    )
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["approval"] == "pending" and answer.json()["state"] == "draft"
+    assert "second person" in answer.json()["message"]
+    assert draft.approvals.get().requested_by == "operator"
+    assert operator_api.post(f"/api/v1/campaigns/{draft.pk}/approve/").status_code == 404
+
+
 def test_a_plan_with_problems_gives_no_token(operator_api, voice_app, uploaded_file):
     empty = Campaign.objects.create(name="Empty", app=voice_app, voice_file=uploaded_file)
     plan = operator_api.get(f"/api/v1/campaigns/{empty.pk}/plan/").json()

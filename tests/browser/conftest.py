@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.campaigns.conftest import uploaded_file  # noqa: F401  (a voice file on ITNIO)
+from tests.campaigns.conftest import (  # noqa: F401  (fixtures)
+    campaign,  # 35 callees, 10 a request
+    uploaded_file,  # a voice file on ITNIO
+)
 
 ARTIFACTS = Path(
     os.environ.get("PORTAL_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
