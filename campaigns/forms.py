@@ -35,7 +35,7 @@ class ItnioAccountForm(forms.ModelForm):
 
     class Meta:
         model = ItnioAccount
-        fields = ["name", "api_key", "base_url"]
+        fields = ["name", "api_key", "base_url", "low_balance_threshold"]
         formfield_callback = https_url_formfield
 
     def clean(self) -> dict[str, Any]:

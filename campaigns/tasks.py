@@ -168,3 +168,12 @@ def ai_sync_records() -> str:
 
     since = timezone.now() - timedelta(hours=2)
     return str(ai_sync(actor=Actor.system("ai_sync_records"), since=since))
+
+
+@periodic(every=timedelta(minutes=settings.BALANCE_WATCH_MINUTES), label=_("Balance watch"))
+@task(queue_name="sync")
+def watch_balances() -> str:
+    """Read each account's balance, keep it for the chart, warn under the threshold."""
+    from campaigns.services.balance_watch import balances_watch
+
+    return str(balances_watch())

@@ -36,6 +36,7 @@ from campaigns.models import (
 )
 from campaigns.services.accounts import account_verify, app_rotate_push_token
 from campaigns.services.actors import Actor
+from campaigns.services.balance_watch import balance_history
 from itnio_portal.itnio import ItnioError
 
 # The new tokens shown on the confirmation page are carried to its POST signed, so the second
@@ -85,12 +86,33 @@ class ItnioAccountAdmin(PortalModelAdmin):
                             "verify_error",
                         ],
                         "description": _(
-                            "As ITNIO reported it when someone last pressed “Verify credentials”."
+                            "As ITNIO last reported it (the balance watch, or “Verify "
+                            "credentials”)."
                         ),
                     },
                 )
             )
+            fieldsets.append(
+                (
+                    _("Low-balance warning"),
+                    {"fields": ["low_balance_threshold", "low_balance_since"]},
+                )
+            )
         return fieldsets
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        account = self.get_object(request, object_id)
+        if account is not None:
+            extra_context["balance_history"] = balance_history(account)
+            extra_context["watch_minutes"] = settings.BALANCE_WATCH_MINUTES
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("balance"))
     def balance_display(self, obj: ItnioAccount) -> str:
@@ -111,6 +133,7 @@ class ItnioAccountAdmin(PortalModelAdmin):
             "credit_display",
             "verified_at",
             "verify_error",
+            "low_balance_since",
         ]
         # The base URL decides where signed requests go: only superusers may redirect them.
         if not request.user.is_superuser:

@@ -11,6 +11,7 @@
 - personal_data: erased numbers (salted digests only)
 - api: REST API tokens (digests only) and Idempotency-Key reservations
 - approvals: two-person approval of launches
+- balances: the balance watch's readings
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
@@ -25,6 +26,7 @@ from campaigns.models.audience import (
     SuppressionEntry,
     SuppressionList,
 )
+from campaigns.models.balances import BalanceReading
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
@@ -40,6 +42,7 @@ __all__ = [
     "ApiIdempotencyKey",
     "ApiRequestLog",
     "ApiToken",
+    "BalanceReading",
     "Call",
     "CallDayStat",
     "CallDayValue",

@@ -52,6 +52,20 @@ class ItnioAccount(models.Model):
     )
     verified_at = models.DateTimeField(_("last verified"), null=True, blank=True)
     verify_error = models.TextField(_("last verification error"), blank=True)
+    # The balance watch (campaigns/services/balance_watch.py): under this amount (balance + gift
+    # + credit) a banner shows on every admin page and the Admins get one e-mail per crossing.
+    low_balance_threshold = models.DecimalField(
+        _("low-balance threshold"),
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "Warn (a banner on every page, one e-mail to the Admins) when balance + gift + credit "
+            "falls under this amount. Empty: the portal's PORTAL_LOW_BALANCE."
+        ),
+    )
+    low_balance_since = models.DateTimeField(_("low since"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

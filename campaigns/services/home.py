@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from campaigns.formatting import balance_currency
 from campaigns.models import AiTask, Callee, CalleeImport, Campaign, ItnioAccount, PushEvent
+from campaigns.services.balance_watch import is_low
 from campaigns.services.campaign_plan import Progress, campaign_progress
 from campaigns.services.reports import CallSlice, call_figures
 
@@ -58,17 +57,9 @@ class Capped:
 
 
 def balances() -> list[Balance]:
-    """Each account's last balance read (Verify credentials), low when under PORTAL_LOW_BALANCE."""
+    """Each account's last balance read, low when balance + gift + credit is under its threshold."""
     rows = ItnioAccount.objects.order_by("name")[:ACCOUNTS_LIMIT]
-    threshold = Decimal(str(settings.PORTAL_LOW_BALANCE))
-    return [
-        Balance(
-            account=a,
-            currency=balance_currency(),
-            low=a.balance is not None and a.balance < threshold,
-        )
-        for a in rows
-    ]
+    return [Balance(account=a, currency=balance_currency(), low=is_low(a)) for a in rows]
 
 
 def campaign_board(*, now: datetime | None = None) -> dict[str, tuple[list[BoardRow], int]]:

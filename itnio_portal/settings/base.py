@@ -286,6 +286,14 @@ PORTAL_FREQUENCY_CAP = env.str("PORTAL_FREQUENCY_CAP", default="")
 # Two-person approval (campaigns/services/approvals.py): a launch that would call more than this
 # many callees waits for a second person with approve_launch; off unless set.
 LAUNCH_APPROVAL_ABOVE_CALLEES = env.int("LAUNCH_APPROVAL_ABOVE_CALLEES", default=None)
+# The balance watch (campaigns/services/balance_watch.py): how often each account's balance
+# is read, and how long the readings are kept for the account page's chart.
+BALANCE_WATCH_MINUTES = env.int("BALANCE_WATCH_MINUTES", default=15)
+BALANCE_HISTORY_DAYS = env.int("BALANCE_HISTORY_DAYS", default=90)
+# E-mail (the low-balance alert): EMAIL_URL as django-environ reads it (smtp://user:pw@host:587,
+# consolemail:// prints them, the default).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="itnio-portal@localhost")
 # The currency of ITNIO balances (getBalance names none; ITNIO quotes in USD unless told).
 PORTAL_BALANCE_CURRENCY = env.str("PORTAL_BALANCE_CURRENCY", default="USD")
 
