@@ -177,3 +177,20 @@ def watch_balances() -> str:
     from campaigns.services.balance_watch import balances_watch
 
     return str(balances_watch())
+
+
+@periodic(every=timedelta(minutes=10), label=_("E-mail reports"))
+@task(queue_name="sync")
+def send_email_reports() -> int:
+    """Users' daily and weekly reports whose hour has come."""
+    from campaigns.services.email_reports import reports_send_due
+
+    return reports_send_due()
+
+
+@task(queue_name="sync")
+def mail_campaign_state(campaign_id: int) -> int:
+    """A campaign paused or completed: its creator and subscribers get an e-mail."""
+    from campaigns.services.email_reports import campaign_state_mail
+
+    return campaign_state_mail(campaign_id)

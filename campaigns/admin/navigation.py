@@ -54,6 +54,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         _("Calls"),
         [
             "campaigns.Call",
+            "campaigns.ReportSubscription",
             Page(
                 "dashboard",
                 _("Calls dashboard"),

@@ -12,6 +12,7 @@
 - api: REST API tokens (digests only) and Idempotency-Key reservations
 - approvals: two-person approval of launches
 - balances: the balance watch's readings
+- reports: users' scheduled e-mail reports
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
@@ -31,6 +32,7 @@ from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchB
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
+from campaigns.models.reports import ReportSubscription
 from campaigns.models.variants import CampaignVariant
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
 
@@ -61,6 +63,7 @@ __all__ = [
     "ItnioApp",
     "LaunchApproval",
     "PushEvent",
+    "ReportSubscription",
     "ScheduledJobRun",
     "SuppressionEntry",
     "SuppressionList",

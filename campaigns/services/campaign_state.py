@@ -230,6 +230,16 @@ def set_campaign_state(campaign: Campaign, state: str, reason: str, by: str) -> 
         state=state, state_reason=reason, state_changed_at=timezone.now(), state_changed_by=by[:150]
     )
     campaign.refresh_from_db()
+    if state in (Campaign.State.PAUSED, Campaign.State.COMPLETED):
+        mail_state_on_commit(campaign)
+
+
+def mail_state_on_commit(campaign: Campaign) -> None:
+    """Its creator and subscribers hear of a pause or completion (campaigns/tasks.py)."""
+    from campaigns.tasks import mail_campaign_state
+
+    campaign_id = campaign.pk
+    transaction.on_commit(lambda: mail_campaign_state.enqueue(campaign_id))
 
 
 def complete_if_done(campaign: Campaign) -> bool:
@@ -252,6 +262,7 @@ def complete_if_done(campaign: Campaign) -> bool:
             state_changed_by="portal",
             completed_at=None if counts[Callee.State.UNKNOWN] else now,
         )
+        mail_state_on_commit(locked)
     campaign.refresh_from_db()
     return True
 
