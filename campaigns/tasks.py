@@ -194,3 +194,12 @@ def mail_campaign_state(campaign_id: int) -> int:
     from campaigns.services.email_reports import campaign_state_mail
 
     return campaign_state_mail(campaign_id)
+
+
+@periodic(every=timedelta(minutes=1), label=_("Alerts"))
+@task()
+def check_alerts() -> int:
+    """Check the alert rules: banners while they fire, one e-mail per crossing."""
+    from campaigns.services.alerts import check_alerts as check
+
+    return check()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaigns.models import (
     AiCallRecord,
     AiCustomer,
+    AlertRule,
     ApiRequestLog,
     ApiToken,
     Call,
@@ -28,6 +29,7 @@ from campaigns.models import (
     Heartbeat,
     ItnioAccount,
     PushEvent,
+    ReportSubscription,
     ScheduledJobRun,
     SuppressionEntry,
     SuppressionList,
@@ -129,4 +131,8 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
     rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
+    rows[ReportSubscription] = ReportSubscription.objects.create(user=rows[User], app=voice_app)
+    alert = AlertRule.objects.create(name="asr-watch", kind=AlertRule.Kind.ASR_LOW, threshold=30)
+    alert.recipients.add(rows[User])
+    rows[AlertRule] = alert
     return rows

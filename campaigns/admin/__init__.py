@@ -5,6 +5,7 @@ from campaigns.admin import (  # noqa: F401
     ai,
     ai_customers,
     ai_records,
+    alerts,
     api_tokens,
     callee_imports,
     callees,

@@ -13,10 +13,12 @@
 - approvals: two-person approval of launches
 - balances: the balance watch's readings
 - reports: users' scheduled e-mail reports
+- alerts: alert rules and whether they fire
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
 from campaigns.models.ai import AiCallRecord, AiCustomer, AiTask
+from campaigns.models.alerts import AlertRule
 from campaigns.models.api import ApiIdempotencyKey, ApiToken
 from campaigns.models.approvals import LaunchApproval
 from campaigns.models.audience import (
@@ -41,6 +43,7 @@ __all__ = [
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
+    "AlertRule",
     "ApiIdempotencyKey",
     "ApiRequestLog",
     "ApiToken",

@@ -1,4 +1,5 @@
-"""The low-balance banner on every admin page (campaigns/services/balance_watch.py)."""
+"""The warnings on every admin page: low balances (campaigns/services/balance_watch.py) and
+firing alerts (campaigns/services/alerts.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
+from campaigns.services.alerts import alert_text, firing_alerts
 from campaigns.services.balance_watch import low_accounts, low_balance_text
 
 register = template.Library()
@@ -28,4 +30,14 @@ def low_balance_banner(context: dict[str, Any]) -> dict[str, Any]:
         }
         for account in low_accounts()
     ]
-    return {"warnings": warnings}
+    alerts = [
+        {
+            "text": f"{alert.name}: {alert_text(alert)}",
+            "url": reverse("admin:campaigns_alertrule_change", args=[alert.pk])
+            if user.has_perm("campaigns.view_alertrule")
+            else "",
+        }
+        for alert in firing_alerts()
+        if alert.kind != "balance_low"  # the low-balance line above says it already
+    ]
+    return {"warnings": warnings, "alerts": alerts}
