@@ -175,7 +175,9 @@ def test_the_whole_journey(
     page.click("#result_list >> text=Acme")
     submit(page, "#verify-credentials")
     assert "Credentials work. Balance 500.00 USD" in messages(page)
-    assert "500" in page.locator("fieldset:has(h2:text('Balance (Verify credentials)'))").inner_text()
+    assert (
+        "500" in page.locator("fieldset:has(h2:text('Balance (Verify credentials)'))").inner_text()
+    )
     screenshot("02b-account-verified")
 
     # 3. A voice file: upload it, hear it in the HTML5 player, upload it to ITNIO.
