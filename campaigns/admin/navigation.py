@@ -54,13 +54,13 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         _("Calls"),
         [
             "campaigns.Call",
-            "campaigns.ReportSubscription",
             Page(
                 "dashboard",
                 _("Calls dashboard"),
                 "admin:campaigns_call_dashboard",
                 "campaigns.view_call",
             ),
+            "campaigns.ReportSubscription",
         ],
     ),
     ("ai", _("AI"), ["campaigns.AiTask", "campaigns.AiCustomer", "campaigns.AiCallRecord"]),
