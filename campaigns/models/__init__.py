@@ -23,7 +23,7 @@ from campaigns.models.audience import (
     SuppressionEntry,
     SuppressionList,
 )
-from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
+from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch, ZoneSet
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
@@ -59,6 +59,7 @@ __all__ = [
     "SuppressionEntry",
     "SuppressionList",
     "VoiceFile",
+    "ZoneSet",
     "new_push_token",
     "push_path_for",
     "voice_file_upload_to",
