@@ -344,3 +344,30 @@ def test_the_campaign_page_shows_who_waits_for_their_window(client, operator, lo
         page = client.get(f"/admin/campaigns/campaign/{local_campaign.pk}/change/").content.decode()
     assert 'id="window-waiting"' in page
     assert "Asia/Singapore: waiting for their window: 1, next opens 01:00 UTC" in page
+
+
+def test_a_contacts_timezone_column_comes_before_its_number(local_campaign):
+    from campaigns.models import Contact, ContactList
+
+    contacts = ContactList.objects.create(name="West coast")
+    Contact.objects.create(
+        contact_list=contacts,
+        number="12125550999",  # a New York number of someone living in Los Angeles
+        country="US",
+        fields={"Timezone": "America/Los_Angeles"},
+    )
+    Contact.objects.create(
+        contact_list=contacts, number="12125550998", country="US", fields={"timezone": "Bad/Zone"}
+    )
+    local_campaign.contact_lists.add(contacts)
+    Campaign.objects.filter(pk=local_campaign.pk).update(
+        scheduled_start=datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    local_campaign.refresh_from_db()
+    campaign_launch(campaign=local_campaign, actor=SYSTEM)
+    zones = dict(Callee.objects.values_list("number", "zone_set__key"))
+    assert zones["12125550999"] == "America/Los_Angeles"
+    assert zones["12125550998"] == "America/New_York"  # not a zone name: from the number
+    with freeze_time("2026-12-02 15:30:00"):  # 10:30 in New York, 07:30 in Los Angeles
+        names = claimable(local_campaign)
+    assert "12125550998" in names and "12125550999" not in names
