@@ -445,7 +445,6 @@ def any_window_open(campaign: Campaign, now: datetime) -> bool:
         .filter(
             Q(state__in=_WAITING_STATES)
             | Q(state=Callee.State.RETRY, retry_due_at__lte=now)
-            | Q(state=Callee.State.SENDING)
         )
         .alias(window_open=window_open_case(campaign, now))
         .filter(window_open__isnull=False)

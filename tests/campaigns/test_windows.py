@@ -138,6 +138,7 @@ def test_waiting_callees_are_shown_per_zone_group_with_the_next_opening(local_ca
         out = io.StringIO()
         call_command("campaign_status", local_campaign.name, stdout=out)
     assert "Asia/Singapore: waiting for their window: 1, next opens 01:00 UTC" in out.getvalue()
+    assert "waiting_window=2" in out.getvalue().splitlines()
 
 
 def test_a_dispatch_sends_only_the_open_windows_and_the_campaign_waits(

@@ -52,7 +52,9 @@ class Command(PortalCommand):
             self.stdout.write(f"opt_outs={opt_out_count(campaign)}")
         self.stdout.write(" ".join(f"{k}={n}" for k, n in progress.attempts.items()))
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
-        for group in waiting_for_window(campaign):
+        groups = waiting_for_window(campaign)
+        self.stdout.write(f"waiting_window={sum(g.count for g in groups)}")
+        for group in groups:
             self.stdout.write(group.text())
         if progress.eta:
             self.stdout.write(
