@@ -442,10 +442,7 @@ def any_window_open(campaign: Campaign, now: datetime) -> bool:
         return True
     return (
         Callee.objects.filter(campaign=campaign)
-        .filter(
-            Q(state__in=_WAITING_STATES)
-            | Q(state=Callee.State.RETRY, retry_due_at__lte=now)
-        )
+        .filter(Q(state__in=_WAITING_STATES) | Q(state=Callee.State.RETRY, retry_due_at__lte=now))
         .alias(window_open=window_open_case(campaign, now))
         .filter(window_open__isnull=False)
         .exists()
