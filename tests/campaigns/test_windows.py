@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from freezegun import freeze_time
 
 from campaigns.admin.campaigns import CampaignForm
@@ -30,6 +31,7 @@ from campaigns.services.windows import (
     waiting_for_window,
     zones_for_number,
 )
+from tests.pg import postgresql_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("test")
@@ -372,3 +374,36 @@ def test_a_contacts_timezone_column_comes_before_its_number(local_campaign):
     with freeze_time("2026-12-02 15:30:00"):  # 10:30 in New York, 07:30 in Los Angeles
         names = claimable(local_campaign)
     assert "12125550998" in names and "12125550999" not in names
+
+
+@postgresql_only
+def test_the_claim_keeps_its_ordered_index_scan_on_postgresql(campaign, voice_app, uploaded_file):
+    """The window filter must not turn the claim into a read and sort of every pending callee
+    (EXPLAIN: the (campaign, state, id) index scanned in order, stopped by the LIMIT)."""
+    other = Campaign.objects.create(name="Other", app=voice_app, voice_file=uploaded_file)
+    numbers = [f"1212555{i:04d}" for i in range(5000)] + [f"6561{i:06d}" for i in range(10000)]
+    for owner in (other, campaign):
+        Callee.objects.bulk_create(
+            [Callee(campaign=owner, number=n) for n in numbers], batch_size=5000
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        window_start=time(9), window_end=time(20), window_callee_local=True
+    )
+    campaign.refresh_from_db()
+    windows.zone_sets_assign(campaign)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE campaigns_callee")
+    with freeze_time("2026-12-02 02:00:00"):  # Singapore open, New York closed
+        picked = (
+            sendable_callees(campaign)
+            .filter(batch__isnull=True, id__gt=0)
+            .order_by("id")
+            .values("id")[:10]
+        )
+        sql, params = picked.query.get_compiler(connection=connection).as_sql()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = [row[0] for row in cursor.fetchall()]
+        assert len(picked) == 10
+    assert "Index Scan using callee_campaign_state" in plan[1], plan
+    assert not any(line.lstrip().startswith(("->  Sort", "Sort")) for line in plan[:3]), plan
