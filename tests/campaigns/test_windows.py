@@ -407,3 +407,45 @@ def test_the_claim_keeps_its_ordered_index_scan_on_postgresql(campaign, voice_ap
         assert len(picked) == 10
     assert "Index Scan using callee_campaign_state" in plan[1], plan
     assert not any(line.lstrip().startswith(("->  Sort", "Sort")) for line in plan[:3]), plan
+
+
+def test_acceptance_local_window_with_a_retry(campaign, sandbox_state, voice_app, monkeypatch):
+    """Singapore, New York and London numbers, a 09:00–20:00 callee-local window, retries 1
+    after 0 minutes: only the callees inside their window are called now; once the records
+    arrive, exactly the not-answered ones among them are called once more, still inside their
+    window; Singapore's are called when its morning comes."""
+    from tests.campaigns.test_retries import (
+        dispatch_later,
+        not_answered,
+        push_every_record,
+        run,
+        sent_numbers,
+    )
+
+    Callee.objects.filter(campaign=campaign).delete()
+    ny = [f"1212555{i:04d}" for i in range(10)]
+    london = [f"4420794{i:05d}" for i in range(10)]
+    singapore = [f"6561{i:06d}" for i in range(10)]
+    Callee.objects.bulk_create(
+        [Callee(campaign=campaign, number=n) for n in ny + london + singapore]
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        window_start=time(9), window_end=time(20), window_callee_local=True
+    )
+    campaign.refresh_from_db()
+    windows.windows_prepare(campaign)
+    clock = {"now": datetime(2026, 12, 2, 14, tzinfo=UTC)}
+    monkeypatch.setattr(windows, "timezone", SimpleNamespace(now=lambda: clock["now"]))
+    run(campaign)
+    first = sent_numbers(sandbox_state)
+    assert sorted(first) == sorted(ny + london)
+    push_every_record(sandbox_state, voice_app)
+    missed = not_answered(sandbox_state)
+    assert 0 < len(missed) < 20
+    dispatch_later(campaign, monkeypatch)
+    assert sorted(sent_numbers(sandbox_state)[20:]) == sorted(missed)
+    campaign.refresh_from_db()
+    assert campaign.state == "running"  # Singapore waits for its window
+    clock["now"] = datetime(2026, 12, 3, 2, tzinfo=UTC)  # 10:00 in Singapore
+    dispatch.campaign_dispatch(campaign.pk)
+    assert sorted(sent_numbers(sandbox_state)[20 + len(missed) :]) == sorted(singapore)
