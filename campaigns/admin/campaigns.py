@@ -33,6 +33,12 @@ from campaigns.admin.campaign_retries import (
     VariantInline,
     retry_fieldset,
 )
+from campaigns.admin.campaign_windows import (
+    WINDOW_MODEL_FIELDS,
+    CampaignWindowsMixin,
+    WindowFormMixin,
+    when_fieldset,
+)
 from campaigns.formatting import count as format_count
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.actors import Actor
@@ -93,10 +99,10 @@ AUDIENCE = [
 ]
 
 
-class CampaignForm(forms.ModelForm):
+class CampaignForm(WindowFormMixin, forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = EDITABLE
+        fields = EDITABLE + WINDOW_MODEL_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -149,21 +155,7 @@ class CampaignForm(forms.ModelForm):
                 check_segment(lists, segment)
             except AudienceError as exc:
                 self.add_error("segment_field", str(exc))
-        if bool(cleaned.get("window_start")) != bool(cleaned.get("window_end")):
-            self.add_error(
-                "window_end", gettext("Give both ends of the calling window, or neither.")
-            )
-        tz = cleaned.get("window_tz") or "UTC"
-        try:
-            from zoneinfo import ZoneInfo
-
-            ZoneInfo(tz)
-        except Exception:
-            self.add_error(
-                "window_tz",
-                gettext("Unknown time zone %(tz)s; use a name like Asia/Jakarta.")
-                % {"tz": repr(tz)},
-            )
+        self.window_clean(cleaned)  # campaign_windows.py
         return cleaned
 
 
@@ -196,7 +188,9 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, ApprovalViews, PortalModelAdmin):
+class CampaignAdmin(
+    CampaignWindowsMixin, CampaignRetriesMixin, LaunchPlanViews, ApprovalViews, PortalModelAdmin
+):
     form = CampaignForm
     list_display = ["name", "app", "voice_file", "state_badge", "launched_at", "completed_at"]
     list_filter = ["state", "app"]
@@ -278,16 +272,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, ApprovalViews, Portal
                     ),
                 },
             ),
-            (
-                gettext("When"),
-                {
-                    "fields": ["scheduled_start", "window_start", "window_end", "window_tz"],
-                    "description": gettext(
-                        "No calling window means any time of day. "
-                        "The window is checked between batches."
-                    ),
-                },
-            ),
+            when_fieldset(),
             retry_fieldset(),
         ]
         if obj is not None:

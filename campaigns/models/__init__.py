@@ -30,7 +30,7 @@ from campaigns.models.audience import (
     SuppressionList,
 )
 from campaigns.models.balances import BalanceReading
-from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
+from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch, ZoneSet
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
@@ -71,6 +71,7 @@ __all__ = [
     "SuppressionEntry",
     "SuppressionList",
     "VoiceFile",
+    "ZoneSet",
     "new_push_token",
     "push_path_for",
     "voice_file_upload_to",

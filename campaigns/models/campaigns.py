@@ -49,6 +49,33 @@ class Campaign(models.Model):
     window_start = models.TimeField(_("calling window from"), null=True, blank=True)
     window_end = models.TimeField(_("calling window until"), null=True, blank=True)
     window_tz = models.CharField(_("window time zone"), max_length=64, default="UTC")
+    # Calling windows (campaigns/services/windows.py): in `window_tz` (a fixed zone, as before)
+    # or in each callee's own zones; on the days of `window_days` (bit 0 Monday … bit 6
+    # Sunday), never on `skip_dates` (ISO dates, local to the zone the window is read in).
+    window_callee_local = models.BooleanField(
+        _("window in the callee's local time"),
+        default=False,
+        help_text=_("Read the window in each callee's own time zones instead of one zone."),
+    )
+    fallback_zone = models.CharField(
+        _("fallback time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("For numbers whose zone is unknown (blank: the portal's time zone)."),
+    )
+    window_days = models.PositiveSmallIntegerField(_("calling days"), default=127)
+    skip_dates = models.JSONField(_("excluded dates"), default=list, blank=True)
+    # Pacing (campaigns/services/pacing.py): at most this many numbers a minute, a token
+    # bucket kept in this row so every sender of the dispatcher draws from it.
+    rate_per_minute = models.PositiveIntegerField(
+        _("rate (numbers per minute)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100000)],
+        help_text=_("At most this many numbers a minute (blank: as fast as ITNIO allows)."),
+    )
+    pace_tokens = models.FloatField(_("pacing tokens"), default=0, editable=False)
+    pace_at = models.DateTimeField(_("pacing refilled"), null=True, blank=True, editable=False)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
     state_reason = models.TextField(_("reason for the last change"), blank=True)
     state_changed_at = models.DateTimeField(_("state changed"), null=True, blank=True)
@@ -131,6 +158,24 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ZoneSet(models.Model):
+    """A sorted set of IANA zone names some numbers share ("" for none known: the campaign's
+    fallback zone). Few rows: the claim computes which are inside their window now."""
+
+    key = models.CharField(_("zones"), max_length=1000, unique=True)
+
+    class Meta:
+        verbose_name = _("zone set")
+        verbose_name_plural = _("zone sets")
+
+    def __str__(self) -> str:
+        return self.key or "-"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.key.split(",")) if self.key else ()
 
 
 class CalleeImport(models.Model):
@@ -281,6 +326,7 @@ class Callee(models.Model):
     class SkipReason(models.TextChoices):
         DO_NOT_CALL = "do-not-call", _("do-not-call")
         FREQUENCY_CAP = "frequency-cap", _("frequency cap")
+        NO_WINDOW = "no-window", _("no window")
 
     # No index of its own: (campaign, number) and (campaign, state, id) both start with it.
     campaign = models.ForeignKey(
@@ -332,6 +378,18 @@ class Callee(models.Model):
         related_name="callees",
         db_index=False,  # read per campaign: (campaign, state, id) serves it
         verbose_name=_("variant"),
+    )
+    # The number's time zones (windows.py), set in bulk when it becomes a callee; no index:
+    # the claim tests it on the rows its ordered scan reads.
+    zone_set = models.ForeignKey(
+        "campaigns.ZoneSet",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=True,
+        verbose_name=_("time zones"),
     )
     # Nullable without a default: added to the callee table without rewriting it (SQLite).
     skip_reason = models.CharField(  # noqa: DJ001

@@ -21,6 +21,7 @@ from campaigns.models import Callee, Campaign, Contact, ContactList
 from campaigns.services.frequency_caps import under_cap
 from campaigns.services.retries import retries_passed_over
 from campaigns.services.suppression import skip_suppressed, suppressed
+from campaigns.services.windows import no_window_count
 
 #: The preflight's reasons, in the order shown, with their plain keys (launch_campaign prints
 #: `skipped_<key>=N`; never translated).
@@ -30,6 +31,7 @@ SKIP_REASONS = (
     ("invalid", gettext_lazy("not a valid number for its country")),
     ("duplicate", gettext_lazy("duplicate (in several lists, or already a callee)")),
     ("segment", gettext_lazy("outside the segment")),
+    ("no_window", gettext_lazy("no window: their zones leave no common time inside it")),
 )
 
 
@@ -108,7 +110,11 @@ def audience_preflight(campaign: Campaign) -> Preflight:
     result.skipped["invalid"] = invalid
     result.skipped["duplicate"] = in_segment - invalid - new
     result.skipped["frequency_cap"] = capped
-    result.will_call = direct + new - result.skipped["dnc"] - capped
+    # Direct callees only: the lists' contacts get their zones when they become callees.
+    result.skipped["no_window"] = no_window_count(
+        campaign, pending.filter(~suppressed(campaign.app_id))
+    )
+    result.will_call = direct + new - result.skipped["dnc"] - capped - result.skipped["no_window"]
     return result
 
 

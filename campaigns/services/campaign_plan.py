@@ -21,8 +21,10 @@ from campaigns.services.campaign_state import (
     stored_state_counts,
     terminal_count,
 )
+from campaigns.services.pacing import duration_text, expected_duration
 from campaigns.services.retries import attempt_figures, plan_rows
 from campaigns.services.variants import variant_problems
+from campaigns.services.windows import window_minutes, window_text
 
 
 # ---------------------------------------------------------------------------
@@ -46,11 +48,7 @@ class Plan:
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) per line of the plan, in the active language."""
         c = self.campaign
-        window = (
-            f"{c.window_start:%H:%M}–{c.window_end:%H:%M} {c.window_tz}"
-            if c.window_start and c.window_end
-            else gettext("any time")
-        )
+        window = window_text(c)
         rows = [
             (gettext("Campaign:"), c.name),
             (
@@ -75,6 +73,13 @@ class Plan:
                 c.scheduled_start.isoformat() if c.scheduled_start else gettext("now"),
             ),
             (gettext("Calling window:"), window),
+            (
+                gettext("Rate:"),
+                gettext("%(rate)s numbers/min") % {"rate": count_text(c.rate_per_minute)}
+                if c.rate_per_minute
+                else gettext("no limit"),
+            ),
+            (gettext("Expected duration:"), duration_text(plan_duration(self), c.rate_per_minute)),
             *plan_rows(c),
             (gettext("Audience:"), count_text(self.preflight.audience)),
             (gettext("Will be called:"), count_text(self.preflight.will_call)),
@@ -84,6 +89,17 @@ class Plan:
             ),
         ]
         return rows
+
+
+def plan_duration(plan: Plan) -> timedelta | None:
+    """The calling time of the plan's audience at the campaign's rate, within its window."""
+    c = plan.campaign
+    return expected_duration(
+        callees=plan.preflight.will_call,
+        rate=c.rate_per_minute,
+        window_minutes=window_minutes(c),
+        days_a_week=bin(c.window_days & 127).count("1"),
+    )
 
 
 def campaign_plan(campaign: Campaign) -> Plan:

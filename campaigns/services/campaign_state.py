@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -21,6 +20,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.models import Call, Callee, Campaign
 from campaigns.services.retries import NOT_FINAL_AFTER, retries_may_follow
+from campaigns.services.windows import campaign_window, open_now, zones_of
 
 #: A submitted callee whose record is still not final this long after submission counts as
 #: not reached (its call may still be updated; it no longer holds the campaign's progress):
@@ -100,7 +100,8 @@ CALLEE_STATES: tuple[CalleeStateRow, ...] = (
         Callee.State.SKIPPED,
         gettext_lazy("skipped"),
         gettext_lazy(
-            "not called, for the reason shown (do-not-call or frequency cap): decided by the claim"
+            "not called, for the reason shown (do-not-call, frequency cap, or no window: its "
+            "zones leave no common time inside the calling window)"
         ),
         True,
     ),
@@ -162,6 +163,7 @@ def callee_counts(campaign: Campaign, *, now: datetime | None = None) -> dict[st
 SKIP_KEYS = {
     Callee.SkipReason.DO_NOT_CALL: "dnc",
     Callee.SkipReason.FREQUENCY_CAP: "frequency_cap",
+    Callee.SkipReason.NO_WINDOW: "no_window",
 }
 
 
@@ -268,14 +270,13 @@ def complete_if_done(campaign: Campaign) -> bool:
 
 
 def in_calling_window(campaign: Campaign, now: datetime | None = None) -> bool:
-    """No window means any time. A window may cross midnight (22:00–02:00)."""
-    if not (campaign.window_start and campaign.window_end):
+    """No window means any time. A window may cross midnight (22:00–02:00); its days and
+    excluded dates apply too. A window in the callee's local time is checked per callee by
+    the claim (windows.within_window): for the campaign as a whole it is always open."""
+    if campaign.window_callee_local:
         return True
-    local = (now or timezone.now()).astimezone(ZoneInfo(campaign.window_tz or "UTC")).time()
-    start, end = campaign.window_start, campaign.window_end
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end
+    window = campaign_window(campaign)
+    return window.any_time or open_now(window, zones_of(campaign, ""), now or timezone.now())
 
 
 def may_send(campaign: Campaign) -> bool:

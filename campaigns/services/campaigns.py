@@ -40,6 +40,7 @@ from campaigns.services.dispatch_outcomes import orphans_to_unknown
 from campaigns.services.records import next_second, record_windows, records_in
 from campaigns.services.request_log import logged_client
 from campaigns.services.retries import mark_retries, reopen_for_retries
+from campaigns.services.windows import any_window_open, windows_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def campaign_launch(
 def _start(campaign: Campaign, actor: Actor) -> None:
     """Scheduled or running, its audience materialised (inside the launch's transaction)."""
     audience_materialise(campaign)  # the lists' contacts become pending callees
+    windows_prepare(campaign)  # their zones, and the ones with no window skipped
     now = timezone.now()
     if campaign.scheduled_start and campaign.scheduled_start > now:
         set_campaign_state(
@@ -268,7 +270,7 @@ def campaigns_tick(*, now: datetime | None = None) -> TickReport:
         if complete_if_done(campaign):
             report.completed.append(campaign.name)
             continue
-        if not in_calling_window(campaign, now):
+        if not (in_calling_window(campaign, now) and any_window_open(campaign, now)):
             continue
         # Reserve for the queued task so the next tick does not enqueue it again meanwhile.
         Campaign.objects.filter(pk=campaign.pk).update(

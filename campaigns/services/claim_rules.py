@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from campaigns.models import Callee, Campaign
 from campaigns.services.frequency_caps import under_cap
 from campaigns.services.suppression import without_suppressed
+from campaigns.services.windows import within_window
 
 #: Callee states a claim takes: pending, and waiting for the frequency cap.
 CLAIMABLE = (Callee.State.PENDING, Callee.State.WAITING)
@@ -41,4 +42,5 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     (audience.skip_passed_over).
     """
     pending = Callee.objects.filter(_claimable(campaign), campaign_id=campaign.pk)
+    pending = within_window(pending, campaign)  # windows.py: the callee's local window
     return under_cap(without_suppressed(pending, campaign.app_id), campaign)

@@ -52,6 +52,7 @@ from campaigns.services.dispatch_outcomes import (
     record_success,
 )
 from campaigns.services.frequency_caps import cap_lock, caps_in_force
+from campaigns.services.pacing import Pacer
 from campaigns.services.request_log import RequestLogBuffer
 from campaigns.services.retries import DueRetries
 from campaigns.services.variants import VariantRotation, batch_file_id
@@ -143,9 +144,9 @@ class _Claimer:
         self.last_id = 0
         self.rotation = VariantRotation(campaign)  # A/B: each variant's own batches
         self.due_retries = DueRetries(campaign)  # retries.py: due retries become pending
+        self.pace = Pacer(campaign)  # pacing.py: the rate limit, across the senders
         self.variant: int | None = None
-        # The sequence of a claim not yet handed to a sender (its batch is found by it).
-        self.claiming: int | None = None
+        self.claiming: int | None = None  # the sequence of a claim not yet handed to a sender
 
     def claim(self) -> Claimed | None:
         if self.retry_pending:
@@ -183,7 +184,7 @@ class _Claimer:
                 sendable_callees(self.campaign)
                 .filter(batch=batch)
                 .order_by("id")
-                .values_list("id", "number")[: settings.ITNIO_SEND_GROUP_MAX]
+                .values_list("id", "number")[: self.pace.take(settings.ITNIO_SEND_GROUP_MAX)]
             )
             Callee.objects.filter(batch=batch, state=Callee.State.PENDING).exclude(
                 id__in=[callee_id for callee_id, _number in pairs]
@@ -272,7 +273,7 @@ class _Claimer:
             .filter(self.rotation.only(self.variant), _while_running(self.campaign))
             .filter(batch__isnull=True, id__gt=last_id)
             .order_by("id")
-            .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
+            .values("id")[: self.pace.take(settings.ITNIO_SEND_GROUP_MAX)]
         )
         self.claiming = batch.sequence
         if connection.vendor == "postgresql" and caps_in_force(self.campaign):
@@ -355,10 +356,9 @@ class _Claimer:
 
 
 def _outside_transactions() -> None:
-    """The check of transaction.atomic(durable=True), for a SENDING mark that is one autocommit
-    statement: it raises when a caller holds a transaction open, which would keep the mark
-    uncommitted while the request is out. An empty block sends nothing to the database (no
-    BEGIN, no COMMIT), so the mark stays one round trip."""
+    """atomic(durable=True)'s check for a SENDING mark in one autocommit statement: it raises
+    when a caller holds a transaction open (the mark would stay uncommitted while the request
+    is out). An empty block sends nothing to the database, so the mark stays one round trip."""
     with transaction.atomic(durable=True):
         pass
 
@@ -526,7 +526,7 @@ def _sender(
         while not control.stop and control.may_send:
             if not in_calling_window(campaign):
                 return
-            wait_s = control.retry_after - time.time()
+            wait_s = max(control.retry_after - time.time(), claimer.pace.wait_s())
             if wait_s > 0:
                 time.sleep(min(wait_s, 0.5))
                 continue

@@ -39,6 +39,7 @@ from campaigns.services.imports import (
     import_stream,
 )
 from campaigns.services.tabular import ImportFileError, _binary, _size, open_rows
+from campaigns.services.windows import windows_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -364,4 +365,5 @@ def import_confirm_run(import_id: int) -> str:
     if not done:
         return f"import {import_id}: another worker took it over"
     callee_import.refresh_from_db()
+    windows_prepare(callee_import.campaign)  # their zones, and the ones with no window skipped
     return f"import {import_id} confirmed: {callee_import.confirmed} callees pending"

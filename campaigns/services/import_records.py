@@ -35,6 +35,7 @@ from campaigns.services.imports import (
     rejected_csv_value,
 )
 from campaigns.services.tabular import _binary, open_rows
+from campaigns.services.windows import windows_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def import_confirm(*, callee_import: CalleeImport, actor: Actor) -> int:
         len(taken),
     )
     callee_import.refresh_from_db()
+    windows_prepare(locked.campaign)  # their zones, and the ones with no window skipped
     return count
 
 

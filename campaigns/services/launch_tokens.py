@@ -40,6 +40,8 @@ def plan_snapshot(plan: Plan) -> dict[str, Any]:
         "called_info": c.called_info,
         "scheduled_start": c.scheduled_start.isoformat() if c.scheduled_start else None,
         "window": [str(c.window_start), str(c.window_end), c.window_tz],
+        "local_window": [c.window_callee_local, c.fallback_zone, c.window_days, c.skip_dates],
+        "rate": c.rate_per_minute,
         "cap": [c.frequency_cap_calls, c.frequency_cap_hours, c.cap_waits],
         "opt_out_key": c.opt_out_key,
         "callees": plan.callees,

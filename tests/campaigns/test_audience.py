@@ -80,6 +80,7 @@ def test_preflight_then_launch_calls_each_number_once_and_no_suppressed_one(
         "skipped_invalid=1",
         "skipped_duplicate=2",
         "skipped_segment=1",
+        "skipped_no_window=0",
     ]
     assert "Audience:        9" in out
     assert sandbox_state.requests_for("/voice/sendGroup") == []

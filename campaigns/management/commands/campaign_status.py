@@ -17,6 +17,7 @@ from campaigns.services.campaign_state import (
     waiting_for_reconciliation,
 )
 from campaigns.services.opt_outs import opt_out_count
+from campaigns.services.windows import waiting_for_window
 
 
 class Command(PortalCommand):
@@ -51,6 +52,10 @@ class Command(PortalCommand):
             self.stdout.write(f"opt_outs={opt_out_count(campaign)}")
         self.stdout.write(" ".join(f"{k}={n}" for k, n in progress.attempts.items()))
         self.stdout.write(f"progress: {progress.percent:.1f}% (final callees of all)")
+        groups = waiting_for_window(campaign)
+        self.stdout.write(f"waiting_window={sum(g.count for g in groups)}")
+        for group in groups:
+            self.stdout.write(group.text())
         if progress.eta:
             self.stdout.write(
                 _("estimated finish: %(eta)s (%(rate)s/min)")

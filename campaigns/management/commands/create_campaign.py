@@ -29,6 +29,7 @@ from campaigns.services.variants import (
     parse_variant,
     set_variants,
 )
+from campaigns.services.windows import ALL_DAYS, WindowError, window_settings, window_text
 from itnio_portal.itnio import ItnioLimitError
 
 
@@ -66,6 +67,39 @@ class Command(PortalCommand):
             default=60,
             metavar="MINUTES",
             help=gettext_lazy("a retry is due MINUTES after the previous attempt's hang-up"),
+        )
+        parser.add_argument(
+            "--window",
+            metavar="HH:MM-HH:MM",
+            help=gettext_lazy("the daily calling window, e.g. 09:00-20:00 (may cross midnight)"),
+        )
+        parser.add_argument(
+            "--window-zone",
+            metavar="callee|ZONE",
+            help=gettext_lazy(
+                "read the window in each callee's local time (callee), or in one IANA zone "
+                "(default UTC)"
+            ),
+        )
+        parser.add_argument(
+            "--fallback-zone",
+            metavar="ZONE",
+            help=gettext_lazy("for numbers whose zone is unknown (default: the portal's zone)"),
+        )
+        parser.add_argument(
+            "--days", metavar="DAYS", help=gettext_lazy("calling days, e.g. mon-fri or mon,wed")
+        )
+        parser.add_argument(
+            "--skip-dates",
+            metavar="DATE[,DATE…]",
+            default="",
+            help=gettext_lazy("up to 50 dates (YYYY-MM-DD) without calls"),
+        )
+        parser.add_argument(
+            "--rate",
+            type=int,
+            metavar="N",
+            help=gettext_lazy("at most N numbers a minute"),
         )
         parser.add_argument("--display-num")
         parser.add_argument("--loop-count", type=int)
@@ -123,6 +157,18 @@ class Command(PortalCommand):
         if not 0 <= options["retry_after"] <= 10080:
             raise usage_error(_("--retry-after: 0 to 10080 minutes (one week)"))
         lists, segment = self._audience(options)
+        try:
+            window = window_settings(
+                window=options["window"],
+                zone=options["window_zone"],
+                fallback=options["fallback_zone"],
+                days=options["days"],
+                skip=options["skip_dates"],
+            )
+        except WindowError as exc:
+            raise usage_error(str(exc)) from exc
+        if options["rate"] is not None and not 1 <= options["rate"] <= 100000:
+            raise usage_error(_("--rate: 1 to 100000 numbers a minute"))
         if options["opt_out_key"] and options["opt_out_key"] not in KEYS:
             raise usage_error(_("--opt-out-key: one of 0-9, * or #"))
         try:
@@ -167,6 +213,8 @@ class Command(PortalCommand):
             frequency_cap_hours=cap.hours if cap else None,
             retries=options["retries"],
             retry_after_minutes=options["retry_after"],
+            rate_per_minute=options["rate"],
+            **window,
         )
         try:
             campaign.full_clean()
@@ -200,6 +248,12 @@ class Command(PortalCommand):
         )
         if warning:
             self.stdout.write(_("Warning: %(warning)s") % {"warning": warning})
+        if campaign.window_start or campaign.window_days != ALL_DAYS or campaign.skip_dates:
+            self.stdout.write(_("Calling window: %(window)s.") % {"window": window_text(campaign)})
+        if campaign.rate_per_minute:
+            self.stdout.write(
+                _("Rate: at most %(rate)s numbers a minute.") % {"rate": campaign.rate_per_minute}
+            )
         if lists:
             self.stdout.write(
                 _("Audience: the contact lists %(lists)s%(segment)s.")
