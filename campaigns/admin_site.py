@@ -39,11 +39,11 @@ class PortalAdminSite(admin.AdminSite):
         return admin_login(request)
 
     def has_permission(self, request: HttpRequest) -> bool:
-        """A user with a device whose session did not give the code (or who must have one and
-        has none) is not let in."""
-        from campaigns.services.two_factor import second_factor_passed
+        """A user with a device whose session did not give the code is not let in (one who must
+        have a device and has none: see admin_view)."""
+        from campaigns.services.two_factor import code_given_if_device
 
-        return super().has_permission(request) and second_factor_passed(request.user)
+        return super().has_permission(request) and code_given_if_device(request.user)
 
     def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
         """A staff user who must have a device and has none is sent to set one up first

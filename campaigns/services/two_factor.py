@@ -53,6 +53,11 @@ def _verified(user: Any) -> bool:
     return bool(getattr(user, "is_verified", lambda: False)())
 
 
+def code_given_if_device(user: Any) -> bool:
+    """A user with a device gave its code in this session (the admin lets no one else in)."""
+    return _verified(user) or not has_device(user)
+
+
 def second_factor_passed(user: Any) -> bool:
     """This session gave the code, or the user has no device and needs none. (Approvals and other
     pages that need the second factor when it is on ask `second_factor_passed`.)"""
