@@ -62,6 +62,8 @@ THIRD_PARTY_WORDS = [
         "such as Single Sign-On or LDAP."
     ),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    # The title of a page whose form has errors (the login with a wrong code, say).
+    gettext_noop("Error:"),
     # django-two-factor-auth's form words on its pages (it ships zh_CN, which zh-hans does not
     # read): the setup step's code field and its error, the "turn off" confirmation.
     gettext_noop("Token"),

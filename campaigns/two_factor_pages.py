@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django.views.generic import RedirectView
 from two_factor import views as tf_views
 from two_factor.forms import AuthenticationTokenForm, BackupTokenForm
@@ -56,8 +57,10 @@ class AxesCountedCodeMixin:
         try:
             return super().clean()
         except forms.ValidationError as error:
+            # A wrong code counts; one refused unchecked (django-otp's pause after a wrong code,
+            # "wait a few seconds") does not.
             codes = {getattr(e, "code", None) for e in error.error_list}
-            if codes & {"invalid_token", None} and self.request is not None:
+            if "invalid_token" in codes and self.request is not None:
                 user_login_failed.send(
                     sender=type(self), credentials=credentials, request=self.request
                 )
@@ -75,14 +78,21 @@ _MESSAGES = {
 }
 
 
+WAIT_AFTER_WRONG_CODES = ngettext_lazy(
+    "After %(failure_count)d wrong code, the next one is checked after a pause: wait a few "
+    "seconds and try again.",
+    "After %(failure_count)d wrong codes in a row, the next one is checked after a pause: wait "
+    "a few seconds and try again.",
+    "failure_count",
+)
+
+
 class CodeForm(AxesCountedCodeMixin, AuthenticationTokenForm):
     code_label = _("Code")
     otp_error_messages = {
         **AuthenticationTokenForm.otp_error_messages,
         **_MESSAGES,
-        "n_failed_attempts": _(
-            "Too many wrong codes in a row (%(failure_count)d): wait a few seconds and try again."
-        ),
+        "n_failed_attempts": WAIT_AFTER_WRONG_CODES,
     }
 
 
@@ -92,9 +102,7 @@ class BackupCodeForm(AxesCountedCodeMixin, BackupTokenForm):
         **BackupTokenForm.otp_error_messages,
         **_MESSAGES,
         "invalid_token": _("That backup code is not right, or it was already used."),
-        "n_failed_attempts": _(
-            "Too many wrong codes in a row (%(failure_count)d): wait a few seconds and try again."
-        ),
+        "n_failed_attempts": WAIT_AFTER_WRONG_CODES,
     }
 
 
