@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-
 #: Site pages a user who still has to set up a required device may use.
 OPEN_BEFORE_SETUP = {"logout", "i18n_javascript"}
 

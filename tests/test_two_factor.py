@@ -42,7 +42,9 @@ def with_device(user: User) -> TOTPDevice:
 
 def code_of(device: TOTPDevice, *, later: int = 0) -> str:
     device.refresh_from_db()
-    return f"{totp(device.bin_key, device.step, device.t0 - later * device.step, device.digits):06d}"
+    return (
+        f"{totp(device.bin_key, device.step, device.t0 - later * device.step, device.digits):06d}"
+    )
 
 
 def password_step(client: Client, username: str, password: str = "pw"):
@@ -363,7 +365,25 @@ def test_the_two_factor_pages_read_chinese(settings):
         assert response.status_code == 200, name
         html = response.content.decode()
         assert 'lang="zh-hans"' in html, name
-        left = english_left(html, data + [user.username])
+        left = english_left(html, [*data, user.username])
         if left:
             english[name] = left
     assert english == {}
+
+
+# --- the setting ----------------------------------------------------------------------------
+def test_the_setting_reads_false_privileged_true_and_refuses_anything_else():
+    from tests.test_settings import run_manage
+
+    code = "from django.conf import settings as s; print(s.TWO_FACTOR_REQUIRED)"
+    for given, read in (
+        ("", "false"),
+        ("off", "false"),
+        ("Privileged", "privileged"),
+        ("1", "true"),
+    ):
+        result = run_manage("shell", "-c", code, env_overrides={"TWO_FACTOR_REQUIRED": given})
+        assert result.stdout.strip().splitlines()[-1] == read, result.stderr
+    refused = run_manage("check", env_overrides={"TWO_FACTOR_REQUIRED": "admins"})
+    assert refused.returncode != 0
+    assert "TWO_FACTOR_REQUIRED must be false, privileged or true (got 'admins')" in refused.stderr

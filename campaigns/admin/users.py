@@ -17,8 +17,7 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -59,9 +58,7 @@ class PortalUserAdmin(LeastPrivilegeMixin, UserAdmin):
     change_password_form = PasswordChangeForm
     actions = ["reset_two_factor"]
 
-    @admin.action(
-        permissions=["change"], description=gettext_lazy("Reset two-factor devices")
-    )
+    @admin.action(permissions=["change"], description=gettext_lazy("Reset two-factor devices"))
     def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
         """Each selected user's TOTP device and backup codes are deleted (audited in their
         history): their next login asks for the password only, then for a new device when
