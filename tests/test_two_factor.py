@@ -6,6 +6,7 @@ who may use it and reads Chinese."""
 
 from __future__ import annotations
 
+import re
 from base64 import b32decode
 
 import pytest
@@ -382,3 +383,14 @@ def test_the_setting_reads_false_privileged_true_and_refuses_anything_else():
     refused = run_manage("check", env_overrides={"TWO_FACTOR_REQUIRED": "admins"})
     assert refused.returncode != 0
     assert "TWO_FACTOR_REQUIRED must be false, privileged or true (got 'admins')" in refused.stderr
+
+
+def test_the_user_list_shows_who_has_a_device():
+    admin = make_staff("boss", "Admin")
+    with_device(make_staff("ops", "Operator"))
+    client = Client()
+    client.force_login(admin)
+    page = client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert "column-two_factor_on" in page
+    cells = re.findall(r'<td class="field-two_factor_on"><img [^>]*alt="(True|False)"', page)
+    assert sorted(cells) == ["False", "True"]  # boss has none, ops has one

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, SetUnusablePasswordMixin
 from django.contrib.auth.models import Group, User
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import lazy
 from django.utils.html import format_html
@@ -57,6 +58,15 @@ def _touches_superuser(request: HttpRequest, obj: Any) -> bool:
 class PortalUserAdmin(LeastPrivilegeMixin, UserAdmin):
     change_password_form = PasswordChangeForm
     actions = ["reset_two_factor"]
+    list_display = (*UserAdmin.list_display, "two_factor_on")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(_two_factor_on=Exists(confirmed))
+
+    @admin.display(boolean=True, description=gettext_lazy("Two-factor"))
+    def two_factor_on(self, obj: Any) -> bool:
+        return bool(getattr(obj, "_two_factor_on", False))
 
     @admin.action(permissions=["change"], description=gettext_lazy("Reset two-factor devices"))
     def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
