@@ -19,11 +19,26 @@ class PortalAdminConfig(admin_apps.AdminConfig):
         for label, name in THIRD_PARTY_APP_NAMES.items():
             if apps.is_installed(label) or label in apps.app_configs:
                 apps.get_app_config(label).verbose_name = name
+        # …and their models' (the roles' permission lists name them).
+        for (label, model_name), (singular, plural) in THIRD_PARTY_MODEL_NAMES.items():
+            if label in apps.app_configs:
+                opts = apps.get_model(label, model_name)._meta
+                opts.verbose_name, opts.verbose_name_plural = singular, plural
 
 
 THIRD_PARTY_APP_NAMES = {
     "axes": gettext_lazy("Login attempts"),
     "django_tasks_database": gettext_lazy("Background task results"),
+    "otp_static": gettext_lazy("Two-factor backup codes"),
+    "otp_totp": gettext_lazy("Two-factor devices"),
+}
+THIRD_PARTY_MODEL_NAMES = {
+    ("otp_static", "staticdevice"): (
+        gettext_lazy("backup code set"),
+        gettext_lazy("backup code sets"),
+    ),
+    ("otp_static", "statictoken"): (gettext_lazy("backup code"), gettext_lazy("backup codes")),
+    ("otp_totp", "totpdevice"): (gettext_lazy("TOTP device"), gettext_lazy("TOTP devices")),
 }
 
 

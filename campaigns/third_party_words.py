@@ -1,6 +1,7 @@
 """Words of the third-party admin pages the portal shows Admins (django-axes' login records,
-django-tasks-db's task results), marked here so the portal's own zh_Hans catalogue translates
-them: neither package ships Simplified Chinese, and the catalogue in LOCALE_PATHS is looked up
+django-tasks-db's task results) and staff (django-two-factor-auth's forms), marked here so the
+portal's own zh_Hans catalogue translates them: none of these packages ships Simplified Chinese
+(two-factor's zh_CN is not read for zh-hans), and the catalogue in LOCALE_PATHS is looked up
 first. Never imported; makemessages reads it."""
 
 from django.utils.translation import gettext_noop, pgettext_lazy
@@ -61,6 +62,13 @@ THIRD_PARTY_WORDS = [
         "such as Single Sign-On or LDAP."
     ),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    # The title of a page whose form has errors (the login with a wrong code, say).
+    gettext_noop("Error:"),
+    # django-two-factor-auth's form words on its pages (it ships zh_CN, which zh-hans does not
+    # read): the setup step's code field and its error, the "turn off" confirmation.
+    gettext_noop("Token"),
+    gettext_noop("Entered token is not valid."),
+    gettext_noop("Yes, I am sure"),
     # django-tasks' task states (the task results list's filter).
     pgettext_lazy("Task", "Ready"),
     pgettext_lazy("Task", "Running"),

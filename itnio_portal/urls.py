@@ -1,5 +1,6 @@
 """URL routes: the admin is the product (its site: campaigns/admin_site.py); the REST API
-under /api/v1/ (campaigns/api); the root redirects to the admin, the icon to its file."""
+under /api/v1/ (campaigns/api); the two-factor pages under /account/; the root redirects to
+the admin, the icon to its file."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -10,6 +11,9 @@ from campaigns import webhooks
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # Two-factor login's own pages (campaigns/two_factor_pages.py: each says who may use it);
+    # the login itself is the admin's.
+    path("", include("campaigns.two_factor_pages")),
     path("api/v1/", include("campaigns.api.urls")),
     # Public like the login page: the language switcher in every page's header posts here
     # (it only sets the language cookie and goes back to a page of this site).

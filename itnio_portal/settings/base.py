@@ -46,6 +46,12 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "import_export",
     "axes",
+    # Two-factor login (campaigns/two_factor.py): TOTP devices, backup codes, the package's
+    # setup and profile pages. two_factor before its django_otp plugins.
+    "two_factor",
+    "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served by the portal (no CDN)
@@ -61,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
@@ -132,6 +140,31 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# Two-factor login (django-two-factor-auth): a staff user with a TOTP device gives its code after
+# the password, always. TWO_FACTOR_REQUIRED makes a device mandatory: false (default: optional),
+# privileged (users who may spend or manage credentials: Operators, Admins, superusers), true
+# (every staff user). Without a device such a user is sent to set one up before any admin page.
+TWO_FACTOR_REQUIRED = env.str("TWO_FACTOR_REQUIRED", default="false").strip().lower()
+if TWO_FACTOR_REQUIRED in {"0", "no", "off", ""}:
+    TWO_FACTOR_REQUIRED = "false"
+if TWO_FACTOR_REQUIRED in {"1", "yes", "on"}:
+    TWO_FACTOR_REQUIRED = "true"
+if TWO_FACTOR_REQUIRED not in {"false", "privileged", "true"}:
+    raise ImproperlyConfigured(
+        f"TWO_FACTOR_REQUIRED must be false, privileged or true (got {TWO_FACTOR_REQUIRED!r})"
+    )
+# The admin's own login page is the two-step one (campaigns/admin_site.py): the package must not
+# send it elsewhere.
+TWO_FACTOR_PATCH_ADMIN = False
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+# Seconds between the password and the code before the login starts again.
+TWO_FACTOR_LOGIN_TIMEOUT = env.int("TWO_FACTOR_LOGIN_TIMEOUT", default=600)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "ITNIO Portal"
+# Device secrets never on an admin page.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 
 def axes_client_ip_settings(trusted_proxies: int) -> dict[str, object]:
