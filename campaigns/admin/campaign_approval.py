@@ -88,6 +88,16 @@ class ApprovalViews:
         actor = Actor.from_user(request.user)
         if request.method == "POST" and waiting is not None:
             decision = request.POST.get("decision")
+            if decision in ("approve", "reject") and not _second_factor(request):
+                self.message_user(
+                    request,
+                    gettext(
+                        "Deciding on a launch needs a session signed in with your second factor "
+                        "(two-factor authentication)."
+                    ),
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.path)
             if decision in ("approve", "reject"):
                 try:
                     done = approval_decide(
@@ -133,6 +143,16 @@ class ApprovalViews:
             "may_decide": waiting is not None and may_decide(actor, waiting),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/approval.html", context)
+
+
+def _second_factor(request: HttpRequest) -> bool:
+    """With two-factor login on, only a session that gave its code decides (never a password
+    alone); the API has no way to decide at all."""
+    from django.conf import settings
+
+    from campaigns.services.two_factor import second_factor_passed
+
+    return settings.TWO_FACTOR_REQUIRED == "false" or second_factor_passed(request.user)
 
 
 def _shown(value: Any) -> str:

@@ -154,3 +154,24 @@ def test_approvers_review_the_launch_in_the_admin(
     assert "Approved and launched; the campaign is completed" in response.content.decode()
     assert sent(sandbox_state) == 4
     assert "launch waits for approval" not in client.get("/admin/").content.decode()
+
+
+def test_with_two_factor_on_only_a_session_that_gave_its_code_decides(
+    client, campaign, admin_user, second_admin, approvals_on, settings, sandbox_state
+):
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert run("launch_campaign", campaign.name, "--for-real", "--as", "boss")[0] == 1
+    settings.TWO_FACTOR_REQUIRED = "privileged"
+    device = TOTPDevice.objects.create(user=second_admin, name="default", confirmed=True)
+    client.force_login(second_admin)  # the password only: no code given
+    approval = f"/admin/campaigns/campaign/{campaign.pk}/approval/"
+    client.post(approval, {"decision": "approve"})
+    assert Campaign.objects.get(pk=campaign.pk).state == "draft" and sent(sandbox_state) == 0
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # as the code step records it
+    session.save()
+    response = client.post(approval, {"decision": "approve"}, follow=True)
+    assert "Approved and launched" in response.content.decode()
+    assert sent(sandbox_state) == 4
