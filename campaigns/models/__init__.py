@@ -9,6 +9,7 @@
 - figures: pre-aggregated daily call figures and the marks of days to recompute
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
+- money: the apps' rate tables
 - api: REST API tokens (digests only) and Idempotency-Key reservations
 """
 
@@ -24,6 +25,7 @@ from campaigns.models.audience import (
     SuppressionList,
 )
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
+from campaigns.models.money import AppRate
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
@@ -35,6 +37,7 @@ __all__ = [
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
+    "AppRate",
     "ApiIdempotencyKey",
     "ApiRequestLog",
     "ApiToken",

@@ -24,6 +24,7 @@ from django.utils.translation import gettext, ngettext
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.audience import audience_materialise
+from campaigns.services.budgets import charge_calls_by_id, price_callees, release_reserved
 from campaigns.services.calls import call_upsert_record
 from campaigns.services.campaign_plan import Plan, campaign_plan
 from campaigns.services.campaign_state import (
@@ -80,6 +81,7 @@ def campaign_launch(
         if confirm is not None:
             confirm(plan)
         audience_materialise(campaign)  # the lists' contacts become pending callees
+        price_callees(campaign)  # budgets.py: each callee's worst case, for the claim
         now = timezone.now()
         if campaign.scheduled_start and campaign.scheduled_start > now:
             set_campaign_state(
@@ -354,6 +356,7 @@ def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
     callee.call_id = call.pk
     callee.reason = gettext("Resolved by reconciliation: ITNIO's records show it was placed.")
     callee.save(update_fields=["state", "voice_id", "call", "reason", "attempts"])
+    charge_calls_by_id([call.pk])  # budgets.py: now that it is the campaign's call
     mark_retries(Callee.objects.filter(pk=callee.pk), reconciled=True)  # it may be not reached
 
 
@@ -371,7 +374,9 @@ def campaign_release_unknown(*, campaign: Campaign, actor: Actor) -> int:
             raise CampaignError(
                 gettext("The campaign is cancelled: nothing more is sent, so nothing is released.")
             )
-        released = Callee.objects.filter(campaign=locked, state=Callee.State.UNKNOWN).update(
+        unknown = Callee.objects.filter(campaign=locked, state=Callee.State.UNKNOWN)
+        release_reserved(locked, unknown)  # budgets.py: they are claimed (reserved) again
+        released = unknown.update(
             state=Callee.State.PENDING,
             batch=None,
             reason=gettext("Released for resending by %(actor)s (may be called twice).")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from campaigns.services.budgets import BudgetError, budget_text, parse_budget
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign, ItnioApp, VoiceFile
 from campaigns.services.audience import (
@@ -107,8 +108,21 @@ class Command(PortalCommand):
             ),
         )
 
+        parser.add_argument(
+            "--budget",
+            metavar="AMOUNT CURRENCY",
+            default=None,
+            help=gettext_lazy('a budget such as "6.00 EUR": never more is spent'),
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         _user, label = self.acting(options)
+        budget = (None, "")
+        if options["budget"] is not None:
+            try:
+                budget = parse_budget(options["budget"])
+            except BudgetError as exc:
+                raise usage_error(f"--budget: {exc}") from exc
         app = ItnioApp.objects.filter(app_id=options["app"], kind=ItnioApp.Kind.VOICE).first()
         if app is None:
             raise usage_error(
@@ -167,6 +181,8 @@ class Command(PortalCommand):
             frequency_cap_hours=cap.hours if cap else None,
             retries=options["retries"],
             retry_after_minutes=options["retry_after"],
+            budget_amount=budget[0],
+            budget_currency=budget[1],
         )
         try:
             campaign.full_clean()
@@ -187,6 +203,8 @@ class Command(PortalCommand):
                 _("Variant %(label)s: %(file)s, %(share)s %% of the callees.")
                 % {"label": "ABCD"[i], "file": variant_file.file_name, "share": share}
             )
+        if campaign.budget_amount is not None:
+            self.stdout.write(f"budget={budget_text(campaign)}")
         if campaign.retries:
             self.stdout.write(
                 _("Retries: up to %(k)s, %(m)s minutes after the previous attempt's hang-up.")

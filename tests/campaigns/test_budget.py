@@ -1,0 +1,202 @@
+"""Budget caps that hold: the dispatcher never claims a batch whose worst case, added to what is
+billed and the worst case of the calls not final yet, would exceed the budget; it waits while
+open calls may free room, pauses at the budget when nothing is open, and continues when the
+budget is raised. The proof pushes the sandbox's costs late and out of order and checks the
+billed total after every step."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Sum
+
+from campaigns.models import Call, Callee, Campaign, PushEvent
+from campaigns.services import dispatch
+from campaigns.services.actors import Actor
+from campaigns.services.budgets import BudgetError, budget_set, parse_budget
+from campaigns.services.campaigns import CampaignError
+from campaigns.services.rates import rate_card_import
+from tests.conftest import apply_pushes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = Actor.system("test")
+SEND = "/voice/sendGroup"
+# The sandbox bills India 0.0120 USD per minute, 60+60 (itnio_portal/itnio/sandbox/calls.py).
+CARD = "prefix,rate,currency,bill_period\n91,0.0120,USD,60+60\n"
+WORST = Decimal("0.012")  # one answered call of at most 30 s: 60 s billed
+
+
+def import_card(app, text: str = CARD) -> None:
+    rate_card_import(app=app, source=io.BytesIO(text.encode()), name="card.csv", actor=SYSTEM)
+
+
+def sent(sandbox_state) -> list[str]:
+    return [n for r in sandbox_state.requests_for(SEND) for n in r.body["callee"].split(",")]
+
+
+def billed_for_real(campaign: Campaign) -> Decimal:
+    """What the campaign's final records cost, summed from the calls (not the running total)."""
+    total = Call.objects.filter(campaign=campaign, hangup_time__isnull=False).aggregate(
+        s=Sum("cost")
+    )["s"]
+    return total or Decimal(0)
+
+
+def check_invariant(campaign: Campaign) -> None:
+    campaign.refresh_from_db()
+    real = billed_for_real(campaign)
+    assert real <= campaign.budget_amount
+    assert campaign.budget_billed == real
+    assert campaign.budget_billed + campaign.budget_reserved <= campaign.budget_amount
+    assert campaign.budget_reserved >= 0
+
+
+def start(campaign: Campaign, budget: str) -> None:
+    amount, currency = parse_budget(budget)
+    Campaign.objects.filter(pk=campaign.pk).update(max_duration=30)
+    campaign.refresh_from_db()
+    budget_set(campaign=campaign, amount=amount, currency=currency, actor=SYSTEM)
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    campaign.refresh_from_db()
+
+
+def push_late_and_out_of_order(sandbox_state, voice_app, pushed: set[str], rng, campaign):
+    """Every final record not pushed yet, shuffled, three per push entry (some twice), with the
+    invariant checked after each entry is applied."""
+    sandbox_state.advance()
+    finals = [c for c in sandbox_state.calls.values() if c.final and c.voice_id not in pushed]
+    rng.shuffle(finals)
+    for start_at in range(0, len(finals), 3):
+        chunk = finals[start_at : start_at + 3]
+        bodies = [c.push_body() for c in chunk]
+        if rng.random() < 0.5:
+            bodies.append(bodies[0])  # ITNIO retries pushes: the same final record again
+        PushEvent.objects.create(app=voice_app, kind=PushEvent.Kind.VOICE, body=json.dumps(bodies))
+        apply_pushes()
+        pushed.update(c.voice_id for c in chunk)
+        check_invariant(campaign)
+
+
+def test_billed_never_exceeds_a_budget_of_about_half_the_audience(
+    campaign, sandbox_state, voice_app
+):
+    import_card(voice_app)
+    start(campaign, "0.21 USD")  # 17 of the 35 callees' worst case
+    assert set(Callee.objects.filter(campaign=campaign).values_list("worst_cost", flat=True)) == {
+        WORST
+    }
+
+    dispatch.campaign_dispatch(campaign.pk)
+    assert len(sent(sandbox_state)) == 17  # 10, then the 7 that fit
+    check_invariant(campaign)
+    assert campaign.state == "running" and campaign.budget_waiting
+    assert "Waiting for budget room" in campaign.state_reason
+    assert campaign.budget_reserved == 17 * WORST
+
+    rng = random.Random(16)
+    pushed: set[str] = set()
+    for _round in range(20):
+        push_late_and_out_of_order(sandbox_state, voice_app, pushed, rng, campaign)
+        dispatch.campaign_dispatch(campaign.pk)  # as the tick would, as records free room
+        check_invariant(campaign)
+        if campaign.state != "running":
+            break
+    assert campaign.state == "paused"
+    assert campaign.state_reason == (
+        f"Budget reached: spent {campaign.budget_billed.quantize(Decimal('0.01'))} USD of 0.21 USD."
+    )
+    # Every call is final, and not one more callee's worst case fits.
+    assert campaign.budget_reserved == 0
+    assert campaign.budget_billed + WORST > campaign.budget_amount
+    left = Callee.objects.filter(campaign=campaign, state="pending").count()
+    assert 0 < left < 35 - 17
+    numbers = sent(sandbox_state)
+    assert len(numbers) == len(set(numbers)) == 35 - left
+
+    # Raising the budget continues it (set_budget), and the rest is sent.
+    out = io.StringIO()
+    call_command("set_budget", campaign.name, "1.00 USD", stdout=out)
+    campaign.refresh_from_db()
+    assert len(set(sent(sandbox_state))) == 35
+    push_late_and_out_of_order(sandbox_state, voice_app, pushed, rng, campaign)
+    dispatch.campaign_dispatch(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.state == "completed"
+    assert campaign.budget_reserved == 0
+    assert campaign.budget_billed == billed_for_real(campaign) <= Decimal("1.00")
+
+
+def test_a_smaller_batch_that_fits_is_claimed(campaign, sandbox_state, voice_app):
+    import_card(voice_app)
+    start(campaign, "0.05 USD")  # 4 callees' worst case, less than a batch of 10
+    dispatch.campaign_dispatch(campaign.pk)
+    assert len(sent(sandbox_state)) == 4
+    campaign.refresh_from_db()
+    assert campaign.budget_reserved == 4 * WORST
+
+
+def test_a_budget_that_fits_nobody_pauses_at_once(campaign, sandbox_state, voice_app):
+    import_card(voice_app)
+    start(campaign, "0.01 USD")
+    dispatch.campaign_dispatch(campaign.pk)
+    campaign.refresh_from_db()
+    assert sent(sandbox_state) == []
+    assert campaign.state == "paused"
+    assert campaign.state_reason == "Budget reached: spent 0.00 USD of 0.01 USD."
+
+
+def test_a_budgeted_campaign_with_callees_of_unknown_rate_cannot_launch(
+    campaign, sandbox_state, voice_app
+):
+    import_card(voice_app)
+    Callee.objects.create(campaign=campaign, number="6591234567")  # Singapore: no rate
+    amount, currency = parse_budget("6.00 USD")
+    budget_set(campaign=campaign, amount=amount, currency=currency, actor=SYSTEM)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("launch_campaign", campaign.name, "--for-real", stdout=out, stderr=err)
+    assert "1 callees have no known rate (+65)" in err.getvalue()
+    assert "unknown_rate=1" in out.getvalue()
+    assert sent(sandbox_state) == []
+    campaign.refresh_from_db()
+    assert campaign.state == "draft"
+
+
+def test_costs_in_another_currency_are_not_netted(campaign, sandbox_state, voice_app):
+    import_card(voice_app, "prefix,rate,currency,bill_period\n91,0.0120,EUR,60+60\n")
+    amount, currency = parse_budget("6.00 USD")
+    budget_set(campaign=campaign, amount=amount, currency=currency, actor=SYSTEM)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("launch_campaign", campaign.name, stdout=out, stderr=err)
+    assert "35 callees have a rate in another currency than the budget's USD" in err.getvalue()
+    assert not Callee.objects.filter(campaign=campaign, worst_cost__isnull=False).exists()
+
+
+def test_create_campaign_and_set_budget_read_the_budget(campaign, voice_app):
+    out = io.StringIO()
+    call_command("set_budget", campaign.name, "8.00 EUR", stdout=out)
+    campaign.refresh_from_db()
+    assert (campaign.budget_amount, campaign.budget_currency) == (Decimal("8.00"), "EUR")
+    assert "budget=8.00 EUR" in out.getvalue()
+    for bad in ("8", "EUR 8", "-1 EUR", "0 EUR", "1.1234567 EUR", "lots"):
+        with pytest.raises(BudgetError):
+            parse_budget(bad)
+    with pytest.raises(CommandError, match="A budget is an amount and a currency"):
+        call_command("set_budget", campaign.name, "eight euros")
+    call_command("set_budget", campaign.name, "none", stdout=out)
+    campaign.refresh_from_db()
+    assert campaign.budget_amount is None
+
+
+def test_a_running_campaign_is_not_given_a_budget_behind_its_dispatcher(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    campaign.refresh_from_db()
+    with pytest.raises(CampaignError, match="Pause the campaign first"):
+        budget_set(campaign=campaign, amount=Decimal(5), currency="USD", actor=SYSTEM)
