@@ -26,6 +26,7 @@ class Command(ImportCalleesCommand):
         "Import a rate card (CSV or XLSX with the columns prefix,rate,currency,bill_period) "
         "onto an app's rate table."
     )
+    spends_money = True  # for --as USER: the card's history names them (Admins only)
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("app", help=gettext_lazy("the ITNIO app ID"))
