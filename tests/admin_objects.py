@@ -17,6 +17,7 @@ from campaigns.models import (
     AiCustomer,
     ApiRequestLog,
     ApiToken,
+    AppRate,
     Call,
     Callee,
     CalleeImport,
@@ -129,4 +130,12 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
     rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
+    rows[AppRate] = AppRate.objects.create(
+        app=voice_app,
+        prefix="65",
+        rate=Decimal("0.03"),
+        currency="USD",
+        bill_period="60+60",
+        source=AppRate.Source.CARD,
+    )
     return rows

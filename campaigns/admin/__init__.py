@@ -13,6 +13,7 @@ from campaigns.admin import (  # noqa: F401
     contact_imports,
     contact_lists,
     inbox,
+    rates,
     suppression,
     users,
     voice_files,

@@ -158,7 +158,8 @@ class ItnioAppAdmin(PortalModelAdmin):
     actions = ["regenerate_push_token"]
 
     def get_fields(self, request: HttpRequest, obj: ItnioApp | None = None) -> list[str]:
-        fields = ["account", "app_id", "kind", "label", "active"]
+        fields = ["account", "app_id", "kind", "label", "active", "rate_unit"]
+        fields += ["daily_cap_amount", "daily_cap_currency"]  # money: Admins only
         # The push URL is the only key to the push receiver: show it to who may change apps.
         if request.user.has_perm("campaigns.change_itnioapp"):
             fields.append("push_url_display")

@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
+from campaigns.admin.campaign_budget import budget_fieldset, budget_readonly, check_budget
 from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.admin.campaign_retries import (
     RETRY_FIELDS,
@@ -163,6 +164,7 @@ class CampaignForm(forms.ModelForm):
                 gettext("Unknown time zone %(tz)s; use a name like Asia/Jakarta.")
                 % {"tz": repr(tz)},
             )
+        check_budget(self, cleaned)
         return cleaned
 
 
@@ -247,7 +249,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
                 *AUDIENCE,
                 *RETRY_FIELDS,
             ]
-        return readonly
+        return readonly + budget_readonly(obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         sets: list[Any] = [
@@ -288,6 +290,7 @@ class CampaignAdmin(CampaignRetriesMixin, LaunchPlanViews, PortalModelAdmin):
                 },
             ),
             retry_fieldset(),
+            budget_fieldset(obj),
         ]
         if obj is not None:
             sets.append(

@@ -25,8 +25,8 @@ from campaigns.models.audience import (
     SuppressionList,
 )
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch
-from campaigns.models.money import AppRate
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
+from campaigns.models.money import AppRate
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.variants import CampaignVariant
@@ -37,10 +37,10 @@ __all__ = [
     "AiCallRecord",
     "AiCustomer",
     "AiTask",
-    "AppRate",
     "ApiIdempotencyKey",
     "ApiRequestLog",
     "ApiToken",
+    "AppRate",
     "Call",
     "CallDayStat",
     "CallDayValue",

@@ -138,7 +138,9 @@ class Campaign(models.Model):
         default=0,
         editable=False,
     )
-    budget_waiting = models.BooleanField(_("waiting for budget room"), default=False, editable=False)
+    budget_waiting = models.BooleanField(
+        _("waiting for budget room"), default=False, editable=False
+    )
 
     class Meta:
         verbose_name = _("campaign")

@@ -52,7 +52,7 @@ class BudgetError(Exception):
 
 
 def parse_budget(text: str) -> tuple[Decimal, str]:
-    """"6.00 EUR" → (Decimal("6.00"), "EUR"); BudgetError otherwise."""
+    """ "6.00 EUR" → (Decimal("6.00"), "EUR"); BudgetError otherwise."""
     match = _BUDGET.match(text or "")
     if not match:
         raise BudgetError(
@@ -138,9 +138,9 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
         return callees
     left = room[0]
     first = (
-        callees.filter(worst_cost__lte=left).order_by("id").values("id")[
-            : settings.ITNIO_SEND_GROUP_MAX
-        ]
+        callees.filter(worst_cost__lte=left)
+        .order_by("id")
+        .values("id")[: settings.ITNIO_SEND_GROUP_MAX]
     )
     running = (
         Callee.objects.filter(pk__in=first)
@@ -327,7 +327,9 @@ def recount(campaign: Campaign) -> None:
     never per claim): billed from the final calls, reserved from the claimed callees whose call
     is not final; each final call is marked counted."""
     calls = Call.objects.filter(campaign_id=campaign.pk, hangup_time__isnull=False)
-    currencies = [campaign.budget_currency] + (["", None] if campaign.budget_currency == "USD" else [])
+    currencies = [campaign.budget_currency] + (
+        ["", None] if campaign.budget_currency == "USD" else []
+    )
     same = calls.filter(currency__in=[c for c in currencies if c is not None])
     billed = same.aggregate(s=Sum("cost"))["s"] or Decimal(0)
     calls.update(budget_charged=0)

@@ -113,9 +113,7 @@ def _history(campaign: Campaign, table: RateTable, size: int) -> dict[str, tuple
     """Per rate prefix: (final calls, billed seconds) of the app's last HISTORY_DAYS."""
     since = timezone.now() - timedelta(days=HISTORY_DAYS)
     rows = (
-        Call.objects.filter(
-            app_id=campaign.app_id, placed_at__gte=since, hangup_time__isnull=False
-        )
+        Call.objects.filter(app_id=campaign.app_id, placed_at__gte=since, hangup_time__isnull=False)
         .order_by()
         .annotate(head=Substr("callee", 1, max(size, 1)))
         .values("head")

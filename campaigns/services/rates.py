@@ -51,7 +51,7 @@ class RateError(Exception):
 
 
 def parse_bill_period(text: str) -> tuple[int, int]:
-    """"20+20" → (20, 20): the first 20 s, then 20 s steps; RateError for other forms."""
+    """ "20+20" → (20, 20): the first 20 s, then 20 s steps; RateError for other forms."""
     match = _PERIOD.match(text or "")
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
         raise RateError(
@@ -180,9 +180,9 @@ def rates_backfill(*, app: ItnioApp | None = None) -> int:
         chunk = list(
             calls.filter(pk__gt=last)
             .order_by("pk")
-            .values_list("pk", "app_id", "callee", "rate", "currency", "bill_period", "hangup_time")[
-                :BACKFILL_CHUNK
-            ]
+            .values_list(
+                "pk", "app_id", "callee", "rate", "currency", "bill_period", "hangup_time"
+            )[:BACKFILL_CHUNK]
         )
         if not chunk:
             return offered

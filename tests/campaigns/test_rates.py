@@ -100,7 +100,10 @@ def test_a_rate_card_goes_through_the_import_pipeline(voice_app, admin_user):
 def test_a_rate_card_needs_its_columns_and_an_admin(voice_app, operator):
     with pytest.raises(ImportFileError, match="missing: bill_period"):
         rate_card_import(
-            app=voice_app, source=card("prefix,rate,currency\n86,1,USD\n"), name="c.csv", actor=SYSTEM
+            app=voice_app,
+            source=card("prefix,rate,currency\n86,1,USD\n"),
+            name="c.csv",
+            actor=SYSTEM,
         )
     with pytest.raises(PermissionDeniedError, match="Admins only"):
         rate_card_import(

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.services.budgets import BudgetError, budget_text, parse_budget
 from campaigns.management.base import PortalCommand, data_error, usage_error
 from campaigns.models import Campaign, ItnioApp, VoiceFile
 from campaigns.services.audience import (
@@ -19,6 +18,7 @@ from campaigns.services.audience import (
     contact_lists_named,
     parse_segment,
 )
+from campaigns.services.budgets import BudgetError, budget_text, parse_budget
 from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.opt_outs import KEYS

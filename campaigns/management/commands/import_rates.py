@@ -37,7 +37,9 @@ class Command(ImportCalleesCommand):
         user, label = self.acting(options)
         app = ItnioApp.objects.filter(app_id=options["app"]).first()
         if app is None:
-            raise usage_error(_("No app with ITNIO app ID %(app)s.") % {"app": repr(options["app"])})
+            raise usage_error(
+                _("No app with ITNIO app ID %(app)s.") % {"app": repr(options["app"])}
+            )
         path = Path(options["file"])
         if not path.is_file():
             raise usage_error(_("%(path)s: no such file") % {"path": path})
