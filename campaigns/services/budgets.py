@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import Case, F, QuerySet, Sum, Value, When, Window
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -163,8 +163,13 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Any:
             total = Callee.objects.filter(id__in=[i for i, _n in pairs]).aggregate(
                 s=Sum("worst_cost")
             )["s"] or Decimal(0)
+            freed = gettext("Budget room freed by final records: sending again.")
             Campaign.objects.filter(pk=campaign.pk).update(
-                budget_reserved=F("budget_reserved") + total, budget_waiting=False
+                budget_reserved=F("budget_reserved") + total,
+                budget_waiting=False,
+                state_reason=Case(
+                    When(budget_waiting=True, then=Value(freed)), default=F("state_reason")
+                ),
             )
         return claimed
     budget_stalled(campaign)
