@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, F, QuerySet, Sum, TextField, Value, When, Window
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -168,7 +168,9 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Any:
                 budget_reserved=F("budget_reserved") + total,
                 budget_waiting=False,
                 state_reason=Case(
-                    When(budget_waiting=True, then=Value(freed)), default=F("state_reason")
+                    When(budget_waiting=True, then=Value(freed)),
+                    default=F("state_reason"),
+                    output_field=TextField(),
                 ),
             )
         return claimed

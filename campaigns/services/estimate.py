@@ -36,12 +36,13 @@ def plain(amount: Decimal) -> str:
 
 
 def grouped(queryset: QuerySet[Any], column: str, size: int) -> dict[str, int]:
-    """How many rows of `queryset` per `column` cut to `size` characters (one GROUP BY)."""
+    """How many distinct `column` values of `queryset` (a number in two contact lists is
+    called once) per value cut to `size` characters (one GROUP BY)."""
     rows = (
         queryset.order_by()
         .annotate(head=Substr(column, 1, max(size, 1)))
         .values("head")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count(column, distinct=True))
         .values_list("head", "n")
     )
     return dict(rows)

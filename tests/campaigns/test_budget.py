@@ -200,3 +200,49 @@ def test_a_running_campaign_is_not_given_a_budget_behind_its_dispatcher(campaign
     campaign.refresh_from_db()
     with pytest.raises(CampaignError, match="Pause the campaign first"):
         budget_set(campaign=campaign, amount=Decimal(5), currency="USD", actor=SYSTEM)
+
+
+def test_the_launch_page_shows_the_estimate_and_the_budget(client, operator, campaign, voice_app):
+    import_card(voice_app)
+    Campaign.objects.filter(pk=campaign.pk).update(max_duration=30)
+    amount, currency = parse_budget("0.21 USD")
+    budget_set(campaign=campaign, amount=amount, currency=currency, actor=SYSTEM)
+    client.force_login(operator)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/launch/").content.decode()
+    assert "worst case 0.42, expected 0.42" in page
+    assert "0.21 USD" in page and 'id="confirm-launch"' in page
+
+
+def test_the_campaign_form_takes_a_budget_in_draft_only(client, operator, campaign):
+    client.force_login(operator)
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    page = client.get(url).content.decode()
+    assert 'name="budget_amount"' in page and 'name="budget_currency"' in page
+    Campaign.objects.filter(pk=campaign.pk).update(state="paused")
+    page = client.get(url).content.decode()
+    assert 'name="budget_amount"' not in page  # after launch: set_budget
+
+
+def test_the_budget_form_check(campaign):
+    from campaigns.admin.campaigns import CampaignForm
+
+    data = {
+        "name": "X",
+        "app": campaign.app_id,
+        "voice_file": campaign.voice_file_id,
+        "window_tz": "UTC",
+        "retries": 0,
+        "retry_after_minutes": 60,
+    }
+
+    class Form(CampaignForm):
+        class Meta(CampaignForm.Meta):
+            fields = [*CampaignForm.Meta.fields, "budget_amount", "budget_currency"]
+
+    form = Form(data={**data, "budget_amount": "6", "budget_currency": ""})
+    assert not form.is_valid() and "Give both parts of the budget" in str(form.errors)
+    form = Form(data={**data, "budget_amount": "6", "budget_currency": "euro"})
+    assert not form.is_valid() and "three-letter code" in str(form.errors)
+    form = Form(data={**data, "budget_amount": "6", "budget_currency": "eur"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["budget_currency"] == "EUR"

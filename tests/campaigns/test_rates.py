@@ -182,3 +182,51 @@ def test_the_newest_learned_rate_wins_whatever_the_order(voice_app):
 
     learn_from_calls([Call.objects.get(voice_id="old")])
     assert AppRate.objects.get(app=voice_app, prefix="86").rate == Decimal("0.03")
+
+
+def test_the_rate_page_lists_each_rows_source_and_only_admins_change_rates(
+    client, voice_app, viewer, operator, admin_user
+):
+    from django.utils import timezone as tz
+
+    AppRate.objects.create(
+        app=voice_app,
+        prefix="86",
+        rate=Decimal("0.024"),
+        currency="USD",
+        bill_period="60+60",
+        source=AppRate.Source.LEARNED,
+        seen_at=tz.now(),
+    )
+    AppRate.objects.create(
+        app=voice_app,
+        prefix="65",
+        rate=Decimal("0.03"),
+        currency="USD",
+        bill_period="60+60",
+        source=AppRate.Source.CARD,
+        seen_at=tz.now(),
+    )
+    client.force_login(viewer)
+    page = client.get("/admin/campaigns/apprate/").content.decode()
+    assert "learned from records" in page and "rate card" in page
+    assert client.get("/admin/campaigns/apprate/add/").status_code == 403
+    client.force_login(operator)
+    assert client.get("/admin/campaigns/apprate/add/").status_code == 403
+    client.force_login(admin_user)
+    rate = AppRate.objects.get(prefix="65")
+    response = client.post(
+        f"/admin/campaigns/apprate/{rate.pk}/change/",
+        {
+            "app": voice_app.pk,
+            "prefix": "65",
+            "rate": "0.04",
+            "currency": "USD",
+            "bill_period": "60+60",
+            "source": "card",
+        },
+    )
+    assert response.status_code == 302
+    rate.refresh_from_db()
+    assert rate.rate == Decimal("0.04")
+    assert LogEntry.objects.filter(object_id=str(rate.pk), user=admin_user).exists()
