@@ -246,11 +246,11 @@ def charge_calls(calls: Iterable[Call]) -> int:
     finals = [c for c in finals if c.campaign_id in budgeted]
     if not finals:
         return 0
-    first_time = [c.pk for c in finals if c.budget_charged is None and c.pk]
+    first_time = [c.campaign_callee_id for c in finals if c.budget_charged is None]
     worst = dict(
-        Callee.objects.filter(call_id__in=first_time, worst_cost__isnull=False).values_list(
-            "call_id", "worst_cost"
-        )
+        Callee.objects.filter(
+            pk__in=[i for i in first_time if i], worst_cost__isnull=False
+        ).values_list("pk", "worst_cost")
     )
     billed: dict[int, Decimal] = defaultdict(Decimal)
     released: dict[int, Decimal] = defaultdict(Decimal)
@@ -259,7 +259,7 @@ def charge_calls(calls: Iterable[Call]) -> int:
         cost = call.cost if same and call.cost is not None else Decimal(0)
         billed[call.campaign_id] += cost - (call.budget_charged or Decimal(0))
         if call.budget_charged is None:
-            released[call.campaign_id] += worst.get(call.pk, Decimal(0))
+            released[call.campaign_id] += worst.get(call.campaign_callee_id, Decimal(0))
         call.budget_charged = cost
     for campaign_id in billed:
         Campaign.objects.filter(pk=campaign_id).update(

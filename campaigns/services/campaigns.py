@@ -356,7 +356,7 @@ def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
     callee.call_id = call.pk
     callee.reason = gettext("Resolved by reconciliation: ITNIO's records show it was placed.")
     callee.save(update_fields=["state", "voice_id", "call", "reason", "attempts"])
-    charge_calls_by_id([call.pk])  # budgets.py: now that it is the campaign's call
+    charge_calls_by_id([call.pk])  # budgets.py: now that it is the callee's call
     mark_retries(Callee.objects.filter(pk=callee.pk), reconciled=True)  # it may be not reached
 
 

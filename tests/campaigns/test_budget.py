@@ -246,3 +246,41 @@ def test_the_budget_form_check(campaign):
     form = Form(data={**data, "budget_amount": "6", "budget_currency": "eur"})
     assert form.is_valid(), form.errors
     assert form.cleaned_data["budget_currency"] == "EUR"
+
+
+def recounted(campaign: Campaign) -> tuple[Decimal, Decimal]:
+    """The totals summed from scratch (what the running totals must always equal)."""
+    from campaigns.services.budgets import recount
+
+    campaign.refresh_from_db()
+    kept = (campaign.budget_billed, campaign.budget_reserved)
+    recount(campaign)
+    campaign.refresh_from_db()
+    assert (campaign.budget_billed, campaign.budget_reserved) == kept
+    return kept
+
+
+def test_rejected_numbers_and_released_unknowns_give_their_reservation_back(
+    campaign, sandbox_state, voice_app
+):
+    from campaigns.services.campaigns import campaign_release_unknown
+
+    import_card(voice_app)
+    Callee.objects.create(campaign=campaign, number="919800000000")  # the sandbox refuses it
+    start(campaign, "1.00 USD")
+    sandbox_state.faults.drop_next(SEND)  # the first batch's outcome is unknown
+    dispatch.campaign_dispatch(campaign.pk)
+    assert Callee.objects.filter(campaign=campaign, state="rejected").count() == 1
+    assert Callee.objects.filter(campaign=campaign, state="unknown").count() == 10
+    # 35 claimed and not final (10 of them unknown: they may have been placed), 1 refused.
+    assert recounted(campaign) == (Decimal(0), 35 * WORST)
+
+    campaign_release_unknown(campaign=campaign, actor=SYSTEM)  # sent again at once
+    assert Callee.objects.filter(campaign=campaign, state="submitted").count() == 35
+    assert recounted(campaign) == (Decimal(0), 35 * WORST)
+
+    pushed: set[str] = set()
+    push_late_and_out_of_order(sandbox_state, voice_app, pushed, random.Random(1), campaign)
+    billed, reserved = recounted(campaign)
+    assert reserved == 0  # every call of the campaign is final
+    assert billed == billed_for_real(campaign) > 0
