@@ -49,17 +49,20 @@ def grouped(queryset: QuerySet[Any], column: str, size: int) -> dict[str, int]:
 
 
 def audience_numbers(campaign: Campaign) -> list[QuerySet[Any]]:
-    """The numbers the campaign would call: its pending callees and, before launch, its lists'
-    new numbers (audience.py); do-not-call numbers left out, as the claim does."""
+    """The numbers the campaign would call (the preflight's "will be called"): its pending
+    callees and, before launch, its lists' new numbers (audience.py); do-not-call numbers and
+    numbers over the frequency cap left out, as the claim does."""
     from campaigns.services.audience import _new_numbers
+    from campaigns.services.frequency_caps import under_cap
     from campaigns.services.suppression import suppressed
 
     pending = Callee.objects.filter(campaign=campaign, state=Callee.State.PENDING).filter(
         ~suppressed(campaign.app_id)
     )
-    parts: list[QuerySet[Any]] = [pending]
+    parts: list[QuerySet[Any]] = [under_cap(pending, campaign)]
     if campaign.pk and campaign.contact_lists.exists():
-        parts.append(_new_numbers(campaign).filter(~suppressed(campaign.app_id)))
+        new = _new_numbers(campaign).filter(~suppressed(campaign.app_id))
+        parts.append(under_cap(new, campaign))
     return parts
 
 
