@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.db.models import Case, F, QuerySet, Sum, TextField, Value, When, Window
 from django.utils import timezone
@@ -359,8 +360,9 @@ def budget_set(
     """Set (or, with amount None, remove) a campaign's budget. Its callees are priced, its
     totals recounted; a campaign the budget paused runs again when the new budget leaves room.
     """
-    from campaigns.services.campaigns import CampaignError, _enqueue_dispatch_on_commit
+    from campaigns.services.campaigns import CampaignError, _enqueue_dispatch_on_commit, _require
 
+    _require(actor)  # a budget steers what is spent: who may place calls
     if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
         raise CampaignError(
             gettext("The campaign is %(state)s: its budget no longer matters.")
@@ -404,4 +406,12 @@ def budget_set(
                 )
                 _enqueue_dispatch_on_commit(locked)
     campaign.refresh_from_db()
+    if actor.user is not None:
+        LogEntry.objects.log_actions(
+            user_id=actor.user.pk,
+            queryset=[campaign],
+            action_flag=CHANGE,
+            change_message=f"Budget set to {budget_text(campaign) or 'none'}",
+            single_object=True,
+        )
     return campaign

@@ -126,7 +126,8 @@ def _upsert_learned(rows: dict[tuple[int, str], tuple[Decimal, str, str, datetim
     table = connection.ops.quote_name(AppRate._meta.db_table)
     now = timezone.now()
     values, params = [], []
-    for (app_id, prefix), (rate, currency, period, seen) in rows.items():
+    # In key order: concurrent appliers lock the rows they upsert in the same order.
+    for (app_id, prefix), (rate, currency, period, seen) in sorted(rows.items()):
         values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
         params += [app_id, prefix, str(rate), currency, period, AppRate.Source.LEARNED, seen, now]
     sql = (

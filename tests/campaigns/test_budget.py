@@ -32,6 +32,16 @@ CARD = "prefix,rate,currency,bill_period\n91,0.0120,USD,60+60\n"
 WORST = Decimal("0.012")  # one answered call of at most 30 s: 60 s billed
 
 
+@pytest.fixture(autouse=True)
+def _lives_by_number(monkeypatch):
+    """Who answers follows the number alone (the sandbox hashes the voiceId too, which holds the
+    clock): the same callees answer in every run, so the budget is reached in every run."""
+    from itnio_portal.itnio.sandbox import calls as sandbox_calls
+
+    hashed = sandbox_calls._fractions
+    monkeypatch.setattr(sandbox_calls, "_fractions", lambda _voice_id, callee: hashed("", callee))
+
+
 def import_card(app, text: str = CARD) -> None:
     rate_card_import(app=app, source=io.BytesIO(text.encode()), name="card.csv", actor=SYSTEM)
 
@@ -284,3 +294,41 @@ def test_rejected_numbers_and_released_unknowns_give_their_reservation_back(
     billed, reserved = recounted(campaign)
     assert reserved == 0  # every call of the campaign is final
     assert billed == billed_for_real(campaign) > 0
+
+
+def test_create_campaign_takes_a_budget(uploaded_file, voice_app, operator):
+    from django.contrib.admin.models import LogEntry
+
+    from tests.conftest import VOICE_APP_ID
+
+    out = io.StringIO()
+    call_command(
+        "create_campaign",
+        "Budgeted",
+        "--app",
+        VOICE_APP_ID,
+        "--voice-file",
+        uploaded_file.file_name,
+        "--budget",
+        "6.00 EUR",
+        "--frequency-cap",
+        "none",
+        stdout=out,
+    )
+    assert "budget=6.00 EUR" in out.getvalue()
+    campaign = Campaign.objects.get(name="Budgeted")
+    assert (campaign.budget_amount, campaign.budget_currency) == (Decimal("6.00"), "EUR")
+    with pytest.raises(CommandError, match="--budget: A budget is an amount and a currency"):
+        call_command(
+            "create_campaign",
+            "Other",
+            "--app",
+            VOICE_APP_ID,
+            "--voice-file",
+            uploaded_file.file_name,
+            "--budget",
+            "6 euros",
+        )
+    call_command("set_budget", "Budgeted", "7.50 EUR", "--as", "operator", stdout=out)
+    entry = LogEntry.objects.get(object_id=str(campaign.pk))
+    assert entry.user == operator and entry.change_message == "Budget set to 7.50 EUR"
