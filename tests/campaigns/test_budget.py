@@ -332,3 +332,22 @@ def test_create_campaign_takes_a_budget(uploaded_file, voice_app, operator):
     call_command("set_budget", "Budgeted", "7.50 EUR", "--as", "operator", stdout=out)
     entry = LogEntry.objects.get(object_id=str(campaign.pk))
     assert entry.user == operator and entry.change_message == "Budget set to 7.50 EUR"
+
+
+def test_a_refused_batch_gives_its_reservation_back_and_is_claimed_again_within_budget(
+    campaign, sandbox_state, voice_app
+):
+    from campaigns.services.campaigns import campaign_resume
+
+    import_card(voice_app)
+    start(campaign, "0.21 USD")
+    sandbox_state.faults.business_code_next(SEND, "-10", "insufficient balance")
+    dispatch.campaign_dispatch(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.state == "paused" and not sandbox_state.accepted_callees()
+    assert recounted(campaign) == (Decimal(0), Decimal(0))  # nothing placed, nothing reserved
+
+    campaign_resume(campaign=campaign, actor=SYSTEM)  # the immediate backend dispatches
+    assert sum(sandbox_state.accepted_callees().values()) == 17
+    assert recounted(campaign) == (Decimal(0), 17 * WORST)
+    check_invariant(campaign)
