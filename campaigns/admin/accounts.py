@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin
+from campaigns.admin.campaign_budget import DailyCapForm
 from campaigns.formatting import balance_currency, money, money_html
 from campaigns.forms import ItnioAccountForm
 from campaigns.models import (
@@ -151,6 +152,7 @@ class ItnioAccountAdmin(PortalModelAdmin):
 
 @admin.register(ItnioApp)
 class ItnioAppAdmin(PortalModelAdmin):
+    form = DailyCapForm
     list_display = ["app_id", "label", "kind", "account", "active"]
     list_filter = ["kind", "active", "account"]
     search_fields = ["app_id", "label"]

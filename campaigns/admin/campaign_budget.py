@@ -1,14 +1,15 @@
-"""CampaignAdmin's part for money: the budget on the campaign form (a draft's; later changes go
+"""The admin's part for money: the budget on the campaign form (a draft's; later changes go
 through `set_budget`, which prices the callees and recounts the totals) and its running
-totals."""
+totals; the app form's daily cap."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ItnioApp
 
 BUDGET_FIELDS = ["budget_amount", "budget_currency"]
 BUDGET_TOTALS = ["budget_billed", "budget_reserved", "budget_waiting"]
@@ -51,3 +52,31 @@ def check_budget(form: Any, cleaned: dict[str, Any]) -> None:
             "budget_currency", gettext("the currency must be a three-letter code such as EUR")
         )
     cleaned["budget_currency"] = currency
+
+
+class DailyCapForm(forms.ModelForm):
+    """The app form: its daily cap needs both parts (or neither)."""
+
+    class Meta:
+        model = ItnioApp
+        fields = ["daily_cap_amount", "daily_cap_currency"]  # the admin adds its others
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "daily_cap_amount" not in self.fields:
+            return cleaned
+        amount = cleaned.get("daily_cap_amount")
+        currency = (cleaned.get("daily_cap_currency") or "").strip().upper()
+        if (amount is None) != (not currency):
+            self.add_error(
+                "daily_cap_currency", gettext("Give both parts of the daily cap, or neither.")
+            )
+        elif amount is not None and amount <= 0:
+            self.add_error("daily_cap_amount", gettext("A daily cap must be more than 0."))
+        elif currency and not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+            self.add_error(
+                "daily_cap_currency",
+                gettext("the currency must be a three-letter code such as EUR"),
+            )
+        cleaned["daily_cap_currency"] = currency
+        return cleaned

@@ -118,6 +118,11 @@ class ItnioApp(models.Model):
         _("daily cap"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     daily_cap_currency = models.CharField(_("daily cap currency"), max_length=8, blank=True)
+    # Billed today to the app's budgeted campaigns in the cap's currency (budgets.charge_calls).
+    daily_billed = models.DecimalField(
+        _("billed today"), max_digits=18, decimal_places=6, default=0, editable=False
+    )
+    daily_day = models.DateField(_("billed on"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

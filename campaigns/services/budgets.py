@@ -31,11 +31,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
-from django.db.models import Case, F, QuerySet, Sum, TextField, Value, When, Window
+from django.db.models import Case, DecimalField, F, QuerySet, Sum, TextField, Value, When, Window
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.models import Call, Callee, Campaign, DispatchBatch
+from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.estimate import grouped, plain
 from campaigns.services.rates import RateTable, worst_case
@@ -128,6 +128,24 @@ def _room(campaign: Campaign) -> tuple[Decimal, dict[str, Any]] | None:
     return row["budget_amount"] - row["budget_billed"] - row["budget_reserved"], row
 
 
+def _app_left(campaign: Campaign, currency: str) -> Decimal | None:
+    """Room under the app's daily cap (None: no cap in this currency): the cap less what was
+    billed today and the reservations of the app's campaigns in that currency (a few campaign
+    rows, never the calls)."""
+    app = (
+        ItnioApp.objects.filter(pk=campaign.app_id)
+        .values("daily_cap_amount", "daily_cap_currency", "daily_billed", "daily_day")
+        .first()
+    )
+    if app is None or app["daily_cap_amount"] is None or app["daily_cap_currency"] != currency:
+        return None
+    billed = app["daily_billed"] if app["daily_day"] == timezone.localdate() else Decimal(0)
+    reserved = Campaign.objects.filter(
+        app_id=campaign.app_id, budget_currency=currency, budget_amount__isnull=False
+    ).aggregate(s=Sum("budget_reserved"))["s"] or Decimal(0)
+    return app["daily_cap_amount"] - billed - reserved
+
+
 def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Callee]:
     """The claim's budget rule: of `callees` (the sendable ones), only the first in id order
     whose worst cases add up to no more than the room left, one batch at most. Any subset
@@ -138,6 +156,9 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
     if room is None:
         return callees
     left = room[0]
+    app_left = _app_left(campaign, room[1]["budget_currency"])
+    if app_left is not None:
+        left = min(left, app_left)
     first = (
         callees.filter(worst_cost__lte=left)
         .order_by("id")
@@ -187,14 +208,23 @@ def budget_stalled(campaign: Campaign) -> str:
     if room is None:
         return ""
     left, row = room
+    app_left = _app_left(campaign, row["budget_currency"])
     pending = Callee.objects.filter(
         campaign_id=campaign.pk, state__in=(Callee.State.PENDING, Callee.State.WAITING)
     )
     if not pending.exists():
         return ""
-    if pending.filter(worst_cost__lte=left).exists():
-        return ""  # something fits: the claim left it out for another reason
     running = Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING)
+    fits = pending.filter(worst_cost__lte=left)
+    if app_left is not None and fits.exists() and not fits.filter(worst_cost__lte=app_left):
+        # The app's daily cap, not the budget: room comes back tomorrow (the tick continues).
+        running.update(
+            budget_waiting=True,
+            state_reason=gettext("Waiting for the app's daily cap (billed today and reserved)."),
+        )
+        return "waiting"
+    if fits.exists():
+        return ""  # something fits: the claim left it out for another reason
     if row["budget_reserved"] > 0 or _open_calls(campaign):
         running.filter(budget_waiting=False).update(
             budget_waiting=True,
@@ -255,10 +285,15 @@ def charge_calls(calls: Iterable[Call]) -> int:
     )
     billed: dict[int, Decimal] = defaultdict(Decimal)
     released: dict[int, Decimal] = defaultdict(Decimal)
+    today_billed: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    today = timezone.localdate()
     for call in finals:
         same = (call.currency or "USD") == budgeted[call.campaign_id]
         cost = call.cost if same and call.cost is not None else Decimal(0)
-        billed[call.campaign_id] += cost - (call.budget_charged or Decimal(0))
+        delta = cost - (call.budget_charged or Decimal(0))
+        billed[call.campaign_id] += delta
+        if timezone.localdate(call.hangup_time) == today:
+            today_billed[(call.app_id, budgeted[call.campaign_id])] += delta
         if call.budget_charged is None:
             released[call.campaign_id] += worst.get(call.campaign_callee_id, Decimal(0))
         call.budget_charged = cost
@@ -267,7 +302,27 @@ def charge_calls(calls: Iterable[Call]) -> int:
             budget_billed=F("budget_billed") + billed[campaign_id],
             budget_reserved=F("budget_reserved") - released[campaign_id],
         )
+    _bill_apps_today(finals, budgeted, today_billed)
     return len(finals)
+
+
+def _bill_apps_today(
+    finals: list[Call], budgeted: dict[int, str], billed: dict[tuple[int, str], Decimal]
+) -> None:
+    """Add today's part of the costs to each app's running daily total (in its cap's currency);
+    a new day starts it again. One UPDATE per app and currency of the batch."""
+    today = timezone.localdate()
+    for (app_id, currency), amount in billed.items():
+        if not amount:
+            continue
+        ItnioApp.objects.filter(pk=app_id, daily_cap_currency=currency).update(
+            daily_billed=Case(
+                When(daily_day=today, then=F("daily_billed") + amount),
+                default=Value(amount),
+                output_field=DecimalField(max_digits=18, decimal_places=6),
+            ),
+            daily_day=today,
+        )
 
 
 def charge_calls_by_id(call_ids: Iterable[int]) -> int:
