@@ -107,13 +107,6 @@ def price_callees(campaign: Campaign) -> int:
     return priced
 
 
-def unpriced(campaign: Campaign) -> QuerySet[Callee]:
-    """The pending callees a budgeted campaign can never claim: no rate in its currency."""
-    return Callee.objects.filter(
-        campaign_id=campaign.pk, state=Callee.State.PENDING, worst_cost__isnull=True
-    )
-
-
 # ---------------------------------------------------------------------------
 # The claim
 # ---------------------------------------------------------------------------
