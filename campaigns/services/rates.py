@@ -192,6 +192,46 @@ def rates_backfill(*, app: ItnioApp | None = None) -> int:
             offered += _upsert_learned(_newest(row[1:] for row in chunk))
 
 
+def unit_check(app: ItnioApp, *, days: int = 30) -> dict[str, Any]:
+    """How the app's own records read its rates: of its final calls with a cost in the last
+    `days`, the share whose cost equals rate × billed time / 60, and the share whose cost
+    equals rate × billed seconds (±0.5 % or one millionth). Two counts in one query."""
+    from datetime import timedelta
+
+    from django.db.models import Count, ExpressionWrapper, F, Q
+    from django.db.models import DecimalField as Dec
+    from django.db.models.functions import Abs
+
+    since = timezone.now() - timedelta(days=days)
+    calls = Call.objects.filter(
+        app=app,
+        placed_at__gte=since,
+        hangup_time__isnull=False,
+        cost__isnull=False,
+        rate__isnull=False,
+        charged_duration__isnull=False,
+    )
+    money = Dec(max_digits=30, decimal_places=10)
+    per_second = ExpressionWrapper(F("rate") * F("charged_duration"), output_field=money)
+    per_minute = ExpressionWrapper(per_second / 60, output_field=money)
+
+    row = calls.annotate(
+        gap_m=ExpressionWrapper(Abs(F("cost") - per_minute), output_field=money),
+        gap_s=ExpressionWrapper(Abs(F("cost") - per_second), output_field=money),
+        slack=ExpressionWrapper(Abs(F("cost")) * Decimal("0.005"), output_field=money),
+    ).aggregate(
+        n=Count("pk"),
+        minute=Count("pk", filter=Q(gap_m__lte=F("slack")) | Q(gap_m__lte=MICRO)),
+        second=Count("pk", filter=Q(gap_s__lte=F("slack")) | Q(gap_s__lte=MICRO)),
+    )
+    n = row["n"] or 0
+    return {
+        "calls": n,
+        "minute": round(100 * row["minute"] / n, 1) if n else None,
+        "second": round(100 * row["second"] / n, 1) if n else None,
+    }
+
+
 # ---------------------------------------------------------------------------
 # Rate cards, through the one import pipeline
 # ---------------------------------------------------------------------------

@@ -230,3 +230,26 @@ def test_the_rate_page_lists_each_rows_source_and_only_admins_change_rates(
     rate.refresh_from_db()
     assert rate.rate == Decimal("0.04")
     assert LogEntry.objects.filter(object_id=str(rate.pk), user=admin_user).exists()
+
+
+def test_the_rate_page_says_how_the_apps_records_read_its_rates(client, voice_app, viewer):
+    now = timezone.now()
+    for i, cost in enumerate(["0.012", "0.012", "0.72"]):  # two per minute, one per second
+        Call.objects.create(
+            app=voice_app,
+            kind=Call.Kind.GROUP,
+            state=Call.State.FINAL,
+            callee=f"91980000000{i}",
+            voice_id=f"u{i}",
+            submit_time=now,
+            hangup_time=now,
+            charged_duration=60,
+            rate=Decimal("0.012"),
+            cost=Decimal(cost),
+        )
+    from campaigns.services.rates import unit_check
+
+    assert unit_check(voice_app) == {"calls": 3, "minute": 66.7, "second": 33.3}
+    client.force_login(viewer)
+    page = client.get("/admin/campaigns/apprate/").content.decode()
+    assert "of 3 calls, 66.7 % cost rate × billed time / 60, 33.3 % rate × billed seconds" in page
