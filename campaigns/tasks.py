@@ -106,6 +106,16 @@ def sync_records() -> str:
     return str(calls_sync_due(actor=Actor.system("sync_records")))
 
 
+@periodic(every=timedelta(hours=24), label=_("Rate tables backfill from existing calls"))
+@task(queue_name="sync")
+def backfill_rates() -> int:
+    """Learn every app's rates from its existing final calls (services/rates.py); the record
+    apply keeps them up to date in between. Idempotent: the newest rate per prefix wins."""
+    from campaigns.services.rates import rates_backfill
+
+    return rates_backfill()
+
+
 @task(queue_name="dispatch")
 def dispatch_campaign(campaign_id: int) -> str:
     """Send a running campaign's pending callees (see campaigns.services.dispatch)."""

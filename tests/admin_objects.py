@@ -18,6 +18,7 @@ from campaigns.models import (
     AlertRule,
     ApiRequestLog,
     ApiToken,
+    AppRate,
     Call,
     Callee,
     CalleeImport,
@@ -135,4 +136,12 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     alert = AlertRule.objects.create(name="asr-watch", kind=AlertRule.Kind.ASR_LOW, threshold=30)
     alert.recipients.add(rows[User])
     rows[AlertRule] = alert
+    rows[AppRate] = AppRate.objects.create(
+        app=voice_app,
+        prefix="65",
+        rate=Decimal("0.03"),
+        currency="USD",
+        bill_period="60+60",
+        source=AppRate.Source.CARD,
+    )
     return rows

@@ -126,7 +126,7 @@ def test_the_navigation_is_grouped_by_task(client, busy):
         "Users",
     ]
     expected = {
-        "setup": ["ITNIO accounts", "ITNIO apps", "Voice files", "SIP phone groups"],
+        "setup": ["ITNIO accounts", "ITNIO apps", "Rates", "Voice files", "SIP phone groups"],
         "campaigns": [
             "Campaigns",
             "Contact lists",

@@ -14,6 +14,7 @@ from campaigns.admin import (  # noqa: F401
     contact_imports,
     contact_lists,
     inbox,
+    rates,
     report_subscriptions,
     suppression,
     users,

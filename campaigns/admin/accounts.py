@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin
+from campaigns.admin.campaign_budget import DailyCapForm
 from campaigns.formatting import balance_currency, money, money_html
 from campaigns.forms import ItnioAccountForm
 from campaigns.models import (
@@ -174,6 +175,7 @@ class ItnioAccountAdmin(PortalModelAdmin):
 
 @admin.register(ItnioApp)
 class ItnioAppAdmin(PortalModelAdmin):
+    form = DailyCapForm
     list_display = ["app_id", "label", "kind", "account", "active"]
     list_filter = ["kind", "active", "account"]
     search_fields = ["app_id", "label"]
@@ -181,7 +183,8 @@ class ItnioAppAdmin(PortalModelAdmin):
     actions = ["regenerate_push_token"]
 
     def get_fields(self, request: HttpRequest, obj: ItnioApp | None = None) -> list[str]:
-        fields = ["account", "app_id", "kind", "label", "active"]
+        fields = ["account", "app_id", "kind", "label", "active", "rate_unit"]
+        fields += ["daily_cap_amount", "daily_cap_currency"]  # money: Admins only
         # The push URL is the only key to the push receiver: show it to who may change apps.
         if request.user.has_perm("campaigns.change_itnioapp"):
             fields.append("push_url_display")

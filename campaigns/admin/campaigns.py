@@ -26,6 +26,7 @@ from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
 from campaigns.admin.campaign_approval import ApprovalViews, approval_inlines
+from campaigns.admin.campaign_budget import budget_fieldset, budget_readonly, check_budget
 from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.admin.campaign_retries import (
     RETRY_FIELDS,
@@ -156,6 +157,7 @@ class CampaignForm(WindowFormMixin, forms.ModelForm):
             except AudienceError as exc:
                 self.add_error("segment_field", str(exc))
         self.window_clean(cleaned)  # campaign_windows.py
+        check_budget(self, cleaned)
         return cleaned
 
 
@@ -242,7 +244,7 @@ class CampaignAdmin(
                 *AUDIENCE,
                 *RETRY_FIELDS,
             ]
-        return readonly
+        return readonly + budget_readonly(obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         sets: list[Any] = [
@@ -274,6 +276,7 @@ class CampaignAdmin(
             ),
             when_fieldset(),
             retry_fieldset(),
+            budget_fieldset(obj),
         ]
         if obj is not None:
             sets.append(

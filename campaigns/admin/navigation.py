@@ -30,6 +30,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "campaigns.ItnioAccount",
             "campaigns.ItnioApp",
+            "campaigns.AppRate",
             "campaigns.VoiceFile",
             "sipphones.SipGroup",
             "campaigns.ApiToken",

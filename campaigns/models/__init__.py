@@ -9,6 +9,7 @@
 - figures: pre-aggregated daily call figures and the marks of days to recompute
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
+- money: the apps' rate tables
 - api: REST API tokens (digests only) and Idempotency-Key reservations
 - approvals: two-person approval of launches
 - balances: the balance watch's readings
@@ -32,6 +33,7 @@ from campaigns.models.audience import (
 from campaigns.models.balances import BalanceReading
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch, ZoneSet
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
+from campaigns.models.money import AppRate
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.reports import ReportSubscription
@@ -47,6 +49,7 @@ __all__ = [
     "ApiIdempotencyKey",
     "ApiRequestLog",
     "ApiToken",
+    "AppRate",
     "BalanceReading",
     "Call",
     "CallDayStat",

@@ -148,6 +148,27 @@ class Campaign(models.Model):
         help_text=_("A retry is due this many minutes after the previous attempt's hang-up."),
     )
 
+    # A budget (money.md: budgets.py): the claim never takes a batch whose worst case, added to
+    # what is billed and the worst case of the calls not final yet, would exceed it. The two
+    # running totals are kept by the claim (reserved) and the record apply (both).
+    budget_amount = models.DecimalField(
+        _("budget"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    budget_currency = models.CharField(_("budget currency"), max_length=8, blank=True)
+    budget_billed = models.DecimalField(
+        _("billed"), max_digits=18, decimal_places=6, default=0, editable=False
+    )
+    budget_reserved = models.DecimalField(
+        _("reserved (worst case of calls not final)"),
+        max_digits=18,
+        decimal_places=6,
+        default=0,
+        editable=False,
+    )
+    budget_waiting = models.BooleanField(
+        _("waiting for budget room"), default=False, editable=False
+    )
+
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
@@ -259,6 +280,8 @@ class DispatchBatch(models.Model):
     accepted = models.PositiveIntegerField(_("accepted"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Its rejected numbers gave their budget reservation back (budgets.after_answer), once.
+    budget_settled = models.BooleanField(_("budget settled"), default=False, editable=False)
     # An A/B campaign sends each variant's callees in batches of their own voice file.
     variant = models.ForeignKey(
         "campaigns.CampaignVariant",
@@ -390,6 +413,11 @@ class Callee(models.Model):
         db_index=False,
         db_constraint=True,
         verbose_name=_("time zones"),
+    )
+    # A budgeted campaign's worst case for this callee (budgets.price_callees), in the budget's
+    # currency; nullable without a default, like skip_reason.
+    worst_cost = models.DecimalField(
+        _("worst case"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     # Nullable without a default: added to the callee table without rewriting it (SQLite).
     skip_reason = models.CharField(  # noqa: DJ001

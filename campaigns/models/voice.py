@@ -189,6 +189,16 @@ class Call(models.Model):
     raw_record = models.JSONField(_("raw record"), null=True, blank=True)
     record_source = models.CharField(_("record source"), max_length=16, blank=True)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    # The cost already counted in its campaign's billed total (budgets.py): a final record
+    # applied again adds only the difference, and releases the callee's reservation once.
+    budget_charged = models.DecimalField(
+        _("counted in the budget"),
+        max_digits=18,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     # Set when the callee's number was removed (erase_number, or the retention job): later
     # records of this call keep their figures, never the number (services/personal_data.py).
     erased_at = models.DateTimeField(

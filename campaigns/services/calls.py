@@ -23,10 +23,12 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Call, ItnioAccount, ItnioApp
 from campaigns.services.actors import Actor, PermissionDeniedError
+from campaigns.services.budgets import charge_calls
 from campaigns.services.frequency_caps import cap_lock, default_cap, over_cap_refusal
 from campaigns.services.numbers import strip_number
 from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.personal_data import scrub_call
+from campaigns.services.rates import learn_from_calls
 from campaigns.services.records import record_windows, records_in
 from campaigns.services.request_log import RequestLogBuffer, logged_client
 from campaigns.services.retries import retries_from_calls
@@ -250,6 +252,7 @@ APPLIED_FIELDS = (
     "synced_at",
     "state",
     "state_reason",
+    "budget_charged",
 )
 
 
@@ -301,7 +304,9 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
     if not record_onto_call(call, record, source=source, now=now):
         Call.objects.filter(pk=call.pk).update(synced_at=now)
         return False
+    charge_calls([call])  # budgets.py: its campaign's reserved → billed
     call.save()
+    learn_from_calls([call])  # rates.py
     optouts_from_calls([call])
     if call.is_final:
         retries_from_calls([call.pk])

@@ -15,12 +15,14 @@ from django.utils.translation import gettext
 from campaigns.formatting import count as count_text
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.audience import Preflight, audience_preflight
+from campaigns.services.budgets import budget_text
 from campaigns.services.campaign_state import (
     callee_counts,
     state_display,
     stored_state_counts,
     terminal_count,
 )
+from campaigns.services.estimate import Estimate, campaign_estimate
 from campaigns.services.pacing import duration_text, expected_duration
 from campaigns.services.retries import attempt_figures, plan_rows
 from campaigns.services.variants import variant_problems
@@ -39,6 +41,8 @@ class Plan:
     staged: int
     problems: list[str]
     preflight: Preflight = field(default_factory=Preflight)
+    #: The cost estimate (estimate.py): worst case and expected per currency, unknown rates.
+    estimate: Estimate = field(default_factory=Estimate)
 
     def lines(self) -> list[str]:
         """The plan as the command line prints it: labels padded to one column."""
@@ -87,7 +91,10 @@ class Plan:
                 (gettext("Skipped:"), f"{count_text(n)} {label}")
                 for _key, label, n in self.preflight.rows()
             ),
+            *self.estimate.rows(),
         ]
+        if c.budget_amount is not None:
+            rows.append((gettext("Budget:"), budget_text(c)))
         return rows
 
 
@@ -130,8 +137,11 @@ def campaign_plan(campaign: Campaign) -> Plan:
         problems.append(gettext("No pending callees: import a list (and confirm it) first."))
     elif preflight.will_call == 0:
         problems.append(gettext("Nobody to call: every number of the audience is skipped."))
+    estimate = campaign_estimate(campaign)
+    problems += budget_problems(campaign, estimate)
     return Plan(
         campaign=campaign,
+        estimate=estimate,
         callees=pending,
         requests=math.ceil(preflight.will_call / per) if preflight.will_call else 0,
         per_request=per,
@@ -139,6 +149,31 @@ def campaign_plan(campaign: Campaign) -> Plan:
         problems=problems,
         preflight=preflight,
     )
+
+
+def budget_problems(campaign: Campaign, estimate: Estimate) -> list[str]:
+    """A budgeted campaign calls only numbers whose rate it knows in the budget's currency."""
+    if campaign.budget_amount is None:
+        return []
+    other = sum(n for c, n in estimate.callees.items() if c != campaign.budget_currency)
+    problems = []
+    if estimate.unknown:
+        problems.append(
+            gettext(
+                "%(n)s callees have no known rate (%(prefixes)s): a campaign with a budget "
+                "calls only numbers whose rate the portal knows. Import a rate card for them."
+            )
+            % {"n": f"{estimate.unknown:,}", "prefixes": estimate.prefixes_text()}
+        )
+    if other:
+        problems.append(
+            gettext(
+                "%(n)s callees have a rate in another currency than the budget's %(currency)s; "
+                "costs in other currencies are never netted against it."
+            )
+            % {"n": f"{other:,}", "currency": campaign.budget_currency}
+        )
+    return problems
 
 
 @dataclass

@@ -25,6 +25,7 @@ from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.approvals import approval_gate
 from campaigns.services.audience import audience_materialise
+from campaigns.services.budgets import charge_calls_by_id, price_callees, release_reserved
 from campaigns.services.calls import call_upsert_record
 from campaigns.services.campaign_plan import Plan, campaign_plan
 from campaigns.services.campaign_state import (
@@ -109,6 +110,7 @@ def _start(campaign: Campaign, actor: Actor) -> None:
     """Scheduled or running, its audience materialised (inside the launch's transaction)."""
     audience_materialise(campaign)  # the lists' contacts become pending callees
     windows_prepare(campaign)  # their zones, and the ones with no window skipped
+    price_callees(campaign)  # budgets.py: each callee's worst case, for the claim
     now = timezone.now()
     if campaign.scheduled_start and campaign.scheduled_start > now:
         set_campaign_state(
@@ -381,6 +383,7 @@ def _resolve(campaign: Campaign, callee: Callee, record: Any) -> None:
     callee.call_id = call.pk
     callee.reason = gettext("Resolved by reconciliation: ITNIO's records show it was placed.")
     callee.save(update_fields=["state", "voice_id", "call", "reason", "attempts"])
+    charge_calls_by_id([call.pk])  # budgets.py: now that it is the callee's call
     mark_retries(Callee.objects.filter(pk=callee.pk), reconciled=True)  # it may be not reached
 
 
@@ -398,7 +401,9 @@ def campaign_release_unknown(*, campaign: Campaign, actor: Actor) -> int:
             raise CampaignError(
                 gettext("The campaign is cancelled: nothing more is sent, so nothing is released.")
             )
-        released = Callee.objects.filter(campaign=locked, state=Callee.State.UNKNOWN).update(
+        unknown = Callee.objects.filter(campaign=locked, state=Callee.State.UNKNOWN)
+        release_reserved(locked, unknown)  # budgets.py: they are claimed (reserved) again
+        released = unknown.update(
             state=Callee.State.PENDING,
             batch=None,
             reason=gettext("Released for resending by %(actor)s (may be called twice).")

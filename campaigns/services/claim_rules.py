@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from campaigns.models import Callee, Campaign
+from campaigns.services.budgets import reserve_claimed, within_budget
 from campaigns.services.frequency_caps import under_cap
 from campaigns.services.suppression import without_suppressed
 from campaigns.services.windows import within_window
@@ -43,4 +44,8 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     """
     pending = Callee.objects.filter(_claimable(campaign), campaign_id=campaign.pk)
     pending = within_window(pending, campaign)  # windows.py: the callee's local window
-    return under_cap(without_suppressed(pending, campaign.app_id), campaign)
+    sendable = under_cap(without_suppressed(pending, campaign.app_id), campaign)
+    return within_budget(campaign, sendable)  # budgets.py: the batch's worst case fits
+
+
+__all__ = ["CLAIMABLE", "reserve_claimed", "sendable_callees"]

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Call, Callee, Campaign, DispatchBatch
+from campaigns.services.budgets import after_answer, release_batch
 from campaigns.services.retries import mark_retries
 from campaigns.services.variants import batch_file_id
 from itnio_portal.itnio import (
@@ -156,6 +157,8 @@ def record_success(
                 ]
             )
             DispatchBatch.objects.filter(pk=batch.pk).update(**batch_row)
+    if campaign.budget_amount is not None:
+        after_answer(campaign, batch)  # rejected numbers free their worst case (budgets.py)
     if campaign.retries:
         # A push that beat this answer may have made an attempt's record final already.
         mark_retries(Callee.objects.filter(batch_id=batch.pk))
@@ -380,6 +383,7 @@ def record_failure(
                 code=getattr(exc, "code", "") or "",
                 reason=_("Not placed: %(error)s") % {"error": exc},
             ):
+                release_batch(campaign, batch, states=(Callee.State.SENDING,))
                 Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
                     state=Callee.State.PENDING
                 )

@@ -178,6 +178,15 @@ def normalise_number(raw: Any) -> str:
     return _check_length(text, digits)
 
 
+def calling_code(digits: str) -> str:
+    """The calling code ITNIO digits start with ("86", "1", "65"), "" when none: the
+    destination prefix of the rate tables (calling codes are prefix-free)."""
+    for size in (1, 2, 3):
+        if digits[:size] in _REGIONS_BY_CODE:
+            return digits[:size]
+    return ""
+
+
 def country_of(digits: str) -> str:
     """The ISO country of ITNIO digits (country code first), "" when it cannot tell: from the
     calling code alone, or, for a code several countries share, by libphonenumber."""

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import AiCallRecord, Call, PushEvent
 from campaigns.services.ai_records import ai_record_upsert
+from campaigns.services.budgets import charge_calls
 from campaigns.services.bulk import bulk_update_rows
 from campaigns.services.calls import (
     APPLIED_FIELDS,
@@ -32,6 +33,7 @@ from campaigns.services.calls import (
 )
 from campaigns.services.opt_outs import optouts_from_calls
 from campaigns.services.push_bodies import MalformedPush, read_reports
+from campaigns.services.rates import learn_from_calls
 from campaigns.services.retries import retries_from_calls
 from itnio_portal.itnio import AiRecord, VoiceRecord
 
@@ -179,7 +181,9 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
             changed[record.voice_id] = call
     if new:
         Call.objects.bulk_create(list(new.values()), batch_size=1000)
+    learn_from_calls(calls[v] for v in {*new, *changed})  # rates.py: one upsert per batch
     if changed:
+        charge_calls(changed.values())  # budgets.py: reserved → billed, before the write
         bulk_update_rows(list(changed.values()), APPLIED_FIELDS)
         optouts_from_calls(changed.values())  # in the same transaction as the records
         retries_from_calls(c.pk for c in changed.values() if c.is_final)  # same: retries.py

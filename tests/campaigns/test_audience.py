@@ -81,6 +81,7 @@ def test_preflight_then_launch_calls_each_number_once_and_no_suppressed_one(
         "skipped_duplicate=2",
         "skipped_segment=1",
         "skipped_no_window=0",
+        "unknown_rate=3",  # the app has no rates yet (issue 16: the cost estimate)
     ]
     assert "Audience:        9" in out
     assert sandbox_state.requests_for("/voice/sendGroup") == []

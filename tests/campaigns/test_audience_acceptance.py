@@ -85,6 +85,7 @@ def test_two_campaigns_on_overlapping_lists_with_dnc_and_cap(
         "skipped_duplicate": 10,
         "skipped_segment": 0,
         "skipped_no_window": 0,
+        "unknown_rate": 27,  # the cost estimate (issue 16): the app has no rates
     }
     run("launch_campaign", "Alpha", "--for-real")
     # Beta: South's 20 (2 suppressed, the other 18 called by Alpha within the day) and East's
@@ -98,6 +99,7 @@ def test_two_campaigns_on_overlapping_lists_with_dnc_and_cap(
         "skipped_duplicate": 1,
         "skipped_segment": 0,
         "skipped_no_window": 0,
+        "unknown_rate": 5,
     }
     run("launch_campaign", "Beta", "--for-real")
     assert "skipped_dnc=2 skipped_frequency_cap=18" in run("campaign_status", "Beta")

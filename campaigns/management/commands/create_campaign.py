@@ -18,6 +18,7 @@ from campaigns.services.audience import (
     contact_lists_named,
     parse_segment,
 )
+from campaigns.services.budgets import BudgetError, budget_text, parse_budget
 from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.opt_outs import KEYS
@@ -141,8 +142,21 @@ class Command(PortalCommand):
             ),
         )
 
+        parser.add_argument(
+            "--budget",
+            metavar="AMOUNT CURRENCY",
+            default=None,
+            help=gettext_lazy('a budget such as "6.00 EUR": never more is spent'),
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         _user, label = self.acting(options)
+        budget = (None, "")
+        if options["budget"] is not None:
+            try:
+                budget = parse_budget(options["budget"])
+            except BudgetError as exc:
+                raise usage_error(f"--budget: {exc}") from exc
         app = ItnioApp.objects.filter(app_id=options["app"], kind=ItnioApp.Kind.VOICE).first()
         if app is None:
             raise usage_error(
@@ -215,6 +229,8 @@ class Command(PortalCommand):
             retry_after_minutes=options["retry_after"],
             rate_per_minute=options["rate"],
             **window,
+            budget_amount=budget[0],
+            budget_currency=budget[1],
         )
         try:
             campaign.full_clean()
@@ -235,6 +251,8 @@ class Command(PortalCommand):
                 _("Variant %(label)s: %(file)s, %(share)s %% of the callees.")
                 % {"label": "ABCD"[i], "file": variant_file.file_name, "share": share}
             )
+        if campaign.budget_amount is not None:
+            self.stdout.write(f"budget={budget_text(campaign)}")
         if campaign.retries:
             self.stdout.write(
                 _("Retries: up to %(k)s, %(m)s minutes after the previous attempt's hang-up.")

@@ -36,6 +36,8 @@ class Command(PortalCommand):
             self.stdout.write(line)
         for line in plan.preflight.key_lines():  # plain keys and integers, for scripts
             self.stdout.write(line)
+        for line in plan.estimate.key_lines():  # worst_case=… expected=… per currency
+            self.stdout.write(line)
         for problem in plan.problems:
             self.stderr.write(_("Cannot launch: %(problem)s") % {"problem": problem})
         if not options["for_real"]:
