@@ -10,6 +10,7 @@
 - operations: background heartbeats, scheduled job runs, the push inbox, the ITNIO request log
 - personal_data: erased numbers (salted digests only)
 - api: REST API tokens (digests only) and Idempotency-Key reservations
+- webhooks: outbound webhook subscriptions, their outbox and delivery log
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
@@ -29,6 +30,7 @@ from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, Sch
 from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.variants import CampaignVariant
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
+from campaigns.models.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "PORTAL_WIDE_LIST",
@@ -59,6 +61,9 @@ __all__ = [
     "SuppressionEntry",
     "SuppressionList",
     "VoiceFile",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
     "new_push_token",
     "push_path_for",
     "voice_file_upload_to",

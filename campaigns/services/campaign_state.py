@@ -20,6 +20,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.models import Call, Callee, Campaign
+from campaigns.services.outbound_hooks import emit_campaign_state
 from campaigns.services.retries import NOT_FINAL_AFTER, retries_may_follow
 
 #: A submitted callee whose record is still not final this long after submission counts as
@@ -226,10 +227,16 @@ def sent_summary(counts: dict[str, int]) -> str:
 
 
 def set_campaign_state(campaign: Campaign, state: str, reason: str, by: str) -> None:
-    Campaign.objects.filter(pk=campaign.pk).update(
-        state=state, state_reason=reason, state_changed_at=timezone.now(), state_changed_by=by[:150]
-    )
-    campaign.refresh_from_db()
+    previous = campaign.state
+    with transaction.atomic():  # the state and its webhook event commit together
+        Campaign.objects.filter(pk=campaign.pk).update(
+            state=state,
+            state_reason=reason,
+            state_changed_at=timezone.now(),
+            state_changed_by=by[:150],
+        )
+        campaign.refresh_from_db()
+        emit_campaign_state(campaign, previous, by=by)
 
 
 def complete_if_done(campaign: Campaign) -> bool:
@@ -252,7 +259,8 @@ def complete_if_done(campaign: Campaign) -> bool:
             state_changed_by="portal",
             completed_at=None if counts[Callee.State.UNKNOWN] else now,
         )
-    campaign.refresh_from_db()
+        campaign.refresh_from_db()
+        emit_campaign_state(campaign, Campaign.State.RUNNING, by="portal")
     return True
 
 
