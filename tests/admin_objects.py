@@ -32,6 +32,9 @@ from campaigns.models import (
     SuppressionEntry,
     SuppressionList,
     VoiceFile,
+    WebhookDelivery,
+    WebhookMessage,
+    WebhookSubscription,
 )
 from campaigns.services.api_tokens import api_token_create
 from tests.ai.conftest import make_task
@@ -129,4 +132,15 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     rows[type(group)] = group
     rows[User] = User.objects.create_user("someone", password="pw", is_staff=True)
     rows[ApiToken], _key = api_token_create(user=rows[User], name="deploy")
+    hook = WebhookSubscription.objects.create(
+        url="https://hooks.example.com/itnio", events=["call.final"], secret="whsec_" + "A" * 43
+    )
+    message = WebhookMessage.objects.create(
+        subscription=hook, msg_id="msg_1", event_type="call.final", payload="{}"
+    )
+    rows[WebhookSubscription] = hook
+    rows[WebhookMessage] = message
+    rows[WebhookDelivery] = WebhookDelivery.objects.create(
+        message=message, subscription=hook, attempt=1, started_at=now, status_code=500
+    )
     return rows

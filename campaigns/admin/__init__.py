@@ -16,4 +16,5 @@ from campaigns.admin import (  # noqa: F401
     suppression,
     users,
     voice_files,
+    webhooks,
 )

@@ -33,6 +33,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
             "campaigns.VoiceFile",
             "sipphones.SipGroup",
             "campaigns.ApiToken",
+            "campaigns.WebhookSubscription",
         ],
     ),
     (
@@ -69,6 +70,8 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "campaigns.ApiRequestLog",
             "campaigns.PushEvent",
+            "campaigns.WebhookMessage",
+            "campaigns.WebhookDelivery",
             "campaigns.ScheduledJobRun",
             "campaigns.Heartbeat",
             "django_tasks_database.DBTaskResult",
