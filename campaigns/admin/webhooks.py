@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from campaigns.admin.base import PortalModelAdmin, ReadOnlyAdmin, badge
+from campaigns.admin.base import PortalModelAdmin, badge
 from campaigns.exports import neutralise
 from campaigns.models import WebhookDelivery, WebhookMessage, WebhookSubscription
 from campaigns.models.webhooks import EVENT_CHOICES
@@ -139,8 +139,19 @@ class WebhookSubscriptionAdmin(PortalModelAdmin):
         return response
 
 
+class WrittenByThePortal(PortalModelAdmin):
+    """Rows the portal writes: never added or edited by hand; an Admin may delete them (as
+    deleting their subscription does)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(WebhookMessage)
-class WebhookMessageAdmin(ReadOnlyAdmin):
+class WebhookMessageAdmin(WrittenByThePortal):
     list_display = [
         "id",
         "event_type",
@@ -213,7 +224,7 @@ EXPORT_COLUMNS = [
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(WrittenByThePortal):
     list_display = [
         "started_at",
         "subscription",
