@@ -130,7 +130,6 @@ class GuardedAdapter(HTTPAdapter):
 def guarded_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # an environment proxy would hide the address connected to
-    session.max_redirects = 0
     adapter = GuardedAdapter(max_retries=0)  # retries are the outbox's, with backoff
     session.mount("http://", adapter)
     session.mount("https://", adapter)
