@@ -70,12 +70,12 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
         [
             "campaigns.ApiRequestLog",
             "campaigns.PushEvent",
-            "campaigns.WebhookMessage",
-            "campaigns.WebhookDelivery",
             "campaigns.ScheduledJobRun",
             "campaigns.Heartbeat",
             "django_tasks_database.DBTaskResult",
             "campaigns.ErasedNumber",
+            "campaigns.WebhookMessage",
+            "campaigns.WebhookDelivery",
         ],
     ),
     (
