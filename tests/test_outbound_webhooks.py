@@ -31,6 +31,7 @@ from campaigns.services.outbound_hooks_delivery import (
     webhooks_replay,
 )
 from campaigns.services.outbound_hooks_http import RefusedAddress, address_problem, url_problem
+from tests.campaigns.conftest import add_callees, uploaded_file  # noqa: F401 (a fixture)
 from tests.conftest import make_staff
 from tests.test_pushes import final_report, push, ringing_report
 
@@ -330,3 +331,62 @@ def test_the_admin_replays_a_message(hook):
     assert response.status_code == 302
     message.refresh_from_db()
     assert message.state == WebhookMessage.State.PENDING and message.attempts == 0
+
+
+# --- the other events ------------------------------------------------------------------------
+def _events(event_type):
+    return [
+        json.loads(m.payload)["data"]
+        for m in WebhookMessage.objects.filter(event_type=event_type).order_by("id")
+    ]
+
+
+def test_campaign_state_changes_and_completion_are_events(
+    public_dns,
+    uploaded_file,  # noqa: F811
+    voice_app,
+):
+    from campaigns.models import Callee, Campaign
+    from campaigns.services.campaign_state import complete_if_done, set_campaign_state
+
+    campaign = Campaign.objects.create(
+        name="Spring promo", app=voice_app, voice_file=uploaded_file, display_num="1008122211"
+    )
+    add_callees(campaign, 3)
+
+    webhook_subscribe(
+        url=HOOK, events=["campaign.state_changed", "campaign.completed"], created_by="test"
+    )
+    set_campaign_state(campaign, Campaign.State.RUNNING, "go", "tester")
+    assert not complete_if_done(campaign)  # callees pending: no event
+    Callee.objects.filter(campaign=campaign).update(state=Callee.State.SUBMITTED)
+    assert complete_if_done(campaign)
+
+    changes = [(e["previous_state"], e["state"]) for e in _events("campaign.state_changed")]
+    assert changes == [("draft", "running"), ("running", "completed")]
+    completed = _events("campaign.completed")
+    assert [e["id"] for e in completed] == [campaign.pk]
+
+
+def test_an_ai_records_first_final_version_is_one_event(public_dns, account):
+    from campaigns.services.ai_records import ai_record_upsert
+    from itnio_portal.itnio import AiRecord
+    from tests.conftest import AI_APP_ID
+
+    ai_app = account.apps.get(app_id=AI_APP_ID)
+    webhook_subscribe(url=HOOK, events=["ai_record.final"], created_by="test")
+    for _ in range(2):  # a push and its duplicate
+        ai_record_upsert(
+            app=ai_app,
+            record=AiRecord.from_api({"callId": "c1", "resultStatus": "ANSWERED"}),
+            source="push",
+        )
+    assert [e["call_id"] for e in _events("ai_record.final")] == ["c1"]
+
+
+def test_emit_refuses_an_unknown_event_and_budget_reached_is_emittable(hook):
+    with pytest.raises(ValueError):
+        emit("call.nope", [{}])
+    WebhookSubscription.objects.update(events=["campaign.budget_reached", "balance.low"])
+    assert emit("campaign.budget_reached", [{"id": 1}]) == 1
+    assert emit("balance.low", [{"account": 1}]) == 1
