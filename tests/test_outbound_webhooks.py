@@ -390,3 +390,23 @@ def test_emit_refuses_an_unknown_event_and_budget_reached_is_emittable(hook):
     WebhookSubscription.objects.update(events=["campaign.budget_reached", "balance.low"])
     assert emit("campaign.budget_reached", [{"id": 1}]) == 1
     assert emit("balance.low", [{"account": 1}]) == 1
+
+
+@responses.activate
+def test_an_unreadable_secret_fails_the_attempt_with_its_reason(hook, monkeypatch):
+    import campaigns.services.outbound_hooks_delivery as delivery
+    from campaigns.fields import UndecryptableSecret
+
+    emit(CALL_FINAL, [{"voice_id": "V1"}])
+    real = delivery._claim
+
+    def claim(limit, now):
+        batch = real(limit, now)
+        for message in batch:
+            message.subscription.secret = UndecryptableSecret("gAAAAA-lost")
+        return batch
+
+    monkeypatch.setattr(delivery, "_claim", claim)
+    assert webhooks_deliver_due(max_seconds=5).failed == 1
+    assert len(responses.calls) == 0
+    assert "ITNIO_FIELD_KEYS" in WebhookMessage.objects.get().last_error

@@ -104,6 +104,12 @@ def _send(session: requests.Session, message: WebhookMessage) -> Attempt:
     subscription = message.subscription
     try:
         headers = signed_headers(message, subscription.secret, timezone.now())
+    except Exception:  # an undecryptable secret (campaigns/fields.py) loads as ""
+        attempt.error = _(
+            "The signing secret cannot be read with this portal's keys (ITNIO_FIELD_KEYS)."
+        )
+        return attempt
+    try:
         response = post(
             session, subscription.url, body=message.payload.encode("utf-8"), headers=headers
         )
