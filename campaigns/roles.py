@@ -18,7 +18,16 @@ ROLE_APPS = ("campaigns", "sipphones")
 #: only. Viewers and Operators get no permission on them, so neither the pages nor the
 #: navigation show them. (The task results, not the portal's admin, stay with superusers: their
 #: list does not limit its lookups, tests/test_admin_lookups.py.)
-INTERNAL_MODELS = {"heartbeat", "scheduledjobrun", "erasednumber", "apiidempotencykey"}
+INTERNAL_MODELS = {
+    "heartbeat",
+    "scheduledjobrun",
+    "erasednumber",
+    "apiidempotencykey",
+    # Outbound webhooks send the portal's data to any URL with a signing secret: Admins only.
+    "webhooksubscription",
+    "webhookmessage",
+    "webhookdelivery",
+}
 
 #: Permissions of their own an Operator has besides the models' (regenerating push URLs and
 #: managing credentials stay with Admins).

@@ -3,7 +3,8 @@
 Queues (settings.TASK_QUEUES), each served by a worker of its own so nothing long delays the
 quick housekeeping: "default" only has short jobs (heartbeat, tick, stale-send sweep);
 "dispatch" the campaign dispatchers; "sync" record sync, callee imports, pruning and the
-personal-data retention; "figures" the daily figures refresh, which is time-boxed as well.
+personal-data retention; "figures" the daily figures refresh, which is time-boxed as well;
+"webhooks" the outbound webhook delivery (time-boxed too).
 """
 
 from __future__ import annotations
@@ -213,3 +214,22 @@ def check_alerts() -> int:
     from campaigns.services.alerts import check_alerts as check
 
     return check()
+
+
+@periodic(every=timedelta(minutes=1), label=_("Outbound webhook delivery"))
+@task(queue_name="webhooks")
+def deliver_webhooks() -> str:
+    """Deliver the due webhook messages of the outbox, for at most WEBHOOKS_DELIVER_MAX_SECONDS
+    (retries wait their backoff; outbound_hooks_delivery.py)."""
+    from campaigns.services.outbound_hooks_delivery import webhooks_deliver_due
+
+    return str(webhooks_deliver_due())
+
+
+@periodic(every=timedelta(hours=1), label=_("Pruning of delivered webhooks"))
+@task(queue_name="sync")
+def prune_webhooks() -> int:
+    """Delete delivered webhook messages older than WEBHOOKS_RETENTION_DAYS."""
+    from campaigns.services.outbound_hooks_delivery import webhooks_prune
+
+    return webhooks_prune()

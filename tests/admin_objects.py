@@ -35,6 +35,9 @@ from campaigns.models import (
     SuppressionEntry,
     SuppressionList,
     VoiceFile,
+    WebhookDelivery,
+    WebhookMessage,
+    WebhookSubscription,
 )
 from campaigns.services.api_tokens import api_token_create
 from tests.ai.conftest import make_task
@@ -143,5 +146,16 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
         currency="USD",
         bill_period="60+60",
         source=AppRate.Source.CARD,
+    )
+    hook = WebhookSubscription.objects.create(
+        url="https://hooks.example.com/itnio", events=["call.final"], secret="whsec_" + "A" * 43
+    )
+    message = WebhookMessage.objects.create(
+        subscription=hook, msg_id="msg_1", event_type="call.final", payload="{}"
+    )
+    rows[WebhookSubscription] = hook
+    rows[WebhookMessage] = message
+    rows[WebhookDelivery] = WebhookDelivery.objects.create(
+        message=message, subscription=hook, attempt=1, started_at=now, status_code=500
     )
     return rows

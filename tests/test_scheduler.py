@@ -172,6 +172,7 @@ def test_the_admin_index_names_the_periodic_jobs_that_are_overdue(queued_in_db, 
 
     run_queue("sync")
     run_queue("figures")
+    run_queue("webhooks")
     assert overdue_lines(client) == []
 
     # A job the scheduler has not enqueued for three of its intervals, while it ticks.

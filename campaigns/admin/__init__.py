@@ -19,4 +19,5 @@ from campaigns.admin import (  # noqa: F401
     suppression,
     users,
     voice_files,
+    webhooks,
 )

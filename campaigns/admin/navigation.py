@@ -34,6 +34,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
             "campaigns.VoiceFile",
             "sipphones.SipGroup",
             "campaigns.ApiToken",
+            "campaigns.WebhookSubscription",
         ],
     ),
     (
@@ -75,6 +76,8 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
             "campaigns.Heartbeat",
             "django_tasks_database.DBTaskResult",
             "campaigns.ErasedNumber",
+            "campaigns.WebhookMessage",
+            "campaigns.WebhookDelivery",
         ],
     ),
     (

@@ -15,6 +15,7 @@
 - balances: the balance watch's readings
 - reports: users' scheduled e-mail reports
 - alerts: alert rules and whether they fire
+- webhooks: outbound webhook subscriptions, their outbox and delivery log
 """
 
 from campaigns.models.accounts import ItnioAccount, ItnioApp, new_push_token, push_path_for
@@ -39,6 +40,7 @@ from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.reports import ReportSubscription
 from campaigns.models.variants import CampaignVariant
 from campaigns.models.voice import Call, VoiceFile, voice_file_upload_to
+from campaigns.models.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "PORTAL_WIDE_LIST",
@@ -74,6 +76,9 @@ __all__ = [
     "SuppressionEntry",
     "SuppressionList",
     "VoiceFile",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
     "ZoneSet",
     "new_push_token",
     "push_path_for",

@@ -13,6 +13,7 @@ from campaigns.models import AiCallRecord, AiCustomer, AiTask, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.ai_errors import AiTaskError, ai_error_message
 from campaigns.services.ai_tasks import AiSyncResult, _ai_apps, _client, ai_tasks_sync
+from campaigns.services.outbound_hooks import ai_record_is_final, emit_ai_record_final
 from campaigns.services.personal_data import number_is_erased, scrub_ai_record
 from itnio_portal.itnio import AiRecord, ItnioError
 
@@ -69,6 +70,7 @@ def ai_record_upsert(*, app: ItnioApp, record: AiRecord, source: str) -> tuple[A
                 created = row is None
                 if row is None:
                     row = AiCallRecord(call_id=record.call_id, app=app, source=source)
+                was_final = not created and ai_record_is_final(row)
                 for name in RECORD_FIELDS:
                     if name not in record.present:
                         continue
@@ -89,6 +91,8 @@ def ai_record_upsert(*, app: ItnioApp, record: AiRecord, source: str) -> tuple[A
                     scrub_ai_record(row)  # an erased number: keep the figures, not the person
                     row.erased_at = row.erased_at or row.synced_at
                 row.save()
+                if not was_final and ai_record_is_final(row):
+                    emit_ai_record_final(row)  # its outbox row commits with it
                 return row, created
         except IntegrityError:
             continue  # two writers created the same callId at once: the second one updates

@@ -27,6 +27,7 @@ from campaigns.services.budgets import charge_calls
 from campaigns.services.frequency_caps import cap_lock, default_cap, over_cap_refusal
 from campaigns.services.numbers import strip_number
 from campaigns.services.opt_outs import optouts_from_calls
+from campaigns.services.outbound_hooks import emit_calls_final
 from campaigns.services.personal_data import scrub_call
 from campaigns.services.rates import learn_from_calls
 from campaigns.services.records import record_windows, records_in
@@ -301,6 +302,7 @@ def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datet
 def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
     """Write a record onto a locked call and save it (see `record_onto_call`)."""
     now = timezone.now()
+    was_final = call.pk is not None and call.is_final
     if not record_onto_call(call, record, source=source, now=now):
         Call.objects.filter(pk=call.pk).update(synced_at=now)
         return False
@@ -310,6 +312,8 @@ def call_apply_record(call: Call, record: VoiceRecord, *, source: str) -> bool:
     optouts_from_calls([call])
     if call.is_final:
         retries_from_calls([call.pk])
+        if not was_final:
+            emit_calls_final([call])  # the outbox row beside the record (outbound_hooks.py)
     return True
 
 

@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.models import Call, Callee, Campaign
+from campaigns.services.outbound_hooks import emit_campaign_state
 from campaigns.services.retries import NOT_FINAL_AFTER, retries_may_follow
 from campaigns.services.windows import campaign_window, open_now, zones_of
 
@@ -228,12 +229,18 @@ def sent_summary(counts: dict[str, int]) -> str:
 
 
 def set_campaign_state(campaign: Campaign, state: str, reason: str, by: str) -> None:
-    Campaign.objects.filter(pk=campaign.pk).update(
-        state=state, state_reason=reason, state_changed_at=timezone.now(), state_changed_by=by[:150]
-    )
-    campaign.refresh_from_db()
-    if state in (Campaign.State.PAUSED, Campaign.State.COMPLETED):
-        mail_state_on_commit(campaign)
+    previous = campaign.state
+    with transaction.atomic():  # the state and its webhook event commit together
+        Campaign.objects.filter(pk=campaign.pk).update(
+            state=state,
+            state_reason=reason,
+            state_changed_at=timezone.now(),
+            state_changed_by=by[:150],
+        )
+        campaign.refresh_from_db()
+        emit_campaign_state(campaign, previous, by=by)
+        if state in (Campaign.State.PAUSED, Campaign.State.COMPLETED):
+            mail_state_on_commit(campaign)
 
 
 def mail_state_on_commit(campaign: Campaign) -> None:
@@ -265,7 +272,8 @@ def complete_if_done(campaign: Campaign) -> bool:
             completed_at=None if counts[Callee.State.UNKNOWN] else now,
         )
         mail_state_on_commit(locked)
-    campaign.refresh_from_db()
+        campaign.refresh_from_db()
+        emit_campaign_state(campaign, Campaign.State.RUNNING, by="portal")
     return True
 
 

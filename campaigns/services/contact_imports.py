@@ -385,6 +385,7 @@ def _read_into(
         ContactImport.objects.filter(pk=record.pk).update(
             state=ContactImport.State.FAILED, error=message, finished_at=timezone.now()
         )
+        _finished(record)
         raise
     finally:
         own.close()
@@ -398,10 +399,19 @@ def _read_into(
         rejected_file=record.rejected_file.name or "",
         finished_at=timezone.now(),
     )
+    _finished(record)
     logger.info(
         "Contact list %s import by %s: %s", contact_list.name, record.created_by, counts.summary()
     )
     return counts
+
+
+def _finished(record: ContactImport) -> None:
+    """import.finished for subscribed webhooks (outbound_hooks.py)."""
+    from campaigns.services.outbound_hooks import emit_import_finished
+
+    record.refresh_from_db()
+    emit_import_finished(record, kind="contacts")
 
 
 def contact_import_start(

@@ -116,7 +116,16 @@ def _fail(callee_import: CalleeImport, lease: str, message: str) -> bool:
         )
         if failed:
             _discard_staged(callee_import)
+            _finished(callee_import)
     return bool(failed)
+
+
+def _finished(callee_import: CalleeImport) -> None:
+    """import.finished for subscribed webhooks (outbound_hooks.py), in the caller's transaction."""
+    from campaigns.services.outbound_hooks import emit_import_finished
+
+    callee_import.refresh_from_db()
+    emit_import_finished(callee_import, kind="callees")
 
 
 def _open_stored(callee_import: CalleeImport) -> Any:
@@ -195,6 +204,8 @@ def import_run(import_id: int) -> str:
             pk=import_id, state=CalleeImport.State.RUNNING, lease=lease
         ).update(state=CalleeImport.State.STAGED, lease="", finished_at=timezone.now())
         state = CalleeImport.objects.filter(pk=import_id).values_list("state", flat=True).first()
+        if staged:
+            _finished(callee_import)
     if not staged:
         if state == CalleeImport.State.RUNNING:
             return f"import {import_id}: another worker took it over"

@@ -32,6 +32,7 @@ from campaigns.services.calls import (
     record_onto_call,
 )
 from campaigns.services.opt_outs import optouts_from_calls
+from campaigns.services.outbound_hooks import emit_calls_final
 from campaigns.services.push_bodies import MalformedPush, read_reports
 from campaigns.services.rates import learn_from_calls
 from campaigns.services.retries import retries_from_calls
@@ -160,6 +161,9 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
         )
     new: dict[str, Call] = {}
     changed: dict[str, Call] = {}
+    # Calls whose record becomes final in this batch (call.final once per call: a final record
+    # that replaces a final one, or a repeated push, is not a new event).
+    was_final = {voice_id for voice_id, call in calls.items() if call.is_final}
     for outcome, record, kind in parsed:
         call = calls.get(record.voice_id)
         if call is None:
@@ -187,6 +191,10 @@ def apply_voice_entries(events: list[PushEvent], *, now: datetime) -> list[Entry
         bulk_update_rows(list(changed.values()), APPLIED_FIELDS)
         optouts_from_calls(changed.values())  # in the same transaction as the records
         retries_from_calls(c.pk for c in changed.values() if c.is_final)  # same: retries.py
+    # The outbox rows of call.final in the same transaction, one bulk INSERT (outbound_hooks.py).
+    emit_calls_final(
+        call for voice_id, call in calls.items() if call.is_final and voice_id not in was_final
+    )
     return outcomes
 
 

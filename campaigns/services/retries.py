@@ -205,7 +205,7 @@ def reopen_for_retries(campaign: Campaign) -> bool:
     waiting = Callee.objects.filter(campaign_id=campaign.pk, state=Callee.State.RETRY).count()
     if not waiting and not retries_may_follow(campaign):
         return False
-    Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
+    reopened = Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
         state=Campaign.State.RUNNING,
         completed_at=None,
         state_changed_at=timezone.now(),
@@ -216,6 +216,10 @@ def reopen_for_retries(campaign: Campaign) -> bool:
         % {"n": f"{waiting:,}"},
     )
     campaign.refresh_from_db()
+    if reopened:
+        from campaigns.services.outbound_hooks import emit_campaign_state
+
+        emit_campaign_state(campaign, Campaign.State.COMPLETED, by="portal")
     return True
 
 

@@ -357,8 +357,9 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_JOB_TIMEOUT = env.int("RQ_JOB_TIMEOUT", default=6 * 3600)
 # default: quick housekeeping only (tick, stale-send sweep, heartbeat), so nothing long delays
 # it; dispatch: campaign dispatchers (hours each); sync: record sync, imports, pruning (minutes);
-# figures: the daily figures refresh (time-boxed). Each queue gets a worker of its own.
-TASK_QUEUES = ["default", "dispatch", "sync", "figures"]
+# figures: the daily figures refresh (time-boxed); webhooks: outbound webhook delivery
+# (time-boxed). Each queue gets a worker of its own.
+TASK_QUEUES = ["default", "dispatch", "sync", "figures", "webhooks"]
 
 if TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
@@ -502,6 +503,29 @@ SPECTACULAR_SETTINGS = {
         "AiTaskStateEnum": "campaigns.models.ai.AiTask.State",
     },
 }
+
+# ---------------------------------------------------------------------------
+# Outbound webhooks (campaigns/services/outbound_hooks*.py): Standard Webhooks, SSRF guarded
+# ---------------------------------------------------------------------------
+# Addresses on private, loopback, link-local, shared and reserved ranges (IPv4, IPv6 and
+# IPv4-mapped) are refused, when subscribing and on the address actually connected to, unless
+# this is on (a local receiver in the demo or the tests).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Subscription URLs must be https:// unless this is on.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+# Short timeouts: a slow receiver must not hold the worker.
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=3.0)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=5.0)
+# Attempts before a message is dead, and the exponential backoff between them (base doubling
+# up to the cap): 1, 2, 4 … minutes capped at 6 hours, 12 attempts, about 24 hours in all.
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=12)
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=60)
+WEBHOOKS_RETRY_CAP_SECONDS = env.int("WEBHOOKS_RETRY_CAP_SECONDS", default=6 * 3600)
+# Messages claimed per batch, and how long one run of the delivery task may deliver.
+WEBHOOKS_BATCH = env.int("WEBHOOKS_BATCH", default=100)
+WEBHOOKS_DELIVER_MAX_SECONDS = env.float("WEBHOOKS_DELIVER_MAX_SECONDS", default=50.0)
+# Delivered messages (and their log) are deleted after this many days (dead ones are kept).
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=7)
 
 # ---------------------------------------------------------------------------
 # Logging: ITNIO traffic is logged without secrets (the client never logs headers).

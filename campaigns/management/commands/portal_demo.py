@@ -36,6 +36,7 @@ DEMO_WORKERS = [
     ("worker", "default"),
     ("sync worker", "sync"),
     ("figures worker", "figures"),
+    ("webhook worker", "webhooks"),
 ]
 
 
