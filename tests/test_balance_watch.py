@@ -65,10 +65,24 @@ def test_a_crossing_under_the_threshold_warns_once_and_clears_when_topped_up(
 def test_without_a_threshold_of_its_own_the_portal_default_applies(
     sandbox, sandbox_state, account, admins, settings
 ):
+    from campaigns.models import WebhookMessage, WebhookSubscription
+
+    WebhookSubscription.objects.create(
+        url="https://hooks.example.com/itnio", events=["balance.low"], secret="whsec_" + "A" * 43
+    )
     settings.PORTAL_LOW_BALANCE = 600
     balances_watch()  # the sandbox account has 500.00
     account.refresh_from_db()
     assert account.low_balance_since is not None and len(mail.outbox) == 1
+    [event] = WebhookMessage.objects.filter(event_type="balance.low")
+    assert json.loads(event.payload)["data"] == {
+        "account": "Acme",
+        "total": "500.000000",
+        "threshold": "600",
+        "currency": "USD",
+    }
+    balances_watch()  # still low: no second event
+    assert WebhookMessage.objects.filter(event_type="balance.low").count() == 1
 
 
 def test_a_failed_reading_is_kept_with_its_reason_and_the_others_are_read(

@@ -95,6 +95,19 @@ def _compare(account: ItnioAccount, now: datetime) -> int:
     if crossed:
         account.refresh_from_db()
         _mail_admins(account)
+        from campaigns.services.outbound_hooks import BALANCE_LOW, emit
+
+        emit(
+            BALANCE_LOW,
+            [
+                {
+                    "account": account.name,
+                    "total": str(total_of(account)),
+                    "threshold": str(threshold_of(account)),
+                    "currency": balance_currency(),
+                }
+            ],
+        )
     return crossed
 
 

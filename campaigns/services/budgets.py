@@ -228,14 +228,44 @@ def budget_stalled(campaign: Campaign) -> str:
             % _amounts(row),
         )
         return "waiting"
-    running.update(
-        state=Campaign.State.PAUSED,
-        budget_waiting=False,
-        state_reason=gettext("Budget reached: spent %(billed)s of %(budget)s.") % _amounts(row),
-        state_changed_at=timezone.now(),
-        state_changed_by=BY_BUDGET,
-    )
+    with transaction.atomic():  # the pause and its webhook events commit together
+        paused = running.update(
+            state=Campaign.State.PAUSED,
+            budget_waiting=False,
+            state_reason=gettext("Budget reached: spent %(billed)s of %(budget)s.") % _amounts(row),
+            state_changed_at=timezone.now(),
+            state_changed_by=BY_BUDGET,
+        )
+        if paused:
+            _announce_budget_reached(campaign, row)
     return "paused"
+
+
+def _announce_budget_reached(campaign: Campaign, row: dict[str, Any]) -> None:
+    """The webhook events (campaign.state_changed, campaign.budget_reached) and the e-mail to
+    the campaign's creator and subscribers, as for any other pause."""
+    from campaigns.services.campaign_state import mail_state_on_commit
+    from campaigns.services.outbound_hooks import (
+        CAMPAIGN_BUDGET_REACHED,
+        campaign_payload,
+        emit,
+        emit_campaign_state,
+    )
+
+    campaign.refresh_from_db()
+    emit_campaign_state(campaign, Campaign.State.RUNNING, by=BY_BUDGET)
+    amounts = {key: row[f"budget_{key}"] for key in ("amount", "billed", "reserved")}
+    emit(
+        CAMPAIGN_BUDGET_REACHED,
+        [
+            campaign_payload(
+                campaign,
+                budget={k: str(v) for k, v in amounts.items()},
+                currency=row["budget_currency"],
+            )
+        ],
+    )
+    mail_state_on_commit(campaign)
 
 
 def _open_calls(campaign: Campaign) -> bool:

@@ -161,6 +161,37 @@ def test_a_budget_that_fits_nobody_pauses_at_once(campaign, sandbox_state, voice
     assert campaign.state_reason == "Budget reached: spent 0.00 USD of 0.01 USD."
 
 
+def test_reaching_the_budget_is_announced_like_any_pause(campaign, sandbox_state, voice_app):
+    """campaign.budget_reached and campaign.state_changed for webhook subscribers, and the pause
+    e-mail to the campaign's creator."""
+    from django.core import mail
+
+    from campaigns.models import WebhookMessage, WebhookSubscription
+    from tests.conftest import make_staff
+
+    WebhookSubscription.objects.create(
+        url="https://hooks.example.com/itnio",
+        events=["campaign.budget_reached", "campaign.state_changed"],
+        secret="whsec_" + "A" * 43,
+    )
+    creator = make_staff("maker", "Operator")
+    creator.email = "maker@example.com"
+    creator.save()
+    Campaign.objects.filter(pk=campaign.pk).update(created_by="maker")
+    import_card(voice_app)
+    start(campaign, "0.01 USD")
+    dispatch.campaign_dispatch(campaign.pk)
+    reached = WebhookMessage.objects.get(event_type="campaign.budget_reached")
+    body = json.loads(reached.payload)["data"]
+    assert body["name"] == campaign.name and body["budget"]["amount"].startswith("0.01")
+    changed = [
+        json.loads(m.payload)["data"]
+        for m in WebhookMessage.objects.filter(event_type="campaign.state_changed")
+    ]
+    assert any(c["state"] == "paused" and c["previous_state"] == "running" for c in changed)
+    assert [m.to for m in mail.outbox if "paused" in m.subject] == [["maker@example.com"]]
+
+
 def test_a_budgeted_campaign_with_callees_of_unknown_rate_cannot_launch(
     campaign, sandbox_state, voice_app
 ):
