@@ -37,6 +37,7 @@ UPLOAD_PAGES = {
 #: Commands that read a file named on their command line.
 FILE_COMMANDS = {
     "import_callees", "ai_import_customers", "upload_voice_file", "import_contacts", "dnc_import",
+    "import_rates",
 }  # fmt: skip
 #: Models whose file fields no admin form edits (written only by the portal itself).
 PORTAL_WRITTEN_FILES = {"campaigns.CalleeImport", "campaigns.ContactImport"}
@@ -308,6 +309,19 @@ def test_import_contacts_and_dnc_import_commands(cases, case, tmp_path):
         call_command("dnc_import", str(path))
     assert refused.value.returncode == 2
     assert not SuppressionEntry.objects.exists()
+    assert_nothing_written(Path(django_settings.MEDIA_ROOT))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", HOSTILE)
+def test_import_rates_command(voice_app, cases, case, tmp_path):
+    from campaigns.models import AppRate
+
+    path = _write(tmp_path, case, *cases[case])
+    with pytest.raises(CommandError) as refused:
+        call_command("import_rates", voice_app.app_id, str(path))
+    assert refused.value.returncode in (1, 2) and str(refused.value)
+    assert not AppRate.objects.exists()
     assert_nothing_written(Path(django_settings.MEDIA_ROOT))
 
 
