@@ -233,3 +233,13 @@ def prune_webhooks() -> int:
     from campaigns.services.outbound_hooks_delivery import webhooks_prune
 
     return webhooks_prune()
+
+
+@periodic(every=timedelta(minutes=5), label=_("Bill check"))
+@task(queue_name="sync")
+def check_bills() -> str:
+    """Check the charge of the calls that became final and priced since the last run."""
+    from campaigns.services.bill_check import bill_check_due
+
+    report = bill_check_due()
+    return f"checked={report.checked} mismatches={report.mismatches}"

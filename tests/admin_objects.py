@@ -19,6 +19,7 @@ from campaigns.models import (
     ApiRequestLog,
     ApiToken,
     AppRate,
+    BillMismatch,
     Call,
     Callee,
     CalleeImport,
@@ -157,5 +158,16 @@ def one_of_each(account: ItnioAccount) -> dict[type[models.Model], Any]:
     rows[WebhookMessage] = message
     rows[WebhookDelivery] = WebhookDelivery.objects.create(
         message=message, subscription=hook, attempt=1, started_at=now, status_code=500
+    )
+    rows[BillMismatch] = BillMismatch.objects.create(
+        call=rows[Call],
+        app=rows[Call].app,
+        day=timezone.now().date(),
+        kind=BillMismatch.Kind.COST,
+        expected_seconds=60,
+        charged_seconds=60,
+        expected_cost=Decimal("0.06"),
+        cost=Decimal("0.09"),
+        currency="USD",
     )
     return rows

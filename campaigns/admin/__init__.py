@@ -7,6 +7,7 @@ from campaigns.admin import (  # noqa: F401
     ai_records,
     alerts,
     api_tokens,
+    bill_check,
     callee_imports,
     callees,
     calls,

@@ -62,6 +62,7 @@ TASK_GROUPS: list[tuple[str, Any, list[str | Page]]] = [
                 "admin:campaigns_call_dashboard",
                 "campaigns.view_call",
             ),
+            "campaigns.BillMismatch",
             "campaigns.ReportSubscription",
         ],
     ),

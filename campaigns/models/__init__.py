@@ -34,7 +34,7 @@ from campaigns.models.audience import (
 from campaigns.models.balances import BalanceReading
 from campaigns.models.campaigns import Callee, CalleeImport, Campaign, DispatchBatch, ZoneSet
 from campaigns.models.figures import CallDayStat, CallDayValue, CallStatMark
-from campaigns.models.money import AppRate
+from campaigns.models.money import AppRate, BillMismatch
 from campaigns.models.operations import ApiRequestLog, Heartbeat, PushEvent, ScheduledJobRun
 from campaigns.models.personal_data import ErasedNumber
 from campaigns.models.reports import ReportSubscription
@@ -53,6 +53,7 @@ __all__ = [
     "ApiToken",
     "AppRate",
     "BalanceReading",
+    "BillMismatch",
     "Call",
     "CallDayStat",
     "CallDayValue",

@@ -214,6 +214,10 @@ class Call(models.Model):
         verbose_name=_("placed"),
     )
 
+    # When the bill check looked at this call's charge (services/bill_check.py): once it is final
+    # and priced.
+    bill_checked_at = models.DateTimeField(_("bill checked"), null=True, blank=True, editable=False)
+
     class Meta:
         verbose_name = _("call")
         verbose_name_plural = _("calls")
@@ -229,6 +233,14 @@ class Call(models.Model):
             # exact callee lookups both use it whatever the database's collation.
             models.Index(
                 fields=["callee"], name="call_callee_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            # The bill check's queue: priced final calls not checked yet (bill_check.py).
+            models.Index(
+                fields=["id"],
+                name="call_bill_unchecked",
+                condition=models.Q(
+                    bill_checked_at__isnull=True, hangup_time__isnull=False, cost__isnull=False
+                ),
             ),
         ]
 

@@ -44,6 +44,7 @@ class Faults:
         self._fail_next: list[_Next] = []
         self._drop_next: list[_Next] = []
         self._business_next: list[_Next] = []
+        self.misbill: list[str] = []  # kinds of wrong bill for the next answered calls
 
     def reset(self) -> None:
         with self._lock:
@@ -53,6 +54,7 @@ class Faults:
             self.drop_after_accept_rate = 0.0
             self.on_send_held = None
             self.on_send_answered = None
+            self.misbill = []
             self._fail_next.clear()
             self._drop_next.clear()
             self._business_next.clear()
@@ -71,6 +73,18 @@ class Faults:
         """Answer the next ``count`` requests to ``path`` with business ``code``, unprocessed."""
         with self._lock:
             self._business_next.append(_Next(path, count, code=str(code), reason=reason))
+
+    def misbill_next(self, count: int = 1, *, kind: str = "cost") -> None:
+        """Bill the next ``count`` answered calls wrongly: "cost" charges half as much again as
+        rate × billed time; "duration" bills one more billPeriod step than the talk time needs
+        (and its cost follows). For testing a bill check."""
+        assert kind in ("cost", "duration")
+        with self._lock:
+            self.misbill.extend([kind] * count)
+
+    def take_misbill(self) -> str | None:
+        with self._lock:
+            return self.misbill.pop(0) if self.misbill else None
 
     def latency_for(self, path: str) -> float:
         with self._lock:

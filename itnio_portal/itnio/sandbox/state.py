@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 import itertools
@@ -32,6 +33,7 @@ from .calls import (
     TYPE_SIP,
     Call,
     make_life,
+    money,
     price,
     vendor_now,
 )
@@ -100,6 +102,7 @@ class SandboxState:
         self.push_as_array = push_as_array
         self.push_duplicates = push_duplicates
         self.faults = Faults(self.random, self.lock)
+        self.misbilled: list[str] = []  # voiceIds the misbill fault billed wrongly
         self.accounts: dict[str, Account] = {}
         self.apps: dict[str, App] = {}
         self.files: dict[str, UploadedFile] = {}
@@ -243,6 +246,9 @@ class SandboxState:
 
     # ---- faults (delegates, so tests can write state.fail_next(...)) ---------------------------
 
+    def misbill_next(self, count: int = 1, *, kind: str = "cost") -> None:
+        self.faults.misbill_next(count, kind=kind)
+
     def fail_next(self, path: str, count: int = 1, status: int = 502) -> None:
         self.faults.fail_next(path, count, status)
 
@@ -341,6 +347,18 @@ class SandboxState:
         life = make_life(
             voice_id, callee, max_duration=max_duration, max_ringing_time=max_ringing_time
         )
+        misbill = self.faults.take_misbill() if life.charged_duration else None
+        if misbill == "duration":
+            step = int(life.bill_period.split("+")[1])
+            life = dataclasses.replace(life, charged_duration=life.charged_duration + step)
+        pricing = price(life, app.currency)
+        if misbill:
+            self.misbilled.append(voice_id)
+        if misbill == "cost":
+            wrong = Decimal(pricing.cost) * Decimal("1.5")
+            pricing = dataclasses.replace(
+                pricing, cost=money(wrong), settle_pay=money(wrong) if pricing.settle_pay else ""
+            )
         call = Call(
             voice_id=voice_id,
             api_key=app.api_key,
@@ -353,7 +371,7 @@ class SandboxState:
             submit_at=submit_at,
             scale=max(0.0, self.life_scale),
             life=life,
-            pricing=price(life, app.currency),
+            pricing=pricing,
             request_seq=request_seq,
             sip_group_name=sip_group.group_name if sip_group else "",
             phone_name=sip_group.phone_name if sip_group else "",
