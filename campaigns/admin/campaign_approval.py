@@ -33,6 +33,7 @@ SNAPSHOT_LABELS = {
     "voice_file": gettext_lazy("Voice file"),
     "variants": gettext_lazy("A/B variants"),
     "budget": gettext_lazy("Budget"),
+    "worst_case": gettext_lazy("Worst case"),
 }
 
 

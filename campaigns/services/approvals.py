@@ -10,6 +10,7 @@ to approve: an approval needs a person, in the browser or with `approve_campaign
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -31,8 +32,20 @@ class ApprovalError(ValueError):
 
 
 def approval_required(plan: Any) -> bool:
+    """Above LAUNCH_APPROVAL_ABOVE_CALLEES callees, or a worst case above
+    LAUNCH_APPROVAL_ABOVE_COST ("100.00 USD") in that currency."""
     limit = settings.LAUNCH_APPROVAL_ABOVE_CALLEES
-    return limit is not None and plan.preflight.will_call > limit
+    if limit is not None and plan.preflight.will_call > limit:
+        return True
+    cost = cost_limit()
+    return cost is not None and plan.estimate.worst.get(cost[1], Decimal(0)) > cost[0]
+
+
+def cost_limit() -> tuple[Decimal, str] | None:
+    text = (settings.LAUNCH_APPROVAL_ABOVE_COST or "").split()
+    if not text:
+        return None
+    return Decimal(text[0]), text[1].upper()
 
 
 def plan_snapshot(plan: Any) -> dict[str, Any]:
@@ -48,6 +61,10 @@ def plan_snapshot(plan: Any) -> dict[str, Any]:
         "voice_file": _file(campaign.voice_file) if campaign.voice_file_id else None,
         "variants": ", ".join(variants) or None,
         "budget": _budget(campaign),
+        "worst_case": ", ".join(
+            f"{amount} {currency}" for currency, amount in sorted(plan.estimate.worst.items())
+        )
+        or None,
     }
 
 

@@ -1,5 +1,6 @@
 """Settings for every environment: each value from the environment, with a safe local default."""
 
+import re
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
@@ -319,6 +320,15 @@ PORTAL_FREQUENCY_CAP = env.str("PORTAL_FREQUENCY_CAP", default="")
 # Two-person approval (campaigns/services/approvals.py): a launch that would call more than this
 # many callees waits for a second person with approve_launch; off unless set.
 LAUNCH_APPROVAL_ABOVE_CALLEES = env.int("LAUNCH_APPROVAL_ABOVE_CALLEES", default=None)
+# … or whose worst case is above this amount, "AMOUNT CUR" (e.g. "100.00 USD"); off unless set.
+LAUNCH_APPROVAL_ABOVE_COST = env.str("LAUNCH_APPROVAL_ABOVE_COST", default="")
+if LAUNCH_APPROVAL_ABOVE_COST and not re.fullmatch(
+    r"\d+(\.\d+)? [A-Za-z]{3}", LAUNCH_APPROVAL_ABOVE_COST.strip()
+):
+    raise ImproperlyConfigured(
+        "LAUNCH_APPROVAL_ABOVE_COST must be an amount and a currency, such as 100.00 USD "
+        f"(got {LAUNCH_APPROVAL_ABOVE_COST!r})"
+    )
 # The balance watch (campaigns/services/balance_watch.py): how often each account's balance
 # is read, and how long the readings are kept for the account page's chart.
 BALANCE_WATCH_MINUTES = env.int("BALANCE_WATCH_MINUTES", default=15)

@@ -175,3 +175,26 @@ def test_with_two_factor_on_only_a_session_that_gave_its_code_decides(
     response = client.post(approval, {"decision": "approve"}, follow=True)
     assert "Approved and launched" in response.content.decode()
     assert sent(sandbox_state) == 4
+
+
+def test_a_worst_case_above_the_cost_threshold_waits_too(
+    campaign, admin_user, second_admin, settings, sandbox_state
+):
+    """Few callees, but a worst case above LAUNCH_APPROVAL_ABOVE_COST in that currency."""
+    import io as _io
+
+    from campaigns.services.actors import Actor
+    from campaigns.services.rates import rate_card_import
+
+    card = "prefix,rate,currency,bill_period\n91,0.60,USD,60+60\n"
+    rate_card_import(
+        app=campaign.app, source=_io.BytesIO(card.encode()), name="card.csv",
+        actor=Actor.from_user(admin_user),
+    )  # fmt: skip
+    settings.LAUNCH_APPROVAL_ABOVE_COST = "10.00 USD"  # 35 callees × up to 120 s × 0.60/min
+    code, _out, message = run("launch_campaign", campaign.name, "--for-real", "--as", "boss")
+    assert code == 1 and "second person" in message
+    assert LaunchApproval.objects.get().snapshot["worst_case"].endswith("USD")
+    settings.LAUNCH_APPROVAL_ABOVE_COST = "100.00 EUR"  # another currency: no netting
+    LaunchApproval.objects.all().delete()
+    assert run("launch_campaign", campaign.name, "--for-real", "--as", "boss")[0] == 0
