@@ -22,6 +22,7 @@ from django.utils import timezone
 from import_export import fields, resources
 
 from campaigns.models import Call
+from campaigns.services.calls import RECORD_OUTCOME, RECORD_TIMES
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -52,30 +53,9 @@ class CallResource(resources.ModelResource):
             "display_num",
             "voice_id",
             "called_info",
-            "code",
-            "submit_time",
-            "call_time",
-            "ringing_time",
-            "answer_time",
-            "hangup_time",
+            *RECORD_TIMES,
             "answered",
-            "call_duration",
-            "charged_duration",
-            "termination_code",
-            "termination_reason",
-            "feedback_value",
-            "bill_period",
-            "rate",
-            "cost",
-            "currency",
-            "base_cost",
-            "settle_rate",
-            "quote_exchange",
-            "settle_pay",
-            "voice_file_id",
-            "sip_group_name",
-            "phone_name",
-            "recording_file_id",
+            *RECORD_OUTCOME,
             "created_by",
             "created_at",
         )

@@ -16,6 +16,7 @@ from campaigns.services.windows import (
     DAY_NAMES,
     WindowError,
     check_zone,
+    day_names,
     parse_skip_dates,
     waiting_for_window,
 )
@@ -66,11 +67,8 @@ class WindowFormMixin(forms.Form):
         super().__init__(*args, **kwargs)
         instance = getattr(self, "instance", None)
         if instance is not None and "calling_days" in self.fields:
-            mask = instance.window_days if instance.window_days is not None else ALL_DAYS
-            if mask != ALL_DAYS:
-                self.initial["calling_days"] = [
-                    d for i, d in enumerate(DAY_NAMES) if mask & (1 << i)
-                ]
+            if instance.window_days not in (None, ALL_DAYS):
+                self.initial["calling_days"] = day_names(instance.window_days)
             self.initial["excluded_dates"] = ", ".join(instance.skip_dates or [])
 
     def clean_window_tz(self) -> str:

@@ -26,7 +26,12 @@ from campaigns.admin.access import requires
 from campaigns.admin.base import PortalModelAdmin
 from campaigns.admin.call_figures import figures_context
 from campaigns.admin.campaign_approval import ApprovalViews, approval_inlines
-from campaigns.admin.campaign_budget import budget_fieldset, budget_readonly, check_budget
+from campaigns.admin.campaign_budget import (
+    BUDGET_FIELDS,
+    budget_fieldset,
+    budget_readonly,
+    check_budget,
+)
 from campaigns.admin.campaign_launch import LaunchPlanViews
 from campaigns.admin.campaign_retries import (
     RETRY_FIELDS,
@@ -89,6 +94,9 @@ EDITABLE = [
     "cap_waits",
     "opt_out_key",
 ]
+#: Every model field a draft's form edits: the admin's form, and the REST API's campaign (its
+#: input, its output and its PATCH over the draft as it is) read this one list.
+DRAFT_FIELDS = [*EDITABLE, *WINDOW_MODEL_FIELDS, *RETRY_FIELDS, *BUDGET_FIELDS]
 AUDIENCE = [
     "contact_lists",
     "segment_field",
@@ -103,7 +111,7 @@ AUDIENCE = [
 class CampaignForm(WindowFormMixin, forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = EDITABLE + WINDOW_MODEL_FIELDS
+        fields = DRAFT_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

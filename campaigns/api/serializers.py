@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from campaigns.admin.campaign_budget import BUDGET_TOTALS
+from campaigns.admin.campaigns import DRAFT_FIELDS
 from campaigns.models import (
     AiCallRecord,
     AiTask,
@@ -17,6 +19,8 @@ from campaigns.models import (
     SuppressionEntry,
     VoiceFile,
 )
+from campaigns.services.calls import RECORD_FIELDS
+from campaigns.services.windows import day_names
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -102,33 +106,25 @@ class SuppressionEntrySerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    """A campaign: every field its draft's form edits (the admin's own list), the calling days
+    and excluded dates as the form shows them, the budget's running totals, and its state."""
+
     app = serializers.CharField(source="app.app_id", read_only=True)
     voice_file = serializers.CharField(source="voice_file.file_name", read_only=True)
     contact_lists = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    calling_days = serializers.SerializerMethodField()
+    excluded_dates = serializers.ListField(
+        source="skip_dates", child=serializers.CharField(), read_only=True
+    )
 
     class Meta:
         model = Campaign
         fields = [
             "id",
-            "name",
-            "app",
-            "voice_file",
-            "display_num",
-            "loop_count",
-            "max_duration",
-            "max_ringing_time",
-            "called_info",
-            "scheduled_start",
-            "window_start",
-            "window_end",
-            "window_tz",
-            "contact_lists",
-            "segment_field",
-            "segment_value",
-            "frequency_cap_calls",
-            "frequency_cap_hours",
-            "cap_waits",
-            "opt_out_key",
+            *DRAFT_FIELDS,
+            "calling_days",
+            "excluded_dates",
+            *BUDGET_TOTALS,
             "state",
             "state_reason",
             "state_changed_at",
@@ -137,6 +133,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             "launched_at",
             "completed_at",
         ]
+
+    def get_calling_days(self, campaign: Campaign) -> list[str]:
+        return day_names(campaign.window_days)
 
 
 CALL_FIELDS = [
@@ -154,33 +153,8 @@ CALL_FIELDS = [
     "created_by",
     "created_at",
 ]
-BILLING_FIELDS = [
-    "code",
-    "submit_time",
-    "call_time",
-    "ringing_time",
-    "answer_time",
-    "hangup_time",
-    "call_duration",
-    "charged_duration",
-    "termination_code",
-    "termination_reason",
-    "feedback_value",
-    "bill_period",
-    "rate",
-    "cost",
-    "currency",
-    "base_cost",
-    "settle_rate",
-    "quote_exchange",
-    "settle_pay",
-    "voice_file_id",
-    "sip_group_name",
-    "phone_name",
-    "recording_file_id",
-    "record_source",
-    "synced_at",
-]
+#: The detail's billing part: the call record's own fields, then where they came from.
+BILLING_FIELDS = [*RECORD_FIELDS, "record_source", "synced_at"]
 
 
 class CallSerializer(serializers.ModelSerializer):

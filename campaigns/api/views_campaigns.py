@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from campaigns.admin.campaigns import EDITABLE, CampaignForm
+from campaigns.admin.campaigns import DRAFT_FIELDS, CampaignForm
 from campaigns.api.base import ApiListView, ApiView
 from campaigns.api.errors import Conflict
 from campaigns.api.permissions import PLACE_CALLS
@@ -30,45 +30,43 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.frequency_caps import default_cap
 from campaigns.services.launch_tokens import LaunchTokenError, launch_token_check, launch_token_for
+from campaigns.services.windows import (
+    DAY_NAMES,
+    MAX_SKIP_DATES,
+    day_names,
+    waiting_for_window,
+)
 
 
-class CampaignInput(serializers.Serializer):
-    """A draft's settings: the app by its ITNIO app ID, the voice file and the contact lists by
-    their names; every rule of the admin's campaign form applies."""
+class CampaignInput(serializers.ModelSerializer):
+    """A draft's settings: every field of the admin's campaign form (DRAFT_FIELDS), with the
+    app by its ITNIO app ID, the voice file and the contact lists by their names, and the
+    calling days and excluded dates as lists; every rule of that form applies."""
 
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100)  # unique: the form checks it, draft or new
     app = serializers.CharField(max_length=64, help_text=gettext_lazy("ITNIO app ID"))
     voice_file = serializers.CharField(
         max_length=32, help_text=gettext_lazy("fileName of an uploaded voice file")
     )
-    display_num = serializers.CharField(max_length=15, required=False, allow_blank=True)
-    loop_count = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=99
-    )
-    max_duration = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=32767
-    )
-    max_ringing_time = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=32767
-    )
-    called_info = serializers.CharField(max_length=1000, required=False, allow_blank=True)
-    scheduled_start = serializers.DateTimeField(required=False, allow_null=True)
-    window_start = serializers.TimeField(required=False, allow_null=True)
-    window_end = serializers.TimeField(required=False, allow_null=True)
-    window_tz = serializers.CharField(max_length=64, required=False)
     contact_lists = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=1000
     )
-    segment_field = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    segment_value = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    frequency_cap_calls = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=32767
+    calling_days = serializers.ListField(
+        child=serializers.ChoiceField(choices=DAY_NAMES),
+        required=False,
+        max_length=7,
+        help_text=gettext_lazy("Days the window opens (mon … sun); none means every day."),
     )
-    frequency_cap_hours = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=32767
+    excluded_dates = serializers.ListField(
+        child=serializers.DateField(),
+        required=False,
+        max_length=MAX_SKIP_DATES,
+        help_text=gettext_lazy("Dates on which nothing is sent (e.g. holidays)."),
     )
-    cap_waits = serializers.BooleanField(required=False)
-    opt_out_key = serializers.CharField(max_length=1, required=False, allow_blank=True)
+
+    class Meta:
+        model = Campaign
+        fields = [*DRAFT_FIELDS, "calling_days", "excluded_dates"]
 
 
 def _form_data(given: dict[str, Any], current: Campaign | None) -> tuple[dict[str, Any], dict]:
@@ -76,8 +74,10 @@ def _form_data(given: dict[str, Any], current: Campaign | None) -> tuple[dict[st
     app, voice file and lists become their ids (an unknown name is a field error)."""
     data: dict[str, Any] = {}
     if current is not None:
-        data = model_to_dict(current, fields=EDITABLE)
+        data = model_to_dict(current, fields=DRAFT_FIELDS)
         data["contact_lists"] = [c.pk for c in data.get("contact_lists") or []]
+        data["calling_days"] = day_names(current.window_days)
+        data["excluded_dates"] = list(current.skip_dates or [])
     errors: dict[str, list[str]] = {}
     for name, value in given.items():
         data[name] = value
@@ -109,19 +109,13 @@ def _form_data(given: dict[str, Any], current: Campaign | None) -> tuple[dict[st
                 _("No contact list named %(names)s.") % {"names": ", ".join(map(repr, missing))}
             ]
         data["contact_lists"] = [found_lists[n] for n in names if n in found_lists]
-    for name in ("scheduled_start", "window_start", "window_end"):
-        if data.get(name) is None:
-            data[name] = ""
-    for name in ("loop_count", "max_duration", "max_ringing_time"):
-        if data.get(name) is None:
-            data[name] = ""
-    for name in ("frequency_cap_calls", "frequency_cap_hours"):
-        if data.get(name) is None:
-            data[name] = ""
-    data.setdefault("window_tz", "UTC")
-    if not data.get("cap_waits"):
-        data.pop("cap_waits", None)  # a checkbox: absent means off
-    return data, errors
+    data["excluded_dates"] = ",".join(str(d) for d in data.get("excluded_dates") or [])
+    for name in DRAFT_FIELDS:  # a new draft starts from the model's defaults, as in the admin
+        field = Campaign._meta.get_field(name)
+        if name not in data and field.has_default():
+            data[name] = field.get_default()
+    # The form's empty value is "", and an unticked checkbox is absent.
+    return {k: "" if v is None else v for k, v in data.items() if v is not False}, errors
 
 
 def _save(request: Any, given: dict[str, Any], current: Campaign | None) -> Campaign:
@@ -302,6 +296,13 @@ StatusSerializer = inline_serializer(
             help_text=gettext_lazy("sending finished and every call's outcome is known")
         ),
         "progress": serializers.DictField(),
+        "waiting_for_window": serializers.ListField(
+            child=serializers.DictField(),
+            help_text=gettext_lazy(
+                "callees whose calling window is closed now, per zone group: zones, count, "
+                "next_opens (UTC)"
+            ),
+        ),
     },
 )
 
@@ -326,5 +327,13 @@ class CampaignStatus(ApiView):
                 "sending_finished": sent,
                 "finished": sent and progress.done >= progress.total and not progress.waiting,
                 "progress": progress.as_dict(),
+                "waiting_for_window": [
+                    {
+                        "zones": group.zones,
+                        "count": group.count,
+                        "next_opens": group.next_open.isoformat() if group.next_open else None,
+                    }
+                    for group in waiting_for_window(campaign)
+                ],
             }
         )

@@ -46,31 +46,36 @@ from itnio_portal.itnio import (
 
 logger = logging.getLogger(__name__)
 
-RECORD_FIELDS = (
+#: A call record's fields (what a record, pushed or synced, writes on its call): the times, then
+#: the outcome and the bill. The call export's columns and the API's call detail read these.
+RECORD_TIMES = (
     "code",
     "submit_time",
     "call_time",
     "ringing_time",
     "answer_time",
     "hangup_time",
+)
+RECORD_OUTCOME = (
     "call_duration",
     "charged_duration",
     "termination_code",
     "termination_reason",
-    "cost",
-    "rate",
-    "base_cost",
+    "feedback_value",
     "bill_period",
+    "rate",
+    "cost",
     "currency",
+    "base_cost",
     "settle_rate",
     "quote_exchange",
     "settle_pay",
     "voice_file_id",
-    "feedback_value",
     "sip_group_name",
     "phone_name",
     "recording_file_id",
 )
+RECORD_FIELDS = RECORD_TIMES + RECORD_OUTCOME
 
 SIP_FIELDS = frozenset({"sip_group_name", "phone_name", "recording_file_id"})
 

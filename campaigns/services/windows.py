@@ -93,8 +93,14 @@ def parse_days(text: str) -> int:
     return mask
 
 
+def day_names(mask: int | None) -> list[str]:
+    """The days of a `window_days` mask, Monday first ("mon", …); None is every day."""
+    mask = ALL_DAYS if mask is None else mask
+    return [name for i, name in enumerate(DAY_NAMES) if mask & (1 << i)]
+
+
 def days_text(mask: int) -> str:
-    return ",".join(name for i, name in enumerate(DAY_NAMES) if mask & (1 << i))
+    return ",".join(day_names(mask))
 
 
 def parse_skip_dates(text: str) -> list[str]:
