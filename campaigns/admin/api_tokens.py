@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns.admin.base import PortalModelAdmin
+from campaigns.admin.own_rows import OwnRowsMixin
 from campaigns.models import ApiToken
 from campaigns.services.api_tokens import ApiTokenError, api_token_create
 
@@ -39,26 +40,16 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(PortalModelAdmin):
+class ApiTokenAdmin(OwnRowsMixin, PortalModelAdmin):
+    in_a_role, manage_all = IN_A_ROLE, MANAGE
     form = ApiTokenForm
+    list_select_related = ["user"]
     list_display = ["name", "user", "prefix", "status", "expires_at", "last_used_at", "created_at"]
     list_filter = []
     search_fields = ["name", "user__username"]
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_selected"]
     ordering = ["user__username", "name"]
-
-    def _manages_all(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(MANAGE)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(IN_A_ROLE)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(IN_A_ROLE)  # whose tokens: get_queryset
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(IN_A_ROLE)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a token is revoked and a new one made, never edited
@@ -70,12 +61,6 @@ class ApiTokenAdmin(PortalModelAdmin):
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IN_A_ROLE)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
-        tokens = super().get_queryset(request).select_related("user")
-        if self._manages_all(request) or not request.user.has_perm(IN_A_ROLE):
-            return tokens  # all: an Admin's; someone without a role is refused every page
-        return tokens.filter(user=request.user)  # another's token "does not exist"
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -101,9 +86,6 @@ class ApiTokenAdmin(PortalModelAdmin):
         # One way out of the form: Save, to the page that shows the key.
         extra = {"show_save_and_add_another": False, "show_save_and_continue": False}
         return super().add_view(request, form_url, {**(extra_context or {}), **extra})
-
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"user": request.user.pk}
 
     @admin.display(description=gettext_lazy("status"))
     def status(self, obj: ApiToken) -> str:

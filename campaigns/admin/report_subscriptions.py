@@ -8,11 +8,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from campaigns.admin.base import PortalModelAdmin
+from campaigns.admin.own_rows import OwnRowsMixin
 from campaigns.models import ReportSubscription
 
 IN_A_ROLE = "campaigns.view_reportsubscription"  # every role has it (view_ of the models)
@@ -33,24 +33,13 @@ class ReportSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(PortalModelAdmin):
+class ReportSubscriptionAdmin(OwnRowsMixin, PortalModelAdmin):
+    in_a_role, manage_all = IN_A_ROLE, MANAGE
     form = ReportSubscriptionForm
     list_display = ["__str__", "user", "hour", "active", "last_period"]
     list_filter = ["frequency", "active"]
     list_select_related = ["user", "app", "campaign"]
     readonly_fields = ["last_period", "created_at"]
-
-    def _manages_all(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(MANAGE)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(IN_A_ROLE)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(IN_A_ROLE)  # whose reports: get_queryset
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(IN_A_ROLE)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(IN_A_ROLE)
@@ -58,18 +47,9 @@ class ReportSubscriptionAdmin(PortalModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(IN_A_ROLE)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ReportSubscription]:
-        rows = super().get_queryset(request)
-        if self._manages_all(request) or not request.user.has_perm(IN_A_ROLE):
-            return rows  # all: an Admin's; someone without a role is refused every page
-        return rows.filter(user=request.user)  # another's report "does not exist"
-
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = ["frequency", "app", "campaign", "hour", "active", *self.readonly_fields]
         return ["user", *fields] if self._manages_all(request) else fields
-
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def save_model(
         self, request: HttpRequest, obj: ReportSubscription, form: Any, change: bool
