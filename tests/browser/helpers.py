@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 
+def log_in(page, live_server, username: str, *, password: str = "pw", then: str = "") -> None:
+    """Log in on the admin's login page and wait for the page it leads to (`then`, a path, or
+    the home page)."""
+    page.goto(f"{live_server.url}/admin/login/" + (f"?next={then}" if then else ""))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    # The login page has a #site-name too: wait until the browser has left it.
+    page.wait_for_url(lambda url: "/admin/login/" not in url)
+    page.wait_for_selector("#site-name")
+
+
 def messages(page) -> str:
     """The admin's message list (successes, warnings, errors) as text."""
     return page.locator(".messagelist").inner_text()

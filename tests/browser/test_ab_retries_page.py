@@ -14,6 +14,7 @@ from campaigns.models import Callee, Campaign, PushEvent, VoiceFile
 from campaigns.services.actors import Actor
 from campaigns.services.voice_files import voice_file_upload
 from tests.audio import wav_bytes
+from tests.browser.helpers import log_in
 from tests.campaigns.conftest import add_callees
 from tests.campaigns.test_retries import dispatch_later
 from tests.conftest import apply_pushes
@@ -47,12 +48,7 @@ def test_the_variants_side_by_side_and_a_callees_attempts(
 
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    page.goto(
-        f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/"
-    )
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "ops", then=f"/admin/campaigns/campaign/{campaign.pk}/change/")
     page.wait_for_selector("#variant-comparison")
     table = page.locator("#variant-comparison").inner_text()
     assert "promo-a.wav" in table and "promo-b.wav" in table and "50 %" in table

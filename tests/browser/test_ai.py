@@ -10,10 +10,8 @@ import pytest
 
 from campaigns.models import AiCallRecord, AiCustomer, AiTask
 from itnio_portal.itnio.sandbox import SandboxServer
-from tests.browser.helpers import messages, submit
+from tests.browser.helpers import log_in, messages, submit
 from tests.conftest import AI_APP_ID, API_KEY, make_staff
-
-from .test_voice_operations import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +63,7 @@ def test_operator_runs_an_ai_task_and_reads_its_calls(
     live_server, live_sandbox, page, screenshot, sandbox_state, first_customer_answers
 ):
     make_staff("ops", "Operator")
-    login(page, live_server, "ops")
+    log_in(page, live_server, "ops")
 
     # Create the task: the line comes from channelList.
     page.goto(f"{live_server.url}/admin/campaigns/aitask/add/")
@@ -162,7 +160,7 @@ def test_viewer_has_no_buttons(live_server, page, screenshot, account):
     task = make_task(account.apps.get(app_id=AI_APP_ID))
     add_customers(task, 3)
     make_staff("watcher", "Viewer")
-    login(page, live_server, "watcher")
+    log_in(page, live_server, "watcher")
     page.goto(f"{live_server.url}/admin/campaigns/aitask/{task.pk}/change/")
     assert page.locator(".object-tools form").count() == 0
     assert page.locator("#import-customers, #not-called-link").count() == 0

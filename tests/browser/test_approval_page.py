@@ -7,18 +7,12 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Campaign
+from tests.browser.helpers import log_in
 from tests.conftest import make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = "test-artifacts/screenshots"
-
-
-def login(page, url: str, username: str) -> None:
-    page.goto(f"{url}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
 
 
 def test_a_second_admin_approves_a_waiting_launch(
@@ -32,14 +26,14 @@ def test_a_second_admin_approves_a_waiting_launch(
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    login(page, live_server.url, "boss")
+    log_in(page, live_server, "boss")
     page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/launch/")
     page.click("#confirm-launch")
     page.wait_for_selector("#waiting-approval")
     assert "second person" in page.locator(".messagelist").inner_text()
     page.screenshot(path=f"{SHOTS}/approval-requested.png")
     context.clear_cookies()
-    login(page, live_server.url, "second")
+    log_in(page, live_server, "second")
     page.click("#needs-attention a:has-text('waits for approval')")
     page.wait_for_selector("#approval-snapshot")
     snapshot = page.locator("#approval-snapshot").inner_text()

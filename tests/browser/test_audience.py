@@ -11,16 +11,9 @@ from django.contrib.auth.models import User
 
 from campaigns.models import Callee, Campaign, ContactList
 from campaigns.services.suppression import portal_wide_list
-from tests.browser.helpers import messages, submit
+from tests.browser.helpers import log_in, messages, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, live_server) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "pw")
-    submit(page, "input[type=submit]")
 
 
 def import_list(page, live_server, name: str, path) -> str:
@@ -55,7 +48,7 @@ def test_two_campaigns_on_overlapping_lists_with_dnc_and_cap_in_the_browser(
     south.write_text("phone,name\n" + "".join(f"9100 {i:04d},S{i}\n" for i in range(11, 31)))
     dnc = tmp_path / "dnc.csv"
     dnc.write_text("number\n+65 9100 0001\n+65 9100 0012\n+65 9100 0025\nnot a number\n")
-    login(page, live_server)
+    log_in(page, live_server, "ops")
 
     preview = import_list(page, live_server, "North", north)
     assert "not a valid Singapore number" in preview, preview

@@ -10,6 +10,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from campaigns.services.balance_watch import balances_watch
+from tests.browser.helpers import log_in
 from tests.conftest import API_KEY, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,10 +32,7 @@ def test_the_banner_and_the_balance_chart(live_server, browser, sandbox, sandbox
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "boss", then="/admin/campaigns/campaign/")
     banner = page.locator("#low-balance-banner")
     assert "Low balance on Acme: 295.00 USD" in banner.inner_text()
     page.screenshot(path=f"{SHOTS}/low-balance-banner.png")

@@ -14,6 +14,7 @@ from campaigns.services.actors import Actor
 from campaigns.services.voice_files import voice_file_upload
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.audio import wav_bytes
+from tests.browser.helpers import log_in
 from tests.conftest import API_KEY, VOICE_APP_ID
 from tests.procs import apply_worker, task_worker
 
@@ -57,12 +58,7 @@ def test_operator_launches_a_campaign_and_watches_it_finish(
     worker = task_worker(ITNIO_SEND_GROUP_MAX="50", ITNIO_DISPATCH_CONCURRENCY="1")
     pushes = apply_worker()
     try:
-        page.goto(
-            f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/"
-        )
-        page.fill("#id_username", "ops")
-        page.fill("#id_password", "pw")
-        page.click("input[type=submit]")
+        log_in(page, live_server, "ops", then=f"/admin/campaigns/campaign/{campaign.pk}/change/")
         assert page.locator("#count-pending").inner_text() == "600"
         page.click("#launch-campaign")
         plan = page.locator("#launch-plan").inner_text()

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from campaigns.models import Callee, Campaign
+from tests.browser.helpers import log_in
 from tests.conftest import make_staff
 from tests.home_data import busy_portal
 
@@ -41,10 +42,7 @@ def _log_in(page, live_server, role: str) -> None:
     else:
         username = f"home-{role.lower()}"
         make_staff(username, role)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    log_in(page, live_server, username)
     page.wait_for_selector("#needs-attention")
 
 

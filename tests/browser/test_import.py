@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from campaigns.models import Callee, CalleeImport, Campaign, VoiceFile
+from tests.browser.helpers import log_in
 from tests.conftest import make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,20 +24,10 @@ def campaign(voice_app) -> Campaign:
     return Campaign.objects.create(name="Spring sale", app=voice_app, voice_file=voice_file)
 
 
-def login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    # The login page has a #site-name too: wait until the browser has left it.
-    page.wait_for_url(lambda url: "/admin/login/" not in url)
-    page.wait_for_selector("#site-name")
-
-
 def test_operator_previews_skipped_rows_and_confirms(live_server, page, screenshot, campaign):
     Callee.objects.create(campaign=campaign, number="08125550123", state="pending")
     make_staff("olga", "Operator")
-    login(page, live_server, "olga")
+    log_in(page, live_server, "olga")
 
     page.goto(f"{live_server.url}/admin/campaigns/callee/")
     page.click("#import-callees-link")
@@ -97,7 +88,7 @@ def test_background_import_progress_reaches_100_then_confirm(
     lines = ["msisdn,name"] + [f"+62 811 {i:08d},n{i}" for i in range(400)] + ["12ab,x"]
     path.write_text("\n".join(lines) + "\n")
     make_staff("olga", "Operator")
-    login(page, live_server, "olga")
+    log_in(page, live_server, "olga")
 
     page.goto(f"{live_server.url}/admin/campaigns/callee/import/?campaign={campaign.pk}")
     page.set_input_files("#id_import_file", str(path))

@@ -31,7 +31,7 @@ from campaigns.models import AiTask, Call, Campaign, ItnioAccount
 from itnio_portal.itnio.sandbox import SandboxServer
 from sipphones.models import SipGroup
 from tests.audio import wav_bytes
-from tests.browser.helpers import add_sip_group, messages, submit
+from tests.browser.helpers import add_sip_group, log_in, messages, submit
 from tests.conftest import API_KEY, API_SECRET, make_staff
 from tests.procs import apply_worker, task_worker
 
@@ -103,15 +103,11 @@ def start_worker():
             worker.wait()
 
 
-def log_in(page, live_server, username: str) -> None:
+def log_in_from_the_root(page, live_server, username: str) -> None:
+    """The site's address leads a visitor to the login page; log in there."""
     page.goto(f"{live_server.url}/")
     assert "/admin/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    # The login page has a #site-name too: wait until the browser has left it.
-    page.wait_for_url(lambda url: "/admin/login/" not in url)
-    page.wait_for_selector("#site-name")
+    log_in(page, live_server, username)
 
 
 def add_app(page, live_server, app_id: str, kind: str, label: str) -> str:
@@ -146,7 +142,7 @@ def test_the_whole_journey(
     make_staff("vera", "Viewer")
 
     # 1. Log in through the login form.
-    log_in(page, live_server, "alice")
+    log_in_from_the_root(page, live_server, "alice")
     assert page.locator("#site-name").inner_text() == "ITNIO Portal"
     screenshot("01-login")
 
@@ -421,7 +417,7 @@ def test_the_whole_journey(
     spent_before = spending_requests(sandbox_state)
     assert spent_before > 0
     page.click("#logout-form button")
-    log_in(page, live_server, "vera")
+    log_in_from_the_root(page, live_server, "vera")
     page.goto(f"{url}/admin/campaigns/call/")
     assert page.locator("#result_list tbody tr").count() == CALLEES + 1  # sees every call
     assert page.locator("#send-tts-link").count() == 0

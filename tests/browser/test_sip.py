@@ -9,11 +9,9 @@ from campaigns.models import Call
 from itnio_portal.itnio.sandbox import SandboxServer
 from itnio_portal.itnio.sandbox.state import SipGroup as SandboxSipGroup
 from sipphones.models import SipGroup
-from tests.browser.helpers import add_sip_group, messages, submit
+from tests.browser.helpers import add_sip_group, log_in, messages, submit
 from tests.conftest import VOICE_APP_ID, make_staff
 from tests.sipphones.conftest import answered  # noqa: F401 (fixture)
-
-from .test_voice_operations import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +35,7 @@ def test_operator_creates_a_group_calls_from_a_phone_and_reads_the_record(
     answered,  # noqa: F811
 ):
     make_staff("ops", "Operator")
-    login(page, live_server, "ops")
+    log_in(page, live_server, "ops")
 
     # The form refuses what ITNIO would, with the rule, before anything is sent.
     page.goto(f"{live_server.url}/admin/sipphones/sipgroup/add/")

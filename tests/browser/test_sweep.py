@@ -17,6 +17,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.admin_objects import one_of_each
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.helpers import log_in
 from tests.test_permission_matrix import Run, admin_endpoints
 
 pytestmark = [
@@ -115,10 +116,7 @@ def test_every_admin_page_at_both_sizes_in_both_languages(
             )
             page = context.new_page()
             page.set_default_timeout(20_000)
-            page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-            page.fill("#id_username", "sweep")
-            page.fill("#id_password", "pw")
-            page.click("input[type=submit]")
+            log_in(page, live_server, "sweep")
             page.wait_for_selector("#needs-attention")
             for url in urls:
                 try:

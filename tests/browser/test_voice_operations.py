@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from campaigns.models import Call, VoiceFile
 from itnio_portal.itnio.sandbox import SandboxServer
 from tests.audio import BEEP_WAV
+from tests.browser.helpers import log_in
 from tests.conftest import API_KEY, VOICE_APP_ID, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,21 +34,11 @@ def live_sandbox(sandbox_state, account, live_server, push_worker):
     server.stop()
 
 
-def login(page, live_server, username, password="pw"):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    # The login page has a #site-name too: wait until the browser has left it.
-    page.wait_for_url(lambda url: "/admin/login/" not in url)
-    page.wait_for_selector("#site-name")
-
-
 def test_operator_uploads_plays_sends_and_reads_billing(
     live_server, live_sandbox, page, screenshot, sandbox_state
 ):
     User.objects.create_superuser("ops", "ops@example.com", "pw")
-    login(page, live_server, "ops")
+    log_in(page, live_server, "ops")
 
     # Upload a voice file and play it.
     page.goto(f"{live_server.url}/admin/campaigns/voicefile/add/")
@@ -114,7 +105,7 @@ def test_operator_uploads_plays_sends_and_reads_billing(
 def test_viewer_sees_no_way_to_send(live_server, page, screenshot, account, voice_app):
     make_staff("watcher", "Viewer")
     VoiceFile.objects.create(app=voice_app, file_name="promo.wav", audio="voice/x.wav")
-    login(page, live_server, "watcher")
+    log_in(page, live_server, "watcher")
     page.goto(f"{live_server.url}/admin/campaigns/call/")
     assert page.locator("#send-tts-link").count() == 0
     page.goto(f"{live_server.url}/admin/campaigns/voicefile/")
