@@ -148,19 +148,6 @@ class CampaignRetriesMixin:
             ]
         return context
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = dict(extra_context or {})
-        campaign = self.get_object(request, object_id)  # type: ignore[attr-defined]
-        if campaign is not None:
-            extra_context.update(self.retries_context(request, campaign))
-        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         warning = cap_warning(

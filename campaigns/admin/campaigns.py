@@ -373,6 +373,8 @@ class CampaignAdmin(
             ]
             extra_context["opt_outs"] = opt_out_count(campaign)
             extra_context.update(self.approval_context(request, campaign))
+            extra_context.update(self.windows_context(request, campaign))
+            extra_context.update(self.retries_context(request, campaign))
             extra_context["waiting_text"] = (
                 waiting_for_reconciliation(progress.waiting) if progress.waiting else ""
             )
