@@ -16,7 +16,13 @@ body into a table, the floor for "store and answer".
    <= 5 s (open-loop run; the closed-loop runs are printed too).
 5. After the run: inbox rows = 2xx answers, calls = distinct voiceIds, every entry applied.
 
-    python bench/pushes.py [--clients 32] [--seconds 30] [--rate 300] [--runs 3]
+    python bench/pushes.py [--clients 32] [--seconds 30] [--rate 300] [--runs 3] [--features]
+
+--features turns on what a real campaign's pushes also drive in the apply: every pushed voiceId
+is a call of a second campaign (made before the load) with a budget and an opt-out key ("9",
+pressed in one final report in twenty), and a webhook subscription on call.final delivers to a
+local receiver through the delivery worker. Printed beside the targets: budget billed, opt-outs,
+webhook messages delivered.
 
 Exit 1 when a target is missed. Takes about 7 minutes with the defaults.
 """
@@ -109,10 +115,13 @@ async def wait_http(port: int, seconds: float = 30) -> None:
 class Bodies:
     """Single-report bodies: two thirds new voiceIds, a third repeats or older updates."""
 
-    def __init__(self, seed: int = 7) -> None:
+    FIRST_ID = 8_100_000_000_000_000_000
+
+    def __init__(self, seed: int = 7, opt_out_key: str = "") -> None:
         self.random = random.Random(seed)
-        self.next_id = 8_100_000_000_000_000_000
+        self.next_id = self.FIRST_ID
         self.sent: list[str] = []
+        self.opt_out_key = opt_out_key
 
     def report(self, voice_id: str, final: bool) -> dict:
         submit = 1_780_000_000_000 + int(voice_id[-6:]) * 10
@@ -136,10 +145,15 @@ class Bodies:
             "cost": "0.012" if final else "",
             "terminationCode": "200" if final else "",
             "terminationReason": "success" if final else "",
-            "feedbackValue": "-1",
+            "feedbackValue": self._feedback(final),
             "calledInfo": "bench",
             "currency": "",
         }
+
+    def _feedback(self, final: bool) -> str:
+        if final and self.opt_out_key and self.random.random() < 1 / 20:
+            return self.opt_out_key
+        return "-1"
 
     def single(self) -> tuple[str, bytes]:
         if self.sent and self.random.random() < 1 / 3:
@@ -243,9 +257,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------------------
-def seed(db_url: str, sandbox_url: str, callees: int) -> tuple[str, int]:
+def seed(
+    db_url: str, sandbox_url: str, callees: int, features: bool = False, sink_url: str = ""
+) -> tuple[str, int]:
     """The account, the app, an uploaded voice file and a running campaign; (push path, id)."""
-    os.environ.update(portal_env(db_url))
+    os.environ.update(
+        portal_env(db_url, WEBHOOKS_ALLOW_PRIVATE_ADDRESSES="true", WEBHOOKS_ALLOW_HTTP="true")
+    )
     os.environ["DJANGO_DEBUG"] = "true"  # this process only seeds; no production checks
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # seeding runs before any load starts
     sys.path.insert(0, str(ROOT))
@@ -265,8 +283,91 @@ def seed(db_url: str, sandbox_url: str, callees: int) -> tuple[str, int]:
             [campaign.pk, callees],
         )
         cursor.execute("CREATE TABLE bench_bare_push (id bigserial PRIMARY KEY, body text)")
+    if features:
+        seed_features(campaign, sink_url)
     connection.close()
     return app.push_path, campaign.pk
+
+
+FEATURE_CALLS = 400_000  # more voiceIds than a default run pushes (about 170,000)
+
+
+def seed_features(campaign, sink_url: str) -> None:
+    """A budgeted campaign with an opt-out key whose calls are the voiceIds the load will push
+    (one template call copied by one INSERT … SELECT), and a call.final subscription."""
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from campaigns.models import Call, Campaign
+    from campaigns.services.outbound_hooks import webhook_subscribe
+
+    featured = Campaign.objects.create(
+        name="bench-features",
+        app=campaign.app,
+        voice_file=campaign.voice_file,
+        state="running",
+        opt_out_key="9",
+        budget_amount=Decimal("1000000"),
+        budget_currency="USD",
+    )
+    template = Call.objects.create(
+        app=campaign.app,
+        campaign=featured,
+        kind=Call.Kind.GROUP,
+        state=Call.State.SUBMITTED,
+        callee="6590000000",
+        voice_id="template",
+        created_by="bench",
+    )
+    columns = [
+        f.column
+        for f in Call._meta.concrete_fields
+        if f.column not in ("id", "voice_id", "callee") and not f.generated
+    ]
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO campaigns_call ({names}, voice_id, callee) "
+            f"SELECT {names}, (%s + g)::text, '6591' || right((%s + g)::text, 7) "
+            "FROM campaigns_call, generate_series(0, %s) g WHERE id = %s",
+            [Bodies.FIRST_ID, Bodies.FIRST_ID, FEATURE_CALLS - 1, template.pk],
+        )
+    template.delete()
+    webhook_subscribe(url=sink_url, events=["call.final"], created_by="bench")
+
+
+SINK = """
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import sys
+class Sink(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+"""
+
+
+def feature_facts(db_url: str) -> dict:
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "budget billed USD": one(
+                "SELECT budget_billed FROM campaigns_campaign WHERE name = 'bench-features'"
+            ),
+            "opt-outs": one(
+                "SELECT count(*) FROM campaigns_suppressionentry WHERE source = 'opt_out'"
+            ),
+            "call.final messages": one("SELECT count(*) FROM campaigns_webhookmessage"),
+            "delivered": one(
+                "SELECT count(*) FROM campaigns_webhookmessage WHERE delivered_at IS NOT NULL"
+            ),
+        }
 
 
 def verify(db_url: str, portal: Tally) -> tuple[bool, dict]:
@@ -284,7 +385,8 @@ def verify(db_url: str, portal: Tally) -> tuple[bool, dict]:
         by_state = "SELECT state, count(*) FROM campaigns_pushevent GROUP BY state"
         rows = dict(conn.execute(by_state).fetchall())
         calls = conn.execute(
-            "SELECT count(*) FROM campaigns_call WHERE created_by = 'learned:push'"
+            "SELECT count(*) FROM campaigns_call WHERE created_by = 'learned:push' "
+            "OR (created_by = 'bench' AND synced_at IS NOT NULL)"
         ).fetchone()[0]
     facts = {
         "2xx answers": portal.ok,
@@ -320,8 +422,25 @@ async def run(args) -> int:
     sandbox, sandbox_url = start_sandbox(200)
     procs = [sandbox]
     try:
-        push_path, campaign_id = seed(db_url, sandbox_url, args.callees)
-        env = portal_env(db_url, ITNIO_DISPATCH_CONCURRENCY="1")
+        sink_port = free_port()
+        sink_url = f"http://127.0.0.1:{sink_port}/hook"
+        push_path, campaign_id = seed(db_url, sandbox_url, args.callees, args.features, sink_url)
+        env = portal_env(
+            db_url,
+            ITNIO_DISPATCH_CONCURRENCY="1",
+            WEBHOOKS_ALLOW_PRIVATE_ADDRESSES="true",
+            WEBHOOKS_ALLOW_HTTP="true",
+        )
+        if args.features:
+            procs += [
+                spawn([sys.executable, "-c", SINK, str(sink_port)], env),
+                django_loop(
+                    "import time\n"
+                    "from campaigns.services.outbound_hooks_delivery import webhooks_deliver_due\n"
+                    "while True:\n    webhooks_deliver_due(max_seconds=30)\n    time.sleep(0.5)\n",
+                    env,
+                ),
+            ]
         ours_port, bare_port = free_port(), free_port()
         procs += [
             gunicorn("itnio_portal.wsgi", ours_port, env, ROOT),
@@ -347,8 +466,9 @@ async def run(args) -> int:
             f"PostgreSQL {DB_NAME}; gunicorn 3 sync workers each; {args.clients} clients; "
             f"{args.seconds:g} s per run; campaign of {args.callees:,} dispatching; "
             "figures refresh looping; one apply worker"
+            + ("; features: budget, opt-out key, call.final webhook" if args.features else "")
         )
-        bodies = Bodies()
+        bodies = Bodies(opt_out_key="9" if args.features else "")
         portal = Tally()
         warm = Tally()
         await closed_loop(ours_port, push_path, 8, 3, bodies.single_ids, warm, bodies)
@@ -398,6 +518,9 @@ async def run(args) -> int:
         array_rps = arrays.reports / took
         consistent, facts = verify(db_url, portal)
         array_lag, last_id = lag_p99(db_url, last_id)
+        if args.features:
+            await asyncio.sleep(10)  # the delivery worker's last round
+            features = feature_facts(db_url)
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -452,6 +575,15 @@ async def run(args) -> int:
             "rows = 2xx = applied, calls = voiceIds",
         ),
     ]
+    if args.features:
+        results.append(
+            (
+                "features",
+                ", ".join(f"{k} {v:,}" for k, v in features.items()),
+                True,
+                "printed",
+            )
+        )
     print()
     missed = 0
     for name, value, ok, target in results:
@@ -471,6 +603,11 @@ def main() -> int:
         "--no-background",
         action="store_true",
         help="no campaign dispatch and no figures refresh beside the load (to isolate causes)",
+    )
+    parser.add_argument(
+        "--features",
+        action="store_true",
+        help="pushed calls belong to a budgeted campaign with an opt-out key; call.final webhook",
     )
     return asyncio.run(run(parser.parse_args()))
 
