@@ -63,6 +63,11 @@ urlpatterns = [
         name="campaign-cancel",
     ),
     path(
+        "campaigns/<int:pk>/budget/",
+        views_campaigns.CampaignBudget.as_view(),
+        name="campaign-budget",
+    ),
+    path(
         "campaigns/<int:pk>/status/",
         views_campaigns.CampaignStatus.as_view(),
         name="campaign-status",

@@ -19,6 +19,7 @@ from campaigns.api.errors import Conflict
 from campaigns.api.permissions import PLACE_CALLS
 from campaigns.api.serializers import CampaignSerializer
 from campaigns.models import Campaign, ContactList, ItnioApp, VoiceFile
+from campaigns.services.budgets import BudgetError, budget_set, parse_budget
 from campaigns.services.campaign_plan import campaign_plan, campaign_progress
 from campaigns.services.campaigns import (
     CampaignError,
@@ -281,6 +282,42 @@ def _steer(verb: str):
 
 
 CampaignPause, CampaignResume, CampaignCancel = (_steer(v) for v in ("pause", "resume", "cancel"))
+
+
+class BudgetInput(serializers.Serializer):
+    budget = serializers.CharField(
+        max_length=40,
+        allow_null=True,
+        help_text=gettext_lazy('amount and currency, e.g. "8.00 EUR"; null removes the budget'),
+    )
+
+
+class CampaignBudget(ApiView):
+    """Set, raise or remove a campaign's budget, as `set_budget` does: a campaign the budget
+    paused runs again when the new budget leaves room (a running one keeps its currency)."""
+
+    permissions = {"POST": (PLACE_CALLS,)}
+    serializer_class = CampaignSerializer
+
+    @extend_schema(request=BudgetInput, responses=CampaignSerializer)
+    def post(self, request: Any, pk: int) -> Response:
+        campaign = self.object_of(Campaign.objects.all(), pk)
+        given = BudgetInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        amount, currency = None, ""
+        if given.validated_data["budget"] is not None:
+            try:
+                amount, currency = parse_budget(given.validated_data["budget"])
+            except BudgetError as exc:
+                raise serializers.ValidationError({"budget": [str(exc)]}) from exc
+        try:
+            campaign = budget_set(
+                campaign=campaign, amount=amount, currency=currency, actor=self.actor()
+            )
+        except CampaignError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(self.get_serializer(campaign).data)
+
 
 StatusSerializer = inline_serializer(
     "CampaignStatus",

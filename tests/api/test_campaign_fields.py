@@ -121,3 +121,27 @@ def test_the_status_says_who_waits_for_their_window_and_when_it_opens(
     with freeze_time("2026-12-03 02:00:00"):  # 10:00 in Singapore: open
         status = operator_api.get(f"/api/v1/campaigns/{campaign.pk}/status/").json()
     assert status["waiting_for_window"] == []
+
+
+def test_a_budget_is_set_raised_and_removed_through_the_api(
+    operator_api, viewer_api, uploaded_file, voice_app
+):
+    campaign = Campaign.objects.create(name="Spend", app=voice_app, voice_file=uploaded_file)
+    url = f"/api/v1/campaigns/{campaign.pk}/budget/"
+    assert viewer_api.post(url, {"budget": "8.00 EUR"}).status_code == 403
+    answer = operator_api.post(url, {"budget": "8.00 eur"})
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["budget_amount"], answer.json()["budget_currency"]) == (
+        "8.000000",
+        "EUR",
+    )
+    bad = operator_api.post(url, {"budget": "eight euros"})
+    assert bad.status_code == 400 and "budget" in error_of(bad)["fields"]
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.RUNNING)
+    other = operator_api.post(url, {"budget": "9.00 USD"})
+    assert other.status_code == 409 and "EUR" in error_of(other)["message"]
+    assert operator_api.post(url, {"budget": "9.00 EUR"}).json()["budget_amount"] == "9.000000"
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.COMPLETED)
+    assert operator_api.post(url, {"budget": None}).status_code == 409
+    campaign.refresh_from_db()
+    assert (campaign.budget_amount, campaign.budget_currency) == (Decimal("9"), "EUR")
