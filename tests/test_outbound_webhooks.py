@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -110,6 +112,31 @@ def test_a_pushs_final_record_gives_exactly_one_call_final_per_call(hook, voice_
 def test_nothing_is_written_without_a_subscriber(voice_app):
     push(Client(), voice_app, [final_report("V1")])
     assert not WebhookMessage.objects.exists()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@responses.activate
+def test_a_batch_is_delivered_several_requests_at_a_time(hook, settings, concurrency):
+    """A slow receiver is not called one message after the other: up to WEBHOOKS_CONCURRENCY
+    requests are in flight, and every message of the batch is delivered and logged once."""
+    settings.WEBHOOKS_CONCURRENCY = concurrency
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def slow(request):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return 204, {}, ""
+
+    responses.add_callback(responses.POST, HOOK, callback=slow)
+    emit(CALL_FINAL, [{"voice_id": f"V{i}"} for i in range(12)])
+    assert webhooks_deliver_due(max_seconds=5).delivered == 12
+    assert most[0] <= concurrency and (most[0] > 1) == (concurrency > 1)
+    assert WebhookMessage.objects.filter(state=WebhookMessage.State.DELIVERED).count() == 12
+    assert WebhookDelivery.objects.filter(ok=True).count() == 12
 
 
 # --- retries, backoff, dead, replay ----------------------------------------------------------

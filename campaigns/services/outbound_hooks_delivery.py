@@ -1,6 +1,6 @@
 """Delivering the webhook outbox: claim due messages in a short transaction, POST each one
 signed (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature) with no transaction
-open, then write the outcome and the attempt's log row.
+open, WEBHOOKS_CONCURRENCY at a time, then write the batch's outcomes and log rows together.
 
 A claim pushes the message's next attempt one lease ahead and counts the attempt before the
 request goes out, so a worker that dies mid-request leaves it due again later (at least once,
@@ -13,10 +13,11 @@ same webhook-id and a full set of attempts.
 from __future__ import annotations
 
 import logging
+import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -73,6 +74,7 @@ def _claim(limit: int, now: datetime) -> list[WebhookMessage]:
             )
             for message in due:
                 message.attempts += 1
+                message.next_attempt_at = now + LEASE
     return due
 
 
@@ -134,37 +136,76 @@ def _send(session: requests.Session, message: WebhookMessage) -> Attempt:
     return attempt
 
 
-def _record(message: WebhookMessage, attempt: Attempt, started_at: datetime) -> None:
+def _record(sent: list[tuple[WebhookMessage, Attempt, datetime]]) -> None:
+    """Write the outcomes of a batch's attempts and their log rows: one transaction, one
+    UPDATE per outcome field set (bulk_update) and one INSERT of the log rows."""
     now = timezone.now()
-    fields: dict[str, Any] = {"last_status": attempt.status_code, "last_error": attempt.error[:500]}
-    if attempt.ok:
-        fields.update(state=WebhookMessage.State.DELIVERED, delivered_at=now)
-    elif message.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
-        fields.update(state=WebhookMessage.State.DEAD)
-    else:
-        fields.update(next_attempt_at=now + backoff(message.attempts))
+    fields = ["state", "last_status", "last_error", "delivered_at", "next_attempt_at"]
+    for message, attempt, _started in sent:
+        message.last_status, message.last_error = attempt.status_code, attempt.error[:500]
+        if attempt.ok:
+            message.state, message.delivered_at = WebhookMessage.State.DELIVERED, now
+        elif message.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
+            message.state = WebhookMessage.State.DEAD
+        else:
+            message.next_attempt_at = now + backoff(message.attempts)
     with transaction.atomic():
-        WebhookMessage.objects.filter(pk=message.pk).update(**fields)
-        WebhookDelivery.objects.create(
-            message_id=message.pk,
-            subscription_id=message.subscription_id,
-            attempt=message.attempts,
-            started_at=started_at,
-            duration_ms=attempt.duration_ms,
-            status_code=attempt.status_code,
-            ok=attempt.ok,
-            error=attempt.error[:500],
-            response_excerpt=attempt.excerpt,
+        WebhookMessage.objects.bulk_update([m for m, _a, _s in sent], fields, batch_size=500)
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    message_id=message.pk,
+                    subscription_id=message.subscription_id,
+                    attempt=message.attempts,
+                    started_at=started_at,
+                    duration_ms=attempt.duration_ms,
+                    status_code=attempt.status_code,
+                    ok=attempt.ok,
+                    error=attempt.error[:500],
+                    response_excerpt=attempt.excerpt,
+                )
+                for message, attempt, started_at in sent
+            ],
+            batch_size=500,
         )
-    if not attempt.ok:
-        # The URL's host only: a path or query may carry a receiver's own token.
-        logger.info(
-            "Webhook %s (%s) attempt %s failed: %s",
-            message.msg_id,
-            message.event_type,
-            message.attempts,
-            attempt.error,
-        )
+    for message, attempt, _started in sent:
+        if not attempt.ok:
+            # The URL's host only: a path or query may carry a receiver's own token.
+            logger.info(
+                "Webhook %s (%s) attempt %s failed: %s",
+                message.msg_id,
+                message.event_type,
+                message.attempts,
+                attempt.error,
+            )
+
+
+class _Senders:
+    """WEBHOOKS_CONCURRENCY requests at a time, each thread with its own guarded session; the
+    threads touch no database (the claim loaded each message's subscription)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.sessions: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
+        self.all = [guarded_session() for _ in range(concurrency)]
+        for session in self.all:
+            self.sessions.put(session)
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
+
+    def _one(self, message: WebhookMessage) -> tuple[WebhookMessage, Attempt, datetime]:
+        session = self.sessions.get()
+        try:
+            started_at = timezone.now()
+            return message, _send(session, message), started_at
+        finally:
+            self.sessions.put(session)
+
+    def send(self, batch: list[WebhookMessage]) -> list[tuple[WebhookMessage, Attempt, datetime]]:
+        return list(self.pool.map(self._one, batch))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for session in self.all:
+            session.close()
 
 
 @dataclass
@@ -184,16 +225,15 @@ def webhooks_deliver_due(
     limit = max_seconds if max_seconds is not None else settings.WEBHOOKS_DELIVER_MAX_SECONDS
     deadline = time.monotonic() + limit
     report = DeliveryReport()
-    session = guarded_session()
+    senders = _Senders(max(1, settings.WEBHOOKS_CONCURRENCY))
     try:
         while time.monotonic() < deadline:
             batch = _claim(settings.WEBHOOKS_BATCH, now or timezone.now())
             if not batch:
                 break
-            for message in batch:
-                started_at = timezone.now()
-                attempt = _send(session, message)
-                _record(message, attempt, started_at)
+            sent = senders.send(batch)
+            _record(sent)
+            for message, attempt, _started in sent:
                 if attempt.ok:
                     report.delivered += 1
                 elif message.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
@@ -203,7 +243,7 @@ def webhooks_deliver_due(
             if now is not None:
                 break  # a fixed clock (tests): one batch
     finally:
-        session.close()
+        senders.close()
     return report
 
 

@@ -533,6 +533,8 @@ WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=60)
 WEBHOOKS_RETRY_CAP_SECONDS = env.int("WEBHOOKS_RETRY_CAP_SECONDS", default=6 * 3600)
 # Messages claimed per batch, and how long one run of the delivery task may deliver.
 WEBHOOKS_BATCH = env.int("WEBHOOKS_BATCH", default=100)
+# Requests in flight at once while a batch is delivered (one worker, this many threads).
+WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)
 WEBHOOKS_DELIVER_MAX_SECONDS = env.float("WEBHOOKS_DELIVER_MAX_SECONDS", default=50.0)
 # Delivered messages (and their log) are deleted after this many days (dead ones are kept).
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=7)
