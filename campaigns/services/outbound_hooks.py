@@ -41,7 +41,12 @@ SECRET_PREFIX = "whsec_"
 
 
 class WebhookError(ValueError):
-    """A subscription the portal refuses; `str()` says why."""
+    """A subscription the portal refuses; `str()` says why, `field` which input ("url",
+    "events") it is about (the API's per-field errors)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def new_secret() -> str:
@@ -59,13 +64,15 @@ def parse_events(values: Iterable[str]) -> list[str]:
         if name not in EVENT_TYPES:
             raise WebhookError(
                 _("Unknown event %(name)s; the events are: %(all)s")
-                % {"name": repr(name), "all": ", ".join(EVENT_TYPES)}
+                % {"name": repr(name), "all": ", ".join(EVENT_TYPES)},
+                field="events",
             )
         if name not in events:
             events.append(name)
     if not events:
         raise WebhookError(
-            _("Name at least one event (%(all)s).") % {"all": ", ".join(EVENT_TYPES)}
+            _("Name at least one event (%(all)s).") % {"all": ", ".join(EVENT_TYPES)},
+            field="events",
         )
     return events
 
@@ -73,10 +80,10 @@ def parse_events(values: Iterable[str]) -> list[str]:
 def check_url(url: str) -> str:
     url = (url or "").strip()
     if len(url) > 1000:
-        raise WebhookError(_("A webhook URL has at most 1,000 characters."))
+        raise WebhookError(_("A webhook URL has at most 1,000 characters."), field="url")
     problem = url_problem(url)
     if problem:
-        raise WebhookError(problem)
+        raise WebhookError(problem, field="url")
     return url
 
 
@@ -87,9 +94,15 @@ class Created:
 
 
 def webhook_subscribe(
-    *, url: str, events: Iterable[str], created_by: str, description: str = ""
+    *,
+    url: str,
+    events: Iterable[str],
+    created_by: str,
+    description: str = "",
+    active: bool = True,
 ) -> Created:
-    """A new active subscription with a fresh secret (returned once, stored encrypted)."""
+    """A new subscription (active unless told) with a fresh secret (returned once, stored
+    encrypted)."""
     url = check_url(url)
     chosen = parse_events(events)
     secret = new_secret()
@@ -99,8 +112,33 @@ def webhook_subscribe(
         secret=secret,
         description=description[:200],
         created_by=created_by[:150],
+        active=active,
     )
     return Created(subscription, secret)
+
+
+def webhook_update(
+    *,
+    subscription: WebhookSubscription,
+    events: Iterable[str] | None = None,
+    active: bool | None = None,
+    description: str | None = None,
+) -> WebhookSubscription:
+    """Change what a subscription receives (its URL and secret stay: a new receiver is a new
+    subscription with a secret of its own)."""
+    fields = []
+    if events is not None:
+        subscription.events = parse_events(events)
+        fields.append("events")
+    if active is not None:
+        subscription.active = bool(active)
+        fields.append("active")
+    if description is not None:
+        subscription.description = description[:200]
+        fields.append("description")
+    if fields:
+        subscription.save(update_fields=fields)
+    return subscription
 
 
 def webhook_unsubscribe(*, subscription: WebhookSubscription) -> int:
