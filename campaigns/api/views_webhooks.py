@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -26,7 +27,12 @@ from campaigns.services.outbound_hooks import (
     webhook_update,
 )
 
-EVENTS_HELP = gettext_lazy("event names, from: %(all)s") % {"all": ", ".join(EVENT_TYPES)}
+
+def _events_help() -> str:
+    return _("event names, from: %(all)s") % {"all": ", ".join(EVENT_TYPES)}
+
+
+EVENTS_HELP = lazy(_events_help, str)()  # in the language of the schema's request
 
 
 def subscriptions() -> QuerySet[WebhookSubscription]:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.models import WebhookMessage, WebhookSubscription
+from campaigns.models import ItnioApp, WebhookMessage, WebhookSubscription
 from campaigns.models.webhooks import EVENT_TYPES
 from campaigns.services.outbound_hooks_http import url_problem
 
@@ -217,10 +217,20 @@ CALL_FIELDS = (
 )
 
 
-def call_payload(call: Any) -> dict[str, Any]:
+def itnio_app_ids(pks: Iterable[int | None]) -> dict[int, str]:
+    """The ITNIO app IDs of these apps (the API's `app`; `app_id` in a payload is the portal's
+    own id of the app), in one query."""
+    wanted = {pk for pk in pks if pk is not None}
+    if not wanted:
+        return {}
+    return dict(ItnioApp.objects.filter(pk__in=wanted).values_list("pk", "app_id"))
+
+
+def call_payload(call: Any, *, app: str | None = None) -> dict[str, Any]:
     data = {name: getattr(call, name, None) for name in CALL_FIELDS}
     data["id"] = call.pk
     data["app_id"] = call.app_id
+    data["app"] = app
     data["campaign_id"] = call.campaign_id
     data["answered"] = call.answer_time is not None
     return data
@@ -229,7 +239,15 @@ def call_payload(call: Any) -> dict[str, Any]:
 def emit_calls_final(calls: Iterable[Any]) -> int:
     """call.final for calls whose record just became final (the caller knows which)."""
     calls = list(calls)
-    return emit(CALL_FINAL, (call_payload(c) for c in calls)) if calls else 0
+    if not calls:
+        return 0
+
+    def payloads() -> Iterable[dict[str, Any]]:  # read only when someone subscribed
+        apps = itnio_app_ids(c.app_id for c in calls)
+        for call in calls:
+            yield call_payload(call, app=apps.get(call.app_id))
+
+    return emit(CALL_FINAL, payloads())
 
 
 def campaign_payload(campaign: Any, **extra: Any) -> dict[str, Any]:
@@ -237,6 +255,7 @@ def campaign_payload(campaign: Any, **extra: Any) -> dict[str, Any]:
         "id": campaign.pk,
         "name": campaign.name,
         "app_id": campaign.app_id,
+        "app": itnio_app_ids([campaign.app_id]).get(campaign.app_id),
         "state": campaign.state,
         "state_reason": campaign.state_reason,
         "launched_at": campaign.launched_at,
@@ -250,11 +269,13 @@ def emit_campaign_state(campaign: Any, previous: str, *, by: str = "") -> int:
     new state is already written (on the instance as well)."""
     if previous == campaign.state:
         return 0
+    # Generators: the payload (and its app's query) is made only when someone subscribed.
     written = emit(
-        CAMPAIGN_STATE_CHANGED, [campaign_payload(campaign, previous_state=previous, by=by)]
+        CAMPAIGN_STATE_CHANGED,
+        (campaign_payload(campaign, previous_state=previous, by=by) for _once in (1,)),
     )
     if campaign.state == "completed":
-        written += emit(CAMPAIGN_COMPLETED, [campaign_payload(campaign)])
+        written += emit(CAMPAIGN_COMPLETED, (campaign_payload(campaign) for _once in (1,)))
     return written
 
 

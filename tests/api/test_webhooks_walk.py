@@ -117,6 +117,7 @@ def test_a_crm_receives_every_event_of_a_campaign_signed(
         data = finals[call.callee]
         assert data["id"] == call.pk and data["voice_id"] == call.voice_id
         assert data["campaign_id"] == campaign.pk and data["state"] == "final"
+        assert data["app"] == VOICE_APP_ID  # the ITNIO app ID, as the API names it
         assert data["called_info"] == call.called_info and call.called_info.startswith("walk")
         assert data["answered"] is (call.answer_time is not None)
         assert data["hangup_time"] and data["submit_time"]
@@ -134,6 +135,7 @@ def test_a_crm_receives_every_event_of_a_campaign_signed(
     (completed,) = by_type["campaign.completed"]
     campaign.refresh_from_db()
     assert completed["id"] == campaign.pk and completed["state"] == "completed"
+    assert completed["app"] == VOICE_APP_ID
     assert completed["launched_at"] and completed["completed_at"]
     assert completed["state_reason"] == campaign.state_reason
 
