@@ -179,15 +179,9 @@ class WebhookDeliveries(ApiListView):
         )
 
 
+#: What the log's rows load: the serializer's columns, the message's two through its join.
 DELIVERY_COLUMNS = (
-    "id",
-    "attempt",
-    "started_at",
-    "duration_ms",
-    "status_code",
-    "ok",
-    "error",
-    "response_excerpt",
+    *(f for f in WebhookDeliverySerializer.Meta.fields if f not in ("msg_id", "event_type")),
     "message",
     "message__msg_id",
     "message__event_type",
