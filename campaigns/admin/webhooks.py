@@ -114,9 +114,8 @@ class WebhookSubscriptionAdmin(PortalModelAdmin):
             events=form.cleaned_data["events"],
             description=form.cleaned_data.get("description") or "",
             created_by=request.user.get_username(),
+            active=form.cleaned_data.get("active", True),
         )
-        if not form.cleaned_data.get("active", True):
-            WebhookSubscription.objects.filter(pk=created.subscription.pk).update(active=False)
         obj.pk = created.subscription.pk
         request._webhook_created = created  # per request: the admin is shared
 

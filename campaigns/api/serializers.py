@@ -1,5 +1,5 @@
 """What the API shows of each object (read side). Secrets never appear: no API secret, key or
-push token of an account or app, no digest of an API token."""
+push token of an account or app, no digest of an API token, no webhook signing secret."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from campaigns.models import (
     ItnioApp,
     SuppressionEntry,
     VoiceFile,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from campaigns.services.calls import RECORD_FIELDS
 from campaigns.services.windows import day_names
@@ -216,4 +218,45 @@ class AiCallRecordSerializer(serializers.ModelSerializer):
             "chat_round",
             "charged_duration",
             "cost",
+        ]
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    """A subscription without its signing secret (shown once, in the answer of its creation)."""
+
+    pending = serializers.IntegerField(source="pending_count", read_only=True)
+    dead = serializers.IntegerField(source="dead_count", read_only=True)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "url",
+            "events",
+            "description",
+            "active",
+            "pending",
+            "dead",
+            "created_by",
+            "created_at",
+        ]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    msg_id = serializers.CharField(source="message.msg_id", read_only=True)
+    event_type = serializers.CharField(source="message.event_type", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "msg_id",
+            "event_type",
+            "attempt",
+            "started_at",
+            "duration_ms",
+            "status_code",
+            "ok",
+            "error",
+            "response_excerpt",
         ]

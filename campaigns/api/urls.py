@@ -4,7 +4,14 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from campaigns.api import views_ai, views_audience, views_calls, views_campaigns, views_catalog
+from campaigns.api import (
+    views_ai,
+    views_audience,
+    views_calls,
+    views_campaigns,
+    views_catalog,
+    views_webhooks,
+)
 from campaigns.api.errors import api_not_found
 
 app_name = "api"
@@ -80,6 +87,13 @@ urlpatterns = [
     path("ai-tasks/<int:pk>/", views_ai.AiTaskDetail.as_view(), name="ai-task"),
     path("ai-tasks/<int:pk>/start/", views_ai.AiTaskStart.as_view(), name="ai-task-start"),
     path("ai-tasks/<int:pk>/records/", views_ai.AiTaskRecords.as_view(), name="ai-task-records"),
+    path("webhooks/", views_webhooks.Webhooks.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>/", views_webhooks.WebhookDetail.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        views_webhooks.WebhookDeliveries.as_view(),
+        name="webhook-deliveries",
+    ),
     # Public like the login page: what the API offers (no data), for `curl` and the browser.
     path("schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **PUBLIC), name="docs"),

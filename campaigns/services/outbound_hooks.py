@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.models import WebhookMessage, WebhookSubscription
+from campaigns.models import ItnioApp, WebhookMessage, WebhookSubscription
 from campaigns.models.webhooks import EVENT_TYPES
 from campaigns.services.outbound_hooks_http import url_problem
 
@@ -41,7 +41,12 @@ SECRET_PREFIX = "whsec_"
 
 
 class WebhookError(ValueError):
-    """A subscription the portal refuses; `str()` says why."""
+    """A subscription the portal refuses; `str()` says why, `field` which input ("url",
+    "events") it is about (the API's per-field errors)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def new_secret() -> str:
@@ -59,13 +64,15 @@ def parse_events(values: Iterable[str]) -> list[str]:
         if name not in EVENT_TYPES:
             raise WebhookError(
                 _("Unknown event %(name)s; the events are: %(all)s")
-                % {"name": repr(name), "all": ", ".join(EVENT_TYPES)}
+                % {"name": repr(name), "all": ", ".join(EVENT_TYPES)},
+                field="events",
             )
         if name not in events:
             events.append(name)
     if not events:
         raise WebhookError(
-            _("Name at least one event (%(all)s).") % {"all": ", ".join(EVENT_TYPES)}
+            _("Name at least one event (%(all)s).") % {"all": ", ".join(EVENT_TYPES)},
+            field="events",
         )
     return events
 
@@ -73,10 +80,10 @@ def parse_events(values: Iterable[str]) -> list[str]:
 def check_url(url: str) -> str:
     url = (url or "").strip()
     if len(url) > 1000:
-        raise WebhookError(_("A webhook URL has at most 1,000 characters."))
+        raise WebhookError(_("A webhook URL has at most 1,000 characters."), field="url")
     problem = url_problem(url)
     if problem:
-        raise WebhookError(problem)
+        raise WebhookError(problem, field="url")
     return url
 
 
@@ -87,9 +94,15 @@ class Created:
 
 
 def webhook_subscribe(
-    *, url: str, events: Iterable[str], created_by: str, description: str = ""
+    *,
+    url: str,
+    events: Iterable[str],
+    created_by: str,
+    description: str = "",
+    active: bool = True,
 ) -> Created:
-    """A new active subscription with a fresh secret (returned once, stored encrypted)."""
+    """A new subscription (active unless told) with a fresh secret (returned once, stored
+    encrypted)."""
     url = check_url(url)
     chosen = parse_events(events)
     secret = new_secret()
@@ -99,8 +112,33 @@ def webhook_subscribe(
         secret=secret,
         description=description[:200],
         created_by=created_by[:150],
+        active=active,
     )
     return Created(subscription, secret)
+
+
+def webhook_update(
+    *,
+    subscription: WebhookSubscription,
+    events: Iterable[str] | None = None,
+    active: bool | None = None,
+    description: str | None = None,
+) -> WebhookSubscription:
+    """Change what a subscription receives (its URL and secret stay: a new receiver is a new
+    subscription with a secret of its own)."""
+    fields = []
+    if events is not None:
+        subscription.events = parse_events(events)
+        fields.append("events")
+    if active is not None:
+        subscription.active = bool(active)
+        fields.append("active")
+    if description is not None:
+        subscription.description = description[:200]
+        fields.append("description")
+    if fields:
+        subscription.save(update_fields=fields)
+    return subscription
 
 
 def webhook_unsubscribe(*, subscription: WebhookSubscription) -> int:
@@ -179,10 +217,20 @@ CALL_FIELDS = (
 )
 
 
-def call_payload(call: Any) -> dict[str, Any]:
+def itnio_app_ids(pks: Iterable[int | None]) -> dict[int, str]:
+    """The ITNIO app IDs of these apps (the API's `app`; `app_id` in a payload is the portal's
+    own id of the app), in one query."""
+    wanted = {pk for pk in pks if pk is not None}
+    if not wanted:
+        return {}
+    return dict(ItnioApp.objects.filter(pk__in=wanted).values_list("pk", "app_id"))
+
+
+def call_payload(call: Any, *, app: str | None = None) -> dict[str, Any]:
     data = {name: getattr(call, name, None) for name in CALL_FIELDS}
     data["id"] = call.pk
     data["app_id"] = call.app_id
+    data["app"] = app
     data["campaign_id"] = call.campaign_id
     data["answered"] = call.answer_time is not None
     return data
@@ -191,7 +239,15 @@ def call_payload(call: Any) -> dict[str, Any]:
 def emit_calls_final(calls: Iterable[Any]) -> int:
     """call.final for calls whose record just became final (the caller knows which)."""
     calls = list(calls)
-    return emit(CALL_FINAL, (call_payload(c) for c in calls)) if calls else 0
+    if not calls:
+        return 0
+
+    def payloads() -> Iterable[dict[str, Any]]:  # read only when someone subscribed
+        apps = itnio_app_ids(c.app_id for c in calls)
+        for call in calls:
+            yield call_payload(call, app=apps.get(call.app_id))
+
+    return emit(CALL_FINAL, payloads())
 
 
 def campaign_payload(campaign: Any, **extra: Any) -> dict[str, Any]:
@@ -199,6 +255,7 @@ def campaign_payload(campaign: Any, **extra: Any) -> dict[str, Any]:
         "id": campaign.pk,
         "name": campaign.name,
         "app_id": campaign.app_id,
+        "app": itnio_app_ids([campaign.app_id]).get(campaign.app_id),
         "state": campaign.state,
         "state_reason": campaign.state_reason,
         "launched_at": campaign.launched_at,
@@ -212,11 +269,13 @@ def emit_campaign_state(campaign: Any, previous: str, *, by: str = "") -> int:
     new state is already written (on the instance as well)."""
     if previous == campaign.state:
         return 0
+    # Generators: the payload (and its app's query) is made only when someone subscribed.
     written = emit(
-        CAMPAIGN_STATE_CHANGED, [campaign_payload(campaign, previous_state=previous, by=by)]
+        CAMPAIGN_STATE_CHANGED,
+        (campaign_payload(campaign, previous_state=previous, by=by) for _once in (1,)),
     )
     if campaign.state == "completed":
-        written += emit(CAMPAIGN_COMPLETED, [campaign_payload(campaign)])
+        written += emit(CAMPAIGN_COMPLETED, (campaign_payload(campaign) for _once in (1,)))
     return written
 
 

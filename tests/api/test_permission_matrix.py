@@ -22,6 +22,7 @@ from campaigns.models import (
     ContactList,
     ItnioAccount,
     VoiceFile,
+    WebhookSubscription,
 )
 from tests.admin_objects import one_of_each
 from tests.api.conftest import ApiClient, client_for, error_of
@@ -42,6 +43,7 @@ OBJECTS = {
     "campaign": Campaign,
     "call": Call,
     "ai-task": AiTask,
+    "webhook": WebhookSubscription,
 }
 
 
