@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -178,3 +178,55 @@ def test_a_large_file_read_in_the_background_keeps_its_zones(
     client.post(f"/admin/campaigns/calleeimport/{callee_import.pk}/confirm/")
     assert zones(spring)[LONDON] == "Europe/London"
     assert import_run(callee_import.pk).endswith("is not queued, or a live worker is reading it")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resumed_background_import_rejects_the_unknown_zone_once_and_keeps_the_zones(
+    spring, settings, monkeypatch
+):
+    from django.core.files.base import ContentFile
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    from campaigns.services import import_jobs, imports
+    from campaigns.services.import_jobs import imports_resume_stale
+
+    settings.CALLEE_IMPORT_CHUNK_ROWS = 2
+    settings.IMPORT_LEASE_SECONDS = 60
+    # The unknown zone first: the resumed worker reads it again without writing.
+    data = csv_bytes([ROWS[0], ROWS[3], ROWS[1], ROWS[2], ROWS[4]])
+    callee_import = CalleeImport(
+        campaign=spring,
+        original_name="list.csv",
+        total_bytes=len(data),
+        state="queued",
+        lease=import_jobs.QUEUED_LEASE,
+        heartbeat_at=timezone.now(),
+    )
+    callee_import.file.save("list.csv", ContentFile(data), save=False)
+    callee_import.save()
+    real, calls = imports._write_chunk, []
+
+    def dies_on_the_second_chunk(rows, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(imports, "_write_chunk", dies_on_the_second_chunk)
+    with pytest.raises(OperationalError):
+        import_run(callee_import.pk)
+    callee_import.refresh_from_db()
+    assert (callee_import.state, callee_import.rows) == ("running", 2)
+    monkeypatch.setattr(imports, "_write_chunk", real)
+    assert imports_resume_stale(now=timezone.now() + timedelta(seconds=61)) == [callee_import.pk]
+    callee_import.refresh_from_db()
+    assert callee_import.state == "staged", callee_import.error
+    assert (callee_import.rows, callee_import.imported, callee_import.rejected) == (4, 3, 1)
+    with callee_import.rejected_file.open("rb") as fh:
+        rejected = list(csv.reader(io.StringIO(fh.read().decode("utf-8-sig"))))
+    assert rejected == [["row", "value", "reason"], ["2", "+65 6123 4567", MARS]]
+    staged = dict(
+        Callee.objects.filter(source=callee_import).values_list("number", "zone_set__key")
+    )
+    assert staged == {NEW_YORK: "Asia/Singapore", LONDON: None, NEW_YORK_2: "America/Los_Angeles"}
