@@ -184,27 +184,18 @@ def test_a_large_file_read_in_the_background_keeps_its_zones(
 def test_a_resumed_background_import_rejects_the_unknown_zone_once_and_keeps_the_zones(
     spring, settings, monkeypatch
 ):
-    from django.core.files.base import ContentFile
     from django.db import OperationalError
     from django.utils import timezone
 
-    from campaigns.services import import_jobs, imports
+    from campaigns.services import imports
     from campaigns.services.import_jobs import imports_resume_stale
+    from tests.test_import_jobs import new_import
 
     settings.CALLEE_IMPORT_CHUNK_ROWS = 2
     settings.IMPORT_LEASE_SECONDS = 60
     # The unknown zone first: the resumed worker reads it again without writing.
     data = csv_bytes([ROWS[0], ROWS[3], ROWS[1], ROWS[2], ROWS[4]])
-    callee_import = CalleeImport(
-        campaign=spring,
-        original_name="list.csv",
-        total_bytes=len(data),
-        state="queued",
-        lease=import_jobs.QUEUED_LEASE,
-        heartbeat_at=timezone.now(),
-    )
-    callee_import.file.save("list.csv", ContentFile(data), save=False)
-    callee_import.save()
+    callee_import = new_import(spring, data)
     real, calls = imports._write_chunk, []
 
     def dies_on_the_second_chunk(rows, **kwargs):
