@@ -10,7 +10,19 @@ With `--dnc N`, N do-not-call entries are in the portal-wide list first (every 1
 among them, the rest other numbers): the claim checks them for every batch, and the target
 stays the same (the bare pool posts the very same, smaller, bodies).
 
+With `--window-zone callee`, the campaign's window is in each callee's local time and the
+callees are spread over eight zone sets (whole-hour zones, one a callee in turn): every claim
+filters them by the zone sets open now, in SQL. The window is open in all of them for the run
+(23 h 59 min, its closed minute half an hour away in every zone), so all are sent and the
+target stays the same. With `--retries K` the campaign retries the not reached (after 0
+minutes): every claim first releases the due retries (none are due before the records come,
+so the bodies are the same), and the campaign stays running, waiting for its records, instead
+of completing.
+
     python bench/dispatch.py [--callees 100000] [--latency-ms 50] [--dnc 1000000]
+        [--window-zone callee] [--retries 2]
+
+SQLite (a small size, to check it works): BENCH_DATABASE_URL=sqlite:////tmp/bench.sqlite3
 """
 
 from __future__ import annotations
@@ -31,6 +43,17 @@ from _setup import ROOT, setup_django
 
 KEY, SECRET, APP = "benchKey", "benchSecret", "BENCHAPP"
 TARGET = 1.25
+#: The zones of `--window-zone callee`, whole hours from UTC: the same minute everywhere.
+ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Jakarta",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "America/New_York",
+    "America/Los_Angeles",
+)
 
 
 def free_port() -> int:
@@ -100,6 +123,51 @@ def running_campaign(base_url: str):
     )
 
 
+def timing_settings(campaign, window_zone: str, retries: int) -> list[int]:
+    """The campaign's callee-local window (open in every zone of ZONES for the next half hour)
+    and its retries; the zone set ids the callees are spread over ([] for no window)."""
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns.services.windows import zone_set_ids
+
+    fields: dict[str, object] = {"retries": retries, "retry_after_minutes": 0}
+    ids: list[int] = []
+    if window_zone == "callee":
+        # Closed only from 00:MM to 00:MM+1 local, MM half an hour from now's minute.
+        soon = datetime.now(UTC) + timedelta(minutes=30)
+        closed = soon.replace(hour=0, second=0, microsecond=0)
+        fields.update(
+            window_callee_local=True,
+            window_start=(closed + timedelta(minutes=1)).time(),
+            window_end=closed.time(),
+        )
+        found = zone_set_ids(set(ZONES))
+        ids = [found[zone] for zone in ZONES]
+    elif window_zone:
+        raise SystemExit("--window-zone: only 'callee' is benched")
+    type(campaign).objects.filter(pk=campaign.pk).update(**fields)
+    campaign.refresh_from_db()
+    return ids
+
+
+def add_rows(connection, table: str, columns: tuple[str, ...], rows) -> None:
+    """COPY on PostgreSQL; executemany in chunks on SQLite."""
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        while chunk := [row for _i, row in zip(range(10_000), rows, strict=False)]:
+            cursor.executemany(sql, chunk)
+
+
 def bare_pool(url: str, bodies: list[dict], threads: int) -> float:
     import requests
 
@@ -131,6 +199,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--dnc", type=int, default=0, help="do-not-call entries to add first")
+    parser.add_argument("--window-zone", default="", help="callee: a callee-local window")
+    parser.add_argument("--retries", type=int, default=0, help="retries of the not reached")
     args = parser.parse_args()
 
     db_url = setup_django("itnio_bench_dispatch")
@@ -148,6 +218,7 @@ def main() -> int:
         ItnioApp,
         SuppressionEntry,
         VoiceFile,
+        ZoneSet,
     )
     from campaigns.services.dispatch import campaign_dispatch
     from campaigns.services.suppression import portal_wide_list
@@ -163,39 +234,55 @@ def main() -> int:
         ApiRequestLog.objects.all().delete()
         ItnioApp.objects.all().delete()
         ItnioAccount.objects.all().delete()
+        ZoneSet.objects.all().delete()
         campaign = running_campaign(url)
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(
-                "COPY campaigns_callee (campaign_id, number, state, voice_id, reason) FROM STDIN"
-            ) as copy,
-        ):
-            for i in range(args.callees):
-                copy.write_row((campaign.pk, str(620000000001 + i), "pending", "", ""))
+        zone_sets = timing_settings(campaign, args.window_zone, args.retries)
+        add_rows(
+            connection,
+            "campaigns_callee",
+            ("campaign_id", "number", "state", "voice_id", "reason", "zone_set_id"),
+            (
+                (
+                    campaign.pk,
+                    str(620000000001 + i),
+                    "pending",
+                    "",
+                    "",
+                    zone_sets[i % len(zone_sets)] if zone_sets else None,
+                )
+                for i in range(args.callees)
+            ),
+        )
         suppressed_callees = 0
         if args.dnc:
             list_id = portal_wide_list().pk
-            with (
-                connection.cursor() as cursor,
-                cursor.copy(
-                    "COPY campaigns_suppressionentry (suppression_list_id, number, reason, "
-                    "source, added_by, created_at) FROM STDIN"
-                ) as copy,
-            ):
-                now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
-                for i in range(args.dnc):
-                    if i % 100 == 0 and i < args.callees:
-                        number = str(620000000001 + i)  # one callee in a hundred
-                        suppressed_callees += 1
-                    else:
-                        number = str(630000000001 + i)
-                    copy.write_row((list_id, number, "bench", "manual", "bench", now))
+            now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+            entries = []
+            for i in range(args.dnc):
+                if i % 100 == 0 and i < args.callees:
+                    number = str(620000000001 + i)  # one callee in a hundred
+                    suppressed_callees += 1
+                else:
+                    number = str(630000000001 + i)
+                entries.append((list_id, number, "bench", "manual", "bench", now))
+            add_rows(
+                connection,
+                "campaigns_suppressionentry",
+                ("suppression_list_id", "number", "reason", "source", "added_by", "created_at"),
+                entries,
+            )
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE campaigns_suppressionentry")
         print(
             f"database: {db_url.rsplit('@', 1)[-1]}  sandbox latency: {args.latency_ms:.0f} ms  "
             f"callees: {args.callees:,}  concurrency: {args.concurrency}  "
             f"do-not-call entries: {args.dnc:,} ({suppressed_callees:,} of them callees)"
+        )
+        from campaigns.services.windows import window_text
+
+        print(
+            f"window: {window_text(campaign)} ({len(zone_sets) or 'no'} zone sets)  "
+            f"retries: {campaign.retries}"
         )
 
         started = time.perf_counter()
@@ -215,7 +302,9 @@ def main() -> int:
         skipped = Callee.objects.filter(campaign=campaign, state="skipped").count()
         assert skipped == suppressed_callees, (skipped, suppressed_callees)
         campaign.refresh_from_db()
-        assert campaign.state == "completed", campaign.state
+        # With retries the campaign waits for its records (a retry may follow), sent all the same.
+        assert campaign.state == ("running" if args.retries else "completed"), campaign.state
+        assert not Callee.objects.filter(campaign=campaign, state="pending").exists()
 
         import urllib.request
 

@@ -37,8 +37,9 @@ from campaigns.services.imports import (
     _discard_staged,
     import_check_campaign,
     import_stream,
+    open_callee_rows,
 )
-from campaigns.services.tabular import ImportFileError, _binary, _size, open_rows
+from campaigns.services.tabular import ImportFileError, _binary, _size
 from campaigns.services.windows import windows_prepare
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def import_run(import_id: int) -> str:
     try:
         with (
             _open_stored(callee_import) as fh,
-            open_rows(fh, callee_import.original_name) as rows,
+            open_callee_rows(fh, callee_import.original_name) as rows,
         ):
             if callee_import.rejected_file:  # a run that stopped after saving it: written again
                 callee_import.rejected_file.delete(save=False)

@@ -22,19 +22,19 @@ from django.utils.translation import gettext
 
 from campaigns.models import Callee, CalleeImport, Campaign
 from campaigns.services.actors import Actor
+from campaigns.services.callee_writes import _callee_table, _listed
 from campaigns.services.imports import (
     ADDED_MEANWHILE,
     REJECTED_HEADER,
     ImportCounts,
     ImportStateError,
-    _callee_table,
     _discard_staged,
-    _listed,
     import_check_campaign,
     import_stream,
+    open_callee_rows,
     rejected_csv_value,
 )
-from campaigns.services.tabular import _binary, open_rows
+from campaigns.services.tabular import _binary
 from campaigns.services.windows import windows_prepare
 
 logger = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def import_now(
     write lock would stall the site for the whole file, they are staged in short transactions
     and confirmed with one UPDATE at the end (removed again if the file fails halfway)."""
     import_check_campaign(campaign)
-    with open_rows(source, name) as rows:  # a file that cannot be read fails before any write
+    with open_callee_rows(source, name) as rows:  # a file that cannot be read fails first
         if dry_run:
             counts = import_stream(
                 campaign=campaign,
@@ -243,7 +243,7 @@ def import_now(
         with (
             transaction.atomic() if in_one_transaction else nullcontext(),
             callee_import.file.open("rb") as stored,
-            open_rows(stored, name) as rows,
+            open_callee_rows(stored, name) as rows,
         ):
             if in_one_transaction:
                 # Check the foreign keys statement by statement rather than queueing two per
@@ -277,6 +277,8 @@ def import_now(
             state=CalleeImport.State.STAGED, finished_at=timezone.now()
         )
         import_confirm(callee_import=callee_import, actor=actor)
+    else:
+        windows_prepare(campaign)  # as import_confirm does: their zones, no window skipped
     logger.info("Callee import %s by %s: %s", callee_import.pk, actor.label, counts.summary())
     callee_import.refresh_from_db()
     return counts, callee_import

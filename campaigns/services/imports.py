@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from campaigns.models import Callee, CalleeImport, Campaign
+from campaigns.services.callee_writes import _write_chunk
 from campaigns.services.numbers import _SEPARATORS, InvalidNumber, normalise_number, normaliser
-from campaigns.services.tabular import ImportFileError, open_rows
+from campaigns.services.tabular import ImportFileError, RowReader, open_rows
+from campaigns.services.windows import TIMEZONE_HEADERS, zone_cell
 
 logger = logging.getLogger(__name__)
 
@@ -275,95 +277,10 @@ class RejectedWriter:
             self._sample.append(RejectedRow(row, value, reason))
 
 
-def _callee_table() -> str:
-    return connection.ops.quote_name(Callee._meta.db_table)
-
-
-def _listed(alias: str) -> str:
-    """SQL: the callee row `alias` is listed (the condition of the unique index on numbers)."""
-    return f"NOT ({alias}.state = '{Callee.State.STAGED}')"
-
-
-def _write_chunk(
-    rows: list[tuple[str, int]], *, campaign_id: int, source_id: int, state: str
-) -> list[tuple[int, str]]:
-    """Insert one chunk of (number, row); return the (row, number) pairs that another writer
-    listed in the campaign meanwhile (skipped, never a crash). Runs in the caller's transaction.
-
-    Pending rows meet the unique index of listed numbers (ON CONFLICT DO NOTHING); staged ones
-    are not in it, so they skip the listed numbers by a NOT EXISTS on that same index."""
-    table = _callee_table()
-    only_new = (
-        f" AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.campaign_id = %s "
-        f"AND c.number = s.number AND {_listed('c')})"
-        if state == Callee.State.STAGED
-        else ""
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY (the fastest way in) into a temporary table, then one INSERT … SELECT. For
-            # staged rows its RETURNING says exactly which went in; pending rows meet the unique
-            # index, so a short chunk is explained by the look-up below, as on SQLite, and the
-            # common full chunk sends nothing back.
-            # IF NOT EXISTS + TRUNCATE: inside an outer transaction (tests, a caller's atomic
-            # block) the chunk's commit is only a savepoint release, and the table is still there.
-            cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS callee_import_stage "
-                "(number varchar(15) NOT NULL, row_number integer) ON COMMIT DROP"
-            )
-            cursor.execute("TRUNCATE callee_import_stage")
-            with cursor.copy("COPY callee_import_stage (number, row_number) FROM STDIN") as copy:
-                copy.write("".join(f"{number}\t{row}\n" for number, row in rows))
-            cursor.execute(
-                f"INSERT INTO {table} (campaign_id, number, state, row_number, source_id, "
-                "voice_id, reason) SELECT %s, s.number, %s, s.row_number, %s, '', '' "
-                f"FROM callee_import_stage s WHERE true{only_new} "
-                "ON CONFLICT DO NOTHING" + (" RETURNING row_number" if only_new else ""),
-                [campaign_id, state, source_id] + ([campaign_id] if only_new else []),
-            )
-            if cursor.rowcount == len(rows):
-                return []
-            if only_new:
-                written = {row for (row,) in cursor.fetchall()}
-                return [(row, number) for number, row in rows if row not in written]
-            return _skipped_by_listed(rows, campaign_id=campaign_id, source_id=source_id)
-        # SQLite: the chunk's transaction holds the write lock, so nobody lists a number
-        # between this INSERT and the look-up of the rows it skipped.
-        cursor.executemany(
-            f"INSERT INTO {table} (campaign_id, number, state, row_number, source_id, "
-            "voice_id, reason) SELECT s.campaign_id, s.number, %s, s.row_number, %s, '', '' "
-            "FROM (SELECT %s AS campaign_id, %s AS number, %s AS row_number) s "
-            f"WHERE true{only_new} ON CONFLICT DO NOTHING",
-            [
-                (state, source_id, campaign_id, number, row) + ((campaign_id,) if only_new else ())
-                for number, row in rows
-            ],
-        )
-        if cursor.rowcount == len(rows):
-            return []
-    return _skipped_by_listed(rows, campaign_id=campaign_id, source_id=source_id)
-
-
-def _skipped_by_listed(
-    rows: list[tuple[str, int]], *, campaign_id: int, source_id: int
-) -> list[tuple[int, str]]:
-    """The (row, number) pairs of a chunk whose number another row lists in the campaign."""
-    numbers = [number for number, _ in rows]
-    listed: dict[str, tuple[int | None, int | None]] = {}
-    for start in range(0, len(numbers), 500):
-        listed.update(
-            (number, (source, row))
-            for number, source, row in Callee.objects.filter(
-                campaign_id=campaign_id, number__in=numbers[start : start + 500]
-            )
-            .exclude(state=Callee.State.STAGED)
-            .values_list("number", "source_id", "row_number")
-        )
-    return [
-        (row, number)
-        for number, row in rows
-        if number in listed and listed[number] != (source_id, row)
-    ]
+def open_callee_rows(source: Any, name: str | None = None) -> RowReader:
+    """A callee file's reader: its number column, and its time zone column if it has one
+    (headed as a contact list's: windows.TIMEZONE_HEADERS), each row's cell then a pair."""
+    return open_rows(source, name, also=TIMEZONE_HEADERS)
 
 
 def import_stream(
@@ -405,7 +322,11 @@ def import_stream(
     Other list kinds (contact lists, do-not-call lists) come through the same stream with their
     own `validator` (seeded with the list's numbers), `number_cell` (the number cell of a whole
     row) and `write` (a chunk of (number, row, raw row) → the (row, number) pairs listed
-    meanwhile)."""
+    meanwhile).
+
+    A callee file with a time zone column (open_callee_rows) yields (number cell, zone cell):
+    a row naming an unknown zone is rejected with that reason before its number is read, and a
+    valid row's zone is written as its callee's zone set (an empty cell: its number's)."""
     if not dry_run and callee_import is None and write is None:
         raise ValueError("import_stream writes callees only for a CalleeImport (or dry_run=True)")
     counts = ImportCounts(total_bytes=getattr(rows, "total_bytes", 0))
@@ -425,6 +346,7 @@ def import_stream(
     pending: list[Any] = []
     since_flush = 0
     check = validator.check
+    zoned = bool(getattr(rows, "also_column", ""))
 
     def still_running(**fields: Any) -> None:
         """Update the import if it is still running (under our lease), else stop."""
@@ -486,7 +408,12 @@ def import_stream(
             replay = validator.replay
             for row, raw in iterator:
                 counts.rows += 1
-                verdict, _, reason = replay(row, raw)
+                if zoned:  # the same verdicts as the first run: an unknown zone first
+                    raw, (_zone, reason) = raw[0], zone_cell(raw[1])
+                if zoned and reason:
+                    verdict = REJECTED
+                else:
+                    verdict, _, reason = replay(row, raw)
                 if verdict is VALID:
                     counts.imported += 1  # staged by the interrupted run
                 elif verdict is REJECTED:
@@ -510,10 +437,19 @@ def import_stream(
         for row, raw in iterator:
             counts.rows += 1
             since_flush += 1
+            zone = ""
+            if zoned:
+                raw, (zone, reason) = raw[0], zone_cell(raw[1])
             cell = raw if number_cell is None else number_cell(raw)
-            verdict, number, reason = check(row, cell)
+            if zoned and reason:
+                verdict = REJECTED
+            else:
+                verdict, number, reason = check(row, cell)
             if verdict is VALID:
-                pending.append((number, row) if write is None else (number, row, raw))
+                if write is not None:
+                    pending.append((number, row, raw))
+                else:
+                    pending.append((number, row, zone) if zone else (number, row))
             elif verdict is REJECTED:
                 counts.rejected += 1
                 rejected.add(row, cell, reason)
@@ -548,7 +484,7 @@ def import_preview(
     first SAMPLE_SIZE skipped rows and the first PREVIEW_ROWS valid ones (the admin's preview;
     every skipped row to `rejected_csv`), national numbers read as numbers of `default_region`
     if given. ImportFileError when the file cannot be read or has no row below its header."""
-    with open_rows(source, name) as rows:
+    with open_callee_rows(source, name) as rows:
         counts = import_stream(
             campaign=campaign,
             rows=rows,

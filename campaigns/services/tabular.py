@@ -134,16 +134,27 @@ def _find_number_column(cells: list[str], where: str) -> int:
 class RowReader:
     """Iterates (row number in the file, raw number cell) over a callee file, or, made with
     `whole_rows`, (row number in the file, the row's cells) over any list with a header row;
-    knows its columns, its size and how far it has read. Close it (or use `with`) when done."""
+    knows its columns, its size and how far it has read. Close it (or use `with`) when done.
+
+    A callee file read with `also` header names that one of its columns has (see open_rows)
+    yields (row, (raw number cell, that column's raw cell)) instead; `also_column` names it."""
 
     kind = ""
     encoding = ""
     delimiter = ""
     columns: list[str]
     number_column = ""
+    also_column = ""
+    _also = -1
 
     def __init__(
-        self, fh: Any, owned: bool, name: str, limits: FileLimits | None, whole_rows: bool
+        self,
+        fh: Any,
+        owned: bool,
+        name: str,
+        limits: FileLimits | None,
+        whole_rows: bool,
+        also: tuple[str, ...] = (),
     ) -> None:
         self._fh = fh
         self._owned = owned
@@ -151,6 +162,15 @@ class RowReader:
         self.total_bytes = _size(fh)
         self.limits = limits or FileLimits.current()
         self.whole_rows = whole_rows
+        self._also_names = also
+
+    def _find_also(self) -> None:
+        """The first column (not the number's) headed by one of the `also` names, any case."""
+        for index, cell in enumerate(self.columns):
+            name = cell.strip().strip("\ufeff").strip()
+            if index != self._index and name.casefold() in self._also_names:
+                self._also, self.also_column = index, name
+                return
 
     @property
     def bytes_read(self) -> int:
@@ -288,6 +308,7 @@ class CsvRows(RowReader):
         if not self.whole_rows:
             self._index = _find_number_column(self.columns, where)
             self.number_column = self.columns[self._index].strip().strip("\ufeff").strip()
+            self._find_also()
         self._header_line = line_no
 
     def _next_nonblank(self) -> tuple[int, str | None]:
@@ -314,7 +335,7 @@ class CsvRows(RowReader):
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         reader = csv.reader(self._lines, delimiter=self.delimiter)
         base, previous = self._header_line, 0
-        limits, whole = self.limits, self.whole_rows
+        limits, whole, also = self.limits, self.whole_rows, self._also
         index = -1 if whole else self._index
         line_label = _("Line %(n)s")  # looked up once, not for every row
         try:
@@ -330,7 +351,10 @@ class CsvRows(RowReader):
                     continue
                 value = record[index] if index < len(record) else ""
                 if (value and value.strip(" \t,;")) or any(c.strip(" \t,;") for c in record):
-                    yield row, value
+                    if also < 0:
+                        yield row, value
+                    else:
+                        yield row, (value, record[also] if also < len(record) else "")
         except csv.Error as exc:
             raise ImportFileError(
                 _("Line %(n)s cannot be read as CSV: %(error)s.")
@@ -424,6 +448,7 @@ class XlsxRows(RowReader):
         if not self.whole_rows:
             self._index = _find_number_column(self.columns, where)
             self.number_column = self.columns[self._index].strip()
+            self._find_also()
         self._row = self._header_row = header_row
 
     @property
@@ -434,7 +459,7 @@ class XlsxRows(RowReader):
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         limits, header_row, whole = self.limits, self._header_row, self.whole_rows
-        index = -1 if whole else self._index
+        index, also = -1 if whole else self._index, self._also
         row_label = _("Row %(n)s")  # looked up once, not for every row
         try:
             for row, cells in self._rows:
@@ -452,7 +477,10 @@ class XlsxRows(RowReader):
                 else:
                     blank = value is None
                 if not blank or any(c is not None and str(c).strip() for c in cells):
-                    yield row, value
+                    if also < 0:
+                        yield row, value
+                    else:
+                        yield row, (value, cells[also] if also < len(cells) else None)
         except ImportFileError:
             raise
         except Exception as exc:
@@ -467,11 +495,12 @@ class XlsxRows(RowReader):
         super().close()
 
 
-def open_rows(source: Any, name: str | None = None) -> RowReader:
+def open_rows(source: Any, name: str | None = None, *, also: tuple[str, ...] = ()) -> RowReader:
     """A streaming reader of (row number, raw number cell) for a CSV/TSV/TXT or XLSX file (path
     or binary file). The header is read at once, so a file without a number column (or that
-    cannot be decoded) fails here with ImportFileError, not halfway through."""
-    return _open(source, name, None, whole_rows=False)
+    cannot be decoded) fails here with ImportFileError, not halfway through. When a column is
+    headed by one of the `also` names (casefolded), each row's cell is (number cell, its cell)."""
+    return _open(source, name, None, whole_rows=False, also=also)
 
 
 def open_table(
@@ -484,8 +513,14 @@ def open_table(
     return _open(source, name, limits, whole_rows=True)
 
 
-def _open(source: Any, name: str | None, limits: FileLimits | None, whole_rows: bool) -> RowReader:
-    options = {"limits": limits, "whole_rows": whole_rows}
+def _open(
+    source: Any,
+    name: str | None,
+    limits: FileLimits | None,
+    whole_rows: bool,
+    also: tuple[str, ...] = (),
+) -> RowReader:
+    options = {"limits": limits, "whole_rows": whole_rows, "also": also}
     fh, owned = _binary(source)
     name = name or os.path.basename(os.fspath(source) if isinstance(source, str | Path) else "")
     try:

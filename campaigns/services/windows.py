@@ -32,6 +32,9 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = 0b1111111
 MAX_SKIP_DATES = 50
 UNKNOWN_ZONE = "Etc/Unknown"
+#: Header names of a time zone column (case-insensitive): a contact's custom field of that name,
+#: and the column of a callee file, give the number its zone.
+TIMEZONE_HEADERS = ("timezone", "time zone", "time_zone", "tz")
 #: How far ahead a window's next opening is looked for (excluded dates may push it).
 LOOK_AHEAD_DAYS = 70
 CHUNK = 5000
@@ -239,12 +242,38 @@ def window_text(campaign: Campaign) -> str:
 # ---------------------------------------------------------------------------
 # Zone sets of numbers, assigned in bulk
 # ---------------------------------------------------------------------------
+def known_zone(name: object) -> str:
+    """The IANA zone a cell names, in zoneinfo's spelling (any case: "europe/london" is
+    Europe/London); "" when it names none, or Etc/Unknown."""
+    text = "" if name is None else str(name).strip()
+    zone = _zone_names_folded().get(text.casefold(), "") if text else ""
+    return "" if zone == UNKNOWN_ZONE else zone
+
+
+@lru_cache(maxsize=1)
+def _zone_names_folded() -> dict[str, str]:
+    return {name.casefold(): name for name in _zone_names()}
+
+
+def zone_cell(value: object) -> tuple[str, str]:
+    """A callee file's `timezone` cell: (zone, "") when it names one; ("", "") when it is empty
+    or Etc/Unknown (the number's zones are used); ("", reason) for a name zoneinfo does not
+    know: the row is rejected with that reason."""
+    text = "" if value is None else str(value).strip()
+    if not text or text.casefold() == UNKNOWN_ZONE.casefold():
+        return "", ""
+    zone = known_zone(text)
+    if zone:
+        return zone, ""
+    return "", gettext("unknown time zone %(zone)s") % {"zone": repr(text[:64])}
+
+
 def zones_for_number(digits: str, given: str = "") -> tuple[str, ...]:
     """A number's zones: the import's `timezone` cell when it names a zone, else the number
     prefix's zones (phonenumbers), without Etc/Unknown; () when none is known."""
-    given = (given or "").strip()
-    if given and given in _zone_names() and given != UNKNOWN_ZONE:
-        return (given,)
+    zone = known_zone(given)
+    if zone:
+        return (zone,)
     try:
         parsed = phonenumbers.parse("+" + digits)
     except phonenumbers.NumberParseException:
@@ -254,8 +283,10 @@ def zones_for_number(digits: str, given: str = "") -> tuple[str, ...]:
 
 
 def zone_set_ids(keys: set[str]) -> dict[str, int]:
-    """The ZoneSet id of each key, creating the missing ones (one INSERT, one SELECT)."""
+    """The ZoneSet id of each key, creating the missing ones (one INSERT, one SELECT); the
+    claim's list of zone sets is read again at once."""
     ZoneSet.objects.bulk_create([ZoneSet(key=k) for k in keys], ignore_conflicts=True)
+    _cache.clear()  # new zone sets: the claim must see them at once
     return dict(ZoneSet.objects.filter(key__in=keys).values_list("key", "id"))
 
 
@@ -288,7 +319,6 @@ def zone_sets_assign(campaign: Campaign) -> int:
         for callee_id, number in rows:
             by_key[",".join(zones_for_number(number, given.get(number, "")))].append(callee_id)
         ids = zone_set_ids(set(by_key))
-        _cache.clear()  # new zone sets: the claim must see them at once
         for key, callee_ids in by_key.items():
             assigned += Callee.objects.filter(id__in=callee_ids).update(zone_set_id=ids[key])
 
@@ -297,7 +327,7 @@ def _timezone_cell(fields: object) -> str:
     if not isinstance(fields, dict):
         return ""
     for name, value in fields.items():
-        if str(name).strip().lower() in ("timezone", "time zone", "time_zone", "tz"):
+        if str(name).strip().casefold() in TIMEZONE_HEADERS:
             return str(value or "")
     return ""
 
