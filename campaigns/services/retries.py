@@ -40,7 +40,7 @@ from django.db.models import (
     Value,
 )
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from campaigns.models import Call, Callee, Campaign
 from campaigns.services.frequency_caps import under_cap
@@ -280,6 +280,16 @@ def cap_warning(
     }
 
 
+def retry_summary(campaign: Campaign) -> str:
+    """ "up to 2, 30 minutes after the previous attempt's hang-up" (the plan, create_campaign)."""
+    minutes = campaign.retry_after_minutes
+    return ngettext(
+        "up to %(k)s, %(m)s minute after the previous attempt's hang-up",
+        "up to %(k)s, %(m)s minutes after the previous attempt's hang-up",
+        minutes,
+    ) % {"k": campaign.retries, "m": f"{minutes:,}"}
+
+
 def plan_rows(campaign: Campaign) -> list[tuple[str, str]]:
     """The launch plan's lines for retries and A/B variants (none when the campaign has
     neither)."""
@@ -288,8 +298,7 @@ def plan_rows(campaign: Campaign) -> list[tuple[str, str]]:
         rows.append(
             (
                 gettext("Retries:"),
-                gettext("up to %(k)s, %(m)s minutes after the previous attempt's hang-up")
-                % {"k": campaign.retries, "m": campaign.retry_after_minutes},
+                retry_summary(campaign),
             )
         )
     for variant in campaign.variants.select_related("voice_file").order_by("position"):

@@ -253,3 +253,10 @@ def test_a_cap_that_counts_the_first_attempt_leaves_no_room_for_a_retry(
     campaign.refresh_from_db()
     assert campaign.state == "completed"
     assert callee_counts(campaign)["not_reached"] == len(missed)
+
+
+def test_the_retry_rule_reads_in_plain_words_singular_and_plural(campaign):
+    campaign.retries, campaign.retry_after_minutes = 1, 1
+    assert retries.retry_summary(campaign) == "up to 1, 1 minute after the previous attempt's hang-up"
+    campaign.retries, campaign.retry_after_minutes = 2, 1440
+    assert retries.retry_summary(campaign) == "up to 2, 1,440 minutes after the previous attempt's hang-up"

@@ -22,7 +22,7 @@ from campaigns.services.budgets import BudgetError, budget_text, parse_budget
 from campaigns.services.frequency_caps import default_cap, parse_cap
 from campaigns.services.itnio import itnio_limits
 from campaigns.services.opt_outs import KEYS
-from campaigns.services.retries import MAX_RETRIES, cap_warning
+from campaigns.services.retries import MAX_RETRIES, cap_warning, retry_summary
 from campaigns.services.variants import (
     VariantError,
     check_shares,
@@ -254,10 +254,7 @@ class Command(PortalCommand):
         if campaign.budget_amount is not None:
             self.stdout.write(f"budget={budget_text(campaign)}")
         if campaign.retries:
-            self.stdout.write(
-                _("Retries: up to %(k)s, %(m)s minutes after the previous attempt's hang-up.")
-                % {"k": campaign.retries, "m": campaign.retry_after_minutes}
-            )
+            self.stdout.write(_("Retries: %(summary)s.") % {"summary": retry_summary(campaign)})
         warning = cap_warning(
             retries=campaign.retries,
             retry_after_minutes=campaign.retry_after_minutes,
