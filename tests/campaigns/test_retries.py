@@ -256,7 +256,8 @@ def test_a_cap_that_counts_the_first_attempt_leaves_no_room_for_a_retry(
 
 
 def test_the_retry_rule_reads_in_plain_words_singular_and_plural(campaign):
+    after = "after the previous attempt's hang-up"
     campaign.retries, campaign.retry_after_minutes = 1, 1
-    assert retries.retry_summary(campaign) == "up to 1, 1 minute after the previous attempt's hang-up"
+    assert retries.retry_summary(campaign) == f"up to 1, 1 minute {after}"
     campaign.retries, campaign.retry_after_minutes = 2, 1440
-    assert retries.retry_summary(campaign) == "up to 2, 1,440 minutes after the previous attempt's hang-up"
+    assert retries.retry_summary(campaign) == f"up to 2, 1,440 minutes {after}"
