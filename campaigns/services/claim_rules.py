@@ -2,10 +2,13 @@
 
 One function, `sendable_callees`, composes every rule as a filter, a join or a subquery on one
 queryset; the dispatcher's claim (campaigns/services/dispatch.py) compiles it into its own SQL
-statement. Each rule lives in its own module and adds one line here.
+statement. Each rule lives in its own module and adds one line here; `settle_claim` is what
+follows a claim before its request (the reservation).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -48,4 +51,12 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     return within_budget(campaign, sendable)  # budgets.py: the batch's worst case fits
 
 
-__all__ = ["CLAIMABLE", "reserve_claimed", "sendable_callees"]
+def settle_claim(campaign: Campaign, claimed: Any) -> Any:
+    """After a claim, before its request (the claim's other half): its worst case reserved
+    (budgets.py). A claim that found nothing lets the budget decide between waiting and
+    pausing."""
+    reserve_claimed(campaign, claimed)
+    return claimed
+
+
+__all__ = ["CLAIMABLE", "sendable_callees", "settle_claim"]
