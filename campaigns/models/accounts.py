@@ -127,12 +127,13 @@ class ItnioApp(models.Model):
     rate_unit = models.CharField(
         _("rate unit"), max_length=6, choices=RateUnit.choices, default=RateUnit.PER_MINUTE
     )
-    # At most this much a day may be billed to this app's budgeted campaigns (admin).
+    # At most this much a day may be billed to this app's campaigns (admin): every campaign
+    # whose costs are in the cap's currency, with a budget or not (budgets.py).
     daily_cap_amount = models.DecimalField(
         _("daily cap"), max_digits=18, decimal_places=6, null=True, blank=True
     )
     daily_cap_currency = models.CharField(_("daily cap currency"), max_length=8, blank=True)
-    # Billed today to the app's budgeted campaigns in the cap's currency (budgets.charge_calls).
+    # Billed today to the app's campaigns in the cap's currency (budgets.charge_calls).
     daily_billed = models.DecimalField(
         _("billed today"), max_digits=18, decimal_places=6, default=0, editable=False
     )

@@ -414,8 +414,8 @@ class Callee(models.Model):
         db_constraint=True,
         verbose_name=_("time zones"),
     )
-    # A budgeted campaign's worst case for this callee (budgets.price_callees), in the budget's
-    # currency; nullable without a default, like skip_reason.
+    # The worst case of this callee (budgets.price_callees), in its campaign's cost currency
+    # (the budget's, else the balance's); nullable without a default, like skip_reason.
     worst_cost = models.DecimalField(
         _("worst case"), max_digits=18, decimal_places=6, null=True, blank=True
     )

@@ -57,29 +57,39 @@ class WatchReport:
 
 def balances_watch(*, now: datetime | None = None) -> WatchReport:
     """Read every account once; record, compare, warn. No transaction around a request."""
-    from campaigns.services.accounts import account_verify
-
     now = now or timezone.now()
     report = WatchReport()
     for account in ItnioAccount.objects.order_by("pk"):
-        try:
-            account = account_verify(account=account, actor=WATCH)
-        except ItnioError as exc:
-            BalanceReading.objects.create(account=account, read_at=now, error=str(exc)[:2000])
+        crossed = balance_read(account, now=now)
+        if crossed is None:
             report.failed += 1
             continue
-        BalanceReading.objects.create(
-            account=account,
-            read_at=now,
-            balance=account.balance,
-            gift=account.gift,
-            credit=account.credit,
-        )
         report.read += 1
-        report.crossed += _compare(account, now)
+        report.crossed += crossed
     cutoff = now - timedelta(days=settings.BALANCE_HISTORY_DAYS)
     BalanceReading.objects.filter(read_at__lt=cutoff).delete()
     return report
+
+
+def balance_read(account: ItnioAccount, *, now: datetime, actor: Actor = WATCH) -> int | None:
+    """Read one account's balance now (getBalance, outside any transaction), keep the reading
+    and compare it: 1 when it crossed under the threshold, 0 when not, None when it could not
+    be read (the reason kept)."""
+    from campaigns.services.accounts import account_verify
+
+    try:
+        account = account_verify(account=account, actor=actor)
+    except ItnioError as exc:
+        BalanceReading.objects.create(account=account, read_at=now, error=str(exc)[:2000])
+        return None
+    BalanceReading.objects.create(
+        account=account,
+        read_at=now,
+        balance=account.balance,
+        gift=account.gift,
+        credit=account.credit,
+    )
+    return _compare(account, now)
 
 
 def _compare(account: ItnioAccount, now: datetime) -> int:

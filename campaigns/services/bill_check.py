@@ -1,7 +1,9 @@
 """The bill check: every final, priced call is checked once against its own record. Its billed
 time (chargedDuration) must be its talk time (callDuration) rounded by its billPeriod ("20+20":
 the first 20 s, then 20 s steps), and its cost must be rate × billed time under the app's rate
-unit, within ±0.5 % or 0.0001. A billPeriod of another form is reported as such.
+unit, within ±0.5 % or 0.0001. A billPeriod of another form is reported as such. A later
+record (push or sync) that changes a checked call's charge clears its mark
+(calls.record_onto_call), and the next run replaces or removes its mismatch.
 
 Incremental: the periodic job takes the calls not checked yet through a partial index, a chunk
 at a time (one read, one bulk insert of the mismatches, one UPDATE marking the chunk), so a run
@@ -96,6 +98,9 @@ def bill_check_due(*, max_chunks: int = 20) -> CheckReport:
             if m is not None
         ]
         with transaction.atomic():
+            # A call checked again (a later record changed its charge) loses its old verdict:
+            # replaced by the new one, or gone when it now matches.
+            BillMismatch.objects.filter(call_id__in=[r["pk"] for r in rows]).delete()
             BillMismatch.objects.bulk_create(found, ignore_conflicts=True)
             Call.objects.filter(pk__in=[r["pk"] for r in rows]).update(
                 bill_checked_at=timezone.now()

@@ -18,6 +18,10 @@ currency; other currencies are never netted against it).
 - No room and calls still open: the campaign stays running, "waiting for budget room", and the
   tick's next dispatcher continues as records free room. No room and nothing open: it pauses
   with "Budget reached: spent X of Z"; raising the budget (`budget_set`) continues it.
+- Every campaign keeps the two totals, in its cost currency (`cost_currency`: the budget's, or
+  the account balance's for a campaign without a budget), so an app's daily cap counts every
+  campaign of the app whose costs are in the cap's currency, budgeted or not, and the balance
+  guard (balance_guard.py) knows each batch's worst case.
 """
 
 from __future__ import annotations
@@ -31,10 +35,22 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
-from django.db.models import Case, DecimalField, F, QuerySet, Sum, TextField, Value, When, Window
+from django.db.models import (
+    Case,
+    DecimalField,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+    When,
+    Window,
+)
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from campaigns.formatting import balance_currency
 from campaigns.models import Call, Callee, Campaign, DispatchBatch, ItnioApp
 from campaigns.services.actors import Actor
 from campaigns.services.estimate import grouped, plain
@@ -69,6 +85,22 @@ def parse_budget(text: str) -> tuple[Decimal, str]:
     return amount, match.group(2).upper()
 
 
+def cost_currency(campaign: Campaign) -> str:
+    """The currency of the campaign's worst cases and totals: its budget's, else the account
+    balance's (a campaign without a budget is counted by the balance guard and the daily cap)."""
+    if campaign.budget_amount is not None:
+        return campaign.budget_currency
+    return balance_currency()
+
+
+def _in_currency(currency: str) -> Q:
+    """The campaigns whose totals are kept in `currency`."""
+    budgeted = Q(budget_amount__isnull=False, budget_currency=currency)
+    if currency == balance_currency():
+        return budgeted | Q(budget_amount__isnull=True)
+    return budgeted
+
+
 def budget_text(campaign: Campaign) -> str:
     if campaign.budget_amount is None:
         return ""
@@ -79,18 +111,20 @@ def budget_text(campaign: Campaign) -> str:
 # Pricing the callees
 # ---------------------------------------------------------------------------
 def price_callees(campaign: Campaign) -> int:
-    """Give the campaign's unclaimed callees their worst case in the budget's currency (NULL:
-    no known rate in that currency): one UPDATE per distinct worst case. How many priced."""
-    if campaign.budget_amount is None:
-        return 0
+    """Give the campaign's unclaimed callees their worst case in its cost currency (NULL: no
+    known rate in that currency): one UPDATE per distinct worst case. How many priced."""
     table = RateTable.of(campaign.app_id)
-    size = max(table.longest, 1)
     rows = Callee.objects.filter(campaign_id=campaign.pk, state__in=PRICEABLE)
+    if not table.longest:  # no rate known: nothing to price (a million rows left untouched)
+        rows.filter(worst_cost__isnull=False).update(worst_cost=None)
+        return 0
+    size = table.longest
+    currency = cost_currency(campaign)
     by_cost: dict[Decimal | None, list[str]] = defaultdict(list)
     for head in grouped(rows, "number", size):
         rate = table.lookup(head or "")
         cost = None
-        if rate is not None and rate.currency == campaign.budget_currency:
+        if rate is not None and rate.currency == currency:
             cost = worst_case(rate, campaign.max_duration, campaign.app.rate_unit)
         by_cost[cost].append(head or "")
     from django.db.models.functions import Substr
@@ -133,25 +167,31 @@ def _app_left(campaign: Campaign, currency: str) -> Decimal | None:
     if app is None or app["daily_cap_amount"] is None or app["daily_cap_currency"] != currency:
         return None
     billed = app["daily_billed"] if app["daily_day"] == timezone.localdate() else Decimal(0)
-    reserved = Campaign.objects.filter(
-        app_id=campaign.app_id, budget_currency=currency, budget_amount__isnull=False
-    ).aggregate(s=Sum("budget_reserved"))["s"] or Decimal(0)
+    # Every campaign of the app, with a budget or not, whose totals are in the cap's currency.
+    reserved = Campaign.objects.filter(_in_currency(currency), app_id=campaign.app_id).aggregate(
+        s=Sum("budget_reserved")
+    )["s"] or Decimal(0)
     return app["daily_cap_amount"] - billed - reserved
 
 
 def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Callee]:
     """The claim's budget rule: of `callees` (the sendable ones), only the first in id order
-    whose worst cases add up to no more than the room left, one batch at most. Any subset
-    the claim then takes fits as well (worst cases are never negative)."""
+    whose worst cases add up to no more than the room left under the budget and the app's
+    daily cap, one batch at most. Any subset the claim then takes fits as well (worst cases are
+    never negative). A campaign without a budget on an app without a cap in its currency is
+    not limited (one read of the app row)."""
     if campaign.budget_amount is None:  # a budget is only given to a campaign not running
-        return callees
-    room = _room(campaign)
-    if room is None:
-        return callees
-    left = room[0]
-    app_left = _app_left(campaign, room[1]["budget_currency"])
-    if app_left is not None:
-        left = min(left, app_left)
+        left = _app_left(campaign, cost_currency(campaign))
+        if left is None:
+            return callees
+    else:
+        room = _room(campaign)
+        if room is None:
+            return callees
+        left = room[0]
+        app_left = _app_left(campaign, room[1]["budget_currency"])
+        if app_left is not None:
+            left = min(left, app_left)
     first = (
         callees.filter(worst_cost__lte=left)
         .order_by("id")
@@ -166,12 +206,11 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
     return callees.filter(pk__in=running)
 
 
-def reserve_claimed(campaign: Campaign, claimed: Any) -> Any:
+def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
     """After a claim (before its request): add the batch's worst case to the campaign's
     reserved total; a claim that found nothing decides between waiting and pausing. Returns
-    the claim as it came."""
-    if campaign.budget_amount is None:
-        return claimed
+    the batch's worst case (0 for no batch)."""
+    total = Decimal(0)
     if claimed is not None:
         _batch, pairs = claimed
         with transaction.atomic():
@@ -188,9 +227,9 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Any:
                     output_field=TextField(),
                 ),
             )
-        return claimed
+        return total
     budget_stalled(campaign)
-    return claimed
+    return total
 
 
 def budget_stalled(campaign: Campaign) -> str:
@@ -199,6 +238,8 @@ def budget_stalled(campaign: Campaign) -> str:
     pending callee fits."""
     room = _room(campaign)
     if room is None:
+        if campaign.budget_amount is None:  # no budget: only the app's daily cap holds it
+            return _cap_stalled(campaign)
         return ""
     left, row = room
     app_left = _app_left(campaign, row["budget_currency"])
@@ -228,32 +269,38 @@ def budget_stalled(campaign: Campaign) -> str:
             % _amounts(row),
         )
         return "waiting"
+    from campaigns.services.campaign_state import pause_running
+
     with transaction.atomic():  # the pause and its webhook events commit together
-        paused = running.update(
-            state=Campaign.State.PAUSED,
-            budget_waiting=False,
-            state_reason=gettext("Budget reached: spent %(billed)s of %(budget)s.") % _amounts(row),
-            state_changed_at=timezone.now(),
-            state_changed_by=BY_BUDGET,
-        )
-        if paused:
+        reason = gettext("Budget reached: spent %(billed)s of %(budget)s.") % _amounts(row)
+        if pause_running(campaign, reason, BY_BUDGET, budget_waiting=False):
             _announce_budget_reached(campaign, row)
     return "paused"
 
 
-def _announce_budget_reached(campaign: Campaign, row: dict[str, Any]) -> None:
-    """The webhook events (campaign.state_changed, campaign.budget_reached) and the e-mail to
-    the campaign's creator and subscribers, as for any other pause."""
-    from campaigns.services.campaign_state import mail_state_on_commit
-    from campaigns.services.outbound_hooks import (
-        CAMPAIGN_BUDGET_REACHED,
-        campaign_payload,
-        emit,
-        emit_campaign_state,
+def _cap_stalled(campaign: Campaign) -> str:
+    """A running campaign without a budget whose claim found nothing: "waiting" when the app's
+    daily cap is why (not one pending callee's worst case fits under it); the tick continues."""
+    app_left = _app_left(campaign, cost_currency(campaign))
+    if app_left is None:
+        return ""
+    pending = Callee.objects.filter(
+        campaign_id=campaign.pk, state__in=(Callee.State.PENDING, Callee.State.WAITING)
     )
+    if not pending.exists() or pending.filter(worst_cost__lte=app_left).exists():
+        return ""
+    Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING).update(
+        budget_waiting=True,
+        state_reason=gettext("Waiting for the app's daily cap (billed today and reserved)."),
+    )
+    return "waiting"
 
-    campaign.refresh_from_db()
-    emit_campaign_state(campaign, Campaign.State.RUNNING, by=BY_BUDGET)
+
+def _announce_budget_reached(campaign: Campaign, row: dict[str, Any]) -> None:
+    """campaign.budget_reached for webhook subscribers (the pause itself, with its
+    campaign.state_changed and e-mail, is campaign_state.pause_running's)."""
+    from campaigns.services.outbound_hooks import CAMPAIGN_BUDGET_REACHED, campaign_payload, emit
+
     amounts = {key: row[f"budget_{key}"] for key in ("amount", "billed", "reserved")}
     emit(
         CAMPAIGN_BUDGET_REACHED,
@@ -265,7 +312,6 @@ def _announce_budget_reached(campaign: Campaign, row: dict[str, Any]) -> None:
             )
         ],
     )
-    mail_state_on_commit(campaign)
 
 
 def _open_calls(campaign: Campaign) -> bool:
@@ -286,17 +332,19 @@ def _amounts(row: dict[str, Any]) -> dict[str, str]:
 # ---------------------------------------------------------------------------
 def charge_calls(calls: Iterable[Call]) -> int:
     """For the final calls among `calls` (in memory, locked, about to be saved by the caller
-    with `budget_charged`): add each one's cost to its budgeted campaign's billed total (only
-    the change, when a final record is replaced) and release its callee's worst case the
-    first time. A few statements per batch, whatever its size. How many calls counted."""
+    with `budget_charged`): add each one's cost to its campaign's billed total in its cost
+    currency (only the change, when a final record is replaced) and release its callee's worst
+    case the first time. A few statements per batch, whatever its size. How many counted."""
     finals = [c for c in calls if c.hangup_time is not None and c.campaign_id]
     if not finals:
         return 0
-    budgeted = dict(
-        Campaign.objects.filter(
-            pk__in={c.campaign_id for c in finals}, budget_amount__isnull=False
-        ).values_list("pk", "budget_currency")
-    )
+    balance = balance_currency()
+    budgeted = {
+        pk: currency if amount is not None else balance
+        for pk, amount, currency in Campaign.objects.filter(
+            pk__in={c.campaign_id for c in finals}
+        ).values_list("pk", "budget_amount", "budget_currency")
+    }
     finals = [c for c in finals if c.campaign_id in budgeted]
     if not finals:
         return 0
@@ -369,8 +417,6 @@ def charge_calls_by_id(call_ids: Iterable[int]) -> int:
 def release_batch(campaign: Campaign, batch: DispatchBatch, *, states: Iterable[str]) -> None:
     """Give back the reservation of the batch's callees in `states` (rejected numbers; a
     request not placed, before its callees go back to pending). In the caller's transaction."""
-    if campaign.budget_amount is None:
-        return
     total = Callee.objects.filter(batch_id=batch.pk, state__in=list(states)).aggregate(
         s=Sum("worst_cost")
     )["s"]
@@ -380,8 +426,6 @@ def release_batch(campaign: Campaign, batch: DispatchBatch, *, states: Iterable[
 
 def release_reserved(campaign: Campaign, callees: QuerySet[Callee]) -> None:
     """Give back the reservation of these in-flight callees (about to go back to pending)."""
-    if campaign.budget_amount is None:
-        return
     total = callees.aggregate(s=Sum("worst_cost"))["s"]
     if total:
         Campaign.objects.filter(pk=campaign.pk).update(budget_reserved=F("budget_reserved") - total)
@@ -391,8 +435,6 @@ def after_answer(campaign: Campaign, batch: DispatchBatch) -> None:
     """After a sendGroup answer was written: rejected numbers give their reservation back (once
     per batch: its `budget_settled` mark), and calls a push made final before the answer
     linked them to the campaign are charged now."""
-    if campaign.budget_amount is None:
-        return
     with transaction.atomic():
         if DispatchBatch.objects.filter(pk=batch.pk, budget_settled=False).update(
             budget_settled=True
@@ -413,9 +455,8 @@ def recount(campaign: Campaign) -> None:
     never per claim): billed from the final calls, reserved from the claimed callees whose call
     is not final; each final call is marked counted."""
     calls = Call.objects.filter(campaign_id=campaign.pk, hangup_time__isnull=False)
-    currencies = [campaign.budget_currency] + (
-        ["", None] if campaign.budget_currency == "USD" else []
-    )
+    currency = cost_currency(campaign)
+    currencies = [currency] + (["", None] if currency == "USD" else [])
     same = calls.filter(currency__in=[c for c in currencies if c is not None])
     billed = same.aggregate(s=Sum("cost"))["s"] or Decimal(0)
     calls.update(budget_charged=0)
@@ -463,18 +504,15 @@ def budget_set(
         Campaign.objects.filter(pk=locked.pk).update(
             budget_amount=locked.budget_amount, budget_currency=locked.budget_currency
         )
-        if amount is None:
-            Campaign.objects.filter(pk=locked.pk).update(
-                budget_billed=0, budget_reserved=0, budget_waiting=False
-            )
-        elif running:
+        if running:
             # The dispatcher reads the amount before every claim; the totals are kept running.
             Campaign.objects.filter(pk=locked.pk).update(budget_waiting=False)
             _enqueue_dispatch_on_commit(locked)
         else:
-            price_callees(locked)
+            price_callees(locked)  # without a budget: in the balance's currency
             recount(locked)
-            if locked.state == Campaign.State.PAUSED and locked.state_changed_by == BY_BUDGET:
+            budget_paused = locked.state_changed_by == BY_BUDGET
+            if amount is not None and locked.state == Campaign.State.PAUSED and budget_paused:
                 Campaign.objects.filter(pk=locked.pk).update(
                     state=Campaign.State.RUNNING,
                     state_reason=gettext("Budget raised to %(budget)s by %(actor)s")

@@ -259,7 +259,11 @@ APPLIED_FIELDS = (
     "state",
     "state_reason",
     "budget_charged",
+    "bill_checked_at",
 )
+#: What the bill check reads of a record (bill_check.py): a later record that changes any of
+#: these on a call already checked makes it due for the check again.
+BILLED_FIELDS = ("call_duration", "charged_duration", "cost", "rate", "bill_period", "currency")
 
 
 def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datetime) -> bool:
@@ -269,6 +273,7 @@ def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datet
     if call.is_final and not record.is_final:
         call.synced_at = now
         return False
+    billed = [getattr(call, name) for name in BILLED_FIELDS]
     for name in RECORD_FIELDS:
         value = getattr(record, name)
         if name in SIP_FIELDS and not value:
@@ -278,6 +283,8 @@ def record_onto_call(call: Call, record: VoiceRecord, *, source: str, now: datet
         if name == "submit_time" and value is None:
             value = call.submit_time
         setattr(call, name, value)
+    if call.bill_checked_at is not None and billed != [getattr(call, n) for n in BILLED_FIELDS]:
+        call.bill_checked_at = None  # its charge changed: checked again (bill_check.py)
     if record.callee and not call.callee:
         call.callee = record.callee
     if record.display_num:

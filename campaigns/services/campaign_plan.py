@@ -15,14 +15,14 @@ from django.utils.translation import gettext
 from campaigns.formatting import count as count_text
 from campaigns.models import Callee, Campaign, DispatchBatch, ItnioApp, VoiceFile
 from campaigns.services.audience import Preflight, audience_preflight
-from campaigns.services.budgets import budget_text
+from campaigns.services.budgets import budget_text, cost_currency
 from campaigns.services.campaign_state import (
     callee_counts,
     state_display,
     stored_state_counts,
     terminal_count,
 )
-from campaigns.services.estimate import Estimate, campaign_estimate
+from campaigns.services.estimate import Estimate, campaign_estimate, plain
 from campaigns.services.pacing import duration_text, expected_duration
 from campaigns.services.retries import attempt_figures, plan_rows
 from campaigns.services.variants import variant_problems
@@ -152,9 +152,10 @@ def campaign_plan(campaign: Campaign) -> Plan:
 
 
 def budget_problems(campaign: Campaign, estimate: Estimate) -> list[str]:
-    """A budgeted campaign calls only numbers whose rate it knows in the budget's currency."""
+    """A budgeted campaign calls only numbers whose rate it knows in the budget's currency; so
+    does one without a budget on an app whose daily cap counts it (budgets.py)."""
     if campaign.budget_amount is None:
-        return []
+        return _cap_problems(campaign, estimate)
     other = sum(n for c, n in estimate.callees.items() if c != campaign.budget_currency)
     problems = []
     if estimate.unknown:
@@ -174,6 +175,28 @@ def budget_problems(campaign: Campaign, estimate: Estimate) -> list[str]:
             % {"n": f"{other:,}", "currency": campaign.budget_currency}
         )
     return problems
+
+
+def _cap_problems(campaign: Campaign, estimate: Estimate) -> list[str]:
+    app = campaign.app
+    currency = cost_currency(campaign)
+    if app.daily_cap_amount is None or app.daily_cap_currency != currency:
+        return []
+    missing = estimate.unknown + sum(n for c, n in estimate.callees.items() if c != currency)
+    if not missing:
+        return []
+    return [
+        gettext(
+            "%(n)s callees have no known rate in %(currency)s: the app's daily cap of %(cap)s "
+            "counts every call of its campaigns, so the portal calls only numbers whose rate "
+            "it knows. Import a rate card for them."
+        )
+        % {
+            "n": f"{missing:,}",
+            "currency": currency,
+            "cap": f"{plain(app.daily_cap_amount)} {currency}",
+        }
+    ]
 
 
 @dataclass

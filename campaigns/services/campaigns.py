@@ -25,6 +25,7 @@ from campaigns.models import Call, Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor, PermissionDeniedError
 from campaigns.services.approvals import approval_gate
 from campaigns.services.audience import audience_materialise
+from campaigns.services.balance_guard import balance_before_resume
 from campaigns.services.budgets import charge_calls_by_id, price_callees, release_reserved
 from campaigns.services.calls import call_upsert_record
 from campaigns.services.campaign_plan import Plan, campaign_plan
@@ -154,6 +155,7 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
             gettext("Only a paused campaign can be resumed (it is %(state)s).")
             % {"state": campaign.get_state_display().lower()}
         )
+    balance_before_resume(campaign, actor)  # balance_guard.py: a top-up counts at once
     with transaction.atomic():
         if (
             campaign.scheduled_start

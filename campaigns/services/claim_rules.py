@@ -2,14 +2,18 @@
 
 One function, `sendable_callees`, composes every rule as a filter, a join or a subquery on one
 queryset; the dispatcher's claim (campaigns/services/dispatch.py) compiles it into its own SQL
-statement. Each rule lives in its own module and adds one line here.
+statement. Each rule lives in its own module and adds one line here; `settle_claim` is what
+follows a claim before its request (the reservation, the balance guard).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
 from campaigns.models import Callee, Campaign
+from campaigns.services.balance_guard import within_balance
 from campaigns.services.budgets import reserve_claimed, within_budget
 from campaigns.services.frequency_caps import under_cap
 from campaigns.services.suppression import without_suppressed
@@ -48,4 +52,15 @@ def sendable_callees(campaign: Campaign) -> QuerySet[Callee]:
     return within_budget(campaign, sendable)  # budgets.py: the batch's worst case fits
 
 
-__all__ = ["CLAIMABLE", "reserve_claimed", "sendable_callees"]
+def settle_claim(campaign: Campaign, claimed: Any) -> Any:
+    """After a claim, before its request (the claim's other half): its worst case reserved
+    (budgets.py), then the balance guard (balance_guard.py), which may put the batch back
+    unsent and pause the campaign (then None: nothing to send). A claim that found nothing
+    lets the budget decide between waiting and pausing."""
+    worst = reserve_claimed(campaign, claimed)
+    if claimed is not None and not within_balance(campaign, claimed[0], worst):
+        return None
+    return claimed
+
+
+__all__ = ["CLAIMABLE", "sendable_callees", "settle_claim"]

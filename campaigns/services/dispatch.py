@@ -42,7 +42,7 @@ from campaigns.services.campaign_state import (
     may_send,
     set_campaign_state,
 )
-from campaigns.services.claim_rules import reserve_claimed, sendable_callees
+from campaigns.services.claim_rules import sendable_callees, settle_claim
 from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.dispatch_outcomes import (
     DispatchReport,
@@ -153,11 +153,11 @@ class _Claimer:
             claimed = self._claim_pending()
             if claimed is not None:
                 self.claiming = None
-                return reserve_claimed(self.campaign, claimed)  # budgets.py, before the POST
+                return settle_claim(self.campaign, claimed)  # budget, balance: before the POST
             self.retry_pending = False
         claimed = self._claim_new()
         self.claiming = None
-        return reserve_claimed(self.campaign, claimed)
+        return settle_claim(self.campaign, claimed)
 
     def _claim_pending(self) -> Claimed | None:
         """A batch that went back to pending (not placed) is sent again with the sendable

@@ -157,8 +157,7 @@ def record_success(
                 ]
             )
             DispatchBatch.objects.filter(pk=batch.pk).update(**batch_row)
-    if campaign.budget_amount is not None:
-        after_answer(campaign, batch)  # rejected numbers free their worst case (budgets.py)
+    after_answer(campaign, batch)  # rejected numbers free their worst case (budgets.py)
     if campaign.retries:
         # A push that beat this answer may have made an attempt's record final already.
         mark_retries(Callee.objects.filter(batch_id=batch.pk))
@@ -364,29 +363,40 @@ def refusal_reason(batch: DispatchBatch, exc: BaseException) -> str:
     return _("ITNIO refused batch %(batch)s: %(error)s") % {"batch": batch.sequence, "error": exc}
 
 
+def batch_not_placed(
+    campaign: Campaign, batch: DispatchBatch, *, code: str, reason: str, now: datetime
+) -> bool:
+    """Nothing of the batch was placed: it goes back to pending, its callees with it (the next
+    claim re-batches them under the current ITNIO_SEND_GROUP_MAX), their reservation given
+    back. Only this attempt's: written again after a lost connection, this must not touch the
+    batch once another sender has claimed it anew (attempts went up) and is sending it."""
+    with transaction.atomic():
+        if not DispatchBatch.objects.filter(
+            pk=batch.pk, state=DispatchBatch.State.SENDING, attempts=batch.attempts
+        ).update(
+            state=DispatchBatch.State.PENDING, request_finished_at=now, code=code, reason=reason
+        ):
+            return False
+        release_batch(campaign, batch, states=(Callee.State.SENDING,))
+        Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
+            state=Callee.State.PENDING
+        )
+    return True
+
+
 def record_failure(
     campaign: Campaign, batch: DispatchBatch, exc: BaseException, report: DispatchReport
 ) -> str | None:
     """Write a failed request's outcome. Returns a reason to pause the campaign, if any."""
     now = timezone.now()
     if isinstance(exc, ItnioNotSentError | ItnioApiError | ItnioLimitError):
-        # Nothing was placed: the batch goes back to pending, its callees with it (the next
-        # claim re-batches them under the current ITNIO_SEND_GROUP_MAX). Only this attempt's:
-        # written again after a lost connection, this must not touch the batch once another
-        # sender has claimed it anew (attempts went up) and is sending it.
-        with transaction.atomic():
-            if DispatchBatch.objects.filter(
-                pk=batch.pk, state=DispatchBatch.State.SENDING, attempts=batch.attempts
-            ).update(
-                state=DispatchBatch.State.PENDING,
-                request_finished_at=now,
-                code=getattr(exc, "code", "") or "",
-                reason=_("Not placed: %(error)s") % {"error": exc},
-            ):
-                release_batch(campaign, batch, states=(Callee.State.SENDING,))
-                Callee.objects.filter(batch=batch, state=Callee.State.SENDING).update(
-                    state=Callee.State.PENDING
-                )
+        batch_not_placed(
+            campaign,
+            batch,
+            code=getattr(exc, "code", "") or "",
+            reason=_("Not placed: %(error)s") % {"error": exc},
+            now=now,
+        )
         if isinstance(exc, ItnioNotSentError):
             report.add(not_sent=1)
             return None

@@ -84,3 +84,58 @@ def test_the_check_flags_the_calls_the_sandbox_billed_wrongly_and_only_those(
     text = b"".join(export.streaming_content).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("voice_id,campaign,app,day,kind")
     assert len(text.splitlines()) == 6
+
+
+def push(voice_app, bodies) -> None:
+    PushEvent.objects.create(app=voice_app, kind="voice", body=json.dumps(bodies))
+    apply_pushes()
+
+
+def test_a_later_record_that_changes_the_charge_is_checked_again(
+    campaign, sandbox_state, voice_app
+):
+    """A push (or a sync) that corrects a wrongly billed call clears its mismatch at the next
+    check; one that bills a checked call differently flags it; the same record again changes
+    nothing."""
+    from campaigns.services.calls import call_upsert_record
+    from itnio_portal.itnio import VoiceRecord
+
+    sandbox_state.misbill_next(2, kind="cost")
+    call_command("launch_campaign", campaign.name, "--for-real")
+    sandbox_state.advance()
+    bodies = {c.voice_id: c.push_body() for c in sandbox_state.calls.values()}
+    push(voice_app, list(bodies.values()))
+    bill_check_due()
+    first, second = sorted(sandbox_state.misbilled)
+    assert set(BillMismatch.objects.values_list("call__voice_id", flat=True)) == {first, second}
+
+    # The same records again (ITNIO retries pushes): nothing is due for the check.
+    push(voice_app, list(bodies.values()))
+    assert bill_check_due().checked == 0
+
+    # ITNIO corrects the first call's cost; the second is corrected through a record sync.
+    fixed = {
+        **bodies[first],
+        "cost": str(BillMismatch.objects.get(call__voice_id=first).expected_cost),
+    }
+    push(voice_app, [fixed])
+    again = {
+        **bodies[second],
+        "cost": str(BillMismatch.objects.get(call__voice_id=second).expected_cost),
+    }
+    call_upsert_record(app=voice_app, record=VoiceRecord.from_api(again), source="sync")
+    # And a call that was billed right is billed again at double its cost.
+    answered = next(
+        v
+        for v, b in bodies.items()
+        if v not in (first, second) and Decimal(str(b["cost"] or 0)) > 0
+    )
+    doubled = {**bodies[answered], "cost": str(Decimal(str(bodies[answered]["cost"])) * 2)}
+    push(voice_app, [doubled])
+
+    assert bill_check_due().checked == 3
+    assert list(BillMismatch.objects.values_list("call__voice_id", "kind")) == [(answered, "cost")]
+    mismatch = BillMismatch.objects.get()
+    assert mismatch.cost == Decimal(str(doubled["cost"]))
+    assert mismatch.expected_cost == Decimal(str(bodies[answered]["cost"]))
+    assert not Call.objects.filter(bill_checked_at__isnull=True, cost__isnull=False).exists()

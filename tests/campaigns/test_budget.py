@@ -161,23 +161,30 @@ def test_a_budget_that_fits_nobody_pauses_at_once(campaign, sandbox_state, voice
     assert campaign.state_reason == "Budget reached: spent 0.00 USD of 0.01 USD."
 
 
-def test_reaching_the_budget_is_announced_like_any_pause(campaign, sandbox_state, voice_app):
-    """campaign.budget_reached and campaign.state_changed for webhook subscribers, and the pause
-    e-mail to the campaign's creator."""
-    from django.core import mail
-
-    from campaigns.models import WebhookMessage, WebhookSubscription
+def subscribed_and_created(campaign: Campaign, events: list[str]):
+    """A webhook subscriber to `events`, and the campaign's creator (an Operator with an
+    e-mail address), who hear of its pauses."""
+    from campaigns.models import WebhookSubscription
     from tests.conftest import make_staff
 
     WebhookSubscription.objects.create(
-        url="https://hooks.example.com/itnio",
-        events=["campaign.budget_reached", "campaign.state_changed"],
-        secret="whsec_" + "A" * 43,
+        url="https://hooks.example.com/itnio", events=events, secret="whsec_" + "A" * 43
     )
     creator = make_staff("maker", "Operator")
     creator.email = "maker@example.com"
     creator.save()
     Campaign.objects.filter(pk=campaign.pk).update(created_by="maker")
+    return creator
+
+
+def test_reaching_the_budget_is_announced_like_any_pause(campaign, sandbox_state, voice_app):
+    """campaign.budget_reached and campaign.state_changed for webhook subscribers, and the pause
+    e-mail to the campaign's creator."""
+    from django.core import mail
+
+    from campaigns.models import WebhookMessage
+
+    subscribed_and_created(campaign, ["campaign.budget_reached", "campaign.state_changed"])
     import_card(voice_app)
     start(campaign, "0.01 USD")
     dispatch.campaign_dispatch(campaign.pk)
@@ -430,3 +437,85 @@ def test_the_app_form_checks_the_daily_cap(client, admin_user, voice_app):
     assert response.status_code == 302
     voice_app.refresh_from_db()
     assert (voice_app.daily_cap_amount, voice_app.daily_cap_currency) == (Decimal(5), "EUR")
+
+
+def test_the_daily_cap_counts_every_campaign_of_the_app_with_a_budget_or_not(
+    campaign, sandbox_state, voice_app, uploaded_file
+):
+    """Two campaigns on one capped app, one without a budget: the app's billed total of the day
+    never exceeds the cap, whichever campaign sends, as records arrive late and out of order."""
+    from campaigns.models import ItnioApp
+    from tests.campaigns.conftest import add_callees
+
+    import_card(voice_app)
+    ItnioApp.objects.filter(pk=voice_app.pk).update(
+        daily_cap_amount=Decimal("0.24"),
+        daily_cap_currency="USD",  # 20 callees' worst case
+    )
+    start(campaign, "1.00 USD")  # its budget allows all 35: the cap does not
+    plain = Campaign.objects.create(
+        name="No budget", app=voice_app, voice_file=uploaded_file, max_duration=30
+    )
+    add_callees(plain, 35, start=919800000101)
+    call_command("launch_campaign", plain.name, "--for-real", stdout=io.StringIO())
+    plain.refresh_from_db()
+    assert set(Callee.objects.filter(campaign=plain).values_list("worst_cost", flat=True)) == {
+        WORST
+    }
+
+    def check_cap() -> None:
+        voice_app.refresh_from_db()
+        calls = Call.objects.filter(app=voice_app, hangup_time__isnull=False)
+        real = calls.aggregate(s=Sum("cost"))["s"] or Decimal(0)
+        reserved = Campaign.objects.filter(app=voice_app).aggregate(s=Sum("budget_reserved"))["s"]
+        assert real <= Decimal("0.24")
+        assert voice_app.daily_billed == real
+        assert real + reserved <= Decimal("0.24")
+
+    # The launch dispatched the campaign without a budget: it took all the cap's room.
+    assert len(sent(sandbox_state)) == 20
+    assert Callee.objects.filter(campaign=plain, state="pending").count() == 15
+    plain.refresh_from_db()
+    assert plain.state == "running" and plain.budget_reserved == 20 * WORST
+    dispatch.campaign_dispatch(campaign.pk)
+    assert len(sent(sandbox_state)) == 20
+    for each in (campaign, plain):
+        dispatch.campaign_dispatch(each.pk)
+        each.refresh_from_db()
+        assert each.state == "running" and each.budget_waiting
+        assert each.state_reason == "Waiting for the app's daily cap (billed today and reserved)."
+    check_cap()
+
+    rng = random.Random(5)
+    pushed: set[str] = set()
+    for _round in range(12):
+        push_late_and_out_of_order(sandbox_state, voice_app, pushed, rng, campaign)
+        check_cap()
+        for each in rng.sample([campaign, plain], 2):  # as the tick would, in any order
+            dispatch.campaign_dispatch(each.pk)
+            check_cap()
+    plain.refresh_from_db()
+    # Both sent as records freed room; the one without a budget was charged for its calls.
+    assert Callee.objects.filter(campaign=campaign).exclude(state="pending").exists()
+    assert plain.budget_billed == billed_for_real(plain) > 0
+    assert 20 < len(sent(sandbox_state)) < 70
+
+
+def test_without_a_budget_on_a_capped_app_every_callee_needs_a_known_rate(
+    campaign, sandbox_state, voice_app
+):
+    from campaigns.models import ItnioApp
+
+    import_card(voice_app)
+    Callee.objects.create(campaign=campaign, number="6591234567")  # Singapore: no rate
+    ItnioApp.objects.filter(pk=voice_app.pk).update(
+        daily_cap_amount=Decimal("5"), daily_cap_currency="USD"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("launch_campaign", campaign.name, "--for-real", stdout=out, stderr=err)
+    assert "1 callees have no known rate in USD: the app's daily cap of 5.00 USD" in err.getvalue()
+    assert sent(sandbox_state) == []
+    ItnioApp.objects.filter(pk=voice_app.pk).update(daily_cap_amount=None, daily_cap_currency="")
+    call_command("launch_campaign", campaign.name, "--for-real", stdout=out, stderr=err)
+    assert len(sent(sandbox_state)) == 36  # no cap: a number of unknown rate is called
