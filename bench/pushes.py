@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _push_features import FIRST_ID, SINK, feature_facts, seed_features
 from _setup import ROOT
 from dispatch import free_port, running_campaign, start_sandbox
 
@@ -115,11 +116,9 @@ async def wait_http(port: int, seconds: float = 30) -> None:
 class Bodies:
     """Single-report bodies: two thirds new voiceIds, a third repeats or older updates."""
 
-    FIRST_ID = 8_100_000_000_000_000_000
-
     def __init__(self, seed: int = 7, opt_out_key: str = "") -> None:
         self.random = random.Random(seed)
-        self.next_id = self.FIRST_ID
+        self.next_id = FIRST_ID
         self.sent: list[str] = []
         self.opt_out_key = opt_out_key
 
@@ -287,87 +286,6 @@ def seed(
         seed_features(campaign, sink_url)
     connection.close()
     return app.push_path, campaign.pk
-
-
-FEATURE_CALLS = 400_000  # more voiceIds than a default run pushes (about 170,000)
-
-
-def seed_features(campaign, sink_url: str) -> None:
-    """A budgeted campaign with an opt-out key whose calls are the voiceIds the load will push
-    (one template call copied by one INSERT … SELECT), and a call.final subscription."""
-    from decimal import Decimal
-
-    from django.db import connection
-
-    from campaigns.models import Call, Campaign
-    from campaigns.services.outbound_hooks import webhook_subscribe
-
-    featured = Campaign.objects.create(
-        name="bench-features",
-        app=campaign.app,
-        voice_file=campaign.voice_file,
-        state="running",
-        opt_out_key="9",
-        budget_amount=Decimal("1000000"),
-        budget_currency="USD",
-    )
-    template = Call.objects.create(
-        app=campaign.app,
-        campaign=featured,
-        kind=Call.Kind.GROUP,
-        state=Call.State.SUBMITTED,
-        callee="6590000000",
-        voice_id="template",
-        created_by="bench",
-    )
-    columns = [
-        f.column
-        for f in Call._meta.concrete_fields
-        if f.column not in ("id", "voice_id", "callee") and not f.generated
-    ]
-    names = ", ".join(columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO campaigns_call ({names}, voice_id, callee) "
-            f"SELECT {names}, (%s + g)::text, '6591' || right((%s + g)::text, 7) "
-            "FROM campaigns_call, generate_series(0, %s) g WHERE id = %s",
-            [Bodies.FIRST_ID, Bodies.FIRST_ID, FEATURE_CALLS - 1, template.pk],
-        )
-    template.delete()
-    webhook_subscribe(url=sink_url, events=["call.final"], created_by="bench")
-
-
-SINK = """
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import sys
-class Sink(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
-"""
-
-
-def feature_facts(db_url: str) -> dict:
-    import psycopg
-
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-        return {
-            "budget billed USD": one(
-                "SELECT budget_billed FROM campaigns_campaign WHERE name = 'bench-features'"
-            ),
-            "opt-outs": one(
-                "SELECT count(*) FROM campaigns_suppressionentry WHERE source = 'opt_out'"
-            ),
-            "call.final messages": one("SELECT count(*) FROM campaigns_webhookmessage"),
-            "delivered": one(
-                "SELECT count(*) FROM campaigns_webhookmessage WHERE delivered_at IS NOT NULL"
-            ),
-        }
 
 
 def verify(db_url: str, portal: Tally) -> tuple[bool, dict]:
