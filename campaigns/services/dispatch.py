@@ -149,15 +149,17 @@ class _Claimer:
         self.claiming: int | None = None  # the sequence of a claim not yet handed to a sender
 
     def claim(self) -> Claimed | None:
+        claimed = None
         if self.retry_pending:
             claimed = self._claim_pending()
-            if claimed is not None:
-                self.claiming = None
-                return settle_claim(self.campaign, claimed)  # budget, balance: before the POST
-            self.retry_pending = False
-        claimed = self._claim_new()
+            self.retry_pending = claimed is not None
+        if claimed is None:
+            claimed = self._claim_new()
+        # Budget and balance, before the POST. The batch stays this claimer's (`claiming`)
+        # until they are written: a connection lost meanwhile puts it back to pending.
+        settled = settle_claim(self.campaign, claimed)
         self.claiming = None
-        return settle_claim(self.campaign, claimed)
+        return settled
 
     def _claim_pending(self) -> Claimed | None:
         """A batch that went back to pending (not placed) is sent again with the sendable
