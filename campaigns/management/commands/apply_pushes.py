@@ -78,6 +78,9 @@ class Command(PortalCommand):
             if not report.claimed:
                 stop.wait(options["idle"])
                 close_old_connections()
+            elif report.claimed < settings.PUSH_APPLY_BATCH and not options["once"]:
+                # A part batch: let the next one gather (fewer statements per report).
+                stop.wait(settings.PUSH_APPLY_GATHER_SECONDS)
         self._beat(total)
         if options["verbosity"] >= 1:
             self.stdout.write(str(total))
