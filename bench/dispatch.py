@@ -19,8 +19,13 @@ minutes): every claim first releases the due retries (none are due before the re
 so the bodies are the same), and the campaign stays running, waiting for its records, instead
 of completing.
 
+With `--budget "1000000 USD"` the campaign has that budget and a rate card for prefix 62 (0.05
+USD a minute, 60+60, at most 60 s a call: 0.05 USD worst case a callee, so a million dollars
+leaves room for every callee): every claim prices its batch against the room left, reserves
+the batch's worst case and checks the account's balance before the request is sent.
+
     python bench/dispatch.py [--callees 100000] [--latency-ms 50] [--dnc 1000000]
-        [--window-zone callee] [--retries 2]
+        [--window-zone callee] [--retries 2] [--budget "1000000 USD"]
 
 SQLite (a small size, to check it works): BENCH_DATABASE_URL=sqlite:////tmp/bench.sqlite3
 """
@@ -150,6 +155,33 @@ def timing_settings(campaign, window_zone: str, retries: int) -> list[int]:
     return ids
 
 
+def budget_settings(campaign, budget: str) -> None:
+    """The campaign's budget and a rate card for prefix 62 (every callee); its callees priced
+    and its totals counted, as `budget_set` does for a campaign not running."""
+    from decimal import Decimal
+
+    from campaigns.models import AppRate
+    from campaigns.services.budgets import parse_budget, price_callees, recount
+
+    if not budget:
+        return
+    amount, currency = parse_budget(budget)
+    AppRate.objects.create(
+        app=campaign.app,
+        prefix="62",
+        rate=Decimal("0.05"),
+        currency=currency,
+        bill_period="60+60",
+        source=AppRate.Source.CARD,
+    )
+    type(campaign).objects.filter(pk=campaign.pk).update(
+        budget_amount=amount, budget_currency=currency, max_duration=60
+    )
+    campaign.refresh_from_db()
+    price_callees(campaign)
+    recount(campaign)
+
+
 def add_rows(connection, table: str, columns: tuple[str, ...], rows) -> None:
     """COPY on PostgreSQL; executemany in chunks on SQLite."""
     if connection.vendor == "postgresql":
@@ -201,6 +233,7 @@ def main() -> int:
     parser.add_argument("--dnc", type=int, default=0, help="do-not-call entries to add first")
     parser.add_argument("--window-zone", default="", help="callee: a callee-local window")
     parser.add_argument("--retries", type=int, default=0, help="retries of the not reached")
+    parser.add_argument("--budget", default="", help='a campaign budget: "1000000 USD"')
     args = parser.parse_args()
 
     db_url = setup_django("itnio_bench_dispatch")
@@ -211,6 +244,7 @@ def main() -> int:
     settings.ITNIO_SEND_GROUP_MAX = 200
     from campaigns.models import (
         ApiRequestLog,
+        AppRate,
         Call,
         Callee,
         Campaign,
@@ -232,6 +266,7 @@ def main() -> int:
         Campaign.objects.all().delete()
         VoiceFile.objects.all().delete()
         ApiRequestLog.objects.all().delete()
+        AppRate.objects.all().delete()
         ItnioApp.objects.all().delete()
         ItnioAccount.objects.all().delete()
         ZoneSet.objects.all().delete()
@@ -273,16 +308,18 @@ def main() -> int:
             )
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE campaigns_suppressionentry")
+        budget_settings(campaign, args.budget)
         print(
             f"database: {db_url.rsplit('@', 1)[-1]}  sandbox latency: {args.latency_ms:.0f} ms  "
             f"callees: {args.callees:,}  concurrency: {args.concurrency}  "
             f"do-not-call entries: {args.dnc:,} ({suppressed_callees:,} of them callees)"
         )
+        from campaigns.services.budgets import budget_text
         from campaigns.services.windows import window_text
 
         print(
             f"window: {window_text(campaign)} ({len(zone_sets) or 'no'} zone sets)  "
-            f"retries: {campaign.retries}"
+            f"retries: {campaign.retries}  budget: {budget_text(campaign) or 'none'}"
         )
 
         started = time.perf_counter()
@@ -305,6 +342,12 @@ def main() -> int:
         # With retries the campaign waits for its records (a retry may follow), sent all the same.
         assert campaign.state == ("running" if args.retries else "completed"), campaign.state
         assert not Callee.objects.filter(campaign=campaign, state="pending").exists()
+        if args.budget:
+            print(
+                f"budget {budget_text(campaign)}: reserved {campaign.budget_reserved} "
+                f"billed {campaign.budget_billed} {campaign.budget_currency}"
+            )
+            assert campaign.budget_reserved > 0, "the claims reserved nothing"
 
         import urllib.request
 

@@ -225,10 +225,15 @@ def check_segment(lists: list[ContactList], field_name: str) -> None:
 # ---------------------------------------------------------------------------
 # In the claim
 # ---------------------------------------------------------------------------
-def skip_passed_over(campaign: Campaign, *, after_id: int, up_to_id: int | None) -> int:
+def skip_passed_over(
+    campaign: Campaign, *, after_id: int, up_to_id: int | None, taken: int = 0
+) -> int:
     """Mark the unclaimed pending callees with ids in (after_id, up_to_id] that the claim left
     out as skipped, with the reason: do-not-call first, then the frequency cap. One UPDATE
-    each, with the claim's own conditions."""
+    each, with the claim's own conditions. A claim that took `taken` callees, every id of the
+    range, passed over none: no UPDATE (most claims of a list imported in one go)."""
+    if up_to_id is not None and up_to_id - after_id == taken:
+        return 0
     retries_passed_over(campaign, after_id=after_id, up_to_id=up_to_id)  # first: not skipped
     skipped = skip_suppressed(campaign, after_id=after_id, up_to_id=up_to_id)
     if campaign.frequency_cap_calls:

@@ -209,16 +209,27 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
 def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
     """After a claim (before its request): add the batch's worst case to the campaign's
     reserved total; a claim that found nothing decides between waiting and pausing. Returns
-    the batch's worst case (0 for no batch)."""
+    the batch's worst case (0 for no batch).
+
+    Each write is one statement of its own (atomic by itself), and a batch that costs nothing
+    known (no rate: its worst cases are NULL) writes nothing unless the budget was waiting:
+    this runs once per claim, and the claim's pace is the dispatcher's."""
     total = Decimal(0)
     if claimed is not None:
-        _batch, pairs = claimed
-        with transaction.atomic():
-            total = Callee.objects.filter(id__in=[i for i, _n in pairs]).aggregate(
-                s=Sum("worst_cost")
-            )["s"] or Decimal(0)
-            freed = gettext("Budget room freed by final records: sending again.")
-            Campaign.objects.filter(pk=campaign.pk).update(
+        batch, pairs = claimed
+        total = getattr(batch, "worst_total", None)  # summed by the claim's own statement
+        if total is None:
+            ids = [i for i, _n in pairs]
+            total = Callee.objects.filter(id__in=ids).aggregate(s=Sum("worst_cost"))["s"]
+        total = total or Decimal(0)
+        freed = gettext("Budget room freed by final records: sending again.")
+        rows = Campaign.objects.filter(pk=campaign.pk)
+        # Whether the budget waits: the claimer's campaign row, read at the run's start and
+        # set again after a claim that found nothing. Only then does a free batch write.
+        waiting = getattr(campaign, "budget_waiting", True)
+        campaign.budget_waiting = False
+        if total:
+            rows.update(
                 budget_reserved=F("budget_reserved") + total,
                 budget_waiting=False,
                 state_reason=Case(
@@ -227,8 +238,11 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
                     output_field=TextField(),
                 ),
             )
+        elif waiting:
+            rows.filter(budget_waiting=True).update(budget_waiting=False, state_reason=freed)
         return total
     budget_stalled(campaign)
+    campaign.budget_waiting = True  # it may wait now: the next batch clears it
     return total
 
 
@@ -431,20 +445,27 @@ def release_reserved(campaign: Campaign, callees: QuerySet[Callee]) -> None:
         Campaign.objects.filter(pk=campaign.pk).update(budget_reserved=F("budget_reserved") - total)
 
 
-def after_answer(campaign: Campaign, batch: DispatchBatch) -> None:
+def after_answer(
+    campaign: Campaign, batch: DispatchBatch, *, rejected: int = 1, pushed_first: bool = True
+) -> None:
     """After a sendGroup answer was written: rejected numbers give their reservation back (once
     per batch: its `budget_settled` mark), and calls a push made final before the answer
-    linked them to the campaign are charged now."""
-    with transaction.atomic():
-        if DispatchBatch.objects.filter(pk=batch.pk, budget_settled=False).update(
-            budget_settled=True
-        ):
-            release_batch(campaign, batch, states=(Callee.State.REJECTED,))
-    charge_calls_by_id(
-        Callee.objects.filter(batch_id=batch.pk, call__hangup_time__isnull=False).values_list(
-            "call_id", flat=True
+    linked them to the campaign are charged now. The answer's writer says when neither can
+    apply (no number rejected; no call of the batch existed before its answer, so none is
+    final yet: a push after the answer finds the call linked and charges it itself), and then
+    this costs no query: it runs for every answer."""
+    if rejected:
+        with transaction.atomic():
+            if DispatchBatch.objects.filter(pk=batch.pk, budget_settled=False).update(
+                budget_settled=True
+            ):
+                release_batch(campaign, batch, states=(Callee.State.REJECTED,))
+    if pushed_first:
+        charge_calls_by_id(
+            Callee.objects.filter(batch_id=batch.pk, call__hangup_time__isnull=False).values_list(
+                "call_id", flat=True
+            )
         )
-    )
 
 
 # ---------------------------------------------------------------------------

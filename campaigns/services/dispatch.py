@@ -292,9 +292,8 @@ class _Claimer:
                 pairs = self._mark(batch, picked)
         if pairs or _while_running_now(self.campaign):
             # The callees this claim passed over (all that are left, at the end).
-            skip_passed_over(
-                self.campaign, after_id=last_id, up_to_id=pairs[-1][0] if pairs else None
-            )
+            up_to = pairs[-1][0] if pairs else None
+            skip_passed_over(self.campaign, after_id=last_id, up_to_id=up_to, taken=len(pairs))
         if not pairs:
             return None
         batch.size = len(pairs)
@@ -347,14 +346,14 @@ class _Claimer:
             f"SELECT {', '.join(exprs)} WHERE EXISTS (SELECT 1 FROM picked) RETURNING id) "
             f"UPDATE {callee_table} SET batch_id = b.id, state = %s, skip_reason = NULL FROM b "
             f"WHERE {callee_table}.id IN (SELECT id FROM picked) "
-            f"RETURNING {callee_table}.id, {callee_table}.number, b.id"
+            f"RETURNING {callee_table}.id, {callee_table}.number, b.id, {callee_table}.worst_cost"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*picked_params, *batch_params, Callee.State.SENDING])
             rows = cursor.fetchall()
-        if rows:
-            batch.pk = rows[0][2]
-        return sorted((callee_id, number) for callee_id, number, _b in rows)
+        if rows:  # its worst case, summed here: budgets.reserve_claimed needs no query for it
+            batch.pk, batch.worst_total = rows[0][2], sum(r[3] for r in rows if r[3] is not None)
+        return sorted((callee_id, number) for callee_id, number, _b, _w in rows)
 
 
 def _outside_transactions() -> None:

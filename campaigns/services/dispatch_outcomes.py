@@ -144,8 +144,9 @@ def record_success(
         "accepted": states[Callee.State.SUBMITTED],
         "rejected": states[Callee.State.REJECTED],
     }
+    pushed_first = True  # SQLite: whether a push created a call first is not told
     if connection.vendor == "postgresql":
-        _write_answer_in_one_statement(campaign, batch, outcomes, batch_row, now)
+        pushed_first = _write_answer_in_one_statement(campaign, batch, outcomes, batch_row, now)
     else:
         accepted = {vid: (number, cid) for cid, state, vid, _r, number in outcomes if vid}
         with transaction.atomic():
@@ -157,8 +158,9 @@ def record_success(
                 ]
             )
             DispatchBatch.objects.filter(pk=batch.pk).update(**batch_row)
-    after_answer(campaign, batch)  # rejected numbers free their worst case (budgets.py)
-    if campaign.retries:
+    # Rejected numbers free their worst case, calls pushed before the answer are charged.
+    after_answer(campaign, batch, rejected=batch_row["rejected"], pushed_first=pushed_first)
+    if campaign.retries and pushed_first:
         # A push that beat this answer may have made an attempt's record final already.
         mark_retries(Callee.objects.filter(batch_id=batch.pk))
     report.add(
@@ -175,8 +177,9 @@ def _write_answer_in_one_statement(
     outcomes: list[tuple[int, str, str, str, str]],
     batch_row: dict[str, Any],
     now: datetime,
-) -> None:
+) -> bool:
     """PostgreSQL: the calls, the callees and the batch in one statement (one round trip).
+    True when a push had created one of the batch's calls first (or one is linked late).
 
     Committed without waiting for its WAL flush (synchronous_commit off for this transaction
     only): if the database crashed and lost the last few of these, their batches would still
@@ -229,7 +232,7 @@ def _write_answer_in_one_statement(
         f"RETURNING {callee_table}.voice_id, {callee_table}.call_id), "
         f"sent AS (UPDATE {batch_table} SET {batch_sets} WHERE id = %s RETURNING id) "
         "SELECT (SELECT count(*) FROM written WHERE voice_id <> '' AND call_id IS NULL), "
-        "(SELECT count(*) FROM sent), (SELECT count(*) FROM claimed), (SELECT s FROM cfg)"
+        "(SELECT count(*) FROM sent), (SELECT count(*) FROM existing), (SELECT s FROM cfg)"
     )
     params = [
         json.dumps(outcomes, separators=(",", ":")),
@@ -241,9 +244,10 @@ def _write_answer_in_one_statement(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        unlinked = cursor.fetchone()[0]
+        unlinked, _sent, pushed_first, _cfg = cursor.fetchone()
     if unlinked:
         _link_late_calls(campaign, batch)
+    return bool(unlinked or pushed_first)
 
 
 def _link_late_calls(campaign: Campaign, batch: DispatchBatch) -> None:
