@@ -354,7 +354,9 @@ async def run(args) -> int:
                 spawn([sys.executable, "-c", SINK, str(sink_port)], env),
                 django_loop(
                     "import time\n"
+                    "from campaigns.management.commands.portal_worker import lower_priority\n"
                     "from campaigns.services.outbound_hooks_delivery import webhooks_deliver_due\n"
+                    "lower_priority('webhooks')  # as the webhooks queue's worker does\n"
                     "while True:\n    webhooks_deliver_due(max_seconds=30)\n    time.sleep(0.5)\n",
                     env,
                 ),

@@ -39,6 +39,7 @@ from django.db.models import (
     Case,
     DecimalField,
     F,
+    Max,
     Q,
     QuerySet,
     Sum,
@@ -174,6 +175,17 @@ def _app_left(campaign: Campaign, currency: str) -> Decimal | None:
     return app["daily_cap_amount"] - billed - reserved
 
 
+def _worst_max(campaign: Campaign) -> Decimal:
+    """The dearest worst case among the campaign's callees, read once per campaign object (a
+    dispatcher run's: callees are priced only at launch and when the budget of a campaign not
+    running is set, never while its dispatcher runs)."""
+    cached = getattr(campaign, "_worst_max", None)
+    if cached is None:
+        found = Callee.objects.filter(campaign_id=campaign.pk).aggregate(m=Max("worst_cost"))
+        cached = campaign._worst_max = found["m"] or Decimal(0)
+    return cached
+
+
 def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Callee]:
     """The claim's budget rule: of `callees` (the sendable ones), only the first in id order
     whose worst cases add up to no more than the room left under the budget and the app's
@@ -192,6 +204,10 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
         app_left = _app_left(campaign, room[1]["budget_currency"])
         if app_left is not None:
             left = min(left, app_left)
+    if left >= _worst_max(campaign) * settings.ITNIO_SEND_GROUP_MAX:
+        # A full batch of its dearest callees fits: the budget cannot bind this claim (the
+        # claim's statement then needs no running sum). Unpriced callees still wait.
+        return callees.filter(worst_cost__isnull=False)
     first = (
         callees.filter(worst_cost__lte=left)
         .order_by("id")
@@ -204,6 +220,17 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
         .values("id")
     )
     return callees.filter(pk__in=running)
+
+
+def reserve_in_claim(campaign_id: int, batch: DispatchBatch, callee_ids: list[int]) -> None:
+    """In the claim's own transaction: add the claimed callees' worst case to the campaign's
+    reserved total, so a claim and its reservation commit together (a claim cut by a lost
+    connection gives back exactly what it reserved). PostgreSQL's claim statement does the
+    same in SQL (claim_statements.py)."""
+    total = Callee.objects.filter(id__in=callee_ids).aggregate(s=Sum("worst_cost"))["s"]
+    if total:
+        Campaign.objects.filter(pk=campaign_id).update(budget_reserved=F("budget_reserved") + total)
+    batch.worst_total, batch.reserved_by_claim = total or Decimal(0), True
 
 
 def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
@@ -228,7 +255,7 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
         # set again after a claim that found nothing. Only then does a free batch write.
         waiting = getattr(campaign, "budget_waiting", True)
         campaign.budget_waiting = False
-        if total:
+        if total and not getattr(batch, "reserved_by_claim", False):
             rows.update(
                 budget_reserved=F("budget_reserved") + total,
                 budget_waiting=False,
@@ -238,7 +265,7 @@ def reserve_claimed(campaign: Campaign, claimed: Any) -> Decimal:
                     output_field=TextField(),
                 ),
             )
-        elif waiting:
+        elif waiting:  # (reserved by the claim's statement, or nothing to reserve)
             rows.filter(budget_waiting=True).update(budget_waiting=False, state_reason=freed)
         return total
     budget_stalled(campaign)

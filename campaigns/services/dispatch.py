@@ -29,13 +29,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Q, QuerySet
+from django.db.models import Exists, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor
 from campaigns.services.audience import skip_passed_over
+from campaigns.services.budgets import release_reserved, reserve_in_claim
 from campaigns.services.campaign_state import (
     complete_if_done,
     in_calling_window,
@@ -43,10 +44,10 @@ from campaigns.services.campaign_state import (
     set_campaign_state,
 )
 from campaigns.services.claim_rules import sendable_callees, settle_claim
+from campaigns.services.claim_statements import mark_in_one_statement, mark_in_transaction
 from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.dispatch_outcomes import (
     DispatchReport,
-    insert_columns,
     orphans_to_unknown,
     record_failure,
     record_success,
@@ -120,11 +121,6 @@ def _called_info(campaign: Campaign, batch: DispatchBatch) -> str:
     tag = batch.tag
     base = campaign.called_info[: 1000 - len(tag) - 1].strip()
     return f"{base} {tag}" if base else tag
-
-
-def _compiled(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
-    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
-    return sql, list(params)
 
 
 Claimed = tuple[DispatchBatch, list[tuple[int, str]]]
@@ -203,6 +199,7 @@ class _Claimer:
                     **marked, attempts=F("attempts") + 1
                 )
                 batch.refresh_from_db()
+                reserve_in_claim(self.campaign.pk, batch, [i for i, _n in pairs])
                 Callee.objects.filter(id__in=[i for i, _n in pairs]).update(
                     state=Callee.State.SENDING
                 )
@@ -243,6 +240,11 @@ class _Claimer:
                     ).values_list("id", flat=True)
                 )
                 if batch_ids:
+                    # Its reservation was committed with it (budgets.reserve_in_claim).
+                    release_reserved(
+                        self.campaign,
+                        Callee.objects.filter(batch_id__in=batch_ids, state=Callee.State.SENDING),
+                    )
                     DispatchBatch.objects.filter(id__in=batch_ids).update(
                         state=DispatchBatch.State.PENDING,
                         reason=_("Claimed as the database connection was lost; not sent."),
@@ -284,12 +286,12 @@ class _Claimer:
             # write transaction already does that).
             with transaction.atomic(durable=True):
                 cap_lock()
-                pairs = self._mark_in_one_statement(batch, picked, in_transaction=True)
+                pairs = mark_in_one_statement(self.campaign, batch, picked, in_transaction=True)
         elif connection.vendor == "postgresql":
-            pairs = self._mark_in_one_statement(batch, picked)
+            pairs = mark_in_one_statement(self.campaign, batch, picked)
         else:
             with transaction.atomic(durable=True):
-                pairs = self._mark(batch, picked)
+                pairs = mark_in_transaction(batch, picked)
         if pairs or _while_running_now(self.campaign):
             # The callees this claim passed over (all that are left, at the end).
             up_to = pairs[-1][0] if pairs else None
@@ -299,69 +301,6 @@ class _Claimer:
         batch.size = len(pairs)
         self.next_sequence += 1
         return self.rotation.prepare(batch), pairs
-
-    def _mark(self, batch: DispatchBatch, picked: QuerySet[Any]) -> list[tuple[int, str]]:
-        """Insert the batch, then take the picked callees and mark them (SQLite ≥ 3.35)."""
-        table = connection.ops.quote_name(Callee._meta.db_table)
-        batch.save()
-        sql, params = _compiled(picked)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET batch_id = %s, state = %s, skip_reason = NULL "
-                f"WHERE id IN ({sql}) "
-                "RETURNING id, number",
-                [batch.pk, Callee.State.SENDING, *params],
-            )
-            pairs = sorted(cursor.fetchall())
-        if not pairs:
-            transaction.set_rollback(True)
-        return pairs
-
-    def _mark_in_one_statement(
-        self, batch: DispatchBatch, picked: QuerySet[Any], in_transaction: bool = False
-    ) -> list[tuple[int, str]]:
-        """PostgreSQL: pick, insert the batch (only if something was picked) and mark the
-        callees SENDING in one statement, committed on its own (autocommit): one round trip.
-        (`in_transaction`: in the claim's own durable transaction, with the cap lock.)"""
-        if not in_transaction:
-            _outside_transactions()
-        callee_table = connection.ops.quote_name(Callee._meta.db_table)
-        batch_table = connection.ops.quote_name(DispatchBatch._meta.db_table)
-        known = {
-            "campaign_id": self.campaign.pk,
-            "sequence": batch.sequence,
-            "state": batch.state,
-            "called_info": batch.called_info,
-            "request_started_at": batch.request_started_at,
-            "attempts": batch.attempts,
-            "variant_id": batch.variant_id,
-        }
-        columns, exprs, batch_params = insert_columns(
-            DispatchBatch, known, {"size": "(SELECT count(*) FROM picked)"}
-        )
-        picked_sql, picked_params = _compiled(picked)
-        sql = (
-            f"WITH picked AS MATERIALIZED ({picked_sql}), "
-            f"b AS (INSERT INTO {batch_table} ({', '.join(columns)}) "
-            f"SELECT {', '.join(exprs)} WHERE EXISTS (SELECT 1 FROM picked) RETURNING id) "
-            f"UPDATE {callee_table} SET batch_id = b.id, state = %s, skip_reason = NULL FROM b "
-            f"WHERE {callee_table}.id IN (SELECT id FROM picked) "
-            f"RETURNING {callee_table}.id, {callee_table}.number, b.id, {callee_table}.worst_cost"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*picked_params, *batch_params, Callee.State.SENDING])
-            rows = cursor.fetchall()
-        if rows:  # its worst case, summed here: budgets.reserve_claimed needs no query for it
-            batch.pk, batch.worst_total = rows[0][2], sum(r[3] for r in rows if r[3] is not None)
-        return sorted((callee_id, number) for callee_id, number, _b, _w in rows)
-
-
-def _outside_transactions() -> None:
-    """atomic(durable=True)'s check for a SENDING mark in one autocommit statement: it raises
-    when a caller holds a transaction open (the mark would stay uncommitted while the request
-    is out). An empty block sends nothing to the database, so the mark stays one round trip."""
-    with transaction.atomic(durable=True):
-        pass
 
 
 def _post(

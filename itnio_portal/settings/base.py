@@ -539,6 +539,9 @@ WEBHOOKS_BATCH = env.int("WEBHOOKS_BATCH", default=100)
 # Requests in flight at once while a batch is delivered (one worker, this many threads).
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)
 WEBHOOKS_DELIVER_MAX_SECONDS = env.float("WEBHOOKS_DELIVER_MAX_SECONDS", default=50.0)
+# A worker of the webhooks queue alone lowers its CPU priority by this much (os.nice): the push
+# receivers, the apply worker and the dispatchers go first on a full machine.
+WEBHOOKS_NICE = env.int("WEBHOOKS_NICE", default=5)
 # Delivered messages (and their log) are deleted after this many days (dead ones are kept).
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=7)
 

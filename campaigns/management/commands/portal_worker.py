@@ -18,6 +18,7 @@ process, leaving a campaign *running* with batches *sending* until someone resta
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from django.conf import settings
@@ -87,6 +88,14 @@ def _name_connections(queue_name: str) -> None:
     connections.close_all()  # reopened with the name
 
 
+def lower_priority(queue_name: str) -> int:
+    """A worker of the webhooks queue alone yields the CPU (WEBHOOKS_NICE): delivering never
+    slows the push receivers, the apply worker or the dispatchers. The new niceness."""
+    if queue_name != "webhooks" or settings.WEBHOOKS_NICE <= 0:
+        return os.nice(0)
+    return os.nice(settings.WEBHOOKS_NICE)
+
+
 class Command(db_worker.Command):
     help = gettext_lazy(
         "Run a database task worker (db_worker's arguments) that survives a lost database "
@@ -122,6 +131,7 @@ class Command(db_worker.Command):
         **options: Any,
     ) -> None:
         _name_connections(queue_name)
+        lower_priority(queue_name)
         # db_worker.Command.handle builds its Worker by module name: point it at ours for the
         # duration (this process runs one worker).
         original, db_worker.Worker = db_worker.Worker, PortalWorker
