@@ -48,6 +48,7 @@ from campaigns.services.claim_statements import mark_in_one_statement, mark_in_t
 from campaigns.services.dbretry import retrying, surviving_lost_connection
 from campaigns.services.dispatch_outcomes import (
     DispatchReport,
+    batch_not_placed,
     orphans_to_unknown,
     record_failure,
     record_success,
@@ -333,15 +334,20 @@ class _Control:
     pause_reason: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
+    # At most ITNIO_DISPATCH_CONCURRENCY requests in flight; one sender more than that claims
+    # its batch while they are, so a claim never waits for a request to come back.
+    posting: threading.Semaphore = field(default_factory=threading.Semaphore)
 
 
 def campaign_dispatch(campaign_id: int) -> DispatchReport:
     """Send a running campaign's pending callees.
 
-    ITNIO_DISPATCH_CONCURRENCY senders each loop: commit a batch as SENDING, POST it, hand the
-    answer over; a few recorders commit the answers, each sender and recorder on its own
-    database connection, so the database work of one batch overlaps the requests of the
-    others. The calling thread supervises: the lease heartbeat, pause/cancel/window checks.
+    ITNIO_DISPATCH_CONCURRENCY + 1 senders each loop: commit a batch as SENDING, POST it (at
+    most ITNIO_DISPATCH_CONCURRENCY requests in flight: the one sender more has its next batch
+    claimed when a request slot frees), hand the answer over; a few recorders commit the
+    answers, each sender and recorder on its own database connection, so the database work of
+    one batch overlaps the requests of the others. The calling thread supervises: the lease
+    heartbeat, pause/cancel/window checks.
 
     A run cut by a lost database connection starts again under the same lease once the
     database is back (what it left SENDING becomes UNKNOWN first, as after a crash).
@@ -381,8 +387,8 @@ def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
     buffer = RequestLogBuffer(actor=Actor.system(f"dispatch:{campaign.name}"))
     client = buffer.client(campaign.app.account)
     claimer = _Claimer(campaign)
-    control = _Control(may_send=may_send(campaign))
     concurrency = max(1, settings.ITNIO_DISPATCH_CONCURRENCY)
+    control = _Control(may_send=may_send(campaign), posting=threading.Semaphore(concurrency))
     # Bounded: answers not yet written are what a crash turns into UNKNOWN.
     answers: queue.Queue[Any] = queue.Queue(maxsize=concurrency)
     senders = [
@@ -392,7 +398,7 @@ def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
             name=f"dispatch-{campaign_id}-send-{i}",
             daemon=True,
         )
-        for i in range(concurrency)
+        for i in range(concurrency + 1)
     ]
     recorders = [
         threading.Thread(
@@ -410,7 +416,7 @@ def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
     try:
         while any(sender.is_alive() for sender in senders):
             for sender in senders:
-                sender.join(timeout=0.2 / concurrency)
+                sender.join(timeout=0.5 / len(senders))
             now = time.monotonic()
             with surviving_lost_connection("The dispatcher", should_stop=lambda: control.stop):
                 if now - last_heartbeat >= heartbeat_every:
@@ -456,8 +462,9 @@ def _sender(
 ) -> None:
     """Claim, POST, hand the answer to a recorder; until nothing is left or told to stop.
     Pause and cancel are honoured by the claim itself (it takes nothing from a campaign that is
-    not running), the calling window between batches. A lost database connection is waited out
-    (the POST needs none)."""
+    not running), the calling window between batches; a batch claimed while its dispatch then
+    stopped, waiting for a request slot, goes back to pending unsent. A lost database
+    connection is waited out (the POST needs none)."""
 
     def stopped() -> bool:
         return control.stop
@@ -482,29 +489,65 @@ def _sender(
                 return
             batch, pairs = claimed
             results, error = None, None
-            try:
-                results = _post(client, campaign, batch, [number for _id, number in pairs])
-            except BaseException as exc:  # written down by a recorder
-                error = exc
-            with control.lock:
-                if isinstance(error, ItnioApiError | ItnioLimitError):
-                    # A refusal stops every sender before its batch can be claimed again.
-                    control.stop = True
-                elif isinstance(error, ItnioNotSentError):
-                    control.not_sent_streak += 1
-                    control.retry_after = time.time() + min(2**control.not_sent_streak, 30)
-                    if control.not_sent_streak >= settings.DISPATCH_PAUSE_AFTER_NOT_SENT:
-                        control.pause_reason = _(
-                            "ITNIO could not be reached %(count)s times in a row: %(error)s"
-                        ) % {"count": control.not_sent_streak, "error": error}
-                        control.stop = True
-                elif error is None:
-                    control.not_sent_streak = 0
+            waited = not control.posting.acquire(blocking=False)
+            if waited:
+                control.posting.acquire()
+            try:  # the request slot is held until what the answer means for the others is set
+                if waited and not _may_still_send(campaign, control):
+                    # Claimed ahead, then paused, refused or told to wait: never sent.
+                    retrying(
+                        batch_not_placed,
+                        campaign,
+                        batch,
+                        code="",
+                        reason=_("Not sent: the dispatch stopped before its request."),
+                        now=timezone.now(),
+                    )
+                    with control.claim_lock:
+                        claimer.retry_pending = True
+                    continue
+                try:
+                    results = _post(client, campaign, batch, [number for _id, number in pairs])
+                except BaseException as exc:  # written down by a recorder
+                    error = exc
+                _after_answer(control, error)
+            finally:
+                control.posting.release()
             answers.put((batch, pairs, results, error))
             if error is not None and not isinstance(error, Exception):
                 raise error
     finally:
         connection.close()
+
+
+def _may_still_send(campaign: Campaign, control: _Control) -> bool:
+    """For a batch claimed ahead, once a request slot is free: not stopped, not told to wait,
+    the campaign still running (a pause since its claim)."""
+    if control.stop or control.retry_after > time.time():
+        return False
+    running = Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING)
+    try:
+        return retrying(running.exists, should_stop=lambda: control.stop)
+    except Exception:  # stopped while the database was away: not sent, the safe side
+        return False
+
+
+def _after_answer(control: _Control, error: BaseException | None) -> None:
+    """What a request's outcome means for the other senders (before its slot is freed)."""
+    with control.lock:
+        if isinstance(error, ItnioApiError | ItnioLimitError):
+            # A refusal stops every sender before its batch can be claimed again.
+            control.stop = True
+        elif isinstance(error, ItnioNotSentError):
+            control.not_sent_streak += 1
+            control.retry_after = time.time() + min(2**control.not_sent_streak, 30)
+            if control.not_sent_streak >= settings.DISPATCH_PAUSE_AFTER_NOT_SENT:
+                control.pause_reason = _(
+                    "ITNIO could not be reached %(count)s times in a row: %(error)s"
+                ) % {"count": control.not_sent_streak, "error": error}
+                control.stop = True
+        elif error is None:
+            control.not_sent_streak = 0
 
 
 def _recorder(

@@ -1,0 +1,64 @@
+"""One sender more than ITNIO_DISPATCH_CONCURRENCY claims its batch while the others' requests
+are in flight, so a claim never waits for an answer; never more requests than that are in
+flight at once. A batch claimed ahead whose dispatch stops (a pause) while it waits for a
+request slot is never sent: it goes back to pending with its reservation, and is sent once
+after the resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from campaigns.models import Callee, Campaign, DispatchBatch
+from campaigns.services import dispatch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SEND = "/voice/sendGroup"
+
+
+def _sent(sandbox_state) -> list[str]:
+    return [n for r in sandbox_state.requests_for(SEND) for n in r.body["callee"].split(",")]
+
+
+def test_a_batch_claimed_ahead_is_not_sent_after_a_pause(campaign, sandbox_state, settings):
+    settings.ITNIO_DISPATCH_CONCURRENCY = 1  # one request in flight, a second sender claiming
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    in_flight, most = Counter(), Counter()
+    lock = threading.Lock()
+
+    def held(record) -> None:  # ITNIO holds the first request: the other sender claims, waits
+        if record.path != SEND:
+            return
+        with lock:
+            in_flight["now"] += 1
+            most["max"] = max(most["max"], in_flight["now"])
+            first = len(sandbox_state.requests_for(SEND)) <= 1
+        if first:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and (
+                DispatchBatch.objects.filter(campaign=campaign, state="sending").count() < 2
+            ):
+                time.sleep(0.05)
+            Campaign.objects.filter(pk=campaign.pk).update(state="paused")
+            time.sleep(1.5)  # the supervisor sees the pause and stops the senders
+        with lock:
+            in_flight["now"] -= 1
+
+    sandbox_state.on_send_held = held
+    dispatch.campaign_dispatch(campaign.pk)
+
+    assert len(sandbox_state.requests_for(SEND)) == 1
+    assert most["max"] == 1  # never two requests in flight
+    back = DispatchBatch.objects.get(campaign=campaign, sequence=2)
+    assert back.state == "pending" and "stopped before its request" in back.reason
+    assert not Callee.objects.filter(campaign=campaign, state="sending").exists()
+
+    sandbox_state.on_send_held = None
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    dispatch.campaign_dispatch(campaign.pk)
+    numbers = _sent(sandbox_state)
+    total = Callee.objects.filter(campaign=campaign).count()
+    assert len(numbers) == len(set(numbers)) == total
