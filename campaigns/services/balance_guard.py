@@ -43,6 +43,16 @@ def last_known_balance(account_id: int) -> Decimal | None:
     return balance + (gift or 0) + (credit or 0)
 
 
+def claimed_balance(campaign: Campaign) -> Decimal | None:
+    """The balance the claim read with its money row (budgets._claim_row), used once; without
+    one (a claim that did not read it), the account's last reading."""
+    row = campaign.__dict__.pop("claim_balance", None)
+    if row is None:
+        return last_known_balance(campaign.app.account_id)
+    balance, gift, credit = row
+    return None if balance is None else balance + (gift or 0) + (credit or 0)
+
+
 def over_balance_reason(worst: Decimal, balance: Decimal) -> str:
     currency = balance_currency()
     return gettext(
@@ -57,7 +67,7 @@ def within_balance(campaign: Campaign, batch: DispatchBatch, worst: Decimal) -> 
     paused with the reason."""
     if worst <= 0 or cost_currency(campaign) != balance_currency():
         return True
-    balance = last_known_balance(campaign.app.account_id)
+    balance = claimed_balance(campaign)
     if balance is None or worst <= balance:
         return True
     from campaigns.services.campaign_state import pause_running

@@ -145,8 +145,27 @@ def price_callees(campaign: Campaign) -> int:
 # ---------------------------------------------------------------------------
 # The claim
 # ---------------------------------------------------------------------------
-def _room(campaign: Campaign) -> tuple[Decimal, dict[str, Any]] | None:
+APP_CAP = ("daily_cap_amount", "daily_cap_currency", "daily_billed", "daily_day")
+BALANCE = ("balance", "gift", "credit")
+
+
+def _claim_row(campaign: Campaign) -> dict[str, Any] | None:
+    """A claim's one read of money: the campaign's budget totals, its app's daily cap and its
+    account's balance (kept for the balance guard right after: balance_guard.within_balance)."""
+    joined = {f: F(f"app__{f}") for f in APP_CAP} | {f: F(f"app__account__{f}") for f in BALANCE}
     row = (
+        Campaign.objects.filter(pk=campaign.pk)
+        .values("budget_amount", "budget_currency", "budget_billed", "budget_reserved", **joined)
+        .first()
+    )
+    campaign.claim_balance = None if row is None else tuple(row[f] for f in BALANCE)
+    return row
+
+
+def _room(
+    campaign: Campaign, row: dict[str, Any] | None = None
+) -> tuple[Decimal, dict[str, Any]] | None:
+    row = row or (
         Campaign.objects.filter(pk=campaign.pk)
         .values("budget_amount", "budget_currency", "budget_billed", "budget_reserved")
         .first()
@@ -156,15 +175,13 @@ def _room(campaign: Campaign) -> tuple[Decimal, dict[str, Any]] | None:
     return row["budget_amount"] - row["budget_billed"] - row["budget_reserved"], row
 
 
-def _app_left(campaign: Campaign, currency: str) -> Decimal | None:
+def _app_left(
+    campaign: Campaign, currency: str, app: dict[str, Any] | None = None
+) -> Decimal | None:
     """Room under the app's daily cap (None: no cap in this currency): the cap less what was
     billed today and the reservations of the app's campaigns in that currency (a few campaign
-    rows, never the calls)."""
-    app = (
-        ItnioApp.objects.filter(pk=campaign.app_id)
-        .values("daily_cap_amount", "daily_cap_currency", "daily_billed", "daily_day")
-        .first()
-    )
+    rows, never the calls). `app`: the claim's row (_claim_row), else the app row is read."""
+    app = app or ItnioApp.objects.filter(pk=campaign.app_id).values(*APP_CAP).first()
     if app is None or app["daily_cap_amount"] is None or app["daily_cap_currency"] != currency:
         return None
     billed = app["daily_billed"] if app["daily_day"] == timezone.localdate() else Decimal(0)
@@ -176,9 +193,8 @@ def _app_left(campaign: Campaign, currency: str) -> Decimal | None:
 
 
 def _worst_max(campaign: Campaign) -> Decimal:
-    """The dearest worst case among the campaign's callees, read once per campaign object (a
-    dispatcher run's: callees are priced only at launch and when the budget of a campaign not
-    running is set, never while its dispatcher runs)."""
+    """The dearest worst case of the campaign's callees, read once per campaign object (a
+    dispatcher run's: callees are never priced while its dispatcher runs)."""
     cached = getattr(campaign, "_worst_max", None)
     if cached is None:
         found = Callee.objects.filter(campaign_id=campaign.pk).aggregate(m=Max("worst_cost"))
@@ -192,16 +208,19 @@ def within_budget(campaign: Campaign, callees: QuerySet[Callee]) -> QuerySet[Cal
     daily cap, one batch at most. Any subset the claim then takes fits as well (worst cases are
     never negative). A campaign without a budget on an app without a cap in its currency is
     not limited (one read of the app row)."""
+    row = _claim_row(campaign)
+    if row is None:
+        return callees
     if campaign.budget_amount is None:  # a budget is only given to a campaign not running
-        left = _app_left(campaign, cost_currency(campaign))
+        left = _app_left(campaign, cost_currency(campaign), row)
         if left is None:
             return callees
     else:
-        room = _room(campaign)
+        room = _room(campaign, row)
         if room is None:
             return callees
         left = room[0]
-        app_left = _app_left(campaign, room[1]["budget_currency"])
+        app_left = _app_left(campaign, room[1]["budget_currency"], row)
         if app_left is not None:
             left = min(left, app_left)
     if left >= _worst_max(campaign) * settings.ITNIO_SEND_GROUP_MAX:
