@@ -493,8 +493,8 @@ def _sender(
             if waited:
                 control.posting.acquire()
             try:  # the request slot is held until what the answer means for the others is set
-                if waited and not _may_still_send(campaign, control):
-                    # Claimed ahead, then paused, refused or told to wait: never sent.
+                if not _may_still_send(campaign, control, since_claim=waited):
+                    # Claimed, then paused, refused or told to wait meanwhile: never sent.
                     retrying(
                         batch_not_placed,
                         campaign,
@@ -520,11 +520,14 @@ def _sender(
         connection.close()
 
 
-def _may_still_send(campaign: Campaign, control: _Control) -> bool:
-    """For a batch claimed ahead, once a request slot is free: not stopped, not told to wait,
-    the campaign still running (a pause since its claim)."""
+def _may_still_send(campaign: Campaign, control: _Control, *, since_claim: bool) -> bool:
+    """For a claimed batch, once a request slot is free: not stopped, not told to wait (a
+    refusal or an unreachable ITNIO answered while it was claimed); for a batch that waited for
+    its slot, the campaign still running too (a pause since its claim)."""
     if control.stop or control.retry_after > time.time():
         return False
+    if not since_claim:
+        return True
     running = Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING)
     try:
         return retrying(running.exists, should_stop=lambda: control.stop)

@@ -383,9 +383,11 @@ def test_a_refused_batch_gives_its_reservation_back_and_is_claimed_again_within_
     dispatch.campaign_dispatch(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.state == "paused"
-    # The refused batch reserved nothing any more; another sender's batch may have gone out.
+    # The refused batch reserved nothing any more; the other batch claimed before the refusal
+    # (10 + 7 fit the budget) may have gone out, whichever of the two was refused; nothing
+    # claimed after the refusal (from the room it gave back) is sent.
     placed = sum(sandbox_state.accepted_callees().values())
-    assert placed in (0, 7)
+    assert placed in (0, 7, 10)
     assert recounted(campaign) == (Decimal(0), placed * WORST)
 
     campaign_resume(campaign=campaign, actor=SYSTEM)  # the immediate backend dispatches
