@@ -9,6 +9,7 @@ dispatcher will do, as of now.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,3 +260,43 @@ def skip_passed_over(
             reason=gettext("Over the frequency cap when its batch was claimed."),
         )
     return skipped
+
+
+class PassedOver:
+    """What a dispatcher's claims passed over, marked skipped together: the ranges of one
+    cursor's claims follow each other, so they add up to one range, marked once it is a second
+    old (two UPDATEs a second, not two a claim: every hundredth callee on a do-not-call list
+    made every claim pay them), when a claim starts elsewhere (a full look, another A/B
+    variant), at the end of the list and when the run stops (`flush`). Marking later is safe:
+    a claim never takes what this marks, it only counts it."""
+
+    EVERY_SECONDS = 1.0
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.after_id: int | None = None  # the range (after_id, up_to_id] not marked yet
+        self.up_to_id = 0
+        self.passed = 0  # ids of the range its claims did not take
+        self.since = time.monotonic()
+
+    def add(self, *, after_id: int, up_to_id: int | None, taken: int) -> None:
+        """A claim's range (after_id, up_to_id], `taken` of its ids claimed; up_to_id None:
+        the end, everything above after_id that is left."""
+        if self.after_id is not None and after_id != self.up_to_id:
+            self.flush()
+        if up_to_id is None:
+            start = after_id if self.after_id is None else self.after_id
+            self.after_id = None
+            skip_passed_over(self.campaign, after_id=start, up_to_id=None)
+            return
+        if self.after_id is None:
+            self.after_id, self.passed, self.since = after_id, 0, time.monotonic()
+        self.up_to_id = up_to_id
+        self.passed += up_to_id - after_id - taken
+        if time.monotonic() - self.since >= self.EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.after_id is not None and self.passed:
+            skip_passed_over(self.campaign, after_id=self.after_id, up_to_id=self.up_to_id)
+        self.after_id = None

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Callee, Campaign, DispatchBatch
 from campaigns.services.actors import Actor
-from campaigns.services.audience import skip_passed_over
+from campaigns.services.audience import PassedOver
 from campaigns.services.budgets import release_reserved, reserve_in_claim
 from campaigns.services.campaign_state import (
     complete_if_done,
@@ -142,6 +142,7 @@ class _Claimer:
         self.rotation = VariantRotation(campaign)  # A/B: each variant's own batches
         self.due_retries = DueRetries(campaign)  # retries.py: due retries become pending
         self.pace = Pacer(campaign)  # pacing.py: the rate limit, across the senders
+        self.passed_over = PassedOver(campaign)  # audience.py: marked skipped a second apart
         self.variant: int | None = None
         self.claiming: int | None = None  # the sequence of a claim not yet handed to a sender
 
@@ -296,7 +297,7 @@ class _Claimer:
         if pairs or _while_running_now(self.campaign):
             # The callees this claim passed over (all that are left, at the end).
             up_to = pairs[-1][0] if pairs else None
-            skip_passed_over(self.campaign, after_id=last_id, up_to_id=up_to, taken=len(pairs))
+            self.passed_over.add(after_id=last_id, up_to_id=up_to, taken=len(pairs))
         if not pairs:
             return None
         batch.size = len(pairs)
@@ -440,6 +441,7 @@ def _dispatch_run(campaign_id: int, lease: str, report: DispatchReport) -> None:
         for recorder in recorders:
             recorder.join()
         retrying(buffer.flush)
+        retrying(claimer.passed_over.flush)  # what the last second's claims passed over
     if control.pause_reason:
         retrying(_pause_if_running, campaign, control.pause_reason)
 

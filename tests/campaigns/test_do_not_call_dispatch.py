@@ -198,3 +198,33 @@ def test_numbers_added_while_the_campaign_runs_are_never_sent_after_the_add_comm
     assert len(sent) + len(skipped) == 600
     campaign.refresh_from_db()
     assert campaign.state == "completed"
+
+
+def test_what_the_claims_passed_over_is_skipped_when_the_dispatch_pauses(
+    campaign, sandbox_state, settings, monkeypatch
+):
+    """The claims' passed-over callees are marked a second apart: a run that stops sooner
+    (a pause after the second batch) still marks what its claims passed over."""
+    from campaigns.services.audience import PassedOver
+
+    settings.ITNIO_DISPATCH_CONCURRENCY = 1
+    monkeypatch.setattr(PassedOver, "EVERY_SECONDS", 3600.0)
+    numbers = list(
+        Callee.objects.filter(campaign=campaign).order_by("id").values_list("number", flat=True)
+    )
+    dnc_add(numbers=[numbers[3], numbers[13], numbers[33]], actor=SYSTEM)
+    real_post = dispatch._post
+
+    def pause_at_the_second(client, campaign_, batch, callee_numbers):
+        if batch.sequence == 2:
+            Campaign.objects.filter(pk=campaign.pk).update(state="paused")
+        return real_post(client, campaign_, batch, callee_numbers)
+
+    monkeypatch.setattr(dispatch, "_post", pause_at_the_second)
+    run(campaign)
+    campaign.refresh_from_db()
+    assert campaign.state == "paused"
+    assert len(sent_numbers(sandbox_state)) == 20
+    states = dict(Callee.objects.filter(campaign=campaign).values_list("number", "state"))
+    assert states[numbers[3]] == states[numbers[13]] == "skipped"
+    assert states[numbers[33]] == "pending"  # not reached by any claim yet
