@@ -26,7 +26,7 @@ from campaigns.services.estimate import Estimate, campaign_estimate, plain
 from campaigns.services.pacing import duration_text, expected_duration
 from campaigns.services.retries import attempt_figures, plan_rows
 from campaigns.services.variants import variant_problems
-from campaigns.services.windows import window_minutes, window_text
+from campaigns.services.windows import waiting_for_window, window_minutes, window_text
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Pro
             rate = round(recent_sizes / minutes, 1)
             remaining = counts[Callee.State.PENDING] + counts[Callee.State.SENDING]
             if rate and campaign.state == Campaign.State.RUNNING and remaining:
-                eta = now + timedelta(minutes=remaining / rate)
+                eta = _finish(campaign, now, remaining, rate)
     return Progress(
         counts=counts,
         total=total,
@@ -280,3 +280,16 @@ def campaign_progress(campaign: Campaign, *, now: datetime | None = None) -> Pro
         state_display=state_display(campaign, counts[Callee.State.UNKNOWN]),
         attempts=attempt_figures(campaign),
     )
+
+
+def _finish(campaign: Campaign, now: datetime, remaining: int, rate: float) -> datetime:
+    """At the recent rate: the callees whose window is open from now, each zone group waiting
+    for its window from its next opening (after the groups before it); a group whose window
+    does not open within the look-ahead is left out."""
+    groups = waiting_for_window(campaign, now)
+    open_now = max(remaining - sum(group.count for group in groups), 0)
+    finish = now + timedelta(minutes=open_now / rate)
+    for group in groups:  # by next opening
+        if group.next_open is not None:
+            finish = max(finish, group.next_open) + timedelta(minutes=group.count / rate)
+    return finish

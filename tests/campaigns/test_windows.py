@@ -5,13 +5,14 @@ flags and the form's errors; the fixed-zone window of existing campaigns is unch
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 from freezegun import freeze_time
 
 from campaigns.admin.campaigns import CampaignForm
@@ -141,6 +142,28 @@ def test_waiting_callees_are_shown_per_zone_group_with_the_next_opening(local_ca
         call_command("campaign_status", local_campaign.name, stdout=out)
     assert "Asia/Singapore: waiting for their window: 1, next opens 01:00 UTC" in out.getvalue()
     assert "waiting_window=2" in out.getvalue().splitlines()
+
+
+def test_the_estimated_finish_waits_for_the_windows_still_closed(local_campaign):
+    from campaigns.models import DispatchBatch
+    from campaigns.services.campaign_plan import campaign_progress
+
+    Campaign.objects.filter(pk=local_campaign.pk).update(state="running")
+    windows.skip_no_window(local_campaign)
+    local_campaign.refresh_from_db()
+    with freeze_time(AFTERNOON_UTC):
+        started = timezone.now() - timedelta(minutes=1)  # one callee a minute, just now
+        DispatchBatch.objects.create(
+            campaign=local_campaign,
+            sequence=1,
+            state="sent",
+            size=1,
+            request_started_at=started,
+            request_finished_at=timezone.now(),
+        )
+        progress = campaign_progress(local_campaign)
+    # +1 800 opens at 23:00 UTC, Singapore at 01:00: the last one a minute after that.
+    assert progress.eta == datetime(2026, 12, 3, 1, 1, tzinfo=UTC)
 
 
 def test_a_dispatch_sends_only_the_open_windows_and_the_campaign_waits(
