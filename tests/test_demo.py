@@ -87,3 +87,33 @@ def test_a_second_demo_says_the_first_is_running_before_touching_the_database(db
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_demo_offers_two_uploaded_voice_files_for_an_ab_test(db):
+    """Both demo files are on the demo's sandbox, so an A/B campaign of the two can be sent;
+    the generated history's file was never sent to ITNIO and is offered to no campaign."""
+    from campaigns.management.commands.portal_demo import (
+        DEMO_AI_APP,
+        DEMO_API_KEY,
+        DEMO_API_SECRET,
+        DEMO_VOICE_APP,
+        Command,
+    )
+    from campaigns.models import VoiceFile
+    from itnio_portal.itnio.sandbox import SandboxServer, SandboxState
+
+    state = SandboxState(life_scale=0, seed=7)
+    state.add_account(DEMO_API_KEY, DEMO_API_SECRET, balance="500.00")
+    state.add_app(DEMO_API_KEY, DEMO_VOICE_APP, kind="voice")
+    state.add_app(DEMO_API_KEY, DEMO_AI_APP, kind="ai")
+    server = SandboxServer(state, push_interval=None).start()
+    try:
+        call_command("portal_demo", "--seed-only", "--sandbox-port", str(server.port))
+        Command()._seed_campaign()  # what `./portal demo` does once its sandbox is up
+    finally:
+        server.stop()
+    offered = VoiceFile.objects.filter(state="uploaded")
+    assert sorted(offered.values_list("file_name", flat=True)) == ["welcome-b.wav", "welcome.wav"]
+    assert {f.remote_file_id for f in offered} <= set(state.files)
+    generated = VoiceFile.objects.get(file_name__startswith="generated-")
+    assert (generated.state, generated.remote_file_id) == ("draft", "")

@@ -116,13 +116,12 @@ class Command(PortalCommand):
                 voice_file, _ = VoiceFile.objects.get_or_create(
                     account=app.account,
                     file_name=f"generated-{app.pk}.wav",
+                    # Never sent to ITNIO: a draft, which no new campaign is offered (its
+                    # Upload action would send it for real).
                     defaults={
                         "app": app,
                         "audio": f"voice/{app.account_id}/generated-{app.pk}.wav",
-                        "state": VoiceFile.State.UPLOADED,
-                        "remote_file_id": "generated.wav",
-                        "uploaded_at": now,
-                        "uploaded_by": "generate_calls",
+                        "state": VoiceFile.State.DRAFT,
                     },
                 )
                 storage = voice_file.audio.storage

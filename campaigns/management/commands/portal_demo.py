@@ -293,32 +293,15 @@ class Command(PortalCommand):
         refresh_call_stats()
 
     def _seed_campaign(self) -> None:
-        """A demo voice file on the sandbox and a draft campaign of 1,000 callees to launch."""
-        from django.core.files.base import ContentFile
-
-        from campaigns.management.demo_audio import tone_wav
-        from campaigns.models import Callee, Campaign, ItnioApp, VoiceFile
-        from campaigns.services.actors import Actor
-        from campaigns.services.voice_files import voice_file_upload
+        """Two demo voice files on the sandbox (a second one for trying an A/B test) and a
+        draft campaign of 1,000 callees to launch."""
+        from campaigns.models import Callee, Campaign, ItnioApp
 
         app = ItnioApp.objects.get(app_id=DEMO_VOICE_APP)
-        voice_file = VoiceFile.objects.filter(
-            account_id=app.account_id, file_name="welcome.wav"
-        ).first()
+        voice_file = self._demo_voice_file(app, "welcome.wav", hz=523)
         if voice_file is None:
-            audio = tone_wav()
-            voice_file = VoiceFile(
-                app=app, file_name="welcome.wav", size=len(audio), content_type="audio/wav"
-            )
-            voice_file.audio.save("welcome.wav", ContentFile(audio), save=True)
-        if voice_file.state != VoiceFile.State.UPLOADED:
-            try:
-                voice_file_upload(voice_file=voice_file, actor=Actor.system("demo"))
-            except Exception as exc:  # the demo still starts; the page says what happened
-                self.stderr.write(
-                    _("Could not upload the demo voice file: %(error)s") % {"error": exc}
-                )
-                return
+            return
+        self._demo_voice_file(app, "welcome-b.wav", hz=659)
         campaign, created = Campaign.objects.get_or_create(
             name="Demo campaign",
             defaults={
@@ -332,6 +315,35 @@ class Command(PortalCommand):
             Callee.objects.bulk_create(
                 Callee(campaign=campaign, number=str(628120000001 + i)) for i in range(1000)
             )
+
+    def _demo_voice_file(self, app: Any, file_name: str, *, hz: int) -> Any:
+        """A tone uploaded to the sandbox under file_name (kept when it is there already);
+        None when the upload failed (said on stderr)."""
+        from django.core.files.base import ContentFile
+
+        from campaigns.management.demo_audio import tone_wav
+        from campaigns.models import VoiceFile
+        from campaigns.services.actors import Actor
+        from campaigns.services.voice_files import voice_file_upload
+
+        voice_file = VoiceFile.objects.filter(
+            account_id=app.account_id, file_name=file_name
+        ).first()
+        if voice_file is None:
+            audio = tone_wav(hz=hz)
+            voice_file = VoiceFile(
+                app=app, file_name=file_name, size=len(audio), content_type="audio/wav"
+            )
+            voice_file.audio.save(file_name, ContentFile(audio), save=True)
+        if voice_file.state != VoiceFile.State.UPLOADED:
+            try:
+                voice_file_upload(voice_file=voice_file, actor=Actor.system("demo"))
+            except Exception as exc:  # the demo still starts; the page says what happened
+                self.stderr.write(
+                    _("Could not upload the demo voice file: %(error)s") % {"error": exc}
+                )
+                return None
+        return voice_file
 
     def _wait_until_up(self, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
