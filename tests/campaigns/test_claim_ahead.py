@@ -95,4 +95,6 @@ def test_a_batch_claimed_as_a_refusal_arrives_is_not_sent(
     assert campaign.state == "paused" and "insufficient" in campaign.state_reason
     back = DispatchBatch.objects.get(campaign=campaign, sequence=2)
     assert back.state == "pending" and "stopped before its request" in back.reason
-    assert not Callee.objects.filter(campaign=campaign, state__in=["sending", "sent"]).exists()
+    # Nothing went out: every callee is pending again.
+    states = set(Callee.objects.filter(campaign=campaign).values_list("state", flat=True))
+    assert states == {Callee.State.PENDING}
